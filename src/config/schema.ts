@@ -1,0 +1,229 @@
+// The one schema every configuration passes through: the file at start, `config validate FILE`,
+// and `PUT /api/config`. Defaults live here next to each setting (see defaults.ts for the docs table).
+// Objects are strict so a typo ("rateLimt") is reported instead of silently ignored.
+import { z } from 'zod';
+
+const durationMs = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+/** `/exact`, `/prefix/*`, or `METHOD /path` (bypass and lockdown lists). */
+export const pathPattern = z
+  .string()
+  .regex(
+    /^(?:[A-Z]+ )?\/[^\s]*$/,
+    'use an exact path "/rest/x", a prefix "/rest/x/*", or "METHOD /path" (e.g. "GET /rest/api/2/serverInfo")',
+  );
+
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid HTTP header name');
+
+export const cidr = z.string().min(1);
+
+const credentialAction = z.enum(['passthrough', 'deny']);
+const bearerAction = z.enum(['passthrough', 'deny', 'verify']);
+
+const keySources = z
+  .strictObject({
+    jwksUri: z.url().optional(),
+    discovery: z.url().optional(),
+    publicKeyPem: z.string().optional(),
+    certificatePem: z.string().optional(),
+  })
+  .superRefine((k, ctx) => {
+    const set = ['jwksUri', 'discovery', 'publicKeyPem', 'certificatePem'].filter(
+      (n) => k[n as keyof typeof k] !== undefined,
+    );
+    if (set.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          set.length === 0
+            ? 'set one of jwksUri, discovery, publicKeyPem, certificatePem'
+            : `set only one of jwksUri, discovery, publicKeyPem, certificatePem (found ${set.join(', ')})`,
+      });
+    }
+  });
+
+const signingAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'], {
+  error: 'must be an asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA); "none" and HMAC are never accepted',
+});
+
+const stringOrList = z.union([nonEmpty, z.array(nonEmpty).min(1)]);
+
+export const issuerSchema = z.strictObject({
+  name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, "_", "." or "-" (1-64 characters)'),
+  /** Expected `iss`; a list is allowed; `{tenantid}` is a template for multi-tenant Entra ID apps. */
+  issuer: stringOrList,
+  /** Tenants a `{tenantid}` issuer accepts (Entra `tid`); required when the template is used. */
+  allowedTenants: z.array(nonEmpty).default([]),
+  audiences: z.array(nonEmpty).min(1, 'list at least one audience (the aud your API is registered with)'),
+  keys: keySources,
+  keyCache: z
+    .strictObject({
+      maxAgeSec: z.number().int().min(1).default(600),
+      cooldownSec: z.number().int().min(0).default(30),
+      timeoutMs: durationMs(5000),
+    })
+    .prefault({}),
+  algorithms: z.array(signingAlg).min(1).default(['RS256']),
+  clockToleranceSec: z.number().int().min(0).max(600).default(60),
+  requiredClaims: z.array(nonEmpty).default(['exp']),
+  usernameClaim: stringOrList.default('preferred_username'),
+  usernameRegex: z.string().optional(),
+  groupsClaim: nonEmpty.default('groups'),
+  rolesClaim: nonEmpty.default('roles'),
+  clients: z
+    .strictObject({
+      claim: nonEmpty.default('azp'),
+      allow: z.array(nonEmpty).default([]),
+      jiraAccounts: z.record(z.string(), nonEmpty).default({}),
+    })
+    .optional(),
+  groupsOverage: z.enum(['deny', 'jira']).default('deny'),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: nonEmpty.default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(8090),
+      adminHost: nonEmpty.default('127.0.0.1'),
+      adminPort: z.number().int().min(0).max(65535).default(8091),
+      dataDir: nonEmpty.default('./data'),
+      /** In-flight requests get this long to finish after SIGTERM before they are cut. */
+      shutdownGraceMs: durationMs(10000),
+      /** Largest request head accepted (bytes); larger -> 431 before any stage runs. */
+      maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(65536),
+    })
+    .prefault({}),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  upstream: z
+    .strictObject({
+      url: z.url().default('http://127.0.0.1:8080'),
+      identityHeader: headerName.default('X-Forwarded-User'),
+      sharedSecretHeader: headerName.default('X-Sidecar-Secret'),
+      sharedSecret: z.string().optional(),
+      stripHeaders: z.array(headerName).default([]),
+      timeoutMs: durationMs(30000),
+      connectTimeoutMs: durationMs(5000),
+      maxSockets: z.number().int().min(1).max(10000).default(256),
+    })
+    .prefault({}),
+  enabled: z.boolean().default(true),
+  protectedPaths: z.array(z.string().startsWith('/', 'must start with "/"')).default(['/rest/']),
+  bypass: z.array(pathPattern).default([]),
+  publicApiLockdown: z
+    .strictObject({ enabled: z.boolean().default(false), all: z.boolean().default(false), paths: z.array(pathPattern).default([]) })
+    .prefault({}),
+  credentials: z
+    .strictObject({
+      basic: credentialAction.default('deny'),
+      jiraPat: credentialAction.default('passthrough'),
+      oauth1: credentialAction.default('passthrough'),
+      jiraOAuth2: credentialAction.default('passthrough'),
+      session: credentialAction.default('passthrough'),
+      anonymous: credentialAction.default('passthrough'),
+      jwt: bearerAction.default('verify'),
+      apiToken: bearerAction.default('verify'),
+    })
+    .prefault({}),
+  jwt: z
+    .strictObject({
+      issuers: z.array(issuerSchema).default([]),
+      /** Verified tokens are cached (by SHA-256 of the token) until exp, at most this many. */
+      cacheSize: z.number().int().min(0).max(1_000_000).default(10000),
+    })
+    .prefault({}),
+  /** Jira service credential used to look up groups when Entra omits them (groups overage). */
+  jiraGroupLookup: z
+    .strictObject({
+      authorization: z.string().optional(),
+      cacheSec: z.number().int().min(0).default(300),
+      timeoutMs: durationMs(3000),
+    })
+    .prefault({}),
+  introspection: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      endpoint: z.url().optional(),
+      clientId: z.string().optional(),
+      clientSecret: z.string().optional(),
+      clientAuth: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+      privateKeyPem: z.string().optional(),
+      certificatePem: z.string().optional(),
+      usernameField: nonEmpty.default('username'),
+      groupsField: nonEmpty.default('groups'),
+      cacheSec: z.number().int().min(0).default(60),
+      negativeCacheSec: z.number().int().min(0).default(10),
+      timeoutMs: durationMs(3000),
+    })
+    .prefault({})
+    .superRefine((v, ctx) => {
+      if (!v.enabled) return;
+      if (!v.endpoint) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'required when introspection is enabled' });
+      if (!v.clientId) ctx.addIssue({ code: 'custom', path: ['clientId'], message: 'required when introspection is enabled' });
+      if (v.clientAuth === 'private_key_jwt' && !v.privateKeyPem)
+        ctx.addIssue({ code: 'custom', path: ['privateKeyPem'], message: 'required for clientAuth private_key_jwt' });
+      if (v.clientAuth !== 'private_key_jwt' && !v.clientSecret)
+        ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: `required for clientAuth ${v.clientAuth}` });
+    }),
+  apiTokens: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      prefix: z.string().regex(/^[a-z][a-z0-9]{1,8}_$/, 'lowercase letters/digits ending in "_", e.g. "jas_"').default('jas_'),
+      maxLifetimeDays: z.number().int().min(1).max(3650).default(90),
+      creatorGroups: z.array(nonEmpty).default([]),
+    })
+    .prefault({}),
+  access: z
+    .strictObject({
+      allowedGroups: z.array(nonEmpty).default([]),
+      readOnlyGroups: z.array(nonEmpty).default([]),
+      readSafePosts: z.array(pathPattern).default(['/rest/api/2/search', '/rest/api/3/search']),
+      ipAllowlist: z.array(cidr).default([]),
+      /** Per-group IP allow-lists; a member of a listed group must match its group's list. */
+      groupIpAllowlists: z.record(z.string(), z.array(cidr)).default({}),
+      /** When true, bypassed paths are also exempt from the IP allow-list. */
+      bypassSkipsIpAllowlist: z.boolean().default(false),
+      trustedProxies: z.array(cidr).default([]),
+      clientIpHeader: headerName.default('X-Forwarded-For'),
+    })
+    .prefault({}),
+  rateLimit: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      points: z.number().int().min(1).default(600),
+      durationSec: z.number().int().min(1).default(60),
+      store: z.enum(['memory', 'redis']).default('memory'),
+      redisUrl: z.string().optional(),
+      /** When Redis fails: "insurance" (fall back to a per-process memory limiter) or "deny" (503). */
+      onStoreFailure: z.enum(['insurance', 'deny']).default('insurance'),
+      groups: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
+      clients: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
+    })
+    .prefault({})
+    .superRefine((v, ctx) => {
+      if (v.store === 'redis' && !v.redisUrl) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'required when store is "redis" (e.g. redis://127.0.0.1:6379)' });
+    }),
+  audit: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      retentionDays: z.number().int().min(1).default(90),
+      maxEntries: z.number().int().min(1000).default(5_000_000),
+      /** When the audit log cannot keep up (queue full, disk full): deny with 503 or allow (counted and logged). */
+      onFailure: z.enum(['deny', 'allow']).default('deny'),
+      queueMax: z.number().int().min(100).default(50000),
+      batchSize: z.number().int().min(1).default(500),
+      flushIntervalMs: durationMs(200),
+      retentionIntervalSec: z.number().int().min(10).default(3600),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      sessionTtlSec: z.number().int().min(60).default(28800),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type IssuerConfig = z.output<typeof issuerSchema>;

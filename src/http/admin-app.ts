@@ -1,0 +1,36 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Runtime } from './runtime.js';
+import { registerAdminRoutes } from '../admin/routes.js';
+
+/** The admin listener: health, readiness, metrics, admin API and UI. Never on the proxy port. */
+export function createAdminApp(rt: Runtime): Koa {
+  const app = new Koa({ proxy: false });
+  app.silent = true;
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const results: Array<{ name: string; ok: boolean; detail?: string }> = [];
+    results.push({ name: 'database', ok: rt.db.open });
+    for (const c of rt.readiness) {
+      try {
+        results.push({ name: c.name, ...(await c.check()) });
+      } catch (e) {
+        results.push({ name: c.name, ok: false, detail: (e as Error).message });
+      }
+    }
+    const missing = results.filter((r) => !r.ok);
+    ctx.status = missing.length ? 503 : 200;
+    ctx.body = { status: missing.length ? 'not_ready' : 'ready', missing: missing.map((m) => m.name), checks: results };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = rt.deps.metrics.registry.contentType;
+    ctx.body = await rt.deps.metrics.registry.metrics();
+  });
+  registerAdminRoutes(router, rt, app);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

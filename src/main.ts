@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// CLI entry: serve, migrate, config validate, token, audit, admin, applink. Reads the same env and
+// config (SIDECAR_CONFIG + SIDECAR_*) as serve.
+import { Command } from 'commander';
+import { createLogger } from './log.js';
+import { startSidecar } from './http/server.js';
+import { MigrationError } from './store/migrate.js';
+import { registerCommands } from './cli/index.js';
+import { die, loadOrExit, openDbOrExit } from './cli/common.js';
+
+const program = new Command()
+  .name('jira-auth-sidecar')
+  .description('Authenticating sidecar for the Jira Data Center REST API')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the proxy and admin listeners (config from SIDECAR_CONFIG + SIDECAR_* env)')
+  .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
+  .action(async (o: { config?: string }) => {
+    const loaded = loadOrExit(o.config ?? process.env.SIDECAR_CONFIG);
+    const logger = createLogger(loaded.config.log.level);
+    let running;
+    try {
+      running = await startSidecar({ config: loaded.config, raw: loaded.raw, configFile: loaded.file, logger });
+    } catch (e) {
+      if (e instanceof MigrationError) die(`migration failed: ${e.file}: ${e.sqlError.message}`);
+      logger.fatal({ err: e }, 'failed to start');
+      process.exit(1);
+    }
+    let signals = 0;
+    const stop = (sig: string) => {
+      signals++;
+      if (signals > 1) process.exit(130);
+      logger.info({ signal: sig }, 'signal received');
+      running.close().then(
+        () => process.exit(0),
+        (e) => {
+          logger.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations in SIDECAR_DATA_DIR and exit')
+  .action(() => {
+    const { config } = loadOrExit();
+    const { db, migrations } = openDbOrExit(config.server.dataDir);
+    db.close();
+    process.stdout.write(
+      migrations?.applied.length ? `applied ${migrations.applied.length} migration(s): ${migrations.applied.join(', ')}\n` : 'database is up to date\n',
+    );
+  });
+
+const configCmd = program.command('config').description('configuration tools');
+configCmd
+  .command('validate')
+  .argument('<file>', 'YAML or JSON config file')
+  .description('validate a config file (with env overrides); exit 1 listing every bad field by path')
+  .action((file: string) => {
+    loadOrExit(file);
+    process.stdout.write(`${file}: valid\n`);
+  });
+
+registerCommands(program);
+
+program.parseAsync(process.argv).catch((e) => die(`error: ${(e as Error).message}`));

@@ -1,0 +1,60 @@
+import type { Middleware } from 'koa';
+import { SidecarError } from '../../errors.js';
+import type { Clock } from '../../clock.js';
+import type { AuditRecord, AuditSink } from './sink.js';
+import type { RequestState } from '../state.js';
+
+/** Builds the audit row from the final request state (pure). */
+export function toAuditRecord(st: RequestState, status: number, err: unknown, now: number): AuditRecord {
+  const id = st.identity;
+  const code = st.refusal?.code ?? (err instanceof SidecarError ? err.code : err ? 'internal_error' : 'allowed');
+  const decision: AuditRecord['decision'] = st.refusal ? 'deny' : err ? 'error' : id ? 'allow' : 'passthrough';
+  return {
+    time: st.facts.receivedAt,
+    requestId: st.requestId,
+    decision,
+    reason: code,
+    status,
+    method: st.facts.method,
+    path: st.canonicalPath ?? st.facts.rawTarget.split('?')[0]!.slice(0, 2048),
+    clientIp: st.clientIp ?? st.facts.peerIp,
+    user: id?.username ?? null,
+    credentialKind: st.credential?.kind ?? null,
+    tokenId: id?.tokenId ?? null,
+    clientId: id?.clientId ?? null,
+    issuer: id?.issuer ?? null,
+    latencyMs: Math.max(0, now - st.facts.receivedAt),
+    upstreamStatus: st.upstreamStatus ?? null,
+    route: st.route ?? null,
+    stage: st.refusal?.stage ?? null,
+    rule: st.refusal?.rule ?? null,
+  };
+}
+
+/**
+ * Outermost decision row: try/finally records every exit, refusals included. Only guarded
+ * requests (and everything while `enabled: false`) are audited; unprotected paths (Jira UI) are not.
+ * If the sink cannot accept rows, audit.onFailure decides before anything reaches Jira.
+ */
+export function audit(sink: AuditSink, clock: Clock): Middleware {
+  return async function audit(ctx, next) {
+    const st = ctx.state as RequestState;
+    const cfg = st.policy.config.audit;
+    if (!cfg.enabled) return next();
+    if (cfg.onFailure === 'deny' && !sink.isAccepting()) {
+      throw new SidecarError('audit_unavailable', { detail: 'audit queue full or storage failing' });
+    }
+    let err: unknown;
+    try {
+      await next();
+    } catch (e) {
+      err = e;
+      throw e;
+    } finally {
+      if (st.route !== 'unprotected' || !st.policy.config.enabled) {
+        const status = st.refusal?.status ?? (err instanceof SidecarError ? err.status : err ? 500 : (st.upstreamStatus ?? ctx.status));
+        sink.write(toAuditRecord(st, status, err, clock.now()));
+      }
+    }
+  };
+}

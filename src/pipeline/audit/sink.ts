@@ -1,0 +1,49 @@
+// The audit stage's port: where one row per guarded request goes. The SQLite implementation
+// (batched, off the request path) lives in src/store/audit.ts; tests and `audit.enabled: false` use NullAuditSink.
+import type { CredentialKind, RouteKind, StageName } from '../state.js';
+
+export interface AuditRecord {
+  /** ms since epoch */
+  time: number;
+  requestId: string;
+  decision: 'allow' | 'deny' | 'passthrough' | 'error';
+  /** The error code, or "allowed". */
+  reason: string;
+  status: number;
+  method: string;
+  /** Canonical path (query redacted and dropped). */
+  path: string;
+  clientIp: string;
+  user: string | null;
+  credentialKind: CredentialKind | null;
+  tokenId: string | null;
+  clientId: string | null;
+  issuer: string | null;
+  latencyMs: number;
+  upstreamStatus: number | null;
+  route: RouteKind | null;
+  stage: StageName | null;
+  rule: string | null;
+}
+
+export interface AuditSink {
+  /** False when a row cannot be accepted right now (queue full, disk full): audit.onFailure decides. */
+  isAccepting(): boolean;
+  /** Queue one row; returns false if it could not be queued (counted and logged by the sink). */
+  write(record: AuditRecord): boolean;
+  /** Write everything queued (clean shutdown). */
+  close(): Promise<void>;
+}
+
+export class NullAuditSink implements AuditSink {
+  readonly records: AuditRecord[] = [];
+  constructor(private readonly keep = false) {}
+  isAccepting() {
+    return true;
+  }
+  write(r: AuditRecord) {
+    if (this.keep) this.records.push(r);
+    return true;
+  }
+  async close() {}
+}

@@ -1,0 +1,28 @@
+// Everything the stages need from the outside world, passed in (I/O at the edges).
+import type { Agent } from 'node:http';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { Policy } from '../config/policy.js';
+import type { Metrics } from './metrics/metrics.js';
+import type { AuditSink } from './audit/sink.js';
+
+export interface Deps {
+  /** The current policy; each request takes one snapshot at its start. */
+  getPolicy(): Policy;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  auditSink: AuditSink;
+  /** Keep-alive pool to Jira. */
+  upstreamAgent: Agent;
+  /** Stage-owned services (verifiers, token store, limiter, identity forwarders) register here. */
+  services: Services;
+}
+
+/**
+ * Stage-owned services (verifiers, token store, limiter, identity forwarders). Each stage adds its
+ * own optional field by module augmentation in its folder:
+ *   declare module '../deps.js' { interface Services { tokenStore?: TokenStore } }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Services {}

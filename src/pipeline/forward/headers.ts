@@ -1,0 +1,122 @@
+// Builds the header list Jira receives (pure). Hop-by-hop fields are dropped per RFC 9110 §7.6.1,
+// including every name listed in Connection; identity / shared-secret / strip-list headers are
+// dropped in every spelling (case, "_" vs "-", duplicates) on EVERY forwarded request.
+import type { RequestState } from '../state.js';
+
+/** "X_Forwarded_User" and "x-forwarded-user" name the same header to many servers (CGI, nginx underscores_in_headers). */
+export const normalizeHeaderName = (name: string) => name.toLowerCase().replace(/_/g, '-');
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
+  'host',
+  'http2-settings',
+]);
+
+/** Names listed in Connection headers (RFC 9110 §7.6.1), normalized. */
+export function connectionListed(rawHeaders: string[]): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'connection') {
+      for (const t of rawHeaders[i + 1]!.split(',')) {
+        const n = t.trim();
+        if (n) out.add(normalizeHeaderName(n));
+      }
+    }
+  }
+  return out;
+}
+
+/** Headers never accepted from a client: identity, shared secret, configured strip list. */
+export function spoofableHeaders(cfg: { identityHeader: string; sharedSecretHeader: string; stripHeaders: readonly string[] }): Set<string> {
+  return new Set([cfg.identityHeader, cfg.sharedSecretHeader, ...cfg.stripHeaders].map(normalizeHeaderName));
+}
+
+const JIRA_SESSION_COOKIES = /^(JSESSIONID|seraph\.rememberme\.cookie|atlassian\.xsrf\.token|crowd\.token_key)$/i;
+
+/** Cookie header without Jira's session cookies (so Jira cannot act as another user than the checked one). */
+export function dropSessionCookies(cookie: string): string {
+  return cookie
+    .split(';')
+    .map((c) => c.trim())
+    .filter((c) => c && !JIRA_SESSION_COOKIES.test(c.split('=')[0]!.trim()))
+    .join('; ');
+}
+
+export interface UpstreamHeaderInput {
+  state: RequestState;
+  /** Host of the upstream (for Host). */
+  upstreamHost: string;
+  /** Protocol the client used to reach the sidecar. */
+  proto: 'http' | 'https';
+  /**
+   * Extra headers the identity forwarder adds (identity header + shared secret, or an OAuth 1.0a
+   * Authorization, or a mapped credential). When set, the client's Authorization and Jira session
+   * cookies are removed.
+   */
+  identityHeaders?: Array<[string, string]>;
+}
+
+/** Returns a flat raw header array for http.request (keeps duplicates and order). */
+export function buildUpstreamHeaders(input: UpstreamHeaderInput): string[] {
+  const { state, upstreamHost, proto, identityHeaders } = input;
+  const up = state.policy.config.upstream;
+  const raw = state.facts.rawHeaders;
+  const listed = connectionListed(raw);
+  const spoofable = spoofableHeaders(up);
+  const replacing = identityHeaders !== undefined;
+  const out: string[] = [];
+  let xff: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    const norm = normalizeHeaderName(name);
+    if (lower === 'host') host = value;
+    if (HOP_BY_HOP.has(lower) || HOP_BY_HOP.has(norm) || listed.has(norm) || spoofable.has(norm)) continue;
+    if (norm === 'x-forwarded-for') {
+      xff = xff === undefined ? value : `${xff}, ${value}`;
+      continue;
+    }
+    if (norm === 'x-forwarded-proto' || norm === 'x-forwarded-host' || norm === 'x-request-id') continue;
+    if (replacing && lower === 'authorization') continue;
+    if (replacing && lower === 'cookie') {
+      const kept = dropSessionCookies(value);
+      if (kept) out.push(name, kept);
+      continue;
+    }
+    out.push(name, value);
+  }
+  const peer = state.facts.peerIp.startsWith('::ffff:') ? state.facts.peerIp.slice(7) : state.facts.peerIp;
+  out.push('Host', upstreamHost);
+  out.push('X-Forwarded-For', xff ? `${xff}, ${peer}` : peer);
+  out.push('X-Forwarded-Proto', proto);
+  if (host) out.push('X-Forwarded-Host', host);
+  out.push('X-Request-Id', state.requestId);
+  if (identityHeaders) for (const [k, v] of identityHeaders) out.push(k, v);
+  return out;
+}
+
+const RESPONSE_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+
+/** Upstream response headers minus hop-by-hop ones (incl. those its Connection lists). */
+export function filterResponseHeaders(rawHeaders: string[]): Array<[string, string]> {
+  const listed = connectionListed(rawHeaders);
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (RESPONSE_HOP.has(lower) || listed.has(lower)) continue;
+    out.push([name, rawHeaders[i + 1]!]);
+  }
+  return out;
+}

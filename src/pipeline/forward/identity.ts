@@ -1,0 +1,41 @@
+// How the checked identity is told to Jira. Header mode (default): the identity header plus the
+// shared secret. Other modes (OAuth 1.0a impersonation, credential map) plug in as IdentityForwarders.
+import type { IncomingMessage } from 'node:http';
+import type { RequestState } from '../state.js';
+
+export interface ForwardTarget {
+  method: string;
+  /** Full upstream URL the request goes to (for signatures). */
+  url: URL;
+  /** The client request (a forwarder may need to read a form body to sign it). */
+  req: IncomingMessage;
+}
+
+export interface IdentityPlan {
+  /** Headers to add; the client's Authorization and Jira session cookies are removed. */
+  headers: Array<[string, string]>;
+  /** When set, sent instead of streaming the client body (a forwarder that had to read it). */
+  body?: Buffer;
+}
+
+export type IdentityForwarder = (state: RequestState, target: ForwardTarget) => IdentityPlan | undefined | Promise<IdentityPlan | undefined>;
+
+/** Kinds whose credential the sidecar consumed and replaces with the checked identity. */
+export const isReplacedCredential = (state: RequestState) =>
+  state.identity !== undefined && (state.credential?.kind === 'jwt' || state.credential?.kind === 'api-token' || state.credential?.kind === 'opaque-bearer');
+
+/** Header mode: identity header + shared secret (sent only together with an identity). */
+export const headerIdentity: IdentityForwarder = (state) => {
+  if (!isReplacedCredential(state)) return undefined;
+  const up = state.policy.config.upstream;
+  const headers: Array<[string, string]> = [[up.identityHeader, state.identity!.username]];
+  if (up.sharedSecret) headers.push([up.sharedSecretHeader, up.sharedSecret]);
+  return { headers };
+};
+
+declare module '../deps.js' {
+  interface Services {
+    /** Picks the forwarder per request (issuer / client); header mode when unset. */
+    identityForwarder?: (state: RequestState) => IdentityForwarder;
+  }
+}

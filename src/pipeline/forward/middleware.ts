@@ -1,0 +1,159 @@
+// Streams the request to Jira and the answer back, both ways, without buffering (SSE arrives
+// event by event). Upstream refused/reset -> 502, no response head within timeoutMs -> 504,
+// client abort -> the upstream request is destroyed.
+import http, { type Agent, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Middleware } from 'koa';
+import { SidecarError } from '../../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Logger } from '../../log.js';
+import type { RequestState } from '../state.js';
+import { buildUpstreamHeaders, filterResponseHeaders } from './headers.js';
+import { headerIdentity, type IdentityForwarder } from './identity.js';
+
+export interface ForwardDeps {
+  agent: Agent;
+  metrics: Metrics;
+  logger: Logger;
+  /** Picks the identity forwarder for this request (default: header mode). */
+  identityForwarder?: (state: RequestState) => IdentityForwarder;
+}
+
+/** "http://h/x/y?q" (absolute-form, RFC 9112 §3.2.2) -> "/x/y?q"; origin-form unchanged. */
+export function originForm(target: string): string {
+  if (target.startsWith('/')) return target;
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(target);
+  if (!m) return '/';
+  const rest = m[1] ?? '';
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+export function forward(d: ForwardDeps): Middleware {
+  return async function forward(ctx) {
+    const st = ctx.state as RequestState;
+    const up = st.policy.config.upstream;
+    const base = new URL(up.url);
+    const basePath = base.pathname.replace(/\/$/, '');
+    const path = basePath + originForm(st.facts.rawTarget);
+    const url = new URL(base.origin + path);
+    const forwarder = d.identityForwarder?.(st) ?? headerIdentity;
+    const plan = await forwarder(st, { method: st.facts.method, url, req: ctx.req });
+    const headers = buildUpstreamHeaders({
+      state: st,
+      upstreamHost: base.host,
+      proto: (ctx.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+      identityHeaders: plan?.headers,
+    });
+    if (plan?.body) {
+      for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'content-length') headers[i + 1] = String(plan.body.length);
+    }
+    const lib = base.protocol === 'https:' ? https : http;
+    const clientReq = ctx.req;
+    const clientRes = ctx.res;
+    ctx.respond = false;
+
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let gotResponse = false;
+      const done = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          ctx.respond = true;
+          reject(err);
+        } else resolve();
+      };
+      const upReq = lib.request({
+        agent: d.agent,
+        protocol: base.protocol,
+        hostname: base.hostname,
+        port: base.port || (base.protocol === 'https:' ? 443 : 80),
+        method: st.facts.method,
+        path,
+        headers: headers as unknown as http.OutgoingHttpHeaders,
+        setHost: false,
+      });
+      const timer = setTimeout(() => {
+        d.metrics.upstreamErrors.inc({ kind: 'timeout' });
+        upReq.destroy();
+        done(new SidecarError('upstream_timeout', { detail: `no response head within ${up.timeoutMs} ms` }));
+      }, up.timeoutMs);
+
+      // Client went away: cancel the upstream request (and its response stream).
+      const onClientClose = () => {
+        if (!clientRes.writableFinished) {
+          upReq.destroy();
+          if (!gotResponse) {
+            st.upstreamStatus = st.upstreamStatus ?? 499;
+            clearTimeout(timer);
+            settled = true;
+            resolve();
+          }
+        }
+      };
+      clientRes.once('close', onClientClose);
+
+      upReq.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        if (gotResponse) return; // mid-stream failures are handled on the response
+        d.metrics.upstreamErrors.inc({ kind: err.code === 'ECONNRESET' ? 'reset' : 'unreachable' });
+        done(new SidecarError('upstream_unreachable', { detail: `${err.code ?? ''} ${err.message}`.trim() }));
+      });
+
+      upReq.on('response', (upRes: IncomingMessage) => {
+        gotResponse = true;
+        clearTimeout(timer);
+        st.upstreamStatus = upRes.statusCode ?? 502;
+        const resHeaders = filterResponseHeaders(upRes.rawHeaders);
+        // Headers set by earlier stages (X-Request-Id, RateLimit-*) win over upstream copies.
+        const own = ctx.response.headers as Record<string, string | string[]>;
+        const ownNames = new Set(Object.keys(own).map((k) => k.toLowerCase()));
+        const flat: string[] = [];
+        for (const [k, v] of resHeaders) if (!ownNames.has(k.toLowerCase())) flat.push(k, v);
+        for (const [k, v] of Object.entries(own)) for (const one of Array.isArray(v) ? v : [v]) flat.push(k, String(one));
+        try {
+          clientRes.writeHead(st.upstreamStatus, flat as unknown as http.OutgoingHttpHeaders);
+          clientRes.flushHeaders();
+        } catch (e) {
+          upRes.destroy();
+          return done(e);
+        }
+        let bytes = 0;
+        upRes.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (!clientRes.write(chunk)) {
+            upRes.pause();
+            clientRes.once('drain', () => upRes.resume());
+          }
+        });
+        upRes.on('end', () => {
+          st.bytesOut = bytes;
+          clientRes.end();
+          done();
+        });
+        upRes.on('error', () => {
+          // Jira died mid-body: the client sees a truncated response (status already sent).
+          d.metrics.upstreamErrors.inc({ kind: 'reset' });
+          st.bytesOut = bytes;
+          clientRes.destroy();
+          done();
+        });
+        upRes.on('aborted', () => {
+          clientRes.destroy();
+          done();
+        });
+      });
+
+      if (plan?.body) {
+        upReq.end(plan.body);
+      } else if (clientReq.readableEnded || st.facts.method === 'GET' || st.facts.method === 'HEAD') {
+        if (clientReq.readableEnded || (!clientReq.headers['content-length'] && !clientReq.headers['transfer-encoding'])) upReq.end();
+        else clientReq.pipe(upReq);
+      } else {
+        clientReq.pipe(upReq);
+        clientReq.on('error', () => upReq.destroy());
+      }
+    });
+  };
+}

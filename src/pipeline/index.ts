@@ -1,0 +1,33 @@
+// THE composition: the ordered stage list and nothing else. Order is policy: moving a row is a
+// security change. Composed once at startup (koa's callback()).
+import type { Middleware } from 'koa';
+import type { Deps } from './deps.js';
+import { asMiddleware, type Step } from './step.js';
+import { requestId } from './request-id/middleware.js';
+import { metrics } from './metrics/middleware.js';
+import { audit } from './audit/middleware.js';
+import { clientIp } from './client-ip/step.js';
+import { routeRules } from './route-rules/step.js';
+import { credentials } from './credentials/step.js';
+import { verify } from './verify/step.js';
+import { authorize } from './authorize/step.js';
+import { rateLimit } from './rate-limit/step.js';
+import { forward } from './forward/middleware.js';
+
+/** The decision stages, shared by the proxy and POST /api/test (evaluate.ts). */
+export const decisionStages = (d: Deps): Step[] => [
+  clientIp(d), //     right-most untrusted hop; koa's ctx.ip is left-most, never used for policy
+  routeRules(d), //   canonical path -> unprotected | bypass | lockdown | guarded
+  credentials(d), //  what was presented; a kind that is not ours declines, it does not deny
+  verify(d), //       jwt | introspection | api token
+  authorize(d), //    groups, read-only, IP allow-list, client ACL, token scope
+  rateLimit(d), //    per credential identity, never per IP alone
+];
+
+export const stages = (d: Deps): Middleware[] => [
+  requestId(d), //                  state, X-Request-Id, JSON refusals
+  metrics(d.metrics, d.clock), //   counts and latency of every exit
+  audit(d.auditSink, d.clock), //   try/finally records every guarded exit, refusals included
+  ...decisionStages(d).map(asMiddleware),
+  forward({ agent: d.upstreamAgent, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
+];

@@ -1,0 +1,47 @@
+// Prometheus metrics for one sidecar instance (its own registry, so tests can run several).
+import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'decision' | 'code' | 'status'>;
+  latency: Histogram<'decision'>;
+  upstreamErrors: Counter<'kind'>;
+  auditFailures: Counter<'reason'>;
+  auditQueue: Gauge;
+  rateLimited: Counter;
+}
+
+export function createMetrics(withDefaults = true): Metrics {
+  const registry = new Registry();
+  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'sidecar_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'sidecar_requests_total',
+      help: 'Requests by decision (allow, deny, passthrough, error), reason code and response status',
+      labelNames: ['decision', 'code', 'status'],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'sidecar_request_duration_seconds',
+      help: 'Time from request arrival to the end of the response, by decision',
+      labelNames: ['decision'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: 'sidecar_upstream_errors_total',
+      help: 'Upstream failures by kind (unreachable, timeout, reset)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    auditFailures: new Counter({
+      name: 'sidecar_audit_failures_total',
+      help: 'Audit rows that could not be queued or written, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    auditQueue: new Gauge({ name: 'sidecar_audit_queue_length', help: 'Audit rows waiting to be written', registers: [registry] }),
+    rateLimited: new Counter({ name: 'sidecar_rate_limited_total', help: 'Requests refused by the rate limiter', registers: [registry] }),
+  };
+}

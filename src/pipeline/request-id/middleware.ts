@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import { SidecarError, toErrorResponse } from '../../errors.js';
+import type { Deps } from '../deps.js';
+import type { RequestState } from '../state.js';
+
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Client X-Request-Id kept only when it is a safe token (no log/header injection), else generated. */
+export function pickRequestId(sent: string | string[] | undefined): string {
+  return typeof sent === 'string' && SAFE_ID.test(sent) ? sent : randomUUID();
+}
+
+/**
+ * Outermost: creates the request state (one policy snapshot per request), sets X-Request-Id on
+ * every response, and turns any thrown error into the contract's JSON refusal.
+ */
+export function requestId(d: Deps): Middleware {
+  return async function requestId(ctx, next) {
+    const req = ctx.req;
+    const id = pickRequestId(req.headers['x-request-id']);
+    const state: RequestState = {
+      requestId: id,
+      policy: d.getPolicy(),
+      facts: {
+        method: req.method ?? 'GET',
+        rawTarget: req.url ?? '/',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        peerIp: req.socket.remoteAddress ?? '',
+        receivedAt: d.clock.now(),
+      },
+      verdicts: [],
+    };
+    ctx.state = state;
+    ctx.set('X-Request-Id', id);
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof SidecarError)) d.logger.error({ err, requestId: id }, 'unexpected error');
+      else if (err.status >= 500) d.logger.warn({ requestId: id, code: err.code, detail: err.detail }, 'request failed');
+      if (ctx.respond === false && ctx.res.headersSent) {
+        ctx.res.destroy();
+        return;
+      }
+      ctx.respond = true;
+      const r = toErrorResponse(err, id);
+      ctx.status = r.status;
+      for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = r.body;
+    }
+  };
+}

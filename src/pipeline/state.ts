@@ -1,0 +1,132 @@
+// The typed request state shared by every stage. Stages never import each other: they meet here.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ErrorCode } from '../errors.js';
+import type { Policy } from '../config/policy.js';
+
+/** Stage names: one name everywhere (folder, pipeline row, audit, /api/test explanation). */
+export type StageName =
+  | 'request-id'
+  | 'audit'
+  | 'client-ip'
+  | 'route-rules'
+  | 'credentials'
+  | 'verify'
+  | 'authorize'
+  | 'rate-limit'
+  | 'forward';
+
+/** What arrived, as plain data: the proxy builds it from the socket, POST /api/test from JSON. */
+export interface RequestFacts {
+  method: string;
+  /** The request target exactly as received (origin-form or absolute-form), query included. */
+  rawTarget: string;
+  /** Header names lower-case; repeated headers are arrays (node's IncomingHttpHeaders shape). */
+  headers: IncomingHttpHeaders;
+  /** Raw header list as received [name, value, name, value, ...] (duplicates and spelling kept). */
+  rawHeaders: string[];
+  /** Address of the TCP peer (the last hop). */
+  peerIp: string;
+  /** Milliseconds since the epoch when the request arrived (from the injected Clock). */
+  receivedAt: number;
+}
+
+export type RouteKind = 'unprotected' | 'bypass' | 'lockdown' | 'guarded';
+
+export type CredentialKind =
+  | 'jwt'
+  | 'api-token'
+  | 'jira-pat'
+  | 'opaque-bearer'
+  | 'basic'
+  | 'oauth1'
+  | 'session'
+  | 'anonymous';
+
+export interface Credential {
+  kind: CredentialKind;
+  /** The secret value (token / basic payload). Never logged, never audited. */
+  secret?: string;
+  /** The Authorization scheme as sent (lower-cased), when there was one. */
+  scheme?: string;
+  /** What the sidecar does with it, from the `credentials` settings. */
+  action: 'verify' | 'passthrough' | 'deny';
+}
+
+export interface Identity {
+  /** The Jira username the request acts as. */
+  username: string;
+  /** How it was proven. */
+  source: 'jwt' | 'introspection' | 'api-token';
+  groups: string[];
+  roles: string[];
+  /** Issuer name (config) for JWT / introspection. */
+  issuer?: string;
+  /** Client application id (azp / appid / client_id) when known. */
+  clientId?: string;
+  /** True for app-only (client-credentials) tokens of service principals. */
+  isServicePrincipal: boolean;
+  /** Our API token id when source is api-token. */
+  tokenId?: string;
+  /** API token scope: read-only or read-write, optional path patterns. */
+  scope?: { access: 'read' | 'write'; paths: string[] };
+  /** Per-token IP allow-list and rate-limit override (API tokens). */
+  ipAllowlist?: string[];
+  rateLimit?: { points: number; durationSec: number };
+  /** Seconds since the epoch when the proof expires (caches never outlive it). */
+  expiresAt?: number;
+  /** Raw claims for the admin test page (never forwarded). */
+  claims?: Record<string, unknown>;
+}
+
+/** One rule's verdict: the audit explanation and the /api/test answer are this list. */
+export interface Verdict {
+  stage: StageName;
+  rule: string;
+  outcome: 'pass' | 'deny' | 'skip' | 'info';
+  detail?: string;
+  code?: ErrorCode;
+}
+
+export interface RateLimitInfo {
+  limit: number;
+  remaining: number;
+  resetSec: number;
+  key: string;
+}
+
+/** ctx.state of the proxy app and the result of evaluate(): filled in stage by stage. */
+export interface RequestState {
+  requestId: string;
+  /** The policy snapshot this request is judged by (a reload never changes it mid-request). */
+  policy: Policy;
+  facts: RequestFacts;
+  clientIp?: string;
+  /** Canonical path (Tomcat routing) used for every decision; the upstream gets the original bytes. */
+  canonicalPath?: string;
+  route?: RouteKind;
+  credential?: Credential;
+  identity?: Identity;
+  rateLimit?: RateLimitInfo;
+  verdicts: Verdict[];
+  /** Set when a stage refused: the code is the audit reason. */
+  refusal?: { code: ErrorCode; status: number; stage: StageName; rule?: string; message: string };
+  upstreamStatus?: number;
+  /** Set by forward when bytes reached the client (for audit of aborted streams). */
+  bytesOut?: number;
+}
+
+export type Decision = {
+  allow: boolean;
+  status: number;
+  code: ErrorCode | 'allowed';
+  reason: string;
+  stage?: StageName;
+  rule?: string;
+  clientIp?: string;
+  canonicalPath?: string;
+  route?: RouteKind;
+  credentialKind?: CredentialKind;
+  identity?: Omit<Identity, 'claims'> & { claims?: Record<string, unknown> };
+  rateLimit?: RateLimitInfo;
+  verdicts: Verdict[];
+};

@@ -1,0 +1,46 @@
+// A decision stage as plain code: reads and fills RequestState, throws a SidecarError to refuse.
+// The proxy adapts steps to Koa (asMiddleware); POST /api/test runs the same steps (evaluate.ts).
+import type { Middleware } from 'koa';
+import { SidecarError } from '../errors.js';
+import type { RequestState, StageName } from './state.js';
+
+/** 'proxy' consumes (rate-limit points, last-used stamps); 'test' must not change anything. */
+export type EvalMode = 'proxy' | 'test';
+
+export interface Step {
+  readonly name: StageName;
+  run(state: RequestState, mode: EvalMode): void | Promise<void>;
+}
+
+/** Records a refusal on the state (once) and returns the error for rethrow. */
+export function recordRefusal(state: RequestState, stage: StageName, err: unknown): unknown {
+  if (err instanceof SidecarError && !state.refusal) {
+    state.refusal = { code: err.code, status: err.status, stage, rule: err.rule, message: err.message };
+    if (!state.verdicts.some((v) => v.outcome === 'deny')) {
+      state.verdicts.push({ stage, rule: err.rule ?? stage, outcome: 'deny', code: err.code, detail: err.detail ?? err.message });
+    }
+  }
+  return err;
+}
+
+export async function runStep(step: Step, state: RequestState, mode: EvalMode): Promise<void> {
+  try {
+    const r = step.run(state, mode);
+    if (r) await r;
+  } catch (err) {
+    throw recordRefusal(state, step.name, err);
+  }
+}
+
+export function asMiddleware(step: Step): Middleware {
+  return async function stage(ctx, next) {
+    const state = ctx.state as RequestState;
+    try {
+      const r = step.run(state, 'proxy');
+      if (r) await r;
+    } catch (err) {
+      throw recordRefusal(state, step.name, err);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,93 @@
+// Start a real sidecar for a test: in-process (startSidecar, the function `serve` calls) on
+// 127.0.0.1:0 with a temporary data dir, from one base config plus overrides.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { validate } from '../../src/config/validate.js';
+import { startSidecar, type RunningSidecar } from '../../src/http/server.js';
+import { createLogger } from '../../src/log.js';
+import type { Clock } from '../../src/clock.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+export function tempDir(prefix = 'sidecar-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Deep merge (objects merge, arrays and scalars replace). */
+export function merge<T>(base: T, over: unknown): T {
+  if (over === undefined) return base;
+  if (Array.isArray(over) || typeof over !== 'object' || over === null) return over as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(out[k], v);
+  return out as T;
+}
+
+export function baseConfig(upstreamUrl: string, dataDir: string): Record<string, unknown> {
+  return {
+    server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, dataDir, shutdownGraceMs: 5000 },
+    log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
+    upstream: { url: upstreamUrl, timeoutMs: 5000 },
+  };
+}
+
+export interface TestSidecar extends RunningSidecar {
+  dataDir: string;
+}
+
+export async function startTestSidecar(upstreamUrl: string, overrides: unknown = {}, opts: { clock?: Clock; dataDir?: string } = {}): Promise<TestSidecar> {
+  const dataDir = opts.dataDir ?? tempDir();
+  const v = validate(merge(baseConfig(upstreamUrl, dataDir), overrides));
+  if (!v.ok) throw new Error(`test config invalid: ${JSON.stringify(v.issues)}`);
+  const s = await startSidecar({ config: v.config, logger: createLogger(v.config.log.level), clock: opts.clock });
+  const close = s.close;
+  return {
+    ...s,
+    dataDir,
+    close: async () => {
+      await close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SpawnedSidecar {
+  child: ChildProcess;
+  proxyUrl: string;
+  adminUrl: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** The real entry point: `node dist/main.js serve` (built by `npm test`'s pretest). */
+export async function spawnSidecar(env: Record<string, string>, args: string[] = ['serve']): Promise<SpawnedSidecar> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'main.js'), ...args], {
+    env: { ...process.env, SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (err += c));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const urls = await new Promise<{ proxy: string; admin: string }>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`sidecar did not start: ${out}\n${err}`)), 20_000);
+    const check = () => {
+      for (const line of out.split('\n')) {
+        if (!line.includes('sidecar listening')) continue;
+        const j = JSON.parse(line) as { proxy: string; admin: string };
+        clearTimeout(t);
+        resolve(j);
+        return;
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`sidecar exited with ${code}: ${out}\n${err}`));
+    });
+  });
+  return { child, proxyUrl: urls.proxy, adminUrl: urls.admin, stdout: () => out, stderr: () => err, exited };
+}
