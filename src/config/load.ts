@@ -73,7 +73,9 @@ export function applyEnvOverrides(raw: Record<string, any>, env: NodeJS.ProcessE
     const v = env[name];
     if (v !== undefined && v !== '') setIn(out, path, conv(v));
   }
-  if (env.SIDECAR_JWKS_URL) {
+  // The shortcut adds one issuer, unless the file already validates with that same JWKS.
+  const already = Array.isArray(out.jwt?.issuers) && out.jwt.issuers.some((i: any) => i?.keys?.jwksUri === env.SIDECAR_JWKS_URL && i?.name !== 'env');
+  if (env.SIDECAR_JWKS_URL && !already) {
     const issuers: any[] = Array.isArray(out.jwt?.issuers) ? out.jwt.issuers.filter((i: any) => i?.name !== 'env') : [];
     issuers.push({
       name: 'env',

@@ -164,7 +164,7 @@ async function main() {
     };
     const configFile = path.join(tmp, 'sidecar.json');
     writeFileSync(configFile, JSON.stringify(config));
-    const env = { SIDECAR_CONFIG: configFile, SIDECAR_DATA_DIR: dataDir, SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password' };
+    const env = { SIDECAR_CONFIG: configFile, SIDECAR_DATA_DIR: dataDir, SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password', SIDECAR_LOG_LEVEL: 'info' };
     let apiToken: string | undefined;
     try {
       const out = execFileSync(process.execPath, ['dist/main.js', 'token', 'create', '--owner', 'bench-user', '--name', 'bench', '--json'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
