@@ -5,6 +5,7 @@ import { z } from 'zod';
 
 const durationMs = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
 const nonEmpty = z.string().min(1, 'must not be empty');
+const absoluteUrl = () => z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL, e.g. https://jira.example.com' });
 
 /** `/exact`, `/prefix/*`, or `METHOD /path` (bypass and lockdown lists). */
 export const pathPattern = z
@@ -23,8 +24,8 @@ const bearerAction = z.enum(['passthrough', 'deny', 'verify']);
 
 const keySources = z
   .strictObject({
-    jwksUri: z.url().optional(),
-    discovery: z.url().optional(),
+    jwksUri: absoluteUrl().optional(),
+    discovery: absoluteUrl().optional(),
     publicKeyPem: z.string().optional(),
     certificatePem: z.string().optional(),
   })
@@ -98,7 +99,7 @@ export const configSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   upstream: z
     .strictObject({
-      url: z.url().default('http://127.0.0.1:8080'),
+      url: absoluteUrl().default('http://127.0.0.1:8080'),
       identityHeader: headerName.default('X-Forwarded-User'),
       sharedSecretHeader: headerName.default('X-Sidecar-Secret'),
       sharedSecret: z.string().optional(),
@@ -144,7 +145,7 @@ export const configSchema = z.strictObject({
   introspection: z
     .strictObject({
       enabled: z.boolean().default(false),
-      endpoint: z.url().optional(),
+      endpoint: absoluteUrl().optional(),
       clientId: z.string().optional(),
       clientSecret: z.string().optional(),
       clientAuth: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),

@@ -29,21 +29,36 @@ export function isValidCidr(value: string): boolean {
   }
 }
 
-function checkSemantics(c: Config): ConfigIssue[] {
+// Loose accessors: semantic checks also run when the schema failed (on the raw input), so one run
+// reports every bad field, not the schema's half first and the rest on the next try.
+type Loose = Record<string, unknown> | undefined;
+const obj = (v: unknown): Loose => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+/** Checks zod cannot express per field: CIDR syntax, regexes, cross-field rules. Input may be invalid. */
+function checkSemantics(input: unknown): ConfigIssue[] {
+  const c = obj(input);
   const issues: ConfigIssue[] = [];
-  const cidrList = (list: string[], at: string) =>
-    list.forEach((v, i) => {
-      if (!isValidCidr(v)) issues.push({ path: `${at}[${i}]`, message: `"${v}" is not an IPv4/IPv6 address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)` });
+  const cidrList = (l: unknown, at: string) =>
+    list(l).forEach((v, i) => {
+      if (isStr(v) && !isValidCidr(v)) issues.push({ path: `${at}[${i}]`, message: `"${v}" is not an IPv4/IPv6 address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)` });
     });
-  cidrList(c.access.ipAllowlist, 'access.ipAllowlist');
-  cidrList(c.access.trustedProxies, 'access.trustedProxies');
-  for (const [g, list] of Object.entries(c.access.groupIpAllowlists)) cidrList(list, `access.groupIpAllowlists.${g}`);
+  const access = obj(c?.access);
+  cidrList(access?.ipAllowlist, 'access.ipAllowlist');
+  cidrList(access?.trustedProxies, 'access.trustedProxies');
+  for (const [g, l] of Object.entries(obj(access?.groupIpAllowlists) ?? {})) cidrList(l, `access.groupIpAllowlists.${g}`);
   const names = new Set<string>();
-  c.jwt.issuers.forEach((iss, i) => {
+  const lookupAuth = obj(c?.jiraGroupLookup)?.authorization;
+  list(obj(c?.jwt)?.issuers).forEach((raw, i) => {
+    const iss = obj(raw);
+    if (!iss) return;
     const at = `jwt.issuers[${i}]`;
-    if (names.has(iss.name)) issues.push({ path: `${at}.name`, message: `duplicate issuer name "${iss.name}"` });
-    names.add(iss.name);
-    if (iss.usernameRegex !== undefined) {
+    if (isStr(iss.name)) {
+      if (names.has(iss.name)) issues.push({ path: `${at}.name`, message: `duplicate issuer name "${iss.name}"` });
+      names.add(iss.name);
+    }
+    if (isStr(iss.usernameRegex)) {
       try {
         const re = new RegExp(iss.usernameRegex);
         if (!/\((?!\?)/.test(re.source)) issues.push({ path: `${at}.usernameRegex`, message: 'needs a capture group: group 1 becomes the Jira username' });
@@ -51,24 +66,62 @@ function checkSemantics(c: Config): ConfigIssue[] {
         issues.push({ path: `${at}.usernameRegex`, message: `not a valid regular expression: ${(e as Error).message}` });
       }
     }
-    const templates = (Array.isArray(iss.issuer) ? iss.issuer : [iss.issuer]).some((s) => s.includes('{tenantid}'));
-    if (templates && iss.allowedTenants.length === 0)
+    const templates = (Array.isArray(iss.issuer) ? iss.issuer : [iss.issuer]).some((s) => isStr(s) && s.includes('{tenantid}'));
+    if (templates && list(iss.allowedTenants).length === 0)
       issues.push({ path: `${at}.allowedTenants`, message: 'list the tenant IDs a "{tenantid}" issuer accepts' });
-    if (iss.groupsOverage === 'jira' && !c.jiraGroupLookup.authorization)
+    if (iss.groupsOverage === 'jira' && !lookupAuth)
       issues.push({ path: `${at}.groupsOverage`, message: '"jira" needs jiraGroupLookup.authorization (a Jira service credential)' });
   });
-  if (c.server.port !== 0 && c.server.port === c.server.adminPort && c.server.host === c.server.adminHost)
+  const server = obj(c?.server);
+  const port = server?.port ?? 8090;
+  const adminPort = server?.adminPort ?? 8091;
+  if (port !== 0 && port === adminPort && (server?.host ?? '0.0.0.0') === (server?.adminHost ?? '127.0.0.1'))
     issues.push({ path: 'server.adminPort', message: 'the admin listener must not share the proxy port' });
   return issues;
+}
+
+/** Setting names valid at a path of the schema (for "did you mean"), or [] when unknown. */
+function keysAt(path: ReadonlyArray<PropertyKey>): string[] {
+  // zod internals: unwrap default/prefault/optional/pipe wrappers down to an object shape.
+  let s: any = configSchema;
+  const unwrap = () => {
+    for (let n = 0; n < 10 && s?.def && (s.def.innerType || s.def.in); n++) s = s.def.innerType ?? s.def.in;
+  };
+  for (const p of path) {
+    unwrap();
+    s = typeof p === 'number' ? s?.def?.element : (s?.shape?.[p] ?? s?.def?.valueType);
+  }
+  unwrap();
+  return s?.shape ? Object.keys(s.shape) : [];
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+/** One issue per unknown key, at the key's own path, with a spelling suggestion when one is close. */
+function unknownKeyIssues(path: ReadonlyArray<PropertyKey>, keys: string[]): ConfigIssue[] {
+  const valid = keysAt(path);
+  return keys.map((k) => {
+    const near = valid.filter((v) => editDistance(k, v) <= 2).sort((a, b) => editDistance(k, a) - editDistance(k, b))[0];
+    return { path: formatPath([...path, k]), message: near ? `unknown setting (did you mean "${near}"?)` : 'unknown setting' };
+  });
 }
 
 export function validate(input: unknown): ValidationResult {
   const parsed = configSchema.safeParse(input ?? {});
   if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
-    };
+    const issues: ConfigIssue[] = parsed.error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys' ? unknownKeyIssues(i.path, i.keys) : [{ path: formatPath(i.path), message: i.message }],
+    );
+    const seen = new Set(issues.map((i) => i.path));
+    for (const extra of checkSemantics(input)) if (!seen.has(extra.path)) issues.push(extra);
+    return { ok: false, issues };
   }
   const issues = checkSemantics(parsed.data);
   if (issues.length) return { ok: false, issues };

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate, MIGRATIONS_DIR, type MigrationResult } from './migrate.js';
+import { defaultMigrationsDir, migrate, type MigrationResult } from './migrate.js';
 
 export type Db = Database.Database;
 
@@ -22,7 +22,7 @@ export function openDb(dataDir: string, opts: { migrate?: boolean; migrationsDir
   let migrations: MigrationResult | undefined;
   if (opts.migrate !== false && !opts.readonly) {
     try {
-      migrations = migrate(db, opts.migrationsDir ?? MIGRATIONS_DIR);
+      migrations = migrate(db, opts.migrationsDir ?? defaultMigrationsDir());
     } catch (e) {
       db.close();
       throw e;

@@ -7,6 +7,9 @@ import type Database from 'better-sqlite3';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
+/** SIDECAR_MIGRATIONS_DIR overrides the shipped migrations/ (operators testing a migration, and the CLI tests). */
+export const defaultMigrationsDir = (env: NodeJS.ProcessEnv = process.env): string => env.SIDECAR_MIGRATIONS_DIR || MIGRATIONS_DIR;
+
 export class MigrationError extends Error {
   constructor(
     readonly file: string,

@@ -115,7 +115,7 @@ export function filterResponseHeaders(rawHeaders: string[]): Array<[string, stri
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (RESPONSE_HOP.has(lower) || listed.has(lower)) continue;
+    if (RESPONSE_HOP.has(lower) || listed.has(normalizeHeaderName(name))) continue;
     out.push([name, rawHeaders[i + 1]!]);
   }
   return out;

@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { SidecarError } from '../../errors.js';
 import type { Metrics } from './metrics.js';
 import type { RequestState } from '../state.js';
 import type { Clock } from '../../clock.js';
@@ -6,13 +7,21 @@ import type { Clock } from '../../clock.js';
 /** Counts every request by decision/code/status and observes its latency (end of response). */
 export function metrics(m: Metrics, clock: Clock): Middleware {
   return async function metrics(ctx, next) {
+    let err: unknown;
     try {
       await next();
+    } catch (e) {
+      // The JSON refusal is written by request-id (outside us), so ctx.status is not final yet:
+      // take status and code from the error itself, or a 502/504 would be counted as Koa's default 404.
+      err = e;
+      throw e;
     } finally {
       const st = ctx.state as RequestState;
-      const decision = st.refusal ? 'deny' : st.upstreamStatus === undefined ? 'error' : st.identity ? 'allow' : 'passthrough';
-      const status = st.refusal?.status ?? st.upstreamStatus ?? ctx.status;
-      m.requests.inc({ decision, code: st.refusal?.code ?? 'allowed', status: String(status) });
+      const decision = st.refusal ? 'deny' : err || st.upstreamStatus === undefined ? 'error' : st.identity ? 'allow' : 'passthrough';
+      const errStatus = err instanceof SidecarError ? err.status : err ? 500 : undefined;
+      const errCode = err instanceof SidecarError ? err.code : err ? 'internal_error' : undefined;
+      const status = st.refusal?.status ?? errStatus ?? st.upstreamStatus ?? ctx.status;
+      m.requests.inc({ decision, code: st.refusal?.code ?? errCode ?? 'allowed', status: String(status) });
       m.latency.observe({ decision }, (clock.now() - st.facts.receivedAt) / 1000);
     }
   };
