@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerTokenCommands } from './token.js';
 
 /** Commands owned by features (token, audit, admin, applink) register here, one line each. */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerTokenCommands(program);
+}

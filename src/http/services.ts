@@ -1,5 +1,10 @@
 // Builds the stage-owned services for a runtime (verifiers, token store, limiter, audit sink ...).
 // Each stage owner adds one line here.
 import type { Runtime } from './runtime.js';
+import { installAudit } from '../store/audit-service.js';
+import { buildApiTokenServices } from '../pipeline/verify/api-token/services.js';
 
-export async function buildServices(_rt: Runtime): Promise<void> {}
+export async function buildServices(rt: Runtime): Promise<void> {
+  installAudit(rt); // SQLite audit sink (replaces deps.auditSink), retention, services.audit
+  buildApiTokenServices(rt); // our API tokens: store, verifier, /_sidecar/tokens
+}

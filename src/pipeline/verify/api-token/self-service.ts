@@ -1,0 +1,188 @@
+// Self-service API tokens on the proxy listener (contract section 5):
+//   POST   /_sidecar/tokens       {name, access?|readOnly?, paths?, ipAllowlist?, days?} -> 201 + the secret, once
+//   GET    /_sidecar/tokens       the caller's own tokens (never a secret or hash)
+//   GET    /_sidecar/tokens/:id   one of them
+//   DELETE /_sidecar/tokens/:id   revoke one of them
+// The caller proves who they are with a JWT through the very stages the proxy runs (client-ip,
+// credentials, verify, authorize), so every issuer rule, the IP allow-list and allowedGroups apply.
+// An API token cannot mint or manage tokens (a leaked token must not be able to extend itself), and
+// only members of apiTokens.creatorGroups may use this at all.
+import type { Middleware } from 'koa';
+import { z } from 'zod';
+import { SidecarError } from '../../../errors.js';
+import type { AuditRecord } from '../../audit/sink.js';
+import type { Deps } from '../../deps.js';
+import { decisionStages } from '../../index.js';
+import type { RequestState, StageName } from '../../state.js';
+import { runStep, type Step } from '../../step.js';
+import { describeToken, TokenInputError, type TokenStore } from '../../../store/tokens.js';
+
+export const SELF_SERVICE_BASE = '/_sidecar/tokens';
+const AUTH_STAGES: ReadonlySet<StageName> = new Set(['client-ip', 'credentials', 'verify', 'authorize']);
+const MAX_BODY_BYTES = 16 * 1024;
+
+// Users pick name, scope and a shorter lifetime; no rate-limit override (that is an admin decision)
+// and no groups (the token gets the caller's own groups from their JWT).
+const createBody = z.strictObject({
+  name: z.string(),
+  access: z.enum(['read', 'write']).optional(),
+  readOnly: z.boolean().optional(),
+  paths: z.array(z.string()).optional(),
+  ipAllowlist: z.array(z.string()).optional(),
+  days: z.number().positive().optional(),
+});
+
+async function readJson(ctx: Parameters<Middleware>[0]): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of ctx.req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_BODY_BYTES) throw new SidecarError('bad_request', { message: `The body must be at most ${MAX_BODY_BYTES} bytes.`, rule: 'self-service:body' });
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text || '{}');
+  } catch {
+    throw new SidecarError('bad_request', { message: 'The body must be a JSON object.', rule: 'self-service:body' });
+  }
+}
+
+/** Proxy-listener route for /_sidecar/tokens; everything else goes on to the pipeline. */
+export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
+  // Built on first use: other services (limiter, verifiers) may register after this route does.
+  let steps: Step[] | undefined;
+  const authSteps = () => (steps ??= decisionStages(d).filter((s) => AUTH_STAGES.has(s.name)));
+
+  async function authenticate(st: RequestState, creatorGroups: string[]) {
+    for (const step of authSteps()) await runStep(step, st, 'proxy');
+    const id = st.identity;
+    if (!id || id.source !== 'jwt') {
+      if (id?.source === 'api-token') {
+        throw new SidecarError('forbidden', { rule: 'self-service:jwt-required', message: 'API tokens cannot manage API tokens; use your JWT.' });
+      }
+      if (!st.credential || st.credential.kind === 'anonymous') throw new SidecarError('credential_missing', { rule: 'self-service:jwt-required' });
+      throw new SidecarError('credential_kind_denied', { rule: 'self-service:jwt-required', message: 'Managing API tokens requires a JWT.' });
+    }
+    if (!id.groups.some((g) => creatorGroups.includes(g))) {
+      throw new SidecarError('forbidden', { rule: 'apiTokens.creatorGroups', message: 'You are not allowed to create API tokens.', detail: `${id.username} is in none of apiTokens.creatorGroups` });
+    }
+    return id;
+  }
+
+  return async function sidecarTokens(ctx, next) {
+    const path = ctx.path;
+    if (path !== SELF_SERVICE_BASE && !path.startsWith(`${SELF_SERVICE_BASE}/`)) return next();
+    const st = ctx.state as RequestState;
+    const started = d.clock.now();
+    let tokenId: string | null = null;
+    let error: unknown;
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      const tokenPart = path.slice(SELF_SERVICE_BASE.length + 1);
+      if (tokenPart.includes('/')) throw new SidecarError('not_found', { rule: 'self-service:route' });
+      // Token ids are "tok_" + base64url: nothing to percent-decode, and anything else is simply unknown.
+      const id = tokenPart === '' ? undefined : tokenPart;
+      const allowed = id === undefined ? ['GET', 'POST'] : ['GET', 'DELETE'];
+      if (!allowed.includes(ctx.method)) {
+        throw new SidecarError('bad_request', { rule: 'self-service:method', message: `Use ${allowed.join(' or ')} here.`, headers: { Allow: allowed.join(', ') } });
+      }
+      const cfg = st.policy.config.apiTokens;
+      if (!cfg.enabled) throw new SidecarError('not_found', { rule: 'apiTokens.enabled', detail: 'API tokens are disabled' });
+      // Not under protectedPaths, yet always authenticated: judged as a guarded route.
+      st.route = 'guarded';
+      st.canonicalPath = path;
+      const caller = await authenticate(st, cfg.creatorGroups);
+      const now = d.clock.now();
+      const view = (r: Parameters<typeof describeToken>[0]) => describeToken(r, now, cfg.maxLifetimeDays);
+
+      if (ctx.method === 'POST') {
+        const parsed = createBody.safeParse(await readJson(ctx));
+        if (!parsed.success) {
+          const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+          throw new SidecarError('bad_request', { rule: 'self-service:body', message: 'The body is not a valid token request.', issues });
+        }
+        const b = parsed.data;
+        let created;
+        try {
+          created = store.create(
+            {
+              owner: caller.username,
+              name: b.name,
+              access: b.access ?? (b.readOnly ? 'read' : 'write'),
+              paths: b.paths,
+              ipAllowlist: b.ipAllowlist,
+              groups: caller.groups,
+              days: b.days,
+              createdBy: `self-service:${caller.username}`,
+            },
+            cfg,
+          );
+        } catch (e) {
+          if (e instanceof TokenInputError) throw new SidecarError('bad_request', { rule: 'self-service:body', message: e.message, issues: [{ path: e.field, message: e.message }] });
+          throw e;
+        }
+        tokenId = created.id;
+        d.logger.info({ requestId: st.requestId, tokenId, owner: caller.username, capped: created.capped }, 'api token created (self-service)');
+        ctx.status = 201;
+        ctx.body = { ...view(created.record), token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
+        return;
+      }
+      if (id === undefined) {
+        ctx.body = { tokens: store.list({ owner: caller.username }).map(view) };
+        return;
+      }
+      // Someone else's id answers exactly like an unknown one: ids are not an oracle.
+      const own = store.get(id);
+      if (!own || own.owner !== caller.username) throw new SidecarError('not_found', { rule: 'self-service:own-tokens' });
+      tokenId = own.id;
+      if (ctx.method === 'DELETE') {
+        const revoked = store.revoke(own.id, { owner: caller.username })!;
+        d.logger.info({ requestId: st.requestId, tokenId, owner: caller.username }, 'api token revoked (self-service)');
+        ctx.body = view(revoked);
+        return;
+      }
+      ctx.body = view(own);
+    } catch (e) {
+      error = e;
+      throw e;
+    } finally {
+      auditRow(d, st, { method: ctx.method, path, started, tokenId, error, status: ctx.status });
+    }
+  };
+}
+
+/** One audit row per self-service call (the audit stage runs after this route, so it would not see it). */
+function auditRow(
+  d: Deps,
+  st: RequestState,
+  call: { method: string; path: string; started: number; tokenId: string | null; error: unknown; status: number },
+) {
+  const refused = call.error instanceof SidecarError ? call.error : undefined;
+  const failed = call.error !== undefined && !refused;
+  const record: AuditRecord = {
+    time: call.started,
+    requestId: st.requestId,
+    decision: refused ? 'deny' : failed ? 'error' : 'allow',
+    reason: refused ? refused.code : failed ? 'internal_error' : 'allowed',
+    status: refused ? refused.status : failed ? 500 : call.status,
+    method: call.method,
+    path: call.path,
+    clientIp: st.clientIp ?? st.facts.peerIp,
+    user: st.identity?.username ?? null,
+    credentialKind: st.credential?.kind ?? null,
+    tokenId: call.tokenId ?? st.identity?.tokenId ?? null,
+    clientId: st.identity?.clientId ?? null,
+    issuer: st.identity?.issuer ?? null,
+    latencyMs: d.clock.now() - call.started,
+    upstreamStatus: null,
+    route: st.route ?? null,
+    stage: refused ? (st.refusal?.stage ?? null) : null,
+    rule: refused?.rule ?? null,
+  };
+  try {
+    d.auditSink.write(record);
+  } catch (e) {
+    d.logger.warn({ err: e, requestId: st.requestId }, 'self-service audit row not written');
+  }
+}

@@ -1,0 +1,26 @@
+// Wires our API tokens into a runtime: the TokenStore (also used by the admin API and the CLI),
+// the 'api-token' verifier, and the self-service routes on the proxy listener.
+import type { Runtime } from '../../../http/runtime.js';
+import { TokenStore } from '../../../store/tokens.js';
+import { apiTokenVerifier } from './verifier.js';
+import { selfServiceTokens } from './self-service.js';
+import '../verifier.js';
+
+declare module '../../deps.js' {
+  interface Services {
+    /** Our API tokens (admin GET/POST/DELETE /api/tokens uses it too). */
+    tokenStore?: TokenStore;
+  }
+}
+
+export function buildApiTokenServices(rt: Runtime): void {
+  const { deps } = rt;
+  const store = new TokenStore(rt.db, {
+    clock: deps.clock,
+    onFlushError: (err) => deps.logger.warn({ err }, 'api token last-used stamps not written; retrying later'),
+  });
+  deps.services.tokenStore = store;
+  (deps.services.verifiers ??= {})['api-token'] = apiTokenVerifier(store, deps.clock);
+  rt.proxyRoutes.push(selfServiceTokens(deps, store));
+  rt.onClose.push(() => store.close()); // last-used stamps pending in memory reach the database
+}
