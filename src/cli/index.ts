@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { registerAuditCommands } from './audit.js';
 import { registerTokenCommands } from './token.js';
 
 /** Commands owned by features (token, audit, admin, applink) register here, one line each. */
 export function registerCommands(program: Command): void {
+  registerAuditCommands(program);
   registerTokenCommands(program);
 }

@@ -1,0 +1,55 @@
+// GET /api/audit (filtered, keyset-paged, newest first) and GET /api/audit/export (streamed CSV or
+// NDJSON, oldest first). Mounted by the admin routes behind admin authentication; both only read.
+import type Router from '@koa/router';
+import type { Runtime } from '../http/runtime.js';
+import { SidecarError } from '../errors.js';
+import { AuditFilterError, parseAuditFilters, type AuditFilters, type ExportFormat } from '../store/audit-query.js';
+
+type Query = Record<string, string | string[] | undefined>;
+
+function filtersOf(q: Query): AuditFilters {
+  try {
+    return parseAuditFilters(q);
+  } catch (e) {
+    if (e instanceof AuditFilterError) throw new SidecarError('bad_request', { message: `Invalid audit filter ${e.message}.`, issues: [{ path: e.field, message: e.message }] });
+    throw e;
+  }
+}
+
+function auditService(rt: Runtime) {
+  const a = rt.deps.services.audit;
+  if (!a) throw new SidecarError('internal_error', { detail: 'audit service not installed' });
+  return a;
+}
+
+export function registerAuditRoutes(router: Router, rt: Runtime): void {
+  router.get('/api/audit', (ctx) => {
+    const q = ctx.query as Query;
+    const filters = filtersOf(q);
+    const limit = q.limit === undefined ? undefined : Number(q.limit);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) {
+      throw new SidecarError('bad_request', { message: 'Invalid audit filter limit: a positive integer (at most 1000).', issues: [{ path: 'limit', message: 'a positive integer' }] });
+    }
+    const cursor = typeof q.cursor === 'string' && q.cursor ? q.cursor : undefined;
+    try {
+      ctx.body = auditService(rt).query(filters, { limit, cursor });
+    } catch (e) {
+      if (e instanceof AuditFilterError) throw new SidecarError('bad_request', { message: `Invalid audit filter ${e.message}.`, issues: [{ path: e.field, message: e.message }] });
+      throw e;
+    }
+  });
+
+  router.get('/api/audit/export', (ctx) => {
+    const q = ctx.query as Query;
+    const format = (typeof q.format === 'string' ? q.format : 'csv') as ExportFormat;
+    if (format !== 'csv' && format !== 'ndjson') {
+      throw new SidecarError('bad_request', { message: 'Invalid audit filter format: csv or ndjson.', issues: [{ path: 'format', message: 'csv or ndjson' }] });
+    }
+    const filters = filtersOf(q);
+    const stamp = new Date(rt.deps.clock.now()).toISOString().replace(/[:.]/g, '-');
+    ctx.set('Content-Disposition', `attachment; filename="audit-${stamp}.${format}"`);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = format === 'csv' ? 'text/csv; charset=utf-8; header=present' : 'application/x-ndjson';
+    ctx.body = auditService(rt).export(filters, format);
+  });
+}

@@ -1,0 +1,109 @@
+// `audit verify` (walk both hash chains, report the first broken link) and `audit export` (stream a
+// filtered range to a file as CSV or NDJSON, with a progress bar on stderr when it is a terminal).
+// Both only read, so they are safe while the sidecar runs (WAL readers do not block its writer).
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { die, loadOrExit, openDbOrExit } from './common.js';
+import { verifyChain, type ChainReport } from '../store/audit-chain.js';
+import { AuditFilterError, countAudit, exportAudit, parseAuditFilters, type ExportFormat } from '../store/audit-query.js';
+
+function describe(r: ChainReport): string {
+  const name = r.chain === 'request' ? 'request log' : 'admin log';
+  const start = r.anchorId ? ` (after retention anchor at row ${r.anchorId})` : '';
+  if (r.ok) return `${name}: OK, ${r.count} row(s) verified${start}; head row ${r.headId} hash ${r.headHash}`;
+  return `${name}: BROKEN at row ${r.break!.id} (${r.break!.problem}): ${r.break!.detail}; ${r.count - 1} row(s) before it verified${start}`;
+}
+
+interface ExportOpts {
+  from?: string;
+  to?: string;
+  format: string;
+  out?: string;
+  progress?: boolean;
+  user?: string;
+  client?: string;
+  token?: string;
+  ip?: string;
+  decision?: string;
+  status?: string;
+  path?: string;
+}
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command('audit').description('audit log tools (tamper check, export)');
+
+  audit
+    .command('verify')
+    .description('walk the hash chains of the audit log; exit 1 naming the first broken link')
+    .action(() => {
+      const { config } = loadOrExit();
+      const { db } = openDbOrExit(config.server.dataDir);
+      let failed = false;
+      for (const chain of ['request', 'admin'] as const) {
+        const r = verifyChain(db, chain);
+        process.stdout.write(`${describe(r)}\n`);
+        failed ||= !r.ok;
+      }
+      db.close();
+      process.exitCode = failed ? 1 : 0;
+    });
+
+  audit
+    .command('export')
+    .description('stream audit rows (oldest first) as CSV or NDJSON; times are ISO 8601 or ms since the epoch')
+    .option('--from <time>', 'inclusive start')
+    .option('--to <time>', 'exclusive end')
+    .option('--format <format>', 'csv | ndjson', 'csv')
+    .option('--out <file>', 'output file (default: stdout)')
+    .option('--progress', 'show the progress bar even when stderr is not a terminal')
+    .option('--user <name>', 'only this Jira user')
+    .option('--client <id>', 'only this OAuth client id')
+    .option('--token <id>', 'only this API token id')
+    .option('--ip <address>', 'only this client IP')
+    .option('--decision <d>', 'allow | deny | passthrough | error')
+    .option('--status <s>', 'HTTP status (403) or class (4xx)')
+    .option('--path <prefix>', 'path prefix, e.g. /rest/api/2/')
+    .action(async (o: ExportOpts) => {
+      if (o.format !== 'csv' && o.format !== 'ndjson') die('--format must be csv or ndjson');
+      let filters;
+      try {
+        const { from, to, user, client, token, ip, decision, status, path } = o;
+        filters = parseAuditFilters({ from, to, user, client, token, ip, decision, status, path });
+      } catch (e) {
+        if (e instanceof AuditFilterError) die(`--${e.message}`);
+        throw e;
+      }
+      const { config } = loadOrExit();
+      const { db } = openDbOrExit(config.server.dataDir);
+      const toFile = o.out !== undefined && o.out !== '-';
+      const showBar = Boolean(o.progress) || (process.stderr.isTTY && toFile);
+      let bar: cliProgress.SingleBar | undefined;
+      if (showBar) {
+        bar = new cliProgress.SingleBar(
+          { stream: process.stderr, format: 'export [{bar}] {percentage}% | {value}/{total} rows | eta {eta_formatted}', noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 1000, etaBuffer: 50 },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(countAudit(db, filters), 0);
+      }
+      let rows = 0;
+      const src = exportAudit(db, filters, o.format as ExportFormat, {
+        onRows: (n) => {
+          rows = n;
+          bar?.update(n);
+        },
+      });
+      try {
+        if (toFile) await pipeline(src, createWriteStream(o.out!, { mode: 0o600 }));
+        else await pipeline(src, process.stdout, { end: false }); // stdout is never ended
+      } catch (e) {
+        bar?.stop();
+        db.close();
+        die(`export failed: ${(e as Error).message}`);
+      }
+      bar?.stop();
+      db.close();
+      if (toFile) process.stderr.write(`exported ${rows} row(s) to ${o.out}\n`);
+    });
+}

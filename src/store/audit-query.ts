@@ -1,0 +1,275 @@
+// Reading the audit log: filtered keyset-paged queries (GET /api/audit) and streamed exports
+// (GET /api/audit/export, `audit export`). Exports read in keyset chunks of EXPORT_CHUNK rows with
+// one short statement each, so memory stays flat whatever the range and the shared connection is
+// never held by an open iterator (the sink and retention keep writing in between).
+import { Readable } from 'node:stream';
+import type { Db } from './db.js';
+import type { AuditRecord } from '../pipeline/audit/sink.js';
+
+export interface AuditFilters {
+  /** Inclusive lower bound, ms since epoch. */
+  from?: number;
+  /** Exclusive upper bound, ms since epoch. */
+  to?: number;
+  user?: string;
+  client?: string;
+  token?: string;
+  ip?: string;
+  decision?: 'allow' | 'deny' | 'passthrough' | 'error';
+  /** Exact status (403) or a class: 4 means 400-499 (written "4xx" in query strings). */
+  status?: number;
+  statusClass?: number;
+  /** Path prefix. */
+  path?: string;
+}
+
+/** One audit row as the API and exports show it: the AuditRecord with its id, ISO time and chain hashes. */
+export type AuditEntry = Omit<AuditRecord, 'time'> & { id: number; time: string; prevHash: string; rowHash: string };
+
+export const ENTRY_FIELDS: ReadonlyArray<[keyof AuditEntry, string]> = [
+  ['id', 'id'], ['time', 'time'], ['requestId', 'request_id'], ['decision', 'decision'], ['reason', 'reason'], ['status', 'status'],
+  ['method', 'method'], ['path', 'path'], ['clientIp', 'client_ip'], ['user', 'user'], ['credentialKind', 'credential_kind'],
+  ['tokenId', 'token_id'], ['clientId', 'client_id'], ['issuer', 'issuer'], ['latencyMs', 'latency_ms'],
+  ['upstreamStatus', 'upstream_status'], ['route', 'route'], ['stage', 'stage'], ['rule', 'rule'], ['prevHash', 'prev_hash'], ['rowHash', 'row_hash'],
+];
+
+type StoredRow = Record<string, string | number | null>;
+
+function toEntry(r: StoredRow): AuditEntry {
+  const e = {} as Record<string, unknown>;
+  for (const [k, col] of ENTRY_FIELDS) e[k] = r[col] ?? null;
+  e.time = new Date(r.time as number).toISOString();
+  return e as unknown as AuditEntry;
+}
+
+export class AuditFilterError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+const DECISIONS = new Set(['allow', 'deny', 'passthrough', 'error']);
+
+function parseTime(field: string, v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) throw new AuditFilterError(field, 'use an ISO 8601 time (2026-01-31T00:00:00Z) or ms since the epoch');
+  return n;
+}
+
+/**
+ * Query-string values -> AuditFilters; throws AuditFilterError naming the bad field.
+ * `{from: "2026-01-01", status: "4xx", path: "/rest/api/2/"}` -> `{from: 1767225600000, statusClass: 4, path: "/rest/api/2/"}`
+ */
+export function parseAuditFilters(q: Record<string, string | string[] | undefined>): AuditFilters {
+  const one = (k: string) => {
+    const v = q[k];
+    const s = Array.isArray(v) ? v[0] : v;
+    return s === undefined || s === '' ? undefined : s;
+  };
+  const f: AuditFilters = {};
+  const from = one('from');
+  const to = one('to');
+  if (from) f.from = parseTime('from', from);
+  if (to) f.to = parseTime('to', to);
+  for (const k of ['user', 'client', 'token', 'ip', 'path'] as const) {
+    const v = one(k);
+    if (v !== undefined) f[k] = v.slice(0, 2048);
+  }
+  const decision = one('decision');
+  if (decision) {
+    if (!DECISIONS.has(decision)) throw new AuditFilterError('decision', 'one of allow, deny, passthrough, error');
+    f.decision = decision as AuditFilters['decision'];
+  }
+  const status = one('status');
+  if (status) {
+    if (/^[1-5]xx$/i.test(status)) f.statusClass = Number(status[0]);
+    else if (/^[1-5]\d\d$/.test(status)) f.status = Number(status);
+    else throw new AuditFilterError('status', 'an HTTP status (403) or a class (4xx)');
+  }
+  if (f.path !== undefined && !f.path.startsWith('/')) throw new AuditFilterError('path', 'a path prefix starting with "/"');
+  return f;
+}
+
+/** WHERE clause + parameters for the filters (every column here has an index ending in time). */
+function where(f: AuditFilters): { sql: string[]; params: unknown[] } {
+  const sql: string[] = [];
+  const params: unknown[] = [];
+  const add = (s: string, ...p: unknown[]) => {
+    sql.push(s);
+    params.push(...p);
+  };
+  if (f.from !== undefined) add('time >= ?', f.from);
+  if (f.to !== undefined) add('time < ?', f.to);
+  if (f.user !== undefined) add('user = ?', f.user);
+  if (f.client !== undefined) add('client_id = ?', f.client);
+  if (f.token !== undefined) add('token_id = ?', f.token);
+  if (f.ip !== undefined) add('client_ip = ?', f.ip);
+  if (f.decision !== undefined) add('decision = ?', f.decision);
+  if (f.status !== undefined) add('status = ?', f.status);
+  if (f.statusClass !== undefined) add('status >= ? AND status < ?', f.statusClass * 100, f.statusClass * 100 + 100);
+  // A range instead of LIKE: it uses the (path, time) index and has no wildcard characters to escape.
+  if (f.path !== undefined) add('path >= ? AND path < ?', f.path, `${f.path}\u{10FFFF}`);
+  return { sql, params };
+}
+
+export interface Page {
+  limit?: number;
+  /** Opaque value from a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface AuditPage {
+  items: AuditEntry[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+const encodeCursor = (time: number, id: number) => Buffer.from(`${time}:${id}`).toString('base64url');
+function decodeCursor(c: string): [number, number] {
+  const m = /^(\d+):(\d+)$/.exec(Buffer.from(c, 'base64url').toString());
+  if (!m) throw new AuditFilterError('cursor', 'not a cursor returned by this API');
+  return [Number(m[1]), Number(m[2])];
+}
+
+export const MAX_PAGE = 1000;
+
+/** Newest first, keyset-paged on (time, id): page N costs the same as page 1. */
+export function queryAudit(db: Db, filters: AuditFilters, page: Page = {}): AuditPage {
+  const limit = Math.min(MAX_PAGE, Math.max(1, Math.trunc(page.limit ?? 100)));
+  const w = where(filters);
+  if (page.cursor) {
+    const [t, id] = decodeCursor(page.cursor);
+    w.sql.push('(time, id) < (?, ?)');
+    w.params.push(t, id);
+  }
+  const sql = `SELECT * FROM audit_log ${w.sql.length ? `WHERE ${w.sql.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
+  const rows = db.prepare(sql).all(...w.params, limit + 1) as StoredRow[];
+  const more = rows.length > limit;
+  const items = rows.slice(0, limit).map(toEntry);
+  const last = rows[limit - 1];
+  return { items, nextCursor: more && last ? encodeCursor(last.time as number, last.id as number) : null };
+}
+
+/** The SQL queryAudit runs, for EXPLAIN QUERY PLAN in tests. */
+export function auditQuerySql(filters: AuditFilters): { sql: string; params: unknown[] } {
+  const w = where(filters);
+  w.sql.push('(time, id) < (?, ?)');
+  w.params.push(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  return { sql: `SELECT * FROM audit_log WHERE ${w.sql.join(' AND ')} ORDER BY time DESC, id DESC LIMIT ?`, params: [...w.params, 101] };
+}
+
+/** Rows matching the filters (the progress bar's total). */
+export function countAudit(db: Db, filters: AuditFilters): number {
+  const w = where(filters);
+  const sql = `SELECT COUNT(*) AS n FROM audit_log ${w.sql.length ? `WHERE ${w.sql.join(' AND ')}` : ''}`;
+  return (db.prepare(sql).get(...w.params) as { n: number }).n;
+}
+
+// ---- CSV (RFC 4180) ----
+
+/** A cell a spreadsheet would run as a formula (OWASP "CSV injection"): = + - @ TAB CR. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV field: neutralised with a leading ' when it starts like a formula, then quoted (RFC 4180
+ * section 2.6-2.7) when it contains a comma, a double quote, CR or LF. Numbers are written as they are.
+ */
+export function csvCell(v: string | number | null): string {
+  if (v === null) return '';
+  if (typeof v === 'number') return String(v);
+  let s = FORMULA_START.test(v) ? `'${v}` : v;
+  if (/[",\r\n]/.test(s)) s = `"${s.replace(/"/g, '""')}"`;
+  return s;
+}
+
+export const csvHeader = () => `${ENTRY_FIELDS.map(([, col]) => col).join(',')}\r\n`;
+export const csvLine = (e: AuditEntry) => `${ENTRY_FIELDS.map(([k]) => csvCell(e[k])).join(',')}\r\n`;
+export const ndjsonLine = (e: AuditEntry) => `${JSON.stringify(e)}\n`;
+
+export type ExportFormat = 'csv' | 'ndjson';
+
+export const EXPORT_CHUNK = 1000;
+
+export interface ExportOptions {
+  /** Called after each chunk with the rows written so far (progress bars). */
+  onRows?: (total: number) => void;
+}
+
+/**
+ * The filtered rows, oldest first, as a byte stream in CSV (with a header line, CRLF line ends) or
+ * NDJSON. Reads one chunk per _read(), so a slow consumer holds at most a chunk or two in memory.
+ */
+export function exportAudit(db: Db, filters: AuditFilters, format: ExportFormat, opts: ExportOptions = {}): Readable {
+  const w = where(filters);
+  const base = `SELECT * FROM audit_log WHERE ${[...w.sql, '(time, id) > (?, ?)'].join(' AND ')} ORDER BY time, id LIMIT ${EXPORT_CHUNK}`;
+  const stmt = db.prepare(base);
+  const line = format === 'csv' ? csvLine : ndjsonLine;
+  let after: [number, number] = [-Number.MAX_SAFE_INTEGER, 0];
+  let total = 0;
+  let headerSent = format !== 'csv';
+  return new Readable({
+    highWaterMark: 256 * 1024,
+    read() {
+      try {
+        let out = '';
+        if (!headerSent) {
+          out = csvHeader();
+          headerSent = true;
+        }
+        const rows = stmt.all(...w.params, after[0], after[1]) as StoredRow[];
+        for (const r of rows) out += line(toEntry(r));
+        const last = rows[rows.length - 1];
+        if (last) {
+          after = [last.time as number, last.id as number];
+          total += rows.length;
+          opts.onRows?.(total);
+        }
+        if (out) this.push(out);
+        if (rows.length < EXPORT_CHUNK) this.push(null);
+      } catch (e) {
+        this.destroy(e as Error);
+      }
+    },
+  });
+}
+
+// ---- admin actions ----
+
+export interface AdminAuditEntry {
+  id: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+  rowHash: string;
+}
+
+/** Admin actions, newest first, keyset-paged on id (the admin chain is written in time order). */
+export function queryAdminAudit(db: Db, page: Page = {}): { items: AdminAuditEntry[]; nextCursor: string | null } {
+  const limit = Math.min(MAX_PAGE, Math.max(1, Math.trunc(page.limit ?? 100)));
+  let before = Number.MAX_SAFE_INTEGER;
+  if (page.cursor) {
+    const m = /^(\d+)$/.exec(Buffer.from(page.cursor, 'base64url').toString());
+    if (!m) throw new AuditFilterError('cursor', 'not a cursor returned by this API');
+    before = Number(m[1]);
+  }
+  const rows = db.prepare('SELECT * FROM admin_audit WHERE id < ? ORDER BY id DESC LIMIT ?').all(before, limit + 1) as StoredRow[];
+  const parse = (v: string | number | null | undefined) => (typeof v === 'string' ? (JSON.parse(v) as unknown) : null);
+  const items = rows.slice(0, limit).map((r) => ({
+    id: r.id as number,
+    time: new Date(r.time as number).toISOString(),
+    actor: r.actor as string,
+    action: r.action as string,
+    target: (r.target as string | null) ?? null,
+    before: parse(r.before_json),
+    after: parse(r.after_json),
+    rowHash: r.row_hash as string,
+  }));
+  const last = items[limit - 1];
+  return { items, nextCursor: rows.length > limit && last ? Buffer.from(String(last.id)).toString('base64url') : null };
+}
