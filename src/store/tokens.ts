@@ -3,11 +3,11 @@
 // statement on the unique hash index on every request, so a revocation (from this process, the CLI
 // or another replica on the same file) takes effect on the next request: nothing positive is cached.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import ipaddr from 'ipaddr.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { systemClock, type Clock } from '../clock.js';
 import { pathPattern } from '../config/schema.js';
+import { isValidCidr } from '../config/validate.js';
 import { generateApiToken } from '../pipeline/credentials/api-token-format.js';
 import { apiTokenStatus, DAY_MS, effectiveExpiry, type ApiTokenStatus } from '../pipeline/verify/api-token/status.js';
 
@@ -107,16 +107,6 @@ function checkList(field: string, values: string[] | undefined, valid: (s: strin
   return [...new Set(list)];
 }
 
-const isCidrOrIp = (s: string) => {
-  try {
-    if (s.includes('/')) ipaddr.parseCIDR(s);
-    else ipaddr.parse(s);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 function toRecord(r: Omit<Row, 'token_hash'>): ApiTokenRecord {
   const rec: ApiTokenRecord = {
     id: r.id,
@@ -196,7 +186,7 @@ export class TokenStore {
     if (access !== 'read' && access !== 'write') throw new TokenInputError('access', 'must be "read" or "write"');
     const paths = checkList('paths', input.paths, (s) => pathPattern.safeParse(s).success, 'a path pattern ("/rest/x", "/rest/x/*" or "GET /rest/x")');
     const groups = checkList('groups', input.groups, (s) => s.length > 0 && s.length <= 255, 'a group name');
-    const ipAllowlist = checkList('ipAllowlist', input.ipAllowlist, isCidrOrIp, 'an IP address or CIDR');
+    const ipAllowlist = checkList('ipAllowlist', input.ipAllowlist, isValidCidr, 'an IP address or CIDR');
     const rl = input.rateLimit;
     if (rl !== undefined && !(Number.isInteger(rl.points) && rl.points >= 1 && Number.isInteger(rl.durationSec) && rl.durationSec >= 1)) {
       throw new TokenInputError('rateLimit', 'points and durationSec must be whole numbers >= 1');
