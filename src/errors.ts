@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'upstream_unreachable'
   | 'upstream_timeout'
   | 'upstream_rejected_identity'
+  | 'credential_not_mapped'
+  | 'body_too_large'
   | 'config_invalid'
   | 'not_found'
   | 'bad_request'
@@ -68,6 +70,8 @@ export const catalogue: Record<ErrorCode, CatalogueEntry> = {
   upstream_unreachable: { status: 502, message: 'Jira could not be reached.' },
   upstream_timeout: { status: 504, message: 'Jira did not answer in time.' },
   upstream_rejected_identity: { status: 502, message: 'Jira rejected the identity the sidecar sent.' },
+  credential_not_mapped: { status: 403, message: 'No Jira credential is configured for this caller.' },
+  body_too_large: { status: 413, message: 'The request body is too large to be signed.' },
   config_invalid: { status: 400, message: 'The configuration is invalid.' },
   not_found: { status: 404, message: 'Not found.' },
   bad_request: { status: 400, message: 'The request is invalid.' },

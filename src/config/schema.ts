@@ -2,6 +2,7 @@
 // and `PUT /api/config`. Defaults live here next to each setting (see defaults.ts for the docs table).
 // Objects are strict so a typo ("rateLimt") is reported instead of silently ignored.
 import { z } from 'zod';
+import { identitySchema } from './identity-schema.js';
 
 const durationMs = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
 const nonEmpty = z.string().min(1, 'must not be empty');
@@ -107,6 +108,8 @@ export const configSchema = z.strictObject({
       timeoutMs: durationMs(30000),
       connectTimeoutMs: durationMs(5000),
       maxSockets: z.number().int().min(1).max(10000).default(256),
+      /** How the checked identity is told to Jira: header | oauth1-impersonation | credential-map (identity-schema.ts). */
+      identity: identitySchema,
     })
     .prefault({}),
   enabled: z.boolean().default(true),

@@ -2,11 +2,14 @@
 // shared secret. Other modes (OAuth 1.0a impersonation, credential map) plug in as IdentityForwarders.
 import type { IncomingMessage } from 'node:http';
 import type { RequestState } from '../state.js';
+import type { SidecarError } from '../../errors.js';
 
 export interface ForwardTarget {
   method: string;
   /** Full upstream URL the request goes to (for signatures). */
   url: URL;
+  /** The origin-form target sent upstream exactly as the client spelled it (base path + path + query). */
+  path: string;
   /** The client request (a forwarder may need to read a form body to sign it). */
   req: IncomingMessage;
 }
@@ -16,6 +19,14 @@ export interface IdentityPlan {
   headers: Array<[string, string]>;
   /** When set, sent instead of streaming the client body (a forwarder that had to read it). */
   body?: Buffer;
+  /** When set, the origin-form target sent instead of ForwardTarget.path (e.g. xoauth_requestor_id added). */
+  path?: string;
+  /**
+   * Looks at Jira's response head before anything reaches the client. A returned error replaces the
+   * response (e.g. Jira's 401 to an OAuth signature or a mapped credential -> 502
+   * upstream_rejected_identity, with Jira's reason in the error detail, which is logged).
+   */
+  checkResponse?: (status: number, rawHeaders: string[]) => SidecarError | undefined;
 }
 
 export type IdentityForwarder = (state: RequestState, target: ForwardTarget) => IdentityPlan | undefined | Promise<IdentityPlan | undefined>;

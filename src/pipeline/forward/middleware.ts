@@ -37,7 +37,9 @@ export function forward(d: ForwardDeps): Middleware {
     const path = basePath + originForm(st.facts.rawTarget);
     const url = new URL(base.origin + path);
     const forwarder = d.identityForwarder?.(st) ?? headerIdentity;
-    const plan = await forwarder(st, { method: st.facts.method, url, req: ctx.req });
+    const plan = await forwarder(st, { method: st.facts.method, url, path, req: ctx.req });
+    // A forwarder may change the target (OAuth 1.0a adds xoauth_requestor_id to the query it signed).
+    const upstreamPath = plan?.path ?? path;
     const headers = buildUpstreamHeaders({
       state: st,
       upstreamHost: base.host,
@@ -70,7 +72,7 @@ export function forward(d: ForwardDeps): Middleware {
         hostname: base.hostname,
         port: base.port || (base.protocol === 'https:' ? 443 : 80),
         method: st.facts.method,
-        path,
+        path: upstreamPath,
         headers: headers as unknown as http.OutgoingHttpHeaders,
         setHost: false,
       });
@@ -105,6 +107,13 @@ export function forward(d: ForwardDeps): Middleware {
         gotResponse = true;
         clearTimeout(timer);
         st.upstreamStatus = upRes.statusCode ?? 502;
+        // Jira refused the identity we sent (OAuth problem, revoked mapped PAT): a 502 the operator
+        // can act on instead of a 401 the client cannot fix. Nothing of Jira's answer is relayed.
+        const rejected = plan?.checkResponse?.(st.upstreamStatus, upRes.rawHeaders);
+        if (rejected) {
+          upRes.resume();
+          return done(rejected);
+        }
         const resHeaders = filterResponseHeaders(upRes.rawHeaders);
         // Headers set by earlier stages (X-Request-Id, RateLimit-*) win over upstream copies.
         const own = ctx.response.headers as Record<string, string | string[]>;
