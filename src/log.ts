@@ -6,8 +6,10 @@ export type { Logger };
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-sidecar-secret']);
 const SECRET_PARAMS = /^(access_token|id_token|refresh_token|token|os_password|os_username|password|client_secret|jwt|api_key|apikey|code)$/i;
 
-/** "/x?access_token=abc&a=1" -> "/x?access_token=REDACTED&a=1" */
+/** "/x;jsessionid=s?access_token=abc&a=1" -> "/x;jsessionid=REDACTED?access_token=REDACTED&a=1" */
 export function redactUrl(target: string): string {
+  // ";jsessionid=..." in the path is a Jira session (Tomcat URL rewriting): as secret as the cookie.
+  target = target.replace(/(;jsessionid=)[^;/?#]*/gi, '$1REDACTED');
   const q = target.indexOf('?');
   if (q < 0) return target;
   const parts = target

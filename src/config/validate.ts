@@ -20,6 +20,10 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 export function isValidCidr(value: string): boolean {
+  // ipaddr.js also accepts inet_aton shorthands ("10.0.0", "0x0a.1", "167772161"); an allow-list
+  // entry must mean exactly what it looks like, so IPv4 must be four decimal parts.
+  const addr = value.split('/')[0]!;
+  if (!addr.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(addr)) return false;
   try {
     if (value.includes('/')) ipaddr.parseCIDR(value);
     else ipaddr.parse(value);

@@ -1,0 +1,172 @@
+// validate() is the one gate for the file, `config validate` and PUT /api/config. Messages are user
+// interface, so they are pinned (STYLE §6).
+import { describe, expect, it } from 'vitest';
+import { formatPath, isValidCidr, validate, type ConfigIssue } from './validate.js';
+import { expandEnv, applyEnvOverrides } from './load.js';
+
+const issuesOf = (input: unknown): ConfigIssue[] => {
+  const r = validate(input);
+  if (r.ok) throw new Error('expected the config to be invalid');
+  return r.issues;
+};
+
+describe('validate: valid input', () => {
+  it('an empty document is valid and gets every default', () => {
+    const r = validate({});
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.upstream).toMatchObject({ url: 'http://127.0.0.1:8080', identityHeader: 'X-Forwarded-User', timeoutMs: 30000 });
+    expect(r.config.server).toMatchObject({ port: 8090, host: '0.0.0.0', adminPort: 8091, adminHost: '127.0.0.1', dataDir: './data' });
+    expect(r.config.protectedPaths).toEqual(['/rest/']);
+    expect(r.config.credentials.basic).toBe('deny');
+    expect(r.config.rateLimit).toMatchObject({ enabled: true, points: 600, durationSec: 60, store: 'memory' });
+    expect(r.config.audit).toMatchObject({ enabled: true, retentionDays: 90, maxEntries: 5_000_000 });
+  });
+
+  it('null and undefined mean "no file": defaults', () => {
+    expect(validate(null).ok).toBe(true);
+    expect(validate(undefined).ok).toBe(true);
+  });
+
+  it('the contract example issuer is valid', () => {
+    const r = validate({
+      jwt: {
+        issuers: [
+          {
+            name: 'entra',
+            issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0',
+            allowedTenants: ['t1'],
+            audiences: ['api://jira-sidecar'],
+            keys: { jwksUri: 'https://login.microsoftonline.com/common/discovery/v2.0/keys' },
+            usernameRegex: '^([^@]+)@',
+            clients: { claim: 'azp', allow: ['app'], jiraAccounts: { app: 'svc-integration' } },
+          },
+        ],
+      },
+    });
+    expect(r.ok).toBe(true);
+  });
+});
+
+describe('validate: every bad field by path, with pinned messages', () => {
+  const rows: Array<[string, unknown, ConfigIssue[]]> = [
+    ['wrong type', { server: { port: 'eighty' } }, [{ path: 'server.port', message: 'Invalid input: expected number, received string' }]],
+    ['not a URL', { upstream: { url: 'jira' } }, [{ path: 'upstream.url', message: 'must be an absolute http(s) URL, e.g. https://jira.example.com' }]],
+    ['non-http URL', { upstream: { url: 'ftp://jira.example.com' } }, [{ path: 'upstream.url', message: 'must be an absolute http(s) URL, e.g. https://jira.example.com' }]],
+    ['bad header name', { upstream: { stripHeaders: ['X Remote'] } }, [{ path: 'upstream.stripHeaders[0]', message: 'must be a valid HTTP header name' }]],
+    ['unknown top-level key, close to a real one', { rateLimt: {} }, [{ path: 'rateLimt', message: 'unknown setting (did you mean "rateLimit"?)' }]],
+    ['unknown nested key', { upstream: { urll: 'x' } }, [{ path: 'upstream.urll', message: 'unknown setting (did you mean "url"?)' }]],
+    ['unknown key, nothing close', { zzzzzzzz: 1 }, [{ path: 'zzzzzzzz', message: 'unknown setting' }]],
+    [
+      'bad bypass pattern',
+      { bypass: ['rest/x'] },
+      [{ path: 'bypass[0]', message: 'use an exact path "/rest/x", a prefix "/rest/x/*", or "METHOD /path" (e.g. "GET /rest/api/2/serverInfo")' }],
+    ],
+    ['bad CIDR', { access: { trustedProxies: ['10.0.0.0/33'] } }, [{ path: 'access.trustedProxies[0]', message: '"10.0.0.0/33" is not an IPv4/IPv6 address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32)' }]],
+    [
+      'issuer without keys',
+      { jwt: { issuers: [{ name: 'a', issuer: 'https://i', audiences: ['x'], keys: {} }] } },
+      [{ path: 'jwt.issuers[0].keys', message: 'set one of jwksUri, discovery, publicKeyPem, certificatePem' }],
+    ],
+    [
+      'issuer with two key sources',
+      { jwt: { issuers: [{ name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k', publicKeyPem: 'x' } }] } },
+      [{ path: 'jwt.issuers[0].keys', message: 'set only one of jwksUri, discovery, publicKeyPem, certificatePem (found jwksUri, publicKeyPem)' }],
+    ],
+    [
+      'HMAC algorithm',
+      { jwt: { issuers: [{ name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' }, algorithms: ['HS256'] }] } },
+      [
+        {
+          path: 'jwt.issuers[0].algorithms[0]',
+          message: 'must be an asymmetric algorithm (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA); "none" and HMAC are never accepted',
+        },
+      ],
+    ],
+    [
+      'username regex without a group',
+      { jwt: { issuers: [{ name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' }, usernameRegex: '^[^@]+' }] } },
+      [{ path: 'jwt.issuers[0].usernameRegex', message: 'needs a capture group: group 1 becomes the Jira username' }],
+    ],
+    [
+      'duplicate issuer names',
+      {
+        jwt: {
+          issuers: [
+            { name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+            { name: 'a', issuer: 'https://j', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          ],
+        },
+      },
+      [{ path: 'jwt.issuers[1].name', message: 'duplicate issuer name "a"' }],
+    ],
+    ['redis without URL', { rateLimit: { store: 'redis' } }, [{ path: 'rateLimit.redisUrl', message: 'required when store is "redis" (e.g. redis://127.0.0.1:6379)' }]],
+    [
+      'admin on the proxy port',
+      { server: { port: 9000, adminPort: 9000, host: '127.0.0.1', adminHost: '127.0.0.1' } },
+      [{ path: 'server.adminPort', message: 'the admin listener must not share the proxy port' }],
+    ],
+  ];
+  for (const [name, input, expected] of rows) {
+    it(name, () => {
+      expect(issuesOf(input)).toEqual(expected);
+    });
+  }
+
+  it('schema errors and semantic errors are reported together, in one run', () => {
+    const issues = issuesOf({ server: { port: -1 }, access: { ipAllowlist: ['300.1.1.1', '10.0.0.0/8'] } });
+    expect(issues.map((i) => i.path).sort()).toEqual(['access.ipAllowlist[0]', 'server.port']);
+  });
+
+  it('semantic checks skip values the schema already refused (no double report)', () => {
+    const issues = issuesOf({ access: { ipAllowlist: [42] } });
+    expect(issues).toEqual([{ path: 'access.ipAllowlist[0]', message: 'Invalid input: expected string, received number' }]);
+  });
+});
+
+describe('formatPath', () => {
+  it.each([
+    [['jwt', 'issuers', 0, 'keys'], 'jwt.issuers[0].keys'],
+    [[], '(root)'],
+    [['bypass', 3], 'bypass[3]'],
+  ])('%j -> %s', (path, out) => expect(formatPath(path)).toBe(out));
+});
+
+describe('isValidCidr', () => {
+  it.each([
+    ['10.0.0.0/8', true],
+    ['192.168.1.1', true],
+    ['2001:db8::/32', true],
+    ['::1', true],
+    ['10.0.0.0/33', false],
+    ['10.0.0', false],
+    ['0x0a.0.0.1', false],
+    ['167772161', false],
+    ['010.0.0.1/8', false],
+    ['::ffff:10.0.0.1', true],
+    ['example.com', false],
+  ])('%s -> %s', (v, ok) => expect(isValidCidr(v)).toBe(ok));
+});
+
+describe('${VAR} expansion (load.ts)', () => {
+  it('expands in every string value, with :- fallbacks, and reports a missing variable by path', () => {
+    const issues: ConfigIssue[] = [];
+    const out = expandEnv(
+      { upstream: { url: '${URL}', sharedSecret: '${MISSING}' }, list: ['${A:-fallback}', 'x${A:-}y'], n: 3 },
+      { URL: 'http://j' },
+      '',
+      issues,
+    );
+    expect(out).toEqual({ upstream: { url: 'http://j', sharedSecret: '' }, list: ['fallback', 'xy'], n: 3 });
+    expect(issues).toEqual([{ path: 'upstream.sharedSecret', message: 'environment variable MISSING is not set' }]);
+  });
+
+  it('never expands recursively (a value containing ${X} stays literal)', () => {
+    expect(expandEnv('${A}', { A: '${B}', B: 'boom' })).toBe('${B}');
+  });
+
+  it('SIDECAR_* overrides win over the file and are typed', () => {
+    const out = applyEnvOverrides({ server: { port: 1 } }, { SIDECAR_PORT: '9000', SIDECAR_UPSTREAM: 'http://u', SIDECAR_DATA_DIR: '/d' });
+    expect(out).toEqual({ server: { port: 9000, dataDir: '/d' }, upstream: { url: 'http://u' } });
+  });
+});
