@@ -55,7 +55,16 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
   const authSteps = () => (steps ??= decisionStages(d).filter((s) => AUTH_STAGES.has(s.name)));
 
   async function authenticate(st: RequestState, creatorGroups: string[]) {
-    for (const step of authSteps()) await runStep(step, st, 'proxy');
+    for (const step of authSteps()) {
+      // Managing tokens is not a write to Jira, so authorize judges the call as a read: members of
+      // access.readOnlyGroups may mint tokens too, and those carry their groups, so stay read-only.
+      const judged = step.name === 'authorize' ? { ...st, facts: { ...st.facts, method: 'GET' } } : st;
+      try {
+        await runStep(step, judged, 'proxy');
+      } finally {
+        st.refusal ??= judged.refusal;
+      }
+    }
     const id = st.identity;
     if (!id || id.source !== 'jwt') {
       if (id?.source === 'api-token') {
