@@ -41,11 +41,13 @@ export function audit(sink: AuditSink, clock: Clock): Middleware {
     const st = ctx.state as RequestState;
     const cfg = st.policy.config.audit;
     if (!cfg.enabled) return next();
-    if (cfg.onFailure === 'deny' && !sink.isAccepting()) {
-      throw new SidecarError('audit_unavailable', { detail: 'audit queue full or storage failing' });
-    }
     let err: unknown;
     try {
+      // Inside the try: the refusal itself is offered to the sink, which queues it (storage
+      // failing) or counts and logs it (queue full), so the outage is visible either way.
+      if (cfg.onFailure === 'deny' && !sink.isAccepting()) {
+        throw new SidecarError('audit_unavailable', { detail: 'audit queue full or storage failing' });
+      }
       await next();
     } catch (e) {
       err = e;

@@ -1,0 +1,68 @@
+// Audit test helpers: a migrated temp database, a sink on it, and AuditRecord factories.
+import { fixedClock } from '../../src/clock.js';
+import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/pipeline/metrics/metrics.js';
+import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
+import { openDb, type Db } from '../../src/store/db.js';
+import { SqliteAuditSink, type AuditSettings } from '../../src/store/audit.js';
+import { tempDir } from './sidecar.js';
+
+export function auditRecord(i: number, over: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    time: 1_767_225_600_000 + i * 1000,
+    requestId: `req-${i}`,
+    decision: i % 3 === 0 ? 'deny' : 'allow',
+    reason: i % 3 === 0 ? 'group_not_allowed' : 'allowed',
+    status: i % 3 === 0 ? 403 : 200,
+    method: 'GET',
+    path: `/rest/api/2/issue/DEMO-${i}`,
+    clientIp: `10.0.${i % 7}.${i % 250}`,
+    user: `user${i % 5}`,
+    credentialKind: 'jwt',
+    tokenId: null,
+    clientId: i % 4 === 0 ? `app-${i % 3}` : null,
+    issuer: 'entra',
+    latencyMs: 3,
+    upstreamStatus: i % 3 === 0 ? null : 200,
+    route: 'guarded',
+    stage: i % 3 === 0 ? 'authorize' : null,
+    rule: i % 3 === 0 ? 'allowedGroups' : null,
+    ...over,
+  };
+}
+
+export interface AuditFixture {
+  dataDir: string;
+  db: Db;
+  sink: SqliteAuditSink;
+  metrics: ReturnType<typeof createMetrics>;
+  clock: ReturnType<typeof fixedClock>;
+  settings: AuditSettings;
+}
+
+export function auditFixture(settings: Partial<AuditSettings> = {}, dataDir = tempDir('audit-')): AuditFixture {
+  const { db } = openDb(dataDir);
+  const metrics = createMetrics(false);
+  const clock = fixedClock(1_767_225_600_000);
+  const s: AuditSettings = { queueMax: 50_000, batchSize: 500, flushIntervalMs: 20, ...settings };
+  const sink = new SqliteAuditSink({ db, settings: () => s, clock, logger: createLogger('silent'), metrics });
+  return { dataDir, db, sink, metrics, clock, settings: s };
+}
+
+/** A fresh sink on the same database (as after a restart): it continues the stored chain. */
+export function restartSink(fx: AuditFixture): void {
+  fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx.settings, clock: fx.clock, logger: createLogger('silent'), metrics: fx.metrics });
+}
+
+export async function failureCount(m: ReturnType<typeof createMetrics>, reason: string): Promise<number> {
+  const v = (await m.auditFailures.get()).values.find((x) => x.labels.reason === reason);
+  return v?.value ?? 0;
+}
+
+export async function waitFor(cond: () => boolean, what: string, maxMs = 20_000): Promise<void> {
+  const end = Date.now() + maxMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,76 @@
+// Retention: deletes exactly the expired rows (time injected through the Clock) and the oldest rows
+// beyond maxEntries, in small batches, and moves the anchor so verify still passes.
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { auditFixture, auditRecord, restartSink, type AuditFixture } from '../helpers/audit.js';
+import { runRetention } from '../../src/store/audit-retention.js';
+import { verifyChain } from '../../src/store/audit-chain.js';
+import { recordAdminAction } from '../../src/store/audit.js';
+
+const DAY = 86_400_000;
+const T0 = 1_767_225_600_000;
+let fx: AuditFixture | undefined;
+afterEach(async () => {
+  await fx?.sink.close();
+  fx?.db.close();
+  if (fx) rmSync(fx.dataDir, { recursive: true, force: true });
+  fx = undefined;
+});
+
+const ids = (f: AuditFixture, table = 'audit_log') => (f.db.prepare(`SELECT id FROM ${table} ORDER BY id`).all() as Array<{ id: number }>).map((r) => r.id);
+
+describe('audit retention', () => {
+  it('deletes exactly the rows older than retentionDays, in batches, and verify still passes', async () => {
+    fx = auditFixture({ batchSize: 1000 });
+    // 2,500 rows one per hour over ~104 days.
+    for (let i = 0; i < 2500; i++) fx.sink.write(auditRecord(i, { time: T0 + i * 3_600_000 }));
+    await fx.sink.close();
+    fx.clock.set(T0 + 2499 * 3_600_000 + 1); // "now": just after the newest row
+    const cutoff = fx.clock.now() - 30 * DAY;
+    const expired = (fx.db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE time < ?').get(cutoff) as { n: number }).n;
+    expect(expired).toBeGreaterThan(1000); // more than one batch of 333
+    const r = await runRetention(fx.db, fx.clock, { retentionDays: 30, maxEntries: 1_000_000, batchRows: 333 });
+    expect(r).toEqual({ deletedByAge: expired, deletedByCount: 0 });
+    expect((fx.db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE time < ?').get(cutoff) as { n: number }).n).toBe(0);
+    expect(ids(fx)[0]).toBe(expired + 1);
+    expect(ids(fx)).toHaveLength(2500 - expired);
+    const anchor = fx.db.prepare("SELECT * FROM audit_anchor WHERE chain = 'request'").get() as { last_id: number; deleted_total: number };
+    expect(anchor).toMatchObject({ last_id: expired, deleted_total: expired });
+    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 2500 - expired, anchorId: expired });
+    // A second pass at the same time deletes nothing.
+    expect(await runRetention(fx.db, fx.clock, { retentionDays: 30, maxEntries: 1_000_000, batchRows: 333 })).toEqual({ deletedByAge: 0, deletedByCount: 0 });
+  });
+
+  it('keeps at most maxEntries rows (oldest go first) and the chain continues across the anchor', async () => {
+    fx = auditFixture({ batchSize: 1000 });
+    for (let i = 0; i < 3000; i++) fx.sink.write(auditRecord(i, { time: T0 + i }));
+    await fx.sink.close();
+    const r = await runRetention(fx.db, fx.clock, { retentionDays: 3650, maxEntries: 1000, batchRows: 400 });
+    expect(r).toEqual({ deletedByAge: 0, deletedByCount: 2000 });
+    expect(ids(fx)).toEqual(Array.from({ length: 1000 }, (_, i) => 2001 + i));
+    // New rows chain onto the remaining head; verify walks from the anchor through them.
+    restartSink(fx);
+    for (let i = 0; i < 10; i++) fx.sink.write(auditRecord(5000 + i));
+    await fx.sink.close();
+    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 1010, anchorId: 2000, headId: 3010 });
+  });
+
+  it('an emptied chain restarts from its anchor, and the admin chain is pruned by age', async () => {
+    fx = auditFixture();
+    for (let i = 0; i < 5; i++) fx.sink.write(auditRecord(i, { time: T0 + i }));
+    await fx.sink.close();
+    recordAdminAction(fx.db, fx.clock, { actor: 'admin', action: 'config.update' });
+    fx.clock.set(T0 + 100 * DAY);
+    recordAdminAction(fx.db, fx.clock, { actor: 'admin', action: 'token.revoke' });
+    const r = await runRetention(fx.db, fx.clock, { retentionDays: 90, maxEntries: 1000 });
+    expect(r.deletedByAge).toBe(5 + 1);
+    expect(ids(fx)).toEqual([]);
+    expect(ids(fx, 'admin_audit')).toEqual([2]);
+    expect(verifyChain(fx.db, 'admin')).toMatchObject({ ok: true, count: 1, anchorId: 1 });
+    restartSink(fx);
+    fx.sink.write(auditRecord(99));
+    await fx.sink.close();
+    expect(ids(fx)).toEqual([6]);
+    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 1, anchorId: 5 });
+  });
+});

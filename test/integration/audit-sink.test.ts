@@ -1,0 +1,144 @@
+// The sink under pressure: a busy database is retried, a full disk stops acceptance without losing
+// queued rows, and a full queue follows audit.onFailure through the real pipeline.
+import { rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { auditFixture, auditRecord, failureCount, waitFor, type AuditFixture } from '../helpers/audit.js';
+import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
+import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
+import { dbPath, openDb } from '../../src/store/db.js';
+import { verifyChain } from '../../src/store/audit-chain.js';
+import { createLogger } from '../../src/log.js';
+import { SqliteAuditSink } from '../../src/store/audit.js';
+
+let fx: AuditFixture | undefined;
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  await fx?.sink.close();
+  fx?.db.close();
+  if (fx) rmSync(fx.dataDir, { recursive: true, force: true });
+  fx = undefined;
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const count = (db: Database.Database) => (db.prepare('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n;
+
+/** A pino destination that keeps the lines, to wait for a log line instead of sleeping. */
+function logCapture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { lines, logger: createLogger('warn', stream) };
+}
+
+describe('SqliteAuditSink', () => {
+  it('retries SQLITE_BUSY with backoff and then writes every queued row', async () => {
+    fx = auditFixture({ batchSize: 5 });
+    fx.db.pragma('busy_timeout = 0'); // fail fast instead of blocking the loop inside the test
+    const cap = logCapture();
+    fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx!.settings, clock: fx.clock, logger: cap.logger, metrics: fx.metrics });
+    const other = new Database(dbPath(fx.dataDir));
+    other.exec('BEGIN IMMEDIATE'); // another process holds the write lock
+    for (let i = 1; i <= 12; i++) expect(fx.sink.write(auditRecord(i))).toBe(true);
+    await waitFor(() => cap.lines.some((l) => l.includes('audit database busy')), 'a busy retry');
+    expect(count(fx.db)).toBe(0);
+    expect(fx.sink.queued).toBe(12);
+    expect(fx.sink.isAccepting()).toBe(true); // busy is not a failure: the queue absorbs it
+    other.exec('COMMIT');
+    other.close();
+    await waitFor(() => fx!.sink.queued === 0, 'the queue to drain');
+    expect(count(fx.db)).toBe(12);
+    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 12 });
+  });
+
+  it('disk full: stops accepting, counts and logs it, keeps the rows and writes them when space returns', async () => {
+    fx = auditFixture({ batchSize: 50 });
+    const cap = logCapture();
+    fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx!.settings, clock: fx.clock, logger: cap.logger, metrics: fx.metrics });
+    const pages = fx.db.pragma('page_count', { simple: true }) as number;
+    fx.db.pragma(`max_page_count = ${pages}`); // the "disk" is full at its current size
+    let written = 0;
+    for (let i = 1; fx.sink.isAccepting(); i++) {
+      expect(i).toBeLessThan(40_000);
+      expect(fx.sink.write(auditRecord(i, { path: `/rest/api/2/issue/${'x'.repeat(200)}-${i}` }))).toBe(true);
+      written++;
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r)); // let flushes run
+    }
+    expect(await failureCount(fx.metrics, 'storage_full')).toBe(1);
+    expect(cap.lines.some((l) => l.includes('"reason":"storage_full"'))).toBe(true);
+    // Rows of requests already under way are still queued, not dropped.
+    expect(fx.sink.write(auditRecord(written + 1))).toBe(true);
+    written++;
+    fx.db.pragma('max_page_count = 1073741823');
+    await waitFor(() => fx!.sink.queued === 0 && fx!.sink.isAccepting(), 'recovery');
+    expect(count(fx.db)).toBe(written);
+    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: written });
+  });
+
+  it('a full queue refuses rows, counted by reason; close() still writes everything queued', async () => {
+    fx = auditFixture({ queueMax: 100, batchSize: 1000, flushIntervalMs: 3_600_000 });
+    for (let i = 1; i <= 100; i++) expect(fx.sink.write(auditRecord(i))).toBe(true);
+    expect(fx.sink.isAccepting()).toBe(false);
+    expect(fx.sink.write(auditRecord(101))).toBe(false);
+    expect(await failureCount(fx.metrics, 'queue_full')).toBe(1);
+    await fx.sink.close();
+    expect(count(fx.db)).toBe(100);
+    expect(fx.sink.write(auditRecord(102))).toBe(false);
+    expect(await failureCount(fx.metrics, 'closed')).toBe(1);
+  });
+});
+
+describe('queue overflow through the pipeline follows audit.onFailure', () => {
+  let upstream: JiraUpstream;
+  async function start(onFailure: 'deny' | 'allow'): Promise<{ s: TestSidecar; dataDir: string }> {
+    upstream = await startJiraUpstream();
+    cleanups.push(() => upstream.close());
+    const dataDir = tempDir();
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    // batchSize > queueMax and an hour-long timer: nothing flushes until close, so the queue fills.
+    const s = await startTestSidecar(upstream.url, { audit: { onFailure, queueMax: 100, batchSize: 1000, flushIntervalMs: 3_600_000 } }, { dataDir });
+    return { s, dataDir };
+  }
+  const metric = async (s: TestSidecar) => {
+    const text = await (await fetch(`${s.adminUrl}/metrics`)).text();
+    return Number(/sidecar_audit_failures_total\{reason="queue_full"\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+  const rows = (dataDir: string) => {
+    const { db } = openDb(dataDir);
+    try {
+      return { n: count(db), chain: verifyChain(db, 'request') };
+    } finally {
+      db.close();
+    }
+  };
+
+  it('deny: 503 audit_unavailable, nothing reaches Jira, the refusal is counted', async () => {
+    const { s, dataDir } = await start('deny');
+    for (let i = 0; i < 100; i++) expect((await fetch(`${s.proxyUrl}/rest/test/echo?i=${i}`)).status).toBe(200);
+    const seen = upstream.seen.length;
+    const res = await fetch(`${s.proxyUrl}/rest/test/echo?i=overflow`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: 'audit_unavailable' });
+    expect(upstream.seen.length).toBe(seen);
+    expect(await metric(s)).toBeGreaterThanOrEqual(1);
+    await s.close();
+    expect(rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
+  });
+
+  it('allow: forwarded (200) and the missing row is counted in the metric', async () => {
+    const { s, dataDir } = await start('allow');
+    for (let i = 0; i < 100; i++) expect((await fetch(`${s.proxyUrl}/rest/test/echo?i=${i}`)).status).toBe(200);
+    expect(await metric(s)).toBe(0);
+    const res = await fetch(`${s.proxyUrl}/rest/test/echo?i=overflow`);
+    expect(res.status).toBe(200);
+    expect(upstream.seen.some((r) => r.url.includes('i=overflow'))).toBe(true);
+    expect(await metric(s)).toBe(1);
+    await s.close();
+    expect(rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
+  });
+});
