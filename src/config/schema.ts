@@ -201,6 +201,8 @@ export const configSchema = z.strictObject({
       redisUrl: z.string().optional(),
       /** When Redis fails: "insurance" (fall back to a per-process memory limiter) or "deny" (503). */
       onStoreFailure: z.enum(['insurance', 'deny']).default('insurance'),
+      /** A Redis command not answered within this long counts as a store failure (onStoreFailure). */
+      redisTimeoutMs: durationMs(1000),
       groups: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
       clients: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
     })

@@ -3,8 +3,10 @@
 import type { Runtime } from './runtime.js';
 import { installAudit } from '../store/audit-service.js';
 import { buildApiTokenServices } from '../pipeline/verify/api-token/services.js';
+import { installRateLimiter } from '../pipeline/rate-limit/service.js';
 
 export async function buildServices(rt: Runtime): Promise<void> {
   installAudit(rt); // SQLite audit sink (replaces deps.auditSink), retention, services.audit
   buildApiTokenServices(rt); // our API tokens: store, verifier, /_sidecar/tokens
+  await installRateLimiter(rt); // memory or Redis limiter, rebuilt on store changes, rate-limit-store readiness
 }

@@ -12,6 +12,7 @@ import { credentials } from './credentials/step.js';
 import { verify } from './verify/step.js';
 import { authorize } from './authorize/step.js';
 import { rateLimit } from './rate-limit/step.js';
+import { rateLimitResponseHeaders } from './rate-limit/middleware.js';
 import { forward } from './forward/middleware.js';
 
 /** The decision stages, shared by the proxy and POST /api/test (evaluate.ts). */
@@ -29,5 +30,6 @@ export const stages = (d: Deps): Middleware[] => [
   metrics(d.metrics, d.clock), //   counts and latency of every exit
   audit(d.auditSink, d.clock), //   try/finally records every guarded exit, refusals included
   ...decisionStages(d).map(asMiddleware),
+  rateLimitResponseHeaders(), //    RateLimit-* from state.rateLimit on allowed responses (steps cannot touch ctx)
   forward({ agent: d.upstreamAgent, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
 ];

@@ -103,6 +103,11 @@ export interface RequestState {
   clientIp?: string;
   /** Canonical path (Tomcat routing) used for every decision; the upstream gets the original bytes. */
   canonicalPath?: string;
+  /**
+   * True when canonicalisation resolved dot-segments or removed ";parameters": such a spelling
+   * never earns a path-based exception (bypass, readSafePosts, API-token path scope).
+   */
+  pathAltered?: boolean;
   route?: RouteKind;
   credential?: Credential;
   identity?: Identity;

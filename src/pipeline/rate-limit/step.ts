@@ -1,7 +1,41 @@
+import { SidecarError } from '../../errors.js';
 import type { Deps } from '../deps.js';
 import type { Step } from '../step.js';
+import { createRateLimiterService, type RateLimiterService } from './limiter.js';
+import { planRateLimit, rateLimitHeaders } from './plan.js';
+import './service.js';
 
-// FOUNDATION: no limiter yet (the policy issue adds rate-limiter-flexible, memory and Redis).
-export function rateLimit(_d: Deps): Step {
-  return { name: 'rate-limit', run() {} };
+/** Used only when no limiter was registered (hand-built Deps in tests): a memory limiter, never none. */
+const fallback = new WeakMap<Deps, RateLimiterService>();
+function limiterOf(d: Deps): RateLimiterService {
+  if (d.services.rateLimiter) return d.services.rateLimiter;
+  let svc = fallback.get(d);
+  if (!svc) {
+    svc = createRateLimiterService({ store: 'memory', onStoreFailure: 'deny', redisTimeoutMs: 1000 }, d.logger);
+    fallback.set(d, svc);
+  }
+  return svc;
+}
+
+// Per credential identity (token id, client id or user), never per IP alone. In 'test' mode
+// (POST /api/test) it peeks without consuming. Passthrough kinds have no identity: Jira's own
+// limits apply to them.
+export function rateLimit(d: Deps): Step {
+  return {
+    name: 'rate-limit',
+    async run(st, mode) {
+      if (!st.route || st.route === 'unprotected') return;
+      const cfg = st.policy.config.rateLimit;
+      if (!cfg.enabled) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit', outcome: 'skip', detail: 'rateLimit.enabled: false' });
+      if (!st.identity) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit', outcome: 'skip', detail: 'no identity: Jira limits passthrough credentials' });
+      const plan = planRateLimit(st.identity, cfg);
+      const out = await limiterOf(d).check(plan.key, plan, mode === 'proxy');
+      if (out.kind === 'unavailable') throw new SidecarError('rate_limit_unavailable', { rule: 'rateLimit.store', detail: out.detail });
+      const info = { limit: out.limit, remaining: out.remaining, resetSec: Math.ceil(out.resetMs / 1000), key: plan.key };
+      st.rateLimit = info;
+      const detail = `${plan.key}: ${out.remaining}/${out.limit} left per ${plan.durationSec}s (${plan.source}, ${out.via}${mode === 'test' ? ', not consumed' : ''})`;
+      if (out.kind === 'limited') throw new SidecarError('rate_limited', { rule: plan.source, detail, headers: rateLimitHeaders(info, true) });
+      st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'pass', detail });
+    },
+  };
 }

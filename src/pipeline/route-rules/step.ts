@@ -1,17 +1,20 @@
+import { SidecarError } from '../../errors.js';
 import type { Deps } from '../deps.js';
 import type { Step } from '../step.js';
+import { decideRoute, routeView } from './decide.js';
 
-// FOUNDATION: protectedPaths prefix match on the raw path. The policy issue adds Tomcat-style
-// canonicalisation, bypass and lockdown.
+// Canonical path (as Tomcat routes it) -> unprotected | bypass | lockdown | guarded. A path that
+// cannot be canonicalised safely is refused (400 path_invalid) before any other rule looks at it.
 export function routeRules(_d: Deps): Step {
   return {
     name: 'route-rules',
     run(st) {
-      const path = st.facts.rawTarget.split('?')[0]!;
-      st.canonicalPath = path;
-      const cfg = st.policy.config;
-      st.route = cfg.protectedPaths.some((p) => path.startsWith(p)) ? 'guarded' : 'unprotected';
-      st.verdicts.push({ stage: 'route-rules', rule: 'protectedPaths', outcome: 'info', detail: st.route });
+      const r = decideRoute(st.facts.method, st.facts.rawTarget, routeView(st.policy));
+      st.verdicts.push(...r.verdicts);
+      if (!r.ok) throw new SidecarError('path_invalid', { rule: 'canonical-path', detail: r.reason });
+      st.canonicalPath = r.canonicalPath;
+      st.pathAltered = r.altered;
+      st.route = r.route;
     },
   };
 }

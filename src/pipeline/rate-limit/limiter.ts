@@ -1,0 +1,119 @@
+// The rate-limit store: rate-limiter-flexible over memory (one process) or Redis (replicas share
+// one count). Redis failures follow rateLimit.onStoreFailure: 'insurance' falls back to an
+// in-memory limiter per process (each replica then enforces the limit on its own), 'deny' answers
+// 503. Never an unlimited allow.
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+
+export type StoreSettings = Pick<Config['rateLimit'], 'store' | 'redisUrl' | 'onStoreFailure' | 'redisTimeoutMs'>;
+
+export type LimitOutcome =
+  | { kind: 'allowed' | 'limited'; limit: number; remaining: number; resetMs: number; via: 'memory' | 'redis' | 'insurance' }
+  | { kind: 'unavailable'; detail: string };
+
+export interface RateLimiterService {
+  readonly settings: StoreSettings;
+  /** consume=false peeks (POST /api/test): the answer says whether the next request would pass. */
+  check(key: string, limit: { points: number; durationSec: number }, consume: boolean): Promise<LimitOutcome>;
+  /** Store health for /readyz: with 'deny', an unreachable Redis makes the replica not ready. */
+  status(): { ok: boolean; detail: string };
+  close(): Promise<void>;
+}
+
+const KEY_PREFIX = 'jas:rl';
+/** Distinct limit sizes kept (token overrides add some); far above what configs produce. */
+const MAX_LIMITERS = 10_000;
+
+export function sameStore(a: StoreSettings, b: StoreSettings): boolean {
+  return a.store === b.store && a.redisUrl === b.redisUrl && a.onStoreFailure === b.onStoreFailure && a.redisTimeoutMs === b.redisTimeoutMs;
+}
+
+export function createRateLimiterService(settings: StoreSettings, logger: Logger): RateLimiterService {
+  const limiters = new Map<string, RateLimiterAbstract>();
+  let redis: Redis | undefined;
+  let lastState = '';
+  if (settings.store === 'redis') {
+    redis = new Redis(settings.redisUrl!, {
+      // Fail fast instead of queueing while disconnected: a queued check would hold the request.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: settings.redisTimeoutMs,
+      connectTimeout: Math.max(1000, settings.redisTimeoutMs),
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+    });
+    const report = (state: string, err?: Error) => {
+      if (state === lastState) return;
+      lastState = state;
+      if (state === 'ready') logger.info({ store: 'redis' }, 'rate-limit store connected');
+      else logger.warn({ store: 'redis', state, err: err?.message, onStoreFailure: settings.onStoreFailure }, 'rate-limit store unavailable');
+    };
+    redis.on('ready', () => report('ready'));
+    redis.on('error', (err: Error) => report('error', err));
+    redis.on('end', () => report('end'));
+  }
+
+  const limiterFor = (points: number, durationSec: number): RateLimiterAbstract => {
+    const id = `${points}:${durationSec}`;
+    let l = limiters.get(id);
+    if (l) return l;
+    if (limiters.size >= MAX_LIMITERS) limiters.clear();
+    const keyPrefix = `${KEY_PREFIX}:${id}`;
+    if (!redis) l = new RateLimiterMemory({ points, duration: durationSec, keyPrefix });
+    else {
+      l = new RateLimiterRedis({
+        storeClient: redis,
+        points,
+        duration: durationSec,
+        keyPrefix,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: settings.onStoreFailure === 'insurance' ? new RateLimiterMemory({ points, duration: durationSec, keyPrefix }) : undefined,
+      });
+    }
+    limiters.set(id, l);
+    return l;
+  };
+
+  const via = () => (!redis ? 'memory' : redis.status === 'ready' ? 'redis' : 'insurance');
+
+  return {
+    settings,
+    async check(key, { points, durationSec }, consume) {
+      const l = limiterFor(points, durationSec);
+      try {
+        if (consume) {
+          const r = await l.consume(key, 1);
+          return { kind: 'allowed', limit: points, remaining: r.remainingPoints, resetMs: r.msBeforeNext, via: via() };
+        }
+        const r = await l.get(key);
+        const used = r?.consumedPoints ?? 0;
+        const resetMs = r?.msBeforeNext ?? durationSec * 1000;
+        return { kind: used >= points ? 'limited' : 'allowed', limit: points, remaining: Math.max(0, points - used), resetMs, via: via() };
+      } catch (e) {
+        if (e instanceof RateLimiterRes) return { kind: 'limited', limit: points, remaining: 0, resetMs: e.msBeforeNext, via: via() };
+        return { kind: 'unavailable', detail: `rate-limit store failed: ${(e as Error)?.message ?? String(e)}` };
+      }
+    },
+    status() {
+      if (!redis) return { ok: true, detail: 'memory' };
+      if (redis.status === 'ready') return { ok: true, detail: 'redis' };
+      if (settings.onStoreFailure === 'insurance') return { ok: true, detail: `redis ${redis.status}: in-memory insurance limiter` };
+      return { ok: false, detail: `redis ${redis.status} (onStoreFailure: deny)` };
+    },
+    async close() {
+      limiters.clear();
+      redis?.disconnect();
+    },
+  };
+}
+
+/** Resolves once Redis is ready or after timeoutMs (a slow start is not fatal: onStoreFailure covers it). */
+export async function waitForStore(svc: RateLimiterService, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (svc.status().detail === 'redis' || svc.settings.store === 'memory') return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
