@@ -100,9 +100,9 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,255}$/;
 const NAME = /^[^\x00-\x1f\x7f]{1,100}$/;
 
-function checkList(field: string, values: string[] | undefined, valid: (s: string) => boolean, what: string): string[] {
+function checkList(field: string, values: string[] | undefined, valid: (s: string) => boolean, what: string, max = 100): string[] {
   const list = values ?? [];
-  if (!Array.isArray(list) || list.length > 100) throw new TokenInputError(field, 'must be a list of at most 100 entries');
+  if (!Array.isArray(list) || list.length > max) throw new TokenInputError(field, `must be a list of at most ${max} entries`);
   for (const v of list) if (typeof v !== 'string' || !valid(v)) throw new TokenInputError(field, `${JSON.stringify(v)} is not ${what}`);
   return [...new Set(list)];
 }
@@ -185,7 +185,8 @@ export class TokenStore {
     const access = input.access ?? 'write';
     if (access !== 'read' && access !== 'write') throw new TokenInputError('access', 'must be "read" or "write"');
     const paths = checkList('paths', input.paths, (s) => pathPattern.safeParse(s).success, 'a path pattern ("/rest/x", "/rest/x/*" or "GET /rest/x")');
-    const groups = checkList('groups', input.groups, (s) => s.length > 0 && s.length <= 255, 'a group name');
+    // Groups come from the creator's JWT (or a Jira lookup): room for users in many groups.
+    const groups = checkList('groups', input.groups, (s) => s.length > 0 && s.length <= 255, 'a group name', 2000);
     const ipAllowlist = checkList('ipAllowlist', input.ipAllowlist, isValidCidr, 'an IP address or CIDR');
     const rl = input.rateLimit;
     if (rl !== undefined && !(Number.isInteger(rl.points) && rl.points >= 1 && Number.isInteger(rl.durationSec) && rl.durationSec >= 1)) {
