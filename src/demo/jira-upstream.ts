@@ -158,7 +158,14 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
     res.end('<!doctype html><title>Jira</title><h1>Jira UI</h1>');
   }
 
-  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
+  // A busy port must reject (the demo falls back to a free one), not crash on an unhandled 'error'.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -1,0 +1,46 @@
+// `npm run demo` (= node dist/demo/run.js after the build): starts, answers through the sidecar,
+// and Ctrl-C (SIGINT) stops all of it with exit 0.
+import { spawn } from 'node:child_process';
+import { rmSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, tempDir } from '../helpers/sidecar.js';
+import { json, rawRequest, until } from '../helpers/http.js';
+
+const dataDir = path.join(tempDir('demo-'), 'data-demo');
+afterAll(() => rmSync(path.dirname(dataDir), { recursive: true, force: true }));
+
+describe('demo runner', () => {
+  it('prints the URLs and curl lines, proxies to the demo Jira, and stops cleanly on SIGINT', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'demo', 'run.js')], {
+      env: { ...process.env, DEMO_UPSTREAM_PORT: '0', DEMO_PORT: '0', DEMO_ADMIN_PORT: '0', DEMO_DATA_DIR: dataDir, SIDECAR_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await until(() => out.includes('demo ready') || child.exitCode !== null, 'demo ready');
+      expect(err).toBe('');
+      const proxy = /Sidecar proxy\s+(http:\/\/\S+)/.exec(out)?.[1];
+      const admin = /Admin listener\s+(http:\/\/\S+)/.exec(out)?.[1];
+      expect(proxy).toBeDefined();
+      expect(admin).toBeDefined();
+      expect(out).toContain(`curl -i ${proxy}/rest/api/2/myself`);
+
+      const info = await rawRequest(proxy!, { path: '/rest/api/2/serverInfo' });
+      expect(info.status).toBe(200);
+      expect(json(info).serverTitle).toBe('Demo Jira');
+      const sse = await rawRequest(proxy!, { path: '/rest/llm/stream?events=2&gapMs=1' });
+      expect(sse.body.toString()).toContain('id: 2');
+      expect((await rawRequest(admin!, { path: '/healthz' })).status).toBe(200);
+      expect(existsSync(path.join(dataDir, 'sidecar.db'))).toBe(true);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    expect(out).toContain('demo stopped');
+  });
+});
