@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAdminCommands } from './admin.js';
 import { registerAuditCommands } from './audit.js';
 import { registerTokenCommands } from './token.js';
 
@@ -6,4 +7,5 @@ import { registerTokenCommands } from './token.js';
 export function registerCommands(program: Command): void {
   registerAuditCommands(program);
   registerTokenCommands(program);
+  registerAdminCommands(program);
 }

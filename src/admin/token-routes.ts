@@ -1,0 +1,93 @@
+// GET/POST/DELETE /api/tokens: the admin's view of every API token (services.tokenStore).
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { SidecarError } from '../errors.js';
+import type { Runtime } from '../http/runtime.js';
+import { describeToken, TokenInputError, type TokenAccess } from '../store/tokens.js';
+import '../pipeline/verify/api-token/services.js';
+import { principal } from './auth.js';
+import { fieldError, readJson, reqString } from './http-util.js';
+import { recordAdminAction } from './activity.js';
+
+function storeOf(rt: Runtime) {
+  const s = rt.deps.services.tokenStore;
+  if (!s) throw new SidecarError('internal_error', { detail: 'token store not installed' });
+  return s;
+}
+
+const strList = (body: Record<string, unknown>, key: string): string[] | undefined => {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw fieldError(key, 'must be a list of strings');
+  return (v as string[]).map((s) => s.trim()).filter(Boolean);
+};
+
+export function registerTokenRoutes(router: Router, rt: Runtime): void {
+  const view = (_ctx?: Context) => {
+    const cfg = rt.deps.getPolicy().config.apiTokens;
+    const now = rt.deps.clock.now();
+    return (r: Parameters<typeof describeToken>[0]) => describeToken(r, now, cfg.maxLifetimeDays);
+  };
+
+  // ?q= matches id, owner or name (case-insensitive); ?owner= exact; ?status=active|expired|revoked
+  router.get('/api/tokens', (ctx) => {
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().toLowerCase() : '';
+    const owner = typeof ctx.query.owner === 'string' && ctx.query.owner ? ctx.query.owner : undefined;
+    const status = typeof ctx.query.status === 'string' && ctx.query.status ? ctx.query.status : undefined;
+    let tokens = storeOf(rt).list(owner ? { owner } : {}).map(view(ctx));
+    if (q) tokens = tokens.filter((t) => [t.id, t.owner, t.name].some((s) => s.toLowerCase().includes(q)));
+    if (status) tokens = tokens.filter((t) => t.status === status);
+    ctx.body = { tokens };
+  });
+
+  router.post('/api/tokens', async (ctx) => {
+    const body = await readJson(ctx);
+    const cfg = rt.deps.getPolicy().config.apiTokens;
+    const access = (body.access ?? 'write') as TokenAccess;
+    let days: number | undefined;
+    if (body.days !== undefined && body.days !== null && body.days !== '') {
+      days = Number(body.days);
+      if (!Number.isFinite(days) || days <= 0) throw fieldError('days', 'must be a positive number of days');
+    }
+    let rateLimit: { points: number; durationSec: number } | undefined;
+    if (body.rateLimit !== undefined && body.rateLimit !== null) {
+      const r = body.rateLimit as { points?: unknown; durationSec?: unknown };
+      rateLimit = { points: Number(r.points), durationSec: Number(r.durationSec) };
+    }
+    const actor = principal(ctx).username;
+    let created;
+    try {
+      created = storeOf(rt).create(
+        {
+          owner: reqString(body, 'owner', 255),
+          name: reqString(body, 'name', 100),
+          access,
+          paths: strList(body, 'paths'),
+          groups: strList(body, 'groups'),
+          ipAllowlist: strList(body, 'ipAllowlist'),
+          rateLimit,
+          days,
+          createdBy: `admin:${actor}`,
+        },
+        cfg,
+      );
+    } catch (e) {
+      if (e instanceof TokenInputError) throw fieldError(e.field, e.reason);
+      throw e;
+    }
+    const v = view(ctx)(created.record);
+    recordAdminAction(rt, { actor, action: 'token.create', target: created.id, after: { owner: v.owner, name: v.name, access: v.access, groups: v.groups, paths: v.paths, expires: v.expiresAt } });
+    ctx.status = 201;
+    // The secret is in this answer only; it is never stored or shown again.
+    ctx.body = { ...v, token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
+  });
+
+  router.delete('/api/tokens/:id', (ctx) => {
+    const store = storeOf(rt);
+    const rec = store.get(ctx.params.id!);
+    if (!rec) throw new SidecarError('not_found');
+    const revoked = store.revoke(rec.id) ?? rec;
+    recordAdminAction(rt, { actor: principal(ctx).username, action: 'token.revoke', target: rec.id, after: { owner: rec.owner, name: rec.name } });
+    ctx.body = view(ctx)(revoked);
+  });
+}
