@@ -2,13 +2,17 @@
 // Each stage owner adds one line here.
 import type { Runtime } from './runtime.js';
 import { setupAdmin } from '../admin/setup.js';
+import { buildIdentityServices } from '../pipeline/forward/identity-services.js';
 import { installAudit } from '../store/audit-service.js';
 import { buildApiTokenServices } from '../pipeline/verify/api-token/services.js';
+import { buildAuthServices } from '../pipeline/verify/auth-services.js';
 import { installRateLimiter } from '../pipeline/rate-limit/service.js';
 
 export async function buildServices(rt: Runtime): Promise<void> {
   await setupAdmin(rt); // first: replays admin config changes (so every service starts on them), ensures an admin account
   installAudit(rt); // SQLite audit sink (replaces deps.auditSink), retention, services.audit
   buildApiTokenServices(rt); // our API tokens: store, verifier, /_sidecar/tokens
+  buildAuthServices(rt); // JWT (key sources, Entra) and introspection verifiers, jwt-keys readiness
   await installRateLimiter(rt); // memory or Redis limiter, rebuilt on store changes, rate-limit-store readiness
+  buildIdentityServices(rt); // how Jira learns the caller: header | oauth1-impersonation | credential-map (key ring, credential store)
 }

@@ -1,0 +1,213 @@
+// What credential did the client present? A pure function of the request facts and the policy.
+// It only recognises shapes (no signature, no lookup); verify/ proves what is marked 'verify'.
+// Kinds that are not ours (PAT, OAuth 1.0a, Jira session) are recognised so they can be passed to
+// Jira unchanged or refused, never guessed at: anything ambiguous is refused as malformed.
+import { perPolicy, type Policy } from '../../config/policy.js';
+import type { Config } from '../../config/schema.js';
+import type { ErrorCode } from '../../errors.js';
+import type { Credential, CredentialKind, RequestFacts } from '../state.js';
+import { hasValidChecksum, looksLikeApiToken } from './api-token-format.js';
+
+export type Classification =
+  | { ok: true; credential: Credential; rule: string; detail: string }
+  | { ok: false; code: ErrorCode; rule: string; detail: string };
+
+/** Longest bearer value considered at all (Entra tokens with many groups reach ~8 KB). */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+
+// RFC 7235 §2.1: auth-scheme is a token; RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const SCHEME = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:[ ]+(.*))?$/s;
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const B64URL_SEG = /^[A-Za-z0-9_-]*$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Query parameters that carry a token (RFC 6750 §2.3 access_token; Atlassian Connect's jwt). Never accepted. */
+const QUERY_TOKEN_PARAMS = new Set(['access_token', 'jwt']);
+/** Jira's legacy query-string Basic authentication (os_authType=basic). */
+const QUERY_BASIC_PARAMS = new Set(['os_username', 'os_password']);
+/** Jira's own browser session: Tomcat's session id and Seraph's remember-me cookie. */
+const SESSION_COOKIES = new Set(['jsessionid', 'seraph.rememberme.cookie']);
+
+interface KindsView {
+  actions: Config['credentials'];
+  apiTokens: Config['apiTokens'];
+  introspection: boolean;
+}
+
+const kindsOf = perPolicy<KindsView>((c) => ({ actions: c.credentials, apiTokens: c.apiTokens, introspection: c.introspection.enabled }));
+
+const refuse = (code: ErrorCode, rule: string, detail: string): Classification => ({ ok: false, code, rule, detail });
+
+function decide(kind: CredentialKind, action: Credential['action'], rule: string, detail: string, secret?: string, scheme?: string): Classification {
+  if (action === 'deny') return refuse('credential_kind_denied', rule, `${detail} (credentials.${rule}: deny)`);
+  const credential: Credential = { kind, action };
+  if (secret !== undefined) credential.secret = secret;
+  if (scheme !== undefined) credential.scheme = scheme;
+  return { ok: true, credential, rule, detail };
+}
+
+/** Every value of a header in rawHeaders (node collapses duplicate Authorization headers, keeping only the first). */
+function rawValues(facts: RequestFacts, name: string): string[] {
+  const out: string[] = [];
+  const raw = facts.rawHeaders;
+  if (raw.length === 0) {
+    const v = facts.headers[name];
+    if (Array.isArray(v)) return v;
+    return v === undefined ? [] : [v];
+  }
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  return out;
+}
+
+/** Query parameter names, lower-cased and percent-decoded ("access%5Ftoken" is access_token to Tomcat). */
+function queryNames(rawTarget: string): Set<string> {
+  const names = new Set<string>();
+  const q = rawTarget.indexOf('?');
+  if (q < 0) return names;
+  const query = rawTarget.slice(q + 1).split('#')[0]!;
+  for (const part of query.split(/[&;]/)) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const rawName = (eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, ' ');
+    let name = rawName;
+    try {
+      name = decodeURIComponent(rawName);
+    } catch {
+      /* an undecodable name is kept raw: it cannot spell a token parameter either way */
+    }
+    names.add(name.trim().toLowerCase());
+  }
+  return names;
+}
+
+function cookieNames(facts: RequestFacts): Set<string> {
+  const names = new Set<string>();
+  for (const header of rawValues(facts, 'cookie')) {
+    for (const c of header.split(';')) {
+      const eq = c.indexOf('=');
+      const n = (eq < 0 ? c : c.slice(0, eq)).trim().toLowerCase();
+      if (n) names.add(n);
+    }
+  }
+  return names;
+}
+
+function decodeB64url(seg: string): string | undefined {
+  if (!seg || !B64URL_SEG.test(seg) || seg.length % 4 === 1) return undefined;
+  return Buffer.from(seg, 'base64url').toString('utf8');
+}
+
+/** 'jws' (three base64url segments, header a JSON object with a string alg), 'jose-like' (looks meant as one, is not), or 'no'. */
+export function jwsShape(token: string): 'jws' | 'jose-like' | 'no' {
+  const parts = token.split('.');
+  const meant = token.startsWith('eyJ');
+  if (parts.length !== 3 || !parts.every((p) => B64URL_SEG.test(p))) return meant && parts.length >= 2 ? 'jose-like' : 'no';
+  const header = decodeB64url(parts[0]!);
+  if (header === undefined) return meant ? 'jose-like' : 'no';
+  try {
+    const h = JSON.parse(header) as unknown;
+    if (h && typeof h === 'object' && !Array.isArray(h) && typeof (h as { alg?: unknown }).alg === 'string' && parts[1]!.length > 0) return 'jws';
+  } catch {
+    /* not JSON */
+  }
+  return meant ? 'jose-like' : 'no';
+}
+
+/**
+ * Jira Data Center personal access token (Jira 8.14+): base64 of "<numeric token id>:<random bytes>".
+ * Real tokens are 44 characters: a 12-digit id, ":" and 20 random bytes (33 bytes). Recognised by
+ * that structure (canonical base64 that decodes to digits + ":" + at least 16 bytes), not guessed.
+ */
+export function looksLikeJiraPat(token: string): boolean {
+  if (token.length < 24 || token.length > 128 || !BASE64.test(token) || token.length % 4 !== 0) return false;
+  const bytes = Buffer.from(token, 'base64');
+  if (bytes.toString('base64') !== token) return false; // not canonical base64
+  const colon = bytes.indexOf(0x3a);
+  if (colon < 6 || colon > 20) return false;
+  for (let i = 0; i < colon; i++) if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return false;
+  return bytes.length - colon - 1 >= 16;
+}
+
+function classifyBearer(value: string, kinds: KindsView): Classification {
+  if (value.length === 0) return refuse('credential_malformed', 'bearer', 'empty Bearer value');
+  if (value.length > MAX_TOKEN_LENGTH) return refuse('credential_malformed', 'bearer', `Bearer value longer than ${MAX_TOKEN_LENGTH} characters`);
+  if (!B64TOKEN.test(value)) return refuse('credential_malformed', 'bearer', 'Bearer value is not a b64token (RFC 6750 §2.1)');
+  const { actions, apiTokens } = kinds;
+  if (value.startsWith(apiTokens.prefix)) {
+    // Our prefix: it is ours or it is nothing. A wrong checksum is refused offline, without a lookup.
+    if (!looksLikeApiToken(value, apiTokens.prefix) || !hasValidChecksum(value, apiTokens.prefix)) {
+      return refuse('token_invalid', 'apiToken', 'API token prefix with a wrong length or checksum');
+    }
+    if (!apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)');
+    return decide('api-token', actions.apiToken, 'apiToken', 'sidecar API token', value, 'bearer');
+  }
+  const shape = jwsShape(value);
+  if (shape === 'jws') return decide('jwt', actions.jwt, 'jwt', 'compact JWS', value, 'bearer');
+  if (shape === 'jose-like') return refuse('credential_malformed', 'jwt', 'looks like a JOSE object but is not a compact JWS (JWE and unsecured forms are not accepted)');
+  if (looksLikeJiraPat(value)) return decide('jira-pat', actions.jiraPat, 'jiraPat', 'Jira personal access token', value, 'bearer');
+  if (kinds.introspection) return decide('opaque-bearer', 'verify', 'introspection', 'opaque Bearer token (introspection)', value, 'bearer');
+  // Contract §3: without introspection, an opaque bearer token is Jira's own OAuth 2.0 access token.
+  return decide('opaque-bearer', actions.jiraOAuth2, 'jiraOAuth2', 'opaque Bearer token (Jira OAuth 2.0)', value, 'bearer');
+}
+
+function classifyBasic(value: string, kinds: KindsView): Classification {
+  if (!value || !BASE64.test(value) || value.length % 4 !== 0) return refuse('credential_malformed', 'basic', 'Basic value is not base64 (RFC 7617)');
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0 || /[\x00-\x1f\x7f]/.test(decoded)) return refuse('credential_malformed', 'basic', 'Basic value is not "user:password"');
+  return decide('basic', kinds.actions.basic, 'basic', 'Basic authentication', value, 'basic');
+}
+
+// RFC 5849 §3.5.1: OAuth auth-params, comma-separated key="value"; oauth_consumer_key is required.
+const OAUTH_PARAM = /^\s*([A-Za-z0-9_]+)\s*=\s*"([^"]*)"\s*$/;
+function classifyOAuth1(value: string, kinds: KindsView): Classification {
+  const names = new Set<string>();
+  for (const part of value.split(',')) {
+    const m = OAUTH_PARAM.exec(part);
+    if (!m) return refuse('credential_malformed', 'oauth1', 'OAuth parameters are not key="value" pairs (RFC 5849 §3.5.1)');
+    if (names.has(m[1]!)) return refuse('credential_malformed', 'oauth1', `OAuth parameter ${m[1]} repeated`);
+    names.add(m[1]!);
+  }
+  if (!names.has('oauth_consumer_key') || !names.has('oauth_signature')) return refuse('credential_malformed', 'oauth1', 'OAuth header without oauth_consumer_key / oauth_signature');
+  return decide('oauth1', kinds.actions.oauth1, 'oauth1', 'OAuth 1.0a (application link)', undefined, 'oauth');
+}
+
+/**
+ * Classifies the credential of a guarded request.
+ *   Authorization: Bearer eyJ...       -> jwt
+ *   Authorization: bearer jas_...      -> api-token (scheme names are case-insensitive, RFC 7235 §2.1)
+ *   two Authorization headers          -> refused credential_malformed
+ *   /rest/x?access_token=...           -> refused (tokens never come from the query string)
+ */
+export function classifyCredential(facts: RequestFacts, policy: Policy): Classification {
+  const kinds = kindsOf(policy);
+  const query = queryNames(facts.rawTarget);
+  for (const p of QUERY_TOKEN_PARAMS) {
+    if (query.has(p)) return refuse('credential_kind_denied', 'query-token', `token in the query string (${p}); send it in the Authorization header`);
+  }
+  const hasQueryBasic = [...QUERY_BASIC_PARAMS].some((p) => query.has(p));
+  const auths = rawValues(facts, 'authorization');
+  if (auths.length > 1) return refuse('credential_malformed', 'authorization', `${auths.length} Authorization headers`);
+  if (auths.length === 1) {
+    if (hasQueryBasic) return refuse('credential_malformed', 'authorization', 'Authorization header and os_username/os_password together');
+    const header = auths[0]!.trim();
+    const m = SCHEME.exec(header);
+    if (!m) return refuse('credential_malformed', 'authorization', 'Authorization header without a valid scheme');
+    const scheme = m[1]!.toLowerCase();
+    const value = (m[2] ?? '').trim();
+    switch (scheme) {
+      case 'bearer':
+        return classifyBearer(value, kinds);
+      case 'basic':
+        return classifyBasic(value, kinds);
+      case 'oauth':
+        return classifyOAuth1(value, kinds);
+      default:
+        return refuse('credential_kind_denied', 'authorization', `unsupported Authorization scheme "${scheme.slice(0, 32)}"`);
+    }
+  }
+  if (hasQueryBasic) return decide('basic', kinds.actions.basic, 'basic', 'os_username/os_password in the query string');
+  const cookies = cookieNames(facts);
+  for (const c of SESSION_COOKIES) if (cookies.has(c)) return decide('session', kinds.actions.session, 'session', 'Jira session cookie');
+  return decide('anonymous', kinds.actions.anonymous, 'anonymous', 'no credential');
+}

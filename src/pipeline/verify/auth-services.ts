@@ -1,0 +1,34 @@
+// Wires the JWT verifier ('jwt') and token introspection ('opaque-bearer') into a runtime: verifier
+// registry, readiness ("every issuer has usable keys"), cache clearing on reload, background key
+// warm-up at start. `fetch` is injectable so tests can count or break calls.
+import type { Runtime } from '../../http/runtime.js';
+import { JwtVerifier } from './jwt/verifier.js';
+import type { FetchLike } from './jwt/key-source.js';
+import { IntrospectionVerifier } from './introspection/verifier.js';
+import './verifier.js';
+
+declare module '../deps.js' {
+  interface Services {
+    /** JWT verification (also used by /_sidecar/tokens through verifiers.jwt). */
+    jwtVerifier?: JwtVerifier;
+    introspectionVerifier?: IntrospectionVerifier;
+  }
+}
+
+export function buildAuthServices(rt: Runtime, opts: { fetch?: FetchLike } = {}): void {
+  const { deps } = rt;
+  const fetchImpl: FetchLike = opts.fetch ?? ((input, init) => fetch(input, init));
+  const jwt = new JwtVerifier({ clock: deps.clock, logger: deps.logger, fetch: fetchImpl, getPolicy: deps.getPolicy });
+  const introspection = new IntrospectionVerifier({ clock: deps.clock, logger: deps.logger, fetch: fetchImpl });
+  const verifiers = (deps.services.verifiers ??= {});
+  verifiers.jwt = jwt;
+  verifiers['opaque-bearer'] = introspection;
+  deps.services.jwtVerifier = jwt;
+  deps.services.introspectionVerifier = introspection;
+  rt.readiness.push({ name: 'jwt-keys', check: () => jwt.readiness(deps.getPolicy()) });
+  rt.onReload.push((p) => {
+    jwt.onReload(p);
+    introspection.onReload();
+  });
+  jwt.warmAll(deps.getPolicy());
+}

@@ -1,0 +1,186 @@
+// Opaque bearer tokens proven by OAuth 2.0 Token Introspection (RFC 7662): a POST of the token to
+// the IdP, authenticated as a client (client_secret_basic, client_secret_post, or private_key_jwt
+// signed with our key, RFC 7523 §2.2). active:false -> 401 token_inactive; an IdP that errors,
+// answers garbage or does not answer in time -> 503 auth_unavailable, never an allow.
+// Answers are cached by the token's SHA-256: positive ones until min(cacheSec, exp), negative ones
+// negativeCacheSec (bounded by cacheSec), so a revoked token is refused again within that time.
+import { createHash, createPrivateKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { Clock } from '../../../clock.js';
+import { perPolicy, type Policy } from '../../../config/policy.js';
+import { SidecarError } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import type { Credential, Identity, RequestState } from '../../state.js';
+import type { Verifier } from '../verifier.js';
+import { TokenCache, tokenHash } from '../token-cache.js';
+import type { FetchLike } from '../jwt/key-source.js';
+
+export interface IntrospectionDeps {
+  clock: Clock;
+  logger?: Logger;
+  fetch: FetchLike;
+}
+
+type Answer = { active: true; identity: Identity } | { active: false; code: 'token_inactive' | 'token_expired'; detail: string };
+
+const MAX_CACHE_ENTRIES = 10_000;
+const MAX_BYTES = 256 * 1024;
+const SAFE_USERNAME = /^[^\x00-\x1f\x7f]{1,255}$/;
+
+interface SigningKey {
+  key?: KeyObject;
+  alg?: string;
+  header: Record<string, string>;
+  problem?: string;
+}
+
+function algFor(key: KeyObject): string {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return 'RS256';
+    case 'rsa-pss':
+      return 'PS256';
+    case 'ec':
+      return { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 'ES256';
+    case 'ed25519':
+      return 'EdDSA';
+    default:
+      throw new Error(`unsupported private key type ${key.asymmetricKeyType}`);
+  }
+}
+
+/** The private_key_jwt signing key, compiled once per policy; x5t / x5t#S256 identify the certificate to the IdP (Entra needs x5t). */
+const signingKeyOf = perPolicy<SigningKey>((c) => {
+  const i = c.introspection;
+  if (i.clientAuth !== 'private_key_jwt' || !i.privateKeyPem) return { header: {} };
+  try {
+    const key = createPrivateKey(i.privateKeyPem);
+    const header: Record<string, string> = {};
+    if (i.certificatePem) {
+      const der = new X509Certificate(i.certificatePem).raw;
+      header.x5t = createHash('sha1').update(der).digest('base64url');
+      header['x5t#S256'] = createHash('sha256').update(der).digest('base64url');
+    }
+    return { key, alg: algFor(key), header };
+  } catch (e) {
+    return { header: {}, problem: `introspection.privateKeyPem/certificatePem cannot be used: ${(e as Error).message}` };
+  }
+});
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+const list = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length > 0) : typeof v === 'string' && v ? v.split(/[\s,]+/).filter(Boolean) : [];
+
+/** RFC 6749 §2.3.1: client_id and secret are form-encoded before they are joined for Basic. */
+const formEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+
+export class IntrospectionVerifier implements Verifier {
+  readonly kind = 'opaque-bearer' as const;
+  private readonly cache = new TokenCache<Answer>(() => MAX_CACHE_ENTRIES);
+  private readonly inflight = new Map<string, Promise<Answer>>();
+
+  constructor(private readonly d: IntrospectionDeps) {}
+
+  async verify(credential: Credential, st: RequestState): Promise<Identity> {
+    const policy = st.policy;
+    const cfg = policy.config.introspection;
+    if (!cfg.enabled) throw new SidecarError('credential_kind_denied', { rule: 'introspection', detail: 'introspection is disabled' });
+    const token = credential.secret ?? '';
+    const hash = tokenHash(token);
+    let answer = this.cache.get(hash, policy.version, this.d.clock.now());
+    if (!answer) {
+      const key = `${policy.version}:${hash}`;
+      let p = this.inflight.get(key);
+      if (!p) {
+        p = this.introspect(token, policy).finally(() => this.inflight.delete(key));
+        this.inflight.set(key, p);
+      }
+      answer = await p;
+      const now = this.d.clock.now();
+      if (answer.active) {
+        const exp = answer.identity.expiresAt;
+        const until = Math.min(now + cfg.cacheSec * 1000, exp !== undefined ? exp * 1000 : Infinity);
+        this.cache.set(hash, answer, until, policy.version, now);
+      } else {
+        this.cache.set(hash, answer, now + Math.min(cfg.negativeCacheSec, cfg.cacheSec) * 1000, policy.version, now);
+      }
+    }
+    if (!answer.active) throw new SidecarError(answer.code, { rule: 'introspection', detail: answer.detail });
+    return { ...answer.identity, groups: [...answer.identity.groups], roles: [...answer.identity.roles] };
+  }
+
+  private async introspect(token: string, policy: Policy): Promise<Answer> {
+    const cfg = policy.config.introspection;
+    const endpoint = cfg.endpoint ?? '';
+    const unavailable = (why: string) => new SidecarError('auth_unavailable', { rule: 'introspection', detail: `${endpoint}: ${why}` });
+    const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const clientId = cfg.clientId ?? '';
+    if (cfg.clientAuth === 'client_secret_basic') {
+      headers.authorization = `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(cfg.clientSecret ?? '')}`).toString('base64')}`;
+    } else if (cfg.clientAuth === 'client_secret_post') {
+      form.set('client_id', clientId);
+      form.set('client_secret', cfg.clientSecret ?? '');
+    } else {
+      const sk = signingKeyOf(policy);
+      if (!sk.key || !sk.alg) throw unavailable(sk.problem ?? 'no private key');
+      const nowSec = Math.floor(this.d.clock.now() / 1000);
+      // RFC 7523 §3: iss = sub = client_id, aud = the endpoint, short-lived, unique jti.
+      const assertion = await new SignJWT({})
+        .setProtectedHeader({ alg: sk.alg, typ: 'JWT', ...sk.header })
+        .setIssuer(clientId)
+        .setSubject(clientId)
+        .setAudience(endpoint)
+        .setJti(randomUUID())
+        .setIssuedAt(nowSec)
+        .setNotBefore(nowSec)
+        .setExpirationTime(nowSec + 60)
+        .sign(sk.key);
+      form.set('client_id', clientId);
+      form.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      form.set('client_assertion', assertion);
+    }
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.d.fetch(endpoint, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(cfg.timeoutMs), redirect: 'error' });
+      text = await res.text();
+    } catch (e) {
+      throw unavailable(e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs} ms` : (e as Error).message);
+    }
+    if (res.status !== 200) throw unavailable(`HTTP ${res.status}`);
+    if (text.length > MAX_BYTES) throw unavailable('answer too large');
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw unavailable('answer is not JSON');
+    }
+    if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.active !== 'boolean') throw unavailable('answer has no boolean "active" (RFC 7662 §2.2)');
+    if (body.active !== true) return { active: false, code: 'token_inactive', detail: 'active: false' };
+    const nowSec = this.d.clock.now() / 1000;
+    const exp = typeof body.exp === 'number' ? body.exp : undefined;
+    if (exp !== undefined && exp <= nowSec) return { active: false, code: 'token_expired', detail: 'active but exp is in the past' };
+    const username = str(body[cfg.usernameField]);
+    if (!username || !SAFE_USERNAME.test(username)) {
+      throw new SidecarError('username_missing', { rule: 'usernameField', detail: `introspection answer has no usable ${cfg.usernameField}`, message: `The introspection answer has no ${cfg.usernameField}.` });
+    }
+    const identity: Identity = {
+      username,
+      source: 'introspection',
+      groups: list(body[cfg.groupsField]),
+      roles: list(body.roles),
+      issuer: 'introspection',
+      isServicePrincipal: false,
+      claims: { ...body },
+    };
+    const client = str(body.client_id);
+    if (client) identity.clientId = client;
+    if (exp !== undefined) identity.expiresAt = exp;
+    return { active: true, identity };
+  }
+
+  onReload(): void {
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,81 @@
+// OIDC discovery (OpenID Connect Discovery 1.0 §4) as a key source: the document's jwks_uri is
+// resolved once (retried at most once per cooldown while it fails), then served by a JwksSource.
+import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
+import type { Clock } from '../../../clock.js';
+import { SidecarError } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import { fetchJson } from './fetch-json.js';
+import { JwksSource } from './jwks.js';
+import type { FetchLike, KeyCacheSettings, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
+
+export interface DiscoverySourceOptions extends KeyCacheSettings {
+  /** The discovery document URL, or the issuer URL (".well-known/openid-configuration" is appended). */
+  url: string;
+  fetch: FetchLike;
+  clock: Clock;
+  logger?: Logger;
+}
+
+/** "https://idp/realm" -> "https://idp/realm/.well-known/openid-configuration"; a .well-known URL is kept. */
+export function discoveryDocumentUrl(url: string): string {
+  if (url.includes('/.well-known/')) return url;
+  return `${url.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+}
+
+export class DiscoverySource implements KeySource {
+  readonly description: string;
+  private jwks?: JwksSource;
+  private lastAttemptAt = -Infinity;
+  private lastError?: string;
+  private inflight?: Promise<void>;
+  private readonly docUrl: string;
+
+  constructor(private readonly o: DiscoverySourceOptions) {
+    this.docUrl = discoveryDocumentUrl(o.url);
+    this.description = `discovery ${this.docUrl}`;
+  }
+
+  private discover(): Promise<void> {
+    this.inflight ??= (async () => {
+      this.lastAttemptAt = this.o.clock.now();
+      try {
+        const doc = await fetchJson(this.o.fetch, this.docUrl, this.o.timeoutMs);
+        const uri = doc.jwks_uri;
+        if (typeof uri !== 'string' || !/^https?:\/\//.test(uri)) throw new Error('discovery document has no http(s) jwks_uri');
+        this.jwks = new JwksSource({ ...this.o, url: uri });
+        this.lastError = undefined;
+        await this.jwks.refresh();
+      } catch (e) {
+        this.lastError = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e as Error).message;
+        this.o.logger?.warn({ discovery: this.docUrl, err: this.lastError }, 'OIDC discovery failed');
+      } finally {
+        this.inflight = undefined;
+      }
+    })();
+    return this.inflight;
+  }
+
+  async getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> {
+    if (!this.jwks) {
+      if (this.inflight) await this.inflight;
+      else if (this.o.clock.now() - this.lastAttemptAt >= this.o.cooldownSec * 1000) await this.discover();
+      if (!this.jwks) throw new SidecarError('auth_unavailable', { rule: 'discovery', detail: `${this.description}: ${this.lastError ?? 'not discovered yet'}` });
+    }
+    return this.jwks.getKey(header, token);
+  }
+
+  status(): KeySourceStatus {
+    if (!this.jwks) return { ok: false, detail: `${this.description}: ${this.lastError ?? 'not discovered yet'}` };
+    const s = this.jwks.status();
+    return { ok: s.ok, detail: `${this.description} -> ${s.detail}` };
+  }
+
+  async warm(): Promise<void> {
+    if (!this.jwks) {
+      if (this.inflight) await this.inflight;
+      else if (this.o.clock.now() - this.lastAttemptAt >= this.o.cooldownSec * 1000) await this.discover();
+      return;
+    }
+    await this.jwks.warm();
+  }
+}

@@ -1,0 +1,22 @@
+// One bounded JSON GET for key material: timeout, status check, size cap, JSON object check.
+import type { FetchLike } from './key-source.js';
+
+const MAX_BYTES = 1024 * 1024;
+
+export async function fetchJson(fetchImpl: FetchLike, url: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const res = await fetchImpl(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error(`HTTP ${res.status} from ${url}`);
+  }
+  const text = await res.text();
+  if (text.length > MAX_BYTES) throw new Error(`response from ${url} is larger than ${MAX_BYTES} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`response from ${url} is not JSON`);
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error(`response from ${url} is not a JSON object`);
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,75 @@
+// Groups from Jira for tokens that carry the Entra groups-overage marker instead of their groups:
+// GET {upstream}/rest/api/2/user?username=X&expand=groups with the configured service credential
+// (jiraGroupLookup.authorization is the whole Authorization value, e.g. "Bearer <PAT>").
+// Answers are cached per username for cacheSec; a failure is 503 auth_unavailable, never "no groups".
+import type { Clock } from '../../../clock.js';
+import { SidecarError } from '../../../errors.js';
+import type { Policy } from '../../../config/policy.js';
+import type { FetchLike } from './key-source.js';
+
+const MAX_ENTRIES = 10_000;
+
+export class JiraGroupLookup {
+  private readonly cache = new Map<string, { groups: string[]; untilMs: number; version: number }>();
+  private readonly inflight = new Map<string, Promise<string[]>>();
+
+  constructor(
+    private readonly fetchImpl: FetchLike,
+    private readonly clock: Clock,
+  ) {}
+
+  async groupsOf(username: string, policy: Policy): Promise<string[]> {
+    const now = this.clock.now();
+    const hit = this.cache.get(username);
+    if (hit && hit.untilMs > now && hit.version === policy.version) return hit.groups;
+    const key = `${policy.version}\u0000${username}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.fetchGroups(username, policy).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    const groups = await p;
+    const cfg = policy.config.jiraGroupLookup;
+    if (cfg.cacheSec > 0) {
+      this.cache.delete(username);
+      this.cache.set(username, { groups, untilMs: this.clock.now() + cfg.cacheSec * 1000, version: policy.version });
+      if (this.cache.size > MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    return groups;
+  }
+
+  private async fetchGroups(username: string, policy: Policy): Promise<string[]> {
+    const cfg = policy.config.jiraGroupLookup;
+    const base = policy.config.upstream.url.replace(/\/+$/, '');
+    const url = `${base}/rest/api/2/user?username=${encodeURIComponent(username)}&expand=groups`;
+    const fail = (why: string) => new SidecarError('auth_unavailable', { rule: 'groups-overage', detail: `Jira group lookup for ${username}: ${why}` });
+    if (!cfg.authorization) throw fail('jiraGroupLookup.authorization is not set');
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, { headers: { authorization: cfg.authorization, accept: 'application/json' }, signal: AbortSignal.timeout(cfg.timeoutMs) });
+    } catch (e) {
+      throw fail(e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs} ms` : (e as Error).message);
+    }
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => undefined);
+      return []; // Jira has no such user: no groups (Jira itself will refuse the request).
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => undefined);
+      throw fail(`HTTP ${res.status}`);
+    }
+    let body: { groups?: { items?: Array<{ name?: unknown }> } };
+    try {
+      body = (await res.json()) as typeof body;
+    } catch {
+      throw fail('answer is not JSON');
+    }
+    const items = body?.groups?.items;
+    if (!Array.isArray(items)) throw fail('answer has no groups.items');
+    return items.map((i) => i?.name).filter((n): n is string => typeof n === 'string' && n.length > 0);
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+}

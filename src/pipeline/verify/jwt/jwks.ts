@@ -1,0 +1,132 @@
+// A JWKS URL as a key source. Keys are fetched once and served from memory; after maxAgeSec they are
+// refreshed in the background while the old set keeps answering (so a slow IdP adds no latency). A
+// token with an unknown kid triggers one synchronous refetch, at most once per cooldownSec, so a
+// flood of made-up kids cannot hammer the IdP (the same rule as jose's createRemoteJWKSet). When the
+// endpoint is down the last good keys stay in use; a kid they do not have is then answered with 503
+// auth_unavailable (we cannot know it is bad), never with an allow.
+import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from 'jose';
+import type { Clock } from '../../../clock.js';
+import { SidecarError } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import { fetchJson } from './fetch-json.js';
+import type { FetchLike, KeyCacheSettings, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
+
+export interface JwksSourceOptions extends KeyCacheSettings {
+  url: string;
+  fetch: FetchLike;
+  clock: Clock;
+  logger?: Logger;
+}
+
+const ASYMMETRIC = new Set(['RSA', 'EC', 'OKP']);
+
+/**
+ * Only public signing keys: symmetric ("oct") keys are dropped so a JWKS can never turn into an
+ * HMAC secret, private members are dropped, and encryption keys are not signing keys.
+ */
+export function usableSigningKeys(body: Record<string, unknown>): JWK[] {
+  if (!Array.isArray(body.keys)) throw new Error('JWKS has no "keys" array');
+  const out: JWK[] = [];
+  for (const k of body.keys as unknown[]) {
+    if (!k || typeof k !== 'object') continue;
+    const jwk = k as JWK;
+    if (typeof jwk.kty !== 'string' || !ASYMMETRIC.has(jwk.kty)) continue;
+    if (jwk.use !== undefined && jwk.use !== 'sig') continue;
+    if ('d' in jwk || 'p' in jwk || 'q' in jwk) continue;
+    // x5c/x5u in a JWKS entry are informational here; the key is the JWK's own public parameters.
+    const { x5u: _x5u, ...rest } = jwk as JWK & { x5u?: unknown };
+    out.push(rest);
+  }
+  if (out.length === 0) throw new Error('JWKS has no usable public signing keys');
+  return out;
+}
+
+export class JwksSource implements KeySource {
+  readonly description: string;
+  private keys?: ReturnType<typeof createLocalJWKSet>;
+  private kids: string[] = [];
+  private fetchedAt = -Infinity;
+  private lastAttemptAt = -Infinity;
+  private lastError?: string;
+  private inflight?: Promise<boolean>;
+
+  constructor(private readonly o: JwksSourceOptions) {
+    this.description = `jwks ${o.url}`;
+  }
+
+  /** Fetches once (concurrent callers share it). Resolves true when keys were refreshed. */
+  refresh(): Promise<boolean> {
+    this.inflight ??= (async () => {
+      this.lastAttemptAt = this.o.clock.now();
+      try {
+        const body = await fetchJson(this.o.fetch, this.o.url, this.o.timeoutMs);
+        const keys = usableSigningKeys(body);
+        this.keys = createLocalJWKSet({ keys } as JSONWebKeySet);
+        this.kids = keys.map((k) => String(k.kid ?? '(no kid)'));
+        this.fetchedAt = this.o.clock.now();
+        this.lastError = undefined;
+        return true;
+      } catch (e) {
+        this.lastError = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e as Error).message;
+        this.o.logger?.warn({ jwks: this.o.url, err: this.lastError, keptKeys: this.kids.length }, 'JWKS fetch failed; keeping the last good keys');
+        return false;
+      } finally {
+        this.inflight = undefined;
+      }
+    })();
+    return this.inflight;
+  }
+
+  private inCooldown(): boolean {
+    return this.o.clock.now() - this.lastAttemptAt < this.o.cooldownSec * 1000;
+  }
+
+  private unavailable(why: string): SidecarError {
+    return new SidecarError('auth_unavailable', { rule: 'jwks', detail: `${this.description}: ${why}` });
+  }
+
+  async getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerificationKey> {
+    if (!this.keys) {
+      if (this.inflight) await this.inflight;
+      else if (!this.inCooldown()) await this.refresh();
+      if (!this.keys) throw this.unavailable(this.lastError ?? 'no keys yet');
+    } else if (this.o.clock.now() - this.fetchedAt >= this.o.maxAgeSec * 1000 && !this.inflight && !this.inCooldown()) {
+      void this.refresh(); // stale-while-revalidate
+    }
+    try {
+      return await this.keys!(header, token);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw e;
+    }
+    // Unknown kid: perhaps the IdP rotated. Refetch at most once per cooldown.
+    if (this.inflight) await this.inflight;
+    else if (!this.inCooldown()) await this.refresh();
+    else if (this.lastError) throw this.unavailable(`unknown kid and the last fetch failed (${this.lastError})`);
+    else throw new SidecarError('token_invalid', { rule: 'jwks', detail: `no key for kid ${JSON.stringify(String(header.kid ?? '')).slice(0, 80)}` });
+    if (this.lastError) throw this.unavailable(`unknown kid and the endpoint did not answer (${this.lastError})`);
+    try {
+      return await this.keys!(header, token);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY') {
+        throw new SidecarError('token_invalid', { rule: 'jwks', detail: `no key for kid ${JSON.stringify(String(header.kid ?? '')).slice(0, 80)}` });
+      }
+      throw e;
+    }
+  }
+
+  status(): KeySourceStatus {
+    if (!this.keys) return { ok: false, detail: `${this.description}: no usable keys${this.lastError ? ` (${this.lastError})` : ''}` };
+    return { ok: true, detail: `${this.description}: ${this.kids.length} key(s)${this.lastError ? `, last refresh failed (${this.lastError})` : ''}` };
+  }
+
+  async warm(): Promise<void> {
+    if (this.keys) return;
+    if (this.inflight) await this.inflight;
+    else if (!this.inCooldown()) await this.refresh();
+  }
+
+  /** Fetch counters for tests and metrics. */
+  get keyIds(): readonly string[] {
+    return this.kids;
+  }
+}

@@ -1,0 +1,158 @@
+// The JWT verifier: picks the issuer by the token's (unverified) iss, verifies the signature with
+// that issuer's key source and algorithm allow-list, checks aud/exp/nbf/required claims with jose,
+// then maps the claims to an Identity (claims.ts). Verified identities are cached by the SHA-256 of
+// the token until min(exp, now + keyCache.maxAgeSec) so a removed key stops being trusted within
+// maxAge; the cache is emptied on every config reload.
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import type { Clock } from '../../../clock.js';
+import type { Policy } from '../../../config/policy.js';
+import { SidecarError } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import type { Credential, Identity, RequestState } from '../../state.js';
+import type { Verifier } from '../verifier.js';
+import { TokenCache, tokenHash } from '../token-cache.js';
+import { identityFromClaims } from './claims.js';
+import { DiscoverySource } from './discovery.js';
+import { compiledIssuers, pickIssuer, type CompiledIssuer } from './issuers.js';
+import { JiraGroupLookup } from './jira-groups.js';
+import { JwksSource } from './jwks.js';
+import type { FetchLike, KeySource, KeySourceStatus } from './key-source.js';
+import { PemSource } from './pem.js';
+
+export interface JwtVerifierDeps {
+  clock: Clock;
+  logger?: Logger;
+  fetch: FetchLike;
+  getPolicy(): Policy;
+  groups?: JiraGroupLookup;
+}
+
+const invalid = (rule: string, detail: string) => new SidecarError('token_invalid', { rule, detail });
+
+/** jose errors -> our codes. Expiry is told apart; every other failure is just "invalid". */
+export function mapJoseError(e: unknown): SidecarError {
+  if (e instanceof SidecarError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  const claim = (e as { claim?: string }).claim;
+  const detail = `${code || (e as Error).name}: ${(e as Error).message}`.slice(0, 300);
+  if (code === 'ERR_JWT_EXPIRED') return new SidecarError('token_expired', { rule: 'exp', detail });
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return invalid('signature', detail);
+  if (code === 'ERR_JOSE_ALG_NOT_ALLOWED') return invalid('algorithms', detail);
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return invalid(claim ?? 'claims', detail);
+  return invalid('jwt', detail);
+}
+
+export class JwtVerifier implements Verifier {
+  readonly kind = 'jwt' as const;
+  private readonly sources = new Map<string, KeySource>();
+  private readonly cache: TokenCache<Identity>;
+  readonly groups: JiraGroupLookup;
+
+  constructor(private readonly d: JwtVerifierDeps) {
+    this.cache = new TokenCache<Identity>(() => d.getPolicy().config.jwt.cacheSize);
+    this.groups = d.groups ?? new JiraGroupLookup(d.fetch, d.clock);
+  }
+
+  /** The key source of an issuer; kept across reloads while its keys/keyCache settings are unchanged. */
+  sourceFor(issuer: CompiledIssuer): KeySource {
+    let s = this.sources.get(issuer.keySourceId);
+    if (!s) {
+      const { keys, keyCache } = issuer.cfg;
+      const common = { ...keyCache, fetch: this.d.fetch, clock: this.d.clock, logger: this.d.logger };
+      if (keys.jwksUri) s = new JwksSource({ ...common, url: keys.jwksUri });
+      else if (keys.discovery) s = new DiscoverySource({ ...common, url: keys.discovery });
+      else if (keys.publicKeyPem) s = new PemSource(keys.publicKeyPem, 'publicKey');
+      else s = new PemSource(keys.certificatePem ?? '', 'certificate');
+      this.sources.set(issuer.keySourceId, s);
+    }
+    return s;
+  }
+
+  async verify(credential: Credential, st: RequestState): Promise<Identity> {
+    const token = credential.secret ?? '';
+    const policy = st.policy;
+    const now = this.d.clock.now();
+    const hash = tokenHash(token);
+    const cached = this.cache.get(hash, policy.version, now);
+    if (cached) return { ...cached, groups: [...cached.groups], roles: [...cached.roles] };
+
+    let header: ProtectedHeaderParameters;
+    let unverified: JWTPayload;
+    try {
+      header = decodeProtectedHeader(token);
+      unverified = decodeJwt(token);
+    } catch (e) {
+      throw invalid('jwt', `not a decodable JWT: ${(e as Error).message}`);
+    }
+    // RFC 7515 §4.1.11: a recipient must reject a JWS whose crit lists extensions it does not
+    // understand; we understand none, so any crit is refused (this also refuses b64:false, RFC 7797).
+    if ('crit' in header) throw invalid('crit', 'crit header present');
+    // RFC 8725 §3.1/§3.2: never "none", never a MAC (an HMAC keyed with a public key is the classic forgery).
+    if (typeof header.alg !== 'string' || header.alg === 'none' || /^HS/i.test(header.alg)) throw invalid('algorithms', `alg ${String(header.alg)} is never accepted`);
+
+    const match = pickIssuer(compiledIssuers(policy), unverified.iss);
+    if (!match) throw new SidecarError('issuer_unknown', { rule: 'issuer', detail: `iss ${JSON.stringify(String(unverified.iss ?? '(none)')).slice(0, 200)} is not configured` });
+    const { issuer } = match;
+    const cfg = issuer.cfg;
+    if (!(cfg.algorithms as string[]).includes(header.alg)) throw invalid('algorithms', `alg ${header.alg} is not in jwt.issuers[${cfg.name}].algorithms`);
+
+    const source = this.sourceFor(issuer);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, (h, t) => source.getKey(h, t), {
+        algorithms: [...cfg.algorithms],
+        audience: issuer.audiences,
+        clockTolerance: cfg.clockToleranceSec,
+        currentDate: new Date(now),
+        requiredClaims: [...cfg.requiredClaims],
+      }));
+    } catch (e) {
+      throw mapJoseError(e);
+    }
+
+    const r = identityFromClaims(payload, match);
+    if (!r.ok) throw new SidecarError(r.code, { rule: r.rule, detail: r.detail, message: r.message });
+    const identity = r.identity;
+    let untilMs = Math.min(typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity, now + cfg.keyCache.maxAgeSec * 1000);
+    if (r.overage) {
+      if (cfg.groupsOverage === 'deny') {
+        throw new SidecarError('groups_overage', { rule: 'groups-overage', detail: `issuer ${cfg.name}: groups overage marker and groupsOverage is "deny"` });
+      }
+      const fromJira = await this.groups.groupsOf(identity.username, policy);
+      identity.groups = [...new Set([...identity.groups, ...fromJira])];
+      untilMs = Math.min(untilMs, now + policy.config.jiraGroupLookup.cacheSec * 1000);
+    }
+    this.cache.set(hash, identity, untilMs, policy.version, now);
+    return { ...identity, groups: [...identity.groups], roles: [...identity.roles] };
+  }
+
+  /** Readiness: every configured issuer has usable keys (a source without keys is asked once more). */
+  async readiness(policy: Policy): Promise<KeySourceStatus> {
+    const problems: string[] = [];
+    for (const issuer of compiledIssuers(policy)) {
+      const s = this.sourceFor(issuer);
+      if (!s.status().ok) await s.warm();
+      const st = s.status();
+      if (!st.ok) problems.push(`issuer ${issuer.name}: ${st.detail}`);
+    }
+    return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: `${compiledIssuers(policy).length} issuer(s) with keys` };
+  }
+
+  /** A new config: results judged by the old one are dropped; sources no issuer uses are closed. */
+  onReload(policy: Policy): void {
+    this.cache.clear();
+    this.groups.clear();
+    const used = new Set(compiledIssuers(policy).map((i) => i.keySourceId));
+    for (const id of [...this.sources.keys()]) if (!used.has(id)) this.sources.delete(id);
+    this.warmAll(policy);
+  }
+
+  /** Fetch every issuer's keys in the background (startup, reload) so the first request does not wait. */
+  warmAll(policy: Policy): void {
+    for (const issuer of compiledIssuers(policy)) void this.sourceFor(issuer).warm();
+  }
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+}
