@@ -38,6 +38,10 @@ export function installAudit(rt: Runtime): AuditService {
       .then(
         (r) => {
           if (r.deletedByAge || r.deletedByCount) deps.logger.info(r, 'audit retention pruned rows');
+          // Fresh statistics (STAT4 samples) let the planner judge a path-prefix or status-class
+          // filter: walk the time index and filter, or search the column index and sort.
+          db.pragma('analysis_limit = 1000');
+          db.pragma('optimize');
           return r;
         },
         (e: unknown) => {

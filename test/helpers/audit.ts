@@ -5,6 +5,7 @@ import { createMetrics } from '../../src/pipeline/metrics/metrics.js';
 import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { SqliteAuditSink, type AuditSettings } from '../../src/store/audit.js';
+import { rmSync } from 'node:fs';
 import { tempDir } from './sidecar.js';
 
 export function auditRecord(i: number, over: Partial<AuditRecord> = {}): AuditRecord {
@@ -65,4 +66,12 @@ export async function waitFor(cond: () => boolean, what: string, maxMs = 20_000)
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Closes the sink (writing what is queued), the database, and removes the data dir. */
+export async function disposeFixture(fx: AuditFixture | undefined): Promise<void> {
+  if (!fx) return;
+  await fx.sink.close();
+  fx.db.close();
+  rmSync(fx.dataDir, { recursive: true, force: true });
 }

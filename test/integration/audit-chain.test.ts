@@ -2,18 +2,15 @@
 // library and through the real `audit verify` command (exit 1 naming the row).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/sidecar.js';
-import { auditFixture, auditRecord, type AuditFixture } from '../helpers/audit.js';
+import { auditFixture, disposeFixture, auditRecord, type AuditFixture } from '../helpers/audit.js';
 import { hashRow, REQUEST_COLUMNS, verifyChain, type ChainRow } from '../../src/store/audit-chain.js';
 import { recordAdminAction } from '../../src/store/audit.js';
 
 let fx: AuditFixture | undefined;
 afterEach(async () => {
-  await fx?.sink.close();
-  fx?.db.close();
-  if (fx) rmSync(fx.dataDir, { recursive: true, force: true });
+  await disposeFixture(fx);
   fx = undefined;
 });
 

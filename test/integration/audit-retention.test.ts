@@ -1,8 +1,7 @@
 // Retention: deletes exactly the expired rows (time injected through the Clock) and the oldest rows
 // beyond maxEntries, in small batches, and moves the anchor so verify still passes.
-import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditFixture, auditRecord, restartSink, type AuditFixture } from '../helpers/audit.js';
+import { auditFixture, disposeFixture, auditRecord, restartSink, type AuditFixture } from '../helpers/audit.js';
 import { runRetention } from '../../src/store/audit-retention.js';
 import { verifyChain } from '../../src/store/audit-chain.js';
 import { recordAdminAction } from '../../src/store/audit.js';
@@ -11,9 +10,7 @@ const DAY = 86_400_000;
 const T0 = 1_767_225_600_000;
 let fx: AuditFixture | undefined;
 afterEach(async () => {
-  await fx?.sink.close();
-  fx?.db.close();
-  if (fx) rmSync(fx.dataDir, { recursive: true, force: true });
+  await disposeFixture(fx);
   fx = undefined;
 });
 
