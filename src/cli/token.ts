@@ -2,7 +2,10 @@
 // database (SIDECAR_DATA_DIR / server.dataDir) and config as `serve`. Safe while the sidecar runs:
 // SQLite WAL allows it, and a revocation is seen by the running proxy on its next request.
 import { InvalidArgumentError, type Command } from 'commander';
-import { describeToken, TokenInputError, TokenStore, type ApiTokenView } from '../store/tokens.js';
+import { systemClock } from '../clock.js';
+import type { Db } from '../store/db.js';
+import { recordAdminAction } from '../store/audit.js';
+import { describeToken, tokenAuditSummary, TokenInputError, TokenStore, type ApiTokenView } from '../store/tokens.js';
 import { die, loadOrExit, openDbOrExit } from './common.js';
 
 const list = (v: string) =>
@@ -24,12 +27,12 @@ function rateLimit(v: string): { points: number; durationSec: number } {
   return { points: Number(m[1]), durationSec: Number(m[2]) };
 }
 
-function withStore<T>(configFile: string | undefined, fn: (store: TokenStore, settings: { prefix: string; maxLifetimeDays: number; enabled: boolean }) => T): T {
+function withStore<T>(configFile: string | undefined, fn: (store: TokenStore, settings: { prefix: string; maxLifetimeDays: number; enabled: boolean }, db: Db) => T): T {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   const { db } = openDbOrExit(config.server.dataDir);
   const store = new TokenStore(db);
   try {
-    return fn(store, config.apiTokens);
+    return fn(store, config.apiTokens, db);
   } finally {
     store.close();
     db.close();
@@ -83,7 +86,7 @@ export function registerTokenCommands(program: Command): void {
         json?: boolean;
         config?: string;
       }) => {
-        withStore(o.config, (store, settings) => {
+        withStore(o.config, (store, settings, db) => {
           if (!settings.enabled) process.stderr.write('warning: apiTokens.enabled is false; the token is refused until API tokens are enabled\n');
           let created;
           try {
@@ -106,6 +109,13 @@ export function registerTokenCommands(program: Command): void {
             throw e;
           }
           const view = describeToken(created.record, Date.now(), settings.maxLifetimeDays);
+          // The token is only handed out once its creation is on the admin audit chain.
+          try {
+            recordAdminAction(db, systemClock, { actor: 'cli', action: 'token.create', target: view.id, after: tokenAuditSummary(view) });
+          } catch (e) {
+            store.revoke(view.id);
+            die(`token not created: the admin audit log could not record it (${(e as Error).message})`);
+          }
           if (o.json) {
             process.stdout.write(`${JSON.stringify({ ...view, token: created.token })}\n`);
           } else {
@@ -141,7 +151,7 @@ export function registerTokenCommands(program: Command): void {
     .argument('<id>', 'token id (tok_…), as shown by `token list`')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action((id: string, o: { config?: string }) => {
-      withStore(o.config, (store) => {
+      withStore(o.config, (store, _settings, db) => {
         const before = store.get(id);
         if (!before) die(`no such token: ${id}`);
         if (before.revokedAt !== undefined) {
@@ -149,6 +159,7 @@ export function registerTokenCommands(program: Command): void {
           return;
         }
         store.revoke(id);
+        recordAdminAction(db, systemClock, { actor: 'cli', action: 'token.revoke', target: id, after: { owner: before.owner, name: before.name } });
         process.stdout.write(`revoked ${id} ("${before.name}", owner ${before.owner})\n`);
       });
     });

@@ -343,3 +343,8 @@ export function describeToken(rec: ApiTokenRecord, nowMs: number, maxLifetimeDay
     createdBy: rec.createdBy,
   };
 }
+
+/** What an admin-audit row records about a token (never the secret): CLI, self-service and admin API alike. */
+export function tokenAuditSummary(v: ApiTokenView): Record<string, unknown> {
+  return { owner: v.owner, name: v.name, access: v.access, groups: v.groups, paths: v.paths, expires: v.expiresAt };
+}

@@ -13,16 +13,17 @@ import { startSidecar, type RunningSidecar } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { fixedClock } from '../../src/clock.js';
 import { TokenStore } from '../../src/store/tokens.js';
-import type { Identity } from '../../src/pipeline/state.js';
 import { baseConfig, merge, ROOT, tempDir } from '../helpers/sidecar.js';
+import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 
 const run = promisify(execFile);
 
 let upstream: JiraUpstream;
+let issuer: TokenIssuer;
 let sidecar: RunningSidecar;
 let dataDir: string;
 let logs = '';
-/** Every secret minted in this file: none may appear in logs or list output. */
+/** Every secret used in this file (API tokens, JWTs): none may appear in logs, audit rows or list output. */
 const secrets: string[] = [];
 
 async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
@@ -52,35 +53,29 @@ async function call(method: string, p: string, auth?: string, body?: unknown) {
   return { status: res.status, headers: res.headers, json, text };
 }
 
-// A stand-in for the JWT verifier (issue 3's other half): it trusts the payload of an unsigned
-// compact JWS. Only the self-service tests use it; they are about who may manage tokens, not about
-// signatures. TODO(jwt verifier lands): mint real tokens with test/helpers/issuer.ts instead.
-function testJwt(sub: string, groups: string[]): string {
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ sub, groups })}.c2ln`;
-}
-const testJwtVerifier = {
-  kind: 'jwt' as const,
-  async verify(credential: { secret?: string }): Promise<Identity> {
-    const claims = JSON.parse(Buffer.from(credential.secret!.split('.')[1]!, 'base64url').toString()) as { sub: string; groups: string[] };
-    return { username: claims.sub, source: 'jwt', groups: claims.groups, roles: [], isServicePrincipal: false, issuer: 'test' };
-  },
-};
+/** A real RS256 user token from the local test issuer (JWKS), verified by the sidecar's JWT verifier. */
+const jwtFor = (username: string, groups: string[]) => `Bearer ${issuer.sign({ aud: 'jira-sidecar', sub: `id-${username}`, preferred_username: username, groups })}`;
 
 beforeAll(async () => {
   upstream = await startJiraUpstream();
+  issuer = await startTestIssuer();
   dataDir = tempDir('api-tokens-it-');
-  const v = validate(merge(baseConfig(upstream.url, dataDir), { log: { level: 'debug' }, apiTokens: { creatorGroups: ['jira-developers'] } }));
+  const v = validate(
+    merge(baseConfig(upstream.url, dataDir), {
+      log: { level: 'debug' },
+      apiTokens: { creatorGroups: ['jira-developers'] },
+      jwt: { issuers: [{ name: 'test', issuer: issuer.url, audiences: ['jira-sidecar'], keys: { jwksUri: issuer.jwksUrl } }] },
+    }),
+  );
   if (!v.ok) throw new Error(JSON.stringify(v.issues));
   const logger = createLogger('debug', { write: (s: string) => void (logs += s) });
   sidecar = await startSidecar({ config: v.config, logger });
-  const verifiers = (sidecar.runtime.deps.services.verifiers ??= {});
-  verifiers.jwt = testJwtVerifier;
 });
 
 afterAll(async () => {
   await sidecar?.close();
   await upstream?.close();
+  await issuer?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -195,9 +190,15 @@ describe('API tokens minted with the CLI', () => {
 });
 
 describe('self-service on /_sidecar/tokens', () => {
-  const alice = `Bearer ${testJwt('alice', ['jira-users', 'jira-developers'])}`;
-  const carol = `Bearer ${testJwt('carol', ['jira-developers'])}`;
-  const bob = `Bearer ${testJwt('bob', ['jira-users'])}`;
+  let alice: string;
+  let carol: string;
+  let bob: string;
+  beforeAll(() => {
+    alice = jwtFor('alice', ['jira-users', 'jira-developers']);
+    carol = jwtFor('carol', ['jira-developers']);
+    bob = jwtFor('bob', ['jira-users']);
+    secrets.push(alice, carol, bob); // JWTs are secrets too
+  });
   let minted: { id: string; token: string };
 
   it('a creator mints a token with their JWT; the secret is shown once', async () => {
@@ -253,8 +254,13 @@ describe('self-service on /_sidecar/tokens', () => {
     expect((await call('GET', '/_sidecar/tokens', `Bearer ${minted.token}`)).status).toBe(403);
   });
 
-  it('no credential is 401 credential_missing; a bad body is 400 bad_request', async () => {
+  it('no credential is 401 credential_missing; a forged JWT 401 token_invalid; a bad body 400 bad_request', async () => {
     expect((await call('GET', '/_sidecar/tokens')).json.error).toBe('credential_missing');
+    // Right kid, wrong key: the signature does not verify.
+    const forged = issuer.sign({ aud: 'jira-sidecar', preferred_username: 'alice', groups: ['jira-developers'] }, { key: issuer.newKey(issuer.current.kid) });
+    const refused = await call('POST', '/_sidecar/tokens', `Bearer ${forged}`, { name: 'x' });
+    expect(refused.status).toBe(401);
+    expect(refused.json.error).toBe('token_invalid');
     const bad = await call('POST', '/_sidecar/tokens', alice, { name: 'x', rateLimit: { points: 1e9, durationSec: 1 } });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toBe('bad_request');
@@ -287,10 +293,37 @@ describe('self-service on /_sidecar/tokens', () => {
   });
 });
 
+describe('audit', () => {
+  it('token lifecycle (CLI and self-service) is on the admin chain; self-service calls have request rows', async () => {
+    const db = sidecar.runtime.db;
+    const admin = db.prepare("SELECT actor, action, target, after_json FROM admin_audit WHERE action LIKE 'token.%' ORDER BY id").all() as Array<{ actor: string; action: string; target: string; after_json: string }>;
+    expect(admin.some((r) => r.actor === 'cli' && r.action === 'token.create')).toBe(true);
+    expect(admin.some((r) => r.actor === 'cli' && r.action === 'token.revoke')).toBe(true);
+    expect(admin.some((r) => r.actor === 'self-service:alice' && r.action === 'token.create')).toBe(true);
+    expect(admin.some((r) => r.actor === 'self-service:alice' && r.action === 'token.revoke')).toBe(true);
+    for (const s of secrets) expect(JSON.stringify(admin)).not.toContain(s.slice(-30));
+  });
+
+  it('each self-service call is offered to the request audit sink (user, decision, reason)', async () => {
+    const write = vi.spyOn(sidecar.runtime.deps.auditSink, 'write');
+    try {
+      await call('GET', '/_sidecar/tokens', jwtFor('alice', ['jira-developers']));
+      await call('POST', '/_sidecar/tokens', jwtFor('bob', ['jira-users']), { name: 'x' });
+      const rows = write.mock.calls.map(([r]) => r).filter((r) => r.path === '/_sidecar/tokens');
+      expect(rows.map((r) => [r.method, r.user, r.decision, r.reason, r.status])).toEqual([
+        ['GET', 'alice', 'allow', 'allowed', 200],
+        ['POST', 'bob', 'deny', 'forbidden', 403],
+      ]);
+    } finally {
+      write.mockRestore();
+    }
+  });
+});
+
 describe('secrets', () => {
   it('no minted secret appears in the logs', async () => {
     expect(secrets.length).toBeGreaterThanOrEqual(5);
     expect(logs).toContain('api token created');
-    for (const s of secrets) expect(logs).not.toContain(s.slice(4));
+    for (const s of secrets) expect(logs).not.toContain(s.slice(-30));
   });
 });

@@ -11,11 +11,12 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { SidecarError } from '../../../errors.js';
 import type { AuditRecord } from '../../audit/sink.js';
+import type { AdminAction } from '../../../store/audit.js';
 import type { Deps } from '../../deps.js';
 import { decisionStages } from '../../index.js';
 import type { RequestState, StageName } from '../../state.js';
 import { runStep, type Step } from '../../step.js';
-import { describeToken, TokenInputError, type TokenStore } from '../../../store/tokens.js';
+import { describeToken, tokenAuditSummary, TokenInputError, type TokenStore } from '../../../store/tokens.js';
 
 export const SELF_SERVICE_BASE = '/_sidecar/tokens';
 const AUTH_STAGES: ReadonlySet<StageName> = new Set(['client-ip', 'credentials', 'verify', 'authorize']);
@@ -132,9 +133,11 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
           throw e;
         }
         tokenId = created.id;
+        const v = view(created.record);
+        recordTokenAction(d, created.id, () => ({ actor: `self-service:${caller.username}`, action: 'token.create', target: created.id, after: tokenAuditSummary(v) }), store);
         d.logger.info({ requestId: st.requestId, tokenId, owner: caller.username, capped: created.capped }, 'api token created (self-service)');
         ctx.status = 201;
-        ctx.body = { ...view(created.record), token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
+        ctx.body = { ...v, token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
         return;
       }
       if (id === undefined) {
@@ -147,6 +150,7 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
       tokenId = own.id;
       if (ctx.method === 'DELETE') {
         const revoked = store.revoke(own.id, { owner: caller.username })!;
+        recordTokenAction(d, own.id, () => ({ actor: `self-service:${caller.username}`, action: 'token.revoke', target: own.id, after: { owner: own.owner, name: own.name } }));
         d.logger.info({ requestId: st.requestId, tokenId, owner: caller.username }, 'api token revoked (self-service)');
         ctx.body = view(revoked);
         return;
@@ -159,6 +163,21 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
       auditRow(d, st, { method: ctx.method, path, started, tokenId, error, status: ctx.status });
     }
   };
+}
+
+/**
+ * Token lifecycle on the admin audit chain, as the CLI and the admin API record it. A mint whose
+ * record cannot be stored is undone (revoked) and the call fails: no unaudited credential goes out.
+ */
+function recordTokenAction(d: Deps, id: string, action: () => AdminAction, undoCreate?: TokenStore) {
+  const audit = d.services.audit;
+  if (!audit) return; // audit disabled / not installed (unit setups)
+  try {
+    audit.recordAdminAction(action());
+  } catch (e) {
+    undoCreate?.revoke(id);
+    throw new SidecarError('audit_unavailable', { rule: 'self-service:audit', detail: (e as Error).message, cause: e });
+  }
 }
 
 /** One audit row per self-service call (the audit stage runs after this route, so it would not see it). */
