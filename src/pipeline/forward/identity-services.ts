@@ -94,7 +94,15 @@ export function buildIdentityServices(rt: Runtime): void {
   const { deps } = rt;
   const keys = loadKeyRing(process.env);
   const store = new CredentialStore(rt.db, keys, deps.clock);
-  deps.services.credentialMap = store;
+  // The admin surface gets a facade of the admin methods only: reveal() is not reachable from services.
+  deps.services.credentialMap = {
+    list: () => store.list(),
+    get: (t, subject) => store.get(t, subject),
+    set: (input) => store.set(input),
+    delete: (t, subject) => store.delete(t, subject),
+    rotate: () => store.rotate(),
+    status: () => store.status(),
+  };
   deps.services.identityForwarder = identityPicker(deps.clock, keys ? store : undefined);
   rt.readiness.push({
     name: 'identity-credentials',
