@@ -82,6 +82,19 @@ export function forward(d: ForwardDeps): Middleware {
         done(new SidecarError('upstream_timeout', { detail: `no response head within ${up.timeoutMs} ms` }));
       }, up.timeoutMs);
 
+      // A fresh connection that does not complete in connectTimeoutMs is "unreachable" (502), not a
+      // slow Jira (504): a blackholed address would otherwise hold the request for the whole timeoutMs.
+      upReq.once('socket', (sock) => {
+        if (!sock.connecting) return; // a reused keep-alive socket
+        const ct = setTimeout(() => {
+          d.metrics.upstreamErrors.inc({ kind: 'unreachable' });
+          done(new SidecarError('upstream_unreachable', { detail: `no connection within ${up.connectTimeoutMs} ms` }));
+          upReq.destroy();
+        }, up.connectTimeoutMs);
+        sock.once('connect', () => clearTimeout(ct));
+        sock.once('close', () => clearTimeout(ct));
+      });
+
       // Client went away: cancel the upstream request (and its response stream).
       const onClientClose = () => {
         if (!clientRes.writableFinished) {
