@@ -3,6 +3,7 @@
 // SQLite WAL allows it, and a revocation is seen by the running proxy on its next request.
 import { InvalidArgumentError, type Command } from 'commander';
 import { systemClock } from '../clock.js';
+import type { Config } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import { recordAdminAction } from '../store/audit.js';
 import { describeToken, tokenAuditSummary, TokenInputError, TokenStore, type ApiTokenView } from '../store/tokens.js';
@@ -27,12 +28,12 @@ function rateLimit(v: string): { points: number; durationSec: number } {
   return { points: Number(m[1]), durationSec: Number(m[2]) };
 }
 
-function withStore<T>(configFile: string | undefined, fn: (store: TokenStore, settings: { prefix: string; maxLifetimeDays: number; enabled: boolean }, db: Db) => T): T {
+function withStore<T>(configFile: string | undefined, fn: (store: TokenStore, settings: Config['apiTokens'], db: Db, config: Config) => T): T {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   const { db } = openDbOrExit(config.server.dataDir);
   const store = new TokenStore(db);
   try {
-    return fn(store, config.apiTokens, db);
+    return fn(store, config.apiTokens, db, config);
   } finally {
     store.close();
     db.close();
@@ -86,8 +87,11 @@ export function registerTokenCommands(program: Command): void {
         json?: boolean;
         config?: string;
       }) => {
-        withStore(o.config, (store, settings, db) => {
+        withStore(o.config, (store, settings, db, config) => {
           if (!settings.enabled) process.stderr.write('warning: apiTokens.enabled is false; the token is refused until API tokens are enabled\n');
+          if (!o.groups?.length && config.access.allowedGroups.length) {
+            process.stderr.write(`warning: no --groups; access.allowedGroups (${config.access.allowedGroups.join(', ')}) will refuse this token\n`);
+          }
           let created;
           try {
             created = store.create(

@@ -4,7 +4,8 @@
 //   GET    /_sidecar/tokens/:id   one of them
 //   DELETE /_sidecar/tokens/:id   revoke one of them
 // The caller proves who they are with a JWT through the very stages the proxy runs (client-ip,
-// credentials, verify, authorize), so every issuer rule, the IP allow-list and allowedGroups apply.
+// credentials, verify, authorize, rate-limit), so every issuer rule, the IP allow-list, allowedGroups
+// and the caller's rate limit apply.
 // An API token cannot mint or manage tokens (a leaked token must not be able to extend itself), and
 // only members of apiTokens.creatorGroups may use this at all.
 import type { Middleware } from 'koa';
@@ -19,7 +20,10 @@ import { runStep, type Step } from '../../step.js';
 import { describeToken, tokenAuditSummary, TokenInputError, type TokenStore } from '../../../store/tokens.js';
 
 export const SELF_SERVICE_BASE = '/_sidecar/tokens';
-const AUTH_STAGES: ReadonlySet<StageName> = new Set(['client-ip', 'credentials', 'verify', 'authorize']);
+// The proxy's own stages, route-rules aside (this path is not under protectedPaths, yet always guarded).
+const AUTH_STAGES: ReadonlySet<StageName> = new Set(['client-ip', 'credentials', 'verify', 'authorize', 'rate-limit']);
+/** A user cannot pile up live tokens without bound (each is a standing credential to review). */
+export const MAX_ACTIVE_TOKENS_PER_OWNER = 100;
 const MAX_BODY_BYTES = 16 * 1024;
 
 // Users pick name, scope and a shorter lifetime; no rate-limit override (that is an admin decision)
@@ -113,6 +117,10 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
           throw new SidecarError('bad_request', { rule: 'self-service:body', message: 'The body is not a valid token request.', issues });
         }
         const b = parsed.data;
+        const active = store.list({ owner: caller.username }).filter((t) => view(t).status === 'active').length;
+        if (active >= MAX_ACTIVE_TOKENS_PER_OWNER) {
+          throw new SidecarError('bad_request', { rule: 'self-service:token-count', message: `You already have ${active} active API tokens; revoke some first.` });
+        }
         let created;
         try {
           created = store.create(
@@ -129,7 +137,7 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
             cfg,
           );
         } catch (e) {
-          if (e instanceof TokenInputError) throw new SidecarError('bad_request', { rule: 'self-service:body', message: e.message, issues: [{ path: e.field, message: e.message }] });
+          if (e instanceof TokenInputError) throw new SidecarError('bad_request', { rule: 'self-service:body', message: e.message, issues: [{ path: e.field, message: e.reason }] });
           throw e;
         }
         tokenId = created.id;
