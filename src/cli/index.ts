@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { registerAdminCommands } from './admin.js';
 import { registerAuditCommands } from './audit.js';
 import { registerTokenCommands } from './token.js';
+import { registerIdentityCommands } from './identity.js';
 
 /** Commands owned by features (token, audit, admin, applink) register here, one line each. */
 export function registerCommands(program: Command): void {
   registerAuditCommands(program);
   registerTokenCommands(program);
   registerAdminCommands(program);
+  registerIdentityCommands(program); // applink keygen, credentials set|list|delete|rotate
 }
