@@ -13,6 +13,7 @@ import { startSidecar, type RunningSidecar } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { fixedClock } from '../../src/clock.js';
 import { TokenStore } from '../../src/store/tokens.js';
+import { MAX_ACTIVE_TOKENS_PER_OWNER } from '../../src/pipeline/verify/api-token/self-service.js';
 import { baseConfig, merge, ROOT, tempDir } from '../helpers/sidecar.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 
@@ -285,6 +286,15 @@ describe('self-service on /_sidecar/tokens', () => {
     const used = await call('GET', '/rest/api/2/myself', `Bearer ${minted.token}`);
     expect(used.status).toBe(401);
     expect(used.json.error).toBe('token_revoked');
+  });
+
+  it('a user with too many live tokens must revoke some first', async () => {
+    const store = sidecar.runtime.deps.services.tokenStore!;
+    for (let i = 0; i < MAX_ACTIVE_TOKENS_PER_OWNER; i++) store.create({ owner: 'dave', name: `t${i}`, createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    const res = await call('POST', '/_sidecar/tokens', jwtFor('dave', ['jira-developers']), { name: 'one more' });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe('bad_request');
+    expect(store.list({ owner: 'dave' })).toHaveLength(MAX_ACTIVE_TOKENS_PER_OWNER);
   });
 
   it('other /_sidecar-looking paths are not captured', async () => {
