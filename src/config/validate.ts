@@ -2,6 +2,8 @@
 // The same function serves startup, `config validate FILE` and PUT /api/config.
 import ipaddr from 'ipaddr.js';
 import { configSchema, type Config } from './schema.js';
+import { parsePathPattern } from '../pipeline/path-pattern.js';
+import { canonicalisePath } from '../pipeline/route-rules/canonical.js';
 
 export interface ConfigIssue {
   path: string;
@@ -52,6 +54,24 @@ function checkSemantics(input: unknown): ConfigIssue[] {
   cidrList(access?.ipAllowlist, 'access.ipAllowlist');
   cidrList(access?.trustedProxies, 'access.trustedProxies');
   for (const [g, l] of Object.entries(obj(access?.groupIpAllowlists) ?? {})) cidrList(l, `access.groupIpAllowlists.${g}`);
+  // Path patterns are compiled the way request paths are canonicalised (Tomcat routing): one that
+  // could never match safely is reported here rather than failing when the policy is compiled.
+  const patternList = (l: unknown, at: string) =>
+    list(l).forEach((v, i) => {
+      if (!isStr(v)) return;
+      try {
+        parsePathPattern(v);
+      } catch (e) {
+        issues.push({ path: `${at}[${i}]`, message: (e as Error).message.replace(/^path pattern "[^"]*": /, '') });
+      }
+    });
+  patternList(c?.bypass, 'bypass');
+  patternList(obj(c?.publicApiLockdown)?.paths, 'publicApiLockdown.paths');
+  patternList(access?.readSafePosts, 'access.readSafePosts');
+  list(c?.protectedPaths).forEach((v, i) => {
+    const cp = isStr(v) && v.startsWith('/') ? canonicalisePath(v) : undefined;
+    if (cp && !cp.ok) issues.push({ path: `protectedPaths[${i}]`, message: `cannot be matched safely: ${cp.reason}` });
+  });
   const names = new Set<string>();
   const lookupAuth = obj(c?.jiraGroupLookup)?.authorization;
   list(obj(c?.jwt)?.issuers).forEach((raw, i) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { validate } from '../../config/validate.js';
 import { policyFrom } from '../../../test/helpers/policy.js';
 import { decideRoute, routeView } from './decide.js';
 
@@ -45,8 +46,13 @@ describe('decideRoute', () => {
     ]);
   });
 
-  it('a pattern that cannot match safely is a setup error', () => {
-    expect(() => policyFrom({ bypass: ['/rest/a/../b'] })).toThrow(TypeError);
-    expect(() => policyFrom({ bypass: ['/rest/*/x'] })).toThrow(TypeError);
+  it('validate reports a pattern that cannot match safely, at its path', () => {
+    const v = validate({ bypass: ['/ok/*', '/rest/a/../b'], publicApiLockdown: { paths: ['/x/*/y'] }, access: { readSafePosts: ['POST /rest/%2F'] }, protectedPaths: ['/rest%2F'] });
+    expect(v.ok ? [] : v.issues).toEqual([
+      { path: 'bypass[1]', message: 'write it without ";" parameters or "." / ".." segments' },
+      { path: 'publicApiLockdown.paths[0]', message: '"*" is only allowed as a final "/*"' },
+      { path: 'access.readSafePosts[0]', message: 'encoded "/" (%2F)' },
+      { path: 'protectedPaths[0]', message: 'cannot be matched safely: encoded "/" (%2F)' },
+    ]);
   });
 });
