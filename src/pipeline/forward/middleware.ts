@@ -124,6 +124,7 @@ export function forward(d: ForwardDeps): Middleware {
         // can act on instead of a 401 the client cannot fix. Nothing of Jira's answer is relayed.
         const rejected = plan?.checkResponse?.(st.upstreamStatus, upRes.rawHeaders);
         if (rejected) {
+          d.metrics.upstreamErrors.inc({ kind: 'identity_rejected' });
           upRes.resume();
           return done(rejected);
         }
