@@ -1,0 +1,194 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { fixedClock } from '../../../clock.js';
+import { compilePolicy, type Policy } from '../../../config/policy.js';
+import { validate } from '../../../config/validate.js';
+import { SidecarError } from '../../../errors.js';
+import type { RequestState } from '../../state.js';
+import { JiraGroupLookup } from './jira-groups.js';
+import type { FetchLike, KeySource } from './key-source.js';
+import { JwtVerifier } from './verifier.js';
+
+const T0 = 1_800_000_000_000;
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const pem = (k: KeyObject) => k.export({ format: 'pem', type: 'spki' }).toString();
+const noFetch: FetchLike = async () => {
+  throw new Error('no network in this test');
+};
+
+function policyOf(issuer: Record<string, unknown>, extra: Record<string, unknown> = {}): Policy {
+  const { jwt, ...rest } = extra as { jwt?: Record<string, unknown> };
+  const v = validate({ jwt: { ...jwt, issuers: [{ name: 'p', issuer: 'https://idp', audiences: ['api://x'], keys: { publicKeyPem: pem(rsa.publicKey) }, ...issuer }] }, ...rest });
+  if (!v.ok) throw new Error(JSON.stringify(v.issues));
+  return compilePolicy(v.config);
+}
+
+function sign(key: KeyObject, claims: Record<string, unknown>, alg = 'RS256', nowMs = T0) {
+  return new SignJWT({ iss: 'https://idp', aud: 'api://x', preferred_username: 'alice', ...claims })
+    .setProtectedHeader({ alg })
+    .setIssuedAt(Math.floor(nowMs / 1000))
+    .sign(key);
+}
+
+function harness(policy: Policy, fetchImpl: FetchLike = noFetch) {
+  const clock = fixedClock(T0);
+  let current = policy;
+  const v = new JwtVerifier({ clock, fetch: fetchImpl, getPolicy: () => current });
+  let keyLookups = 0;
+  const orig = v.sourceFor.bind(v);
+  v.sourceFor = (i) => {
+    const s = orig(i);
+    const counted: KeySource = { description: s.description, status: () => s.status(), warm: () => s.warm(), getKey: (h, t) => (keyLookups++, s.getKey(h, t)) };
+    return counted;
+  };
+  const run = async (token: string, p = current) => {
+    const st = { requestId: 't', policy: p, facts: {} as RequestState['facts'], verdicts: [] } as RequestState;
+    try {
+      return (await v.verify({ kind: 'jwt', action: 'verify', secret: token }, st)).username;
+    } catch (e) {
+      return e instanceof SidecarError ? e.code : `other ${(e as Error).message}`;
+    }
+  };
+  return { v, clock, run, lookups: () => keyLookups, setPolicy: (p: Policy) => (current = p) };
+}
+
+const exp = (secFromT0: number) => Math.floor(T0 / 1000) + secFromT0;
+
+describe('JwtVerifier key sources', () => {
+  it('PEM public key', async () => {
+    const h = harness(policyOf({}));
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300) }))).toBe('alice');
+    expect(await h.run(await sign(other.privateKey, { exp: exp(300) }))).toBe('token_invalid');
+  });
+
+  it('PEM EC key with an ES256 allow-list', async () => {
+    const h = harness(policyOf({ keys: { publicKeyPem: pem(ec.publicKey) }, algorithms: ['ES256'] }));
+    expect(await h.run(await sign(ec.privateKey, { exp: exp(300) }, 'ES256'))).toBe('alice');
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300) }))).toBe('token_invalid');
+  });
+
+  it('X.509 certificate', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'x509-'));
+    let cert: string;
+    try {
+      writeFileSync(path.join(dir, 'k.pem'), rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+      execFileSync('openssl', ['req', '-x509', '-new', '-key', path.join(dir, 'k.pem'), '-subj', '/CN=idp-signing', '-days', '2', '-out', path.join(dir, 'c.pem')], { stdio: 'pipe' });
+      cert = readFileSync(path.join(dir, 'c.pem'), 'utf8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const h = harness(policyOf({ keys: { certificatePem: cert } }));
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300) }))).toBe('alice');
+    expect(await h.run(await sign(other.privateKey, { exp: exp(300) }))).toBe('token_invalid');
+    expect((await h.v.readiness(policyOf({ keys: { certificatePem: cert } }))).ok).toBe(true);
+  });
+
+  it('an unreadable PEM is auth_unavailable and not ready (never an allow)', async () => {
+    const p = policyOf({ keys: { publicKeyPem: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----' } });
+    const h = harness(p);
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300) }))).toBe('auth_unavailable');
+    expect((await h.v.readiness(p)).ok).toBe(false);
+  });
+});
+
+describe('JwtVerifier cache', () => {
+  it('serves a verified token from the cache (keyed by hash) without another key lookup', async () => {
+    const h = harness(policyOf({}));
+    const t = await sign(rsa.privateKey, { exp: exp(300) });
+    expect(await h.run(t)).toBe('alice');
+    expect(await h.run(t)).toBe('alice');
+    expect(h.lookups()).toBe(1);
+    expect(h.v.cacheSize).toBe(1);
+  });
+
+  it('never serves a token past its exp', async () => {
+    const h = harness(policyOf({ clockToleranceSec: 0 }));
+    const t = await sign(rsa.privateKey, { exp: exp(100) });
+    expect(await h.run(t)).toBe('alice');
+    h.clock.advance(101_000);
+    expect(await h.run(t)).toBe('token_expired');
+  });
+
+  it('keeps an entry at most keyCache.maxAgeSec', async () => {
+    const h = harness(policyOf({ keyCache: { maxAgeSec: 10 } }));
+    const t = await sign(rsa.privateKey, { exp: exp(3600) });
+    await h.run(t);
+    h.clock.advance(11_000);
+    await h.run(t);
+    expect(h.lookups()).toBe(2);
+  });
+
+  it('a result judged under one policy version is not served under another', async () => {
+    const h = harness(policyOf({}));
+    const t = await sign(rsa.privateKey, { exp: exp(300) });
+    expect(await h.run(t)).toBe('alice');
+    const stricter = policyOf({ audiences: ['api://other'] });
+    h.setPolicy(stricter);
+    expect(await h.run(t, stricter)).toBe('token_invalid');
+  });
+
+  it('onReload empties the cache', async () => {
+    const p = policyOf({});
+    const h = harness(p);
+    await h.run(await sign(rsa.privateKey, { exp: exp(300) }));
+    h.v.onReload(p);
+    expect(h.v.cacheSize).toBe(0);
+  });
+
+  it('jwt.cacheSize bounds the cache; 0 disables it', async () => {
+    const h = harness(policyOf({}, { jwt: { cacheSize: 2 } }));
+    for (let i = 0; i < 5; i++) await h.run(await sign(rsa.privateKey, { exp: exp(300), jti: `j${i}` }));
+    expect(h.v.cacheSize).toBe(2);
+    const off = harness(policyOf({}, { jwt: { cacheSize: 0 } }));
+    await off.run(await sign(rsa.privateKey, { exp: exp(300) }));
+    expect(off.v.cacheSize).toBe(0);
+  });
+
+  it('requiredClaims: a token without a listed claim is refused', async () => {
+    const h = harness(policyOf({ requiredClaims: ['exp', 'jti'] }));
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300) }))).toBe('token_invalid');
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300), jti: 'x' }))).toBe('alice');
+  });
+
+  it('nbf within the clock tolerance is accepted, beyond it refused', async () => {
+    const h = harness(policyOf({ clockToleranceSec: 60 }));
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300), nbf: exp(30) }))).toBe('alice');
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300), nbf: exp(90) }))).toBe('token_invalid');
+  });
+});
+
+describe('JiraGroupLookup', () => {
+  const policy = policyOf({}, { jiraGroupLookup: { authorization: 'Bearer svc-pat', cacheSec: 60 } });
+  it('reads groups.items, caches per user, sends the service credential', async () => {
+    const calls: Array<{ url: string; auth: string }> = [];
+    const f: FetchLike = async (url, init) => {
+      calls.push({ url, auth: String((init?.headers as Record<string, string>).authorization) });
+      return Response.json({ name: 'alice', groups: { size: 2, items: [{ name: 'g1' }, { name: 'g2' }] } });
+    };
+    const g = new JiraGroupLookup(f, fixedClock(T0));
+    expect(await g.groupsOf('alice', policy)).toEqual(['g1', 'g2']);
+    expect(await g.groupsOf('alice', policy)).toEqual(['g1', 'g2']);
+    expect(calls).toEqual([{ url: 'http://127.0.0.1:8080/rest/api/2/user?username=alice&expand=groups', auth: 'Bearer svc-pat' }]);
+  });
+  it('an unknown user has no groups; any other failure is auth_unavailable', async () => {
+    const code = async (f: FetchLike) => {
+      try {
+        return await new JiraGroupLookup(f, fixedClock(T0)).groupsOf('a b', policy);
+      } catch (e) {
+        return (e as SidecarError).code;
+      }
+    };
+    expect(await code(async () => new Response('{}', { status: 404 }))).toEqual([]);
+    expect(await code(async () => new Response('{}', { status: 401 }))).toBe('auth_unavailable');
+    expect(await code(async () => new Response('not json', { status: 200 }))).toBe('auth_unavailable');
+    expect(await code(async () => Response.json({ name: 'x' }))).toBe('auth_unavailable');
+    expect(await code(noFetch)).toBe('auth_unavailable');
+  });
+});
