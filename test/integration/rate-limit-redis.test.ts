@@ -11,7 +11,8 @@ import { createRateLimiterService, type RateLimiterService } from '../../src/pip
 import { hasRedis, NO_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { rawRequest, until } from '../helpers/http.js';
-import { spawnSidecar, tempDir, type SpawnedSidecar } from '../helpers/sidecar.js';
+import { baseConfig, merge, spawnSidecar, startTestSidecar, tempDir, type SpawnedSidecar } from '../helpers/sidecar.js';
+import { validate } from '../../src/config/validate.js';
 
 if (!hasRedis) console.warn(`SKIPPED rate-limit Redis tests: ${NO_REDIS_MESSAGE}`);
 const logger = createLogger('silent');
@@ -163,5 +164,44 @@ describe.skipIf(!hasRedis)('two sidecar processes sharing a Redis limit', () => 
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await get(insured!, token('outage-user-2'))).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429, 429, 429]);
+  });
+});
+
+describe.skipIf(!hasRedis)('the limiter follows config reloads and shutdown', () => {
+  it('kept across reloads that keep the store (counters survive), rebuilt when the store changes, closed on shutdown', async () => {
+    const redis = await startRedis();
+    const upstream = await startJiraUpstream();
+    const s = await startTestSidecar(upstream.url);
+    try {
+      const rt = s.runtime;
+      const apply = (over: unknown) => {
+        const v = validate(merge(baseConfig(upstream.url, s.dataDir), over));
+        if (!v.ok) throw new Error(JSON.stringify(v.issues));
+        rt.applyConfig(v.config);
+      };
+      const memory = rt.deps.services.rateLimiter!;
+      expect(memory.settings.store).toBe('memory');
+      await memory.check('user:reload', { points: 2, durationSec: 60 }, true);
+      apply({ bypass: ['/rest/api/2/serverInfo'] });
+      expect(rt.deps.services.rateLimiter).toBe(memory);
+      expect(await memory.check('user:reload', { points: 2, durationSec: 60 }, false)).toMatchObject({ remaining: 1 });
+
+      apply({ rateLimit: { store: 'redis', redisUrl: redis.url, onStoreFailure: 'deny' } });
+      const onRedis = rt.deps.services.rateLimiter!;
+      expect(onRedis).not.toBe(memory);
+      await until(() => onRedis.status().detail === 'redis', 'redis ready');
+      const ready = async () => (await fetch(`${s.adminUrl}/readyz`)).status;
+      expect(await ready()).toBe(200);
+      await redis.kill();
+      await until(async () => (await ready()) === 503, '/readyz reports the store (deny mode)');
+      const body = (await (await fetch(`${s.adminUrl}/readyz`)).json()) as { missing: string[] };
+      expect(body.missing).toContain('rate-limit-store');
+      await s.close();
+      expect(onRedis.status().detail).toBe('closed'); // closed with the sidecar (rt.onClose)
+    } finally {
+      await s.close();
+      await upstream.close();
+      await redis.kill();
+    }
   });
 });

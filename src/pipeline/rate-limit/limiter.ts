@@ -26,7 +26,9 @@ const KEY_PREFIX = 'jas:rl';
 /** Distinct limit sizes kept (token overrides add some); far above what configs produce. */
 const MAX_LIMITERS = 10_000;
 
+/** Whether a reload can keep the running store (and its counters). */
 export function sameStore(a: StoreSettings, b: StoreSettings): boolean {
+  if (a.store === 'memory' && b.store === 'memory') return true;
   return a.store === b.store && a.redisUrl === b.redisUrl && a.onStoreFailure === b.onStoreFailure && a.redisTimeoutMs === b.redisTimeoutMs;
 }
 
@@ -34,6 +36,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
   const limiters = new Map<string, RateLimiterAbstract>();
   let redis: Redis | undefined;
   let lastState = '';
+  let closed = false;
   if (settings.store === 'redis') {
     redis = new Redis(settings.redisUrl!, {
       // Fail fast instead of queueing while disconnected: a queued check would hold the request.
@@ -96,12 +99,14 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
       }
     },
     status() {
+      if (closed) return { ok: false, detail: 'closed' };
       if (!redis) return { ok: true, detail: 'memory' };
       if (redis.status === 'ready') return { ok: true, detail: 'redis' };
       if (settings.onStoreFailure === 'insurance') return { ok: true, detail: `redis ${redis.status}: in-memory insurance limiter` };
       return { ok: false, detail: `redis ${redis.status} (onStoreFailure: deny)` };
     },
     async close() {
+      closed = true;
       limiters.clear();
       redis?.disconnect();
     },
