@@ -224,6 +224,72 @@ describe('upstream failures', () => {
     }
   });
 
+  describe('a keep-alive connection Jira closed while idle', () => {
+    // Answers the first request on each connection (keep-alive), then closes the connection when a
+    // second request arrives on it without answering: what a server's idle timeout looks like from
+    // the client that just reused the socket.
+    let stale: net.Server;
+    let connections = 0;
+    let answered: string[] = [];
+    beforeAll(async () => {
+      stale = net.createServer((sock) => {
+        connections++;
+        let buf = '';
+        let served = 0;
+        sock.on('data', (c) => {
+          buf += c.toString('latin1');
+          while (buf.includes('\r\n\r\n')) {
+            const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
+            const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+            if (buf.length < head.length + 4 + len) return;
+            buf = buf.slice(head.length + 4 + len);
+            if (served++ > 0) return void sock.destroy();
+            answered.push(head.split('\r\n')[0]!);
+            sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+          }
+        });
+        sock.on('error', () => {});
+      });
+      await new Promise<void>((r) => stale.listen(0, '127.0.0.1', r));
+    });
+    afterAll(async () => {
+      await new Promise((r) => stale.close(r));
+    });
+
+    it('an idempotent request is sent again once on a fresh connection (RFC 9112 §9.3.1)', async () => {
+      const s = await startTestSidecar(`http://127.0.0.1:${(stale.address() as net.AddressInfo).port}`);
+      answered = [];
+      try {
+        expect((await rawRequest(s.proxyUrl, { path: '/rest/a' })).status).toBe(200);
+        const before = connections;
+        const second = await rawRequest(s.proxyUrl, { path: '/rest/b' });
+        expect(second.status).toBe(200);
+        expect(second.body.toString()).toBe('ok');
+        expect(answered).toEqual(['GET /rest/a HTTP/1.1', 'GET /rest/b HTTP/1.1']);
+        expect(connections).toBe(before + 1);
+        const metrics = await (await fetch(`${s.adminUrl}/metrics`)).text();
+        expect(metrics).toContain('sidecar_upstream_errors_total{kind="stale_connection"} 1');
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('a POST is never sent twice: 502', async () => {
+      const s = await startTestSidecar(`http://127.0.0.1:${(stale.address() as net.AddressInfo).port}`);
+      answered = [];
+      try {
+        expect((await rawRequest(s.proxyUrl, { path: '/rest/a' })).status).toBe(200);
+        const body = Buffer.from('{"x":1}');
+        const r = await rawRequest(s.proxyUrl, { method: 'POST', path: '/rest/issue', headers: [['Content-Length', String(body.length)]], body });
+        expect(r.status).toBe(502);
+        expect(json(r).error).toBe('upstream_unreachable');
+        expect(answered).toEqual(['GET /rest/a HTTP/1.1']);
+      } finally {
+        await s.close();
+      }
+    });
+  });
+
   it('an upstream that drops the connection without answering -> 502', async () => {
     const rude = net.createServer((s) => s.once('data', () => s.destroy()));
     await new Promise<void>((r) => rude.listen(0, '127.0.0.1', r));

@@ -2,6 +2,7 @@
 // event by event). Upstream refused/reset -> 502, no response head within timeoutMs -> 504,
 // client abort -> the upstream request is destroyed.
 import http, { type Agent, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import https from 'node:https';
 import type { Middleware } from 'koa';
 import { SidecarError } from '../../errors.js';
@@ -28,6 +29,9 @@ export function originForm(target: string): string {
   return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
+/** RFC 9110 §9.2.2: safe to send twice. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 export function forward(d: ForwardDeps): Middleware {
   return async function forward(ctx) {
     const st = ctx.state as RequestState;
@@ -53,6 +57,10 @@ export function forward(d: ForwardDeps): Middleware {
     const clientReq = ctx.req;
     const clientRes = ctx.res;
     ctx.respond = false;
+    // No body framing at all (RFC 9112 §6.3: length 0), or already read: nothing to stream.
+    const cl = clientReq.headers['content-length'];
+    const bodyless = clientReq.readableEnded || ((cl === undefined || cl === '0') && clientReq.headers['transfer-encoding'] === undefined);
+    const replayable = IDEMPOTENT.has(st.facts.method) && (plan?.body !== undefined || bodyless);
 
     await new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -66,16 +74,29 @@ export function forward(d: ForwardDeps): Middleware {
           reject(err);
         } else resolve();
       };
-      const upReq = lib.request({
-        agent: d.agent,
-        protocol: base.protocol,
-        hostname: base.hostname,
-        port: base.port || (base.protocol === 'https:' ? 443 : 80),
-        method: st.facts.method,
-        path: upstreamPath,
-        headers: headers as unknown as http.OutgoingHttpHeaders,
-        setHost: false,
-      });
+      let upReq!: http.ClientRequest;
+      let retried = false;
+      const send = () => {
+        upReq = lib.request({
+          agent: d.agent,
+          protocol: base.protocol,
+          hostname: base.hostname,
+          port: base.port || (base.protocol === 'https:' ? 443 : 80),
+          method: st.facts.method,
+          path: upstreamPath,
+          headers: headers as unknown as http.OutgoingHttpHeaders,
+          setHost: false,
+        });
+        upReq.once('socket', onSocket);
+        upReq.on('error', onUpstreamError);
+        upReq.on('response', onResponse);
+        if (plan?.body) upReq.end(plan.body);
+        else if (bodyless) upReq.end();
+        else {
+          clientReq.pipe(upReq);
+          clientReq.on('error', () => upReq.destroy());
+        }
+      };
       const timer = setTimeout(() => {
         d.metrics.upstreamErrors.inc({ kind: 'timeout' });
         upReq.destroy();
@@ -84,7 +105,7 @@ export function forward(d: ForwardDeps): Middleware {
 
       // A fresh connection that does not complete in connectTimeoutMs is "unreachable" (502), not a
       // slow Jira (504): a blackholed address would otherwise hold the request for the whole timeoutMs.
-      upReq.once('socket', (sock) => {
+      const onSocket = (sock: Socket) => {
         if (!sock.connecting) return; // a reused keep-alive socket
         const ct = setTimeout(() => {
           d.metrics.upstreamErrors.inc({ kind: 'unreachable' });
@@ -93,7 +114,7 @@ export function forward(d: ForwardDeps): Middleware {
         }, up.connectTimeoutMs);
         sock.once('connect', () => clearTimeout(ct));
         sock.once('close', () => clearTimeout(ct));
-      });
+      };
 
       // Client went away: cancel the upstream request (and its response stream).
       const onClientClose = () => {
@@ -109,14 +130,23 @@ export function forward(d: ForwardDeps): Middleware {
       };
       clientRes.once('close', onClientClose);
 
-      upReq.on('error', (err: NodeJS.ErrnoException) => {
-        if (settled) return;
+      const onUpstreamError = function (this: http.ClientRequest, err: NodeJS.ErrnoException) {
+        if (settled || this !== upReq) return;
         if (gotResponse) return; // mid-stream failures are handled on the response
+        // RFC 9112 §9.3.1: Jira may close an idle keep-alive connection just as it is reused; the
+        // request then fails before Jira read it. An idempotent request whose body we still hold is
+        // sent once more on a fresh connection instead of turning into a 502.
+        if (!retried && this.reusedSocket && replayable && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          retried = true;
+          d.metrics.upstreamErrors.inc({ kind: 'stale_connection' });
+          send();
+          return;
+        }
         d.metrics.upstreamErrors.inc({ kind: err.code === 'ECONNRESET' ? 'reset' : 'unreachable' });
         done(new SidecarError('upstream_unreachable', { detail: `${err.code ?? ''} ${err.message}`.trim() }));
-      });
+      };
 
-      upReq.on('response', (upRes: IncomingMessage) => {
+      const onResponse = (upRes: IncomingMessage) => {
         gotResponse = true;
         clearTimeout(timer);
         st.upstreamStatus = upRes.statusCode ?? 502;
@@ -166,17 +196,9 @@ export function forward(d: ForwardDeps): Middleware {
           clientRes.destroy();
           done();
         });
-      });
+      };
 
-      if (plan?.body) {
-        upReq.end(plan.body);
-      } else if (clientReq.readableEnded || st.facts.method === 'GET' || st.facts.method === 'HEAD') {
-        if (clientReq.readableEnded || (!clientReq.headers['content-length'] && !clientReq.headers['transfer-encoding'])) upReq.end();
-        else clientReq.pipe(upReq);
-      } else {
-        clientReq.pipe(upReq);
-        clientReq.on('error', () => upReq.destroy());
-      }
+      send();
     });
   };
 }

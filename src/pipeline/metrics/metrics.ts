@@ -31,7 +31,7 @@ export function createMetrics(withDefaults = true): Metrics {
     }),
     upstreamErrors: new Counter({
       name: 'sidecar_upstream_errors_total',
-      help: 'Upstream failures by kind (unreachable, timeout, reset)',
+      help: 'Upstream failures by kind (unreachable, timeout, reset, stale_connection = retried once)',
       labelNames: ['kind'],
       registers: [registry],
     }),
