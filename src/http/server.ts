@@ -1,5 +1,6 @@
 // Starts one sidecar: database, policy, the two listeners, graceful shutdown.
 import http, { type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { compilePolicy, type Policy } from '../config/policy.js';
@@ -57,10 +58,13 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket) {
     return;
   }
   const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'bad_request';
-  const body = JSON.stringify({ error: code, message: catalogue[code].message, requestId: null });
+  // The head was never parsed, so no client X-Request-Id can be kept: every response still gets one.
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: code, message: catalogue[code].message, requestId });
   socket.end(
     `HTTP/1.1 ${catalogue[code].status} ${code === 'header_too_large' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+      `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 

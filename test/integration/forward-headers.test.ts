@@ -158,7 +158,11 @@ describe('request head limits', () => {
     try {
       const answer = await rawSocket(small.proxyUrl, `GET /rest/test/echo HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8192)}\r\n\r\n`);
       expect(answer).toMatch(/^HTTP\/1\.1 431 /);
-      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error).toBe('header_too_large');
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      expect(body.error).toBe('header_too_large');
+      // Even a head that was never parsed gets a request id, in the body and the header.
+      expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(answer).toContain(`\r\nX-Request-Id: ${body.requestId}\r\n`);
       expect(upstream.seen.length).toBe(before);
     } finally {
       await small.close();
