@@ -11,6 +11,7 @@ import { apiErrors, readJson, securityHeaders } from './http-util.js';
 import { registerOverviewRoutes } from './overview.js';
 import { serveAdminUi } from './static.js';
 import { registerTestRoute } from './test-route.js';
+import { registerDiscoveryRoute } from './discovery.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { recordAdminAction } from './activity.js';
 import { isObj } from './config-doc.js';
@@ -38,6 +39,7 @@ export function registerAdminRoutes(router: Router, rt: Runtime, app: Koa): void
   });
 
   registerTestRoute(router, rt);
+  registerDiscoveryRoute(router, rt);
   registerTokenRoutes(router, rt);
   registerAuditRoutes(router, rt);
   registerOverviewRoutes(router, rt);

@@ -1,0 +1,12 @@
+// Entry: the stylesheet, every page element, then the shell.
+import './styles.css';
+import './pages/overview.js';
+import './pages/authentication.js';
+import './pages/access.js';
+import './pages/rate-limits.js';
+import './pages/tokens.js';
+import './pages/test.js';
+import './pages/audit.js';
+import './pages/activity.js';
+import './pages/settings.js';
+import './app.js';

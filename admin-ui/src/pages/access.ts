@@ -1,0 +1,51 @@
+// Access rules: the master switch, protected paths, bypass and lockdown, groups, read-only,
+// IP allow-lists (checked while typing), trusted proxies.
+import { html, type TemplateResult } from 'lit';
+import { ConfigPage } from '../base.js';
+import { cidrProblem } from '../cidr.js';
+import type { Form } from '../fields.js';
+
+const PATTERN_HELP = 'One per line: an exact path "/rest/x", a prefix "/rest/x/*", or "METHOD /path".';
+const cidrList = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+export class AccessPage extends ConfigPage {
+  readonly heading = 'Access rules';
+
+  renderForm(f: Form): TemplateResult {
+    return html`
+      <fieldset>
+        <legend>Guarding</legend>
+        ${f.bool(['enabled'], 'Sidecar enabled', { help: 'Off: requests are forwarded without authentication (still audited; spoofed identity headers are still removed).' })}
+        ${f.list(['protectedPaths'], 'Protected path prefixes', { help: 'Prefixes the sidecar guards; everything else passes through.' })}
+        ${f.list(['bypass'], 'Bypass (never authenticated)', { help: PATTERN_HELP })}
+        ${f.bool(['publicApiLockdown', 'enabled'], 'Public API lockdown', { help: 'Force a credential where Jira would allow anonymous access.' })}
+        ${f.bool(['publicApiLockdown', 'all'], 'Lock down every protected path')}
+        ${f.list(['publicApiLockdown', 'paths'], 'Lockdown paths', { help: PATTERN_HELP })}
+      </fieldset>
+      <fieldset>
+        <legend>Groups</legend>
+        ${f.list(['access', 'allowedGroups'], 'Allowed groups', { help: 'Empty: any authenticated identity. One group per line.' })}
+        ${f.list(['access', 'readOnlyGroups'], 'Read-only groups', { help: 'Members may only use safe methods (GET, HEAD, OPTIONS) and the read-safe POSTs below.' })}
+        ${f.list(['access', 'readSafePosts'], 'Read-safe POST paths', { help: PATTERN_HELP })}
+      </fieldset>
+      <fieldset>
+        <legend>Network</legend>
+        ${f.list(['access', 'ipAllowlist'], 'IP allow-list', { help: 'CIDRs or addresses, IPv4 and IPv6, one per line. Empty: any address.', check: cidrProblem })}
+        ${f.map(['access', 'groupIpAllowlists'], 'Per-group IP allow-lists', {
+          help: 'One group per line: "group = 10.0.0.0/8, 192.168.1.0/24".',
+          placeholder: 'group = 10.0.0.0/8, 2001:db8::/32',
+          parse: cidrList,
+          show: (v: string[]) => v.join(', '),
+          check: (_k, v) => cidrList(v).map(cidrProblem).find((x) => x !== null) ?? null,
+        })}
+        ${f.bool(['access', 'bypassSkipsIpAllowlist'], 'Bypassed paths skip the IP allow-list')}
+        ${f.list(['access', 'trustedProxies'], 'Trusted proxies', { help: 'CIDRs whose X-Forwarded-For is believed (reverse proxy compatibility).', check: cidrProblem })}
+        ${f.text(['access', 'clientIpHeader'], 'Client IP header')}
+      </fieldset>`;
+  }
+}
+customElements.define('page-access', AccessPage);

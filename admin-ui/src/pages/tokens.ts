@@ -1,0 +1,191 @@
+// Tokens: search, create (the secret shown once, with a copy button), revoke.
+import { html, nothing, type TemplateResult } from 'lit';
+import { api, ApiError, get, qs, type Issue } from '../api.js';
+import { errorText, LightElement, statusLine, type Status } from '../base.js';
+import { cidrProblem } from '../cidr.js';
+
+interface TokenView {
+  id: string;
+  owner: string;
+  name: string;
+  access: 'read' | 'write';
+  paths: string[];
+  groups: string[];
+  ipAllowlist: string[];
+  status: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  lastUsedIp: string | null;
+  revokedAt: string | null;
+  createdBy: string;
+}
+
+const lines = (v: FormDataEntryValue | null) =>
+  String(v ?? '')
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+const short = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
+
+export class TokensPage extends LightElement {
+  tokens: TokenView[] = [];
+  q = '';
+  statusFilter = '';
+  created: (TokenView & { token: string; notice?: string }) | null = null;
+  issues: Issue[] = [];
+  status: Status = null;
+  copied = false;
+  ipProblem: string | null = null;
+  private timer: number | undefined;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    void this.load();
+  }
+
+  async load() {
+    try {
+      this.tokens = (await get<{ tokens: TokenView[] }>(`/api/tokens${qs({ q: this.q, status: this.statusFilter })}`)).tokens;
+    } catch (e) {
+      this.status = { kind: 'error', text: errorText(e) };
+    }
+    this.requestUpdate();
+  }
+
+  private search(v: string) {
+    this.q = v;
+    clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => void this.load(), 200);
+  }
+
+  async create(e: Event) {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const d = new FormData(form);
+    this.issues = [];
+    this.copied = false;
+    try {
+      this.created = await api('POST', '/api/tokens', {
+        owner: d.get('owner'),
+        name: d.get('name'),
+        access: d.get('access'),
+        groups: lines(d.get('groups')),
+        paths: lines(d.get('paths')),
+        ipAllowlist: lines(d.get('ipAllowlist')),
+        days: d.get('days') || undefined,
+      });
+      this.status = null;
+      form.reset();
+      await this.load();
+      await this.updateComplete;
+      (this.querySelector('#new-token') as HTMLInputElement | null)?.focus();
+    } catch (err) {
+      this.issues = err instanceof ApiError ? err.issues : [];
+      this.status = { kind: 'error', text: `Not created: ${errorText(err)}` };
+    }
+    this.requestUpdate();
+  }
+
+  async copy() {
+    const input = this.querySelector('#new-token') as HTMLInputElement | null;
+    if (!this.created || !input) return;
+    try {
+      await navigator.clipboard.writeText(this.created.token);
+    } catch {
+      // No clipboard permission (e.g. plain http on another host): select it for Ctrl+C instead.
+      input.select();
+      document.execCommand?.('copy');
+    }
+    this.copied = true;
+    this.requestUpdate();
+  }
+
+  async revoke(t: TokenView) {
+    if (!confirm(`Revoke token "${t.name}" of ${t.owner}? Calls with it fail at once.`)) return;
+    try {
+      await api('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`);
+      this.status = { kind: 'ok', text: `Revoked ${t.id}.` };
+    } catch (e) {
+      this.status = { kind: 'error', text: errorText(e) };
+    }
+    await this.load();
+  }
+
+  private field(name: string, label: string, control: TemplateResult, help?: string, local?: string | null): TemplateResult {
+    const msgs = [...this.issues.filter((i) => i.path === name).map((i) => i.message), ...(local ? [local] : [])];
+    return html`<div class="field ${msgs.length ? 'invalid' : ''}">
+      <label for=${`tok-${name}`}>${label}</label>${control}
+      ${help ? html`<div class="help" id=${`tok-${name}-help`}>${help}</div>` : nothing}
+      <div class="error" id=${`tok-${name}-err`} role="alert">${msgs.map((m) => html`<div>${m}</div>`)}</div>
+    </div>`;
+  }
+
+  override render(): TemplateResult {
+    const desc = (n: string) => `tok-${n}-help tok-${n}-err`;
+    return html`<h1>Tokens</h1>
+      <section aria-labelledby="create-h">
+        <h2 id="create-h">Create a token</h2>
+        <form class="grid" @submit=${(e: Event) => void this.create(e)}>
+          ${this.field('owner', 'Owner (Jira username)', html`<input id="tok-owner" name="owner" required aria-describedby=${desc('owner')} />`)}
+          ${this.field('name', 'Name', html`<input id="tok-name" name="name" required aria-describedby=${desc('name')} />`, 'What the token is for.')}
+          ${this.field(
+            'access',
+            'Access',
+            html`<select id="tok-access" name="access" aria-describedby=${desc('access')}><option value="write">read-write</option><option value="read">read-only</option></select>`,
+          )}
+          ${this.field('days', 'Lifetime (days)', html`<input id="tok-days" name="days" type="number" min="1" aria-describedby=${desc('days')} />`, 'Empty: the maximum lifetime.')}
+          ${this.field('groups', 'Groups', html`<textarea id="tok-groups" name="groups" rows="2" aria-describedby=${desc('groups')}></textarea>`, 'The groups the token acts with, one per line.')}
+          ${this.field('paths', 'Paths', html`<textarea id="tok-paths" name="paths" rows="2" aria-describedby=${desc('paths')}></textarea>`, 'Empty: every path. "/rest/x", "/rest/x/*" or "GET /rest/x".')}
+          ${this.field(
+            'ipAllowlist',
+            'IP allow-list',
+            html`<textarea id="tok-ipAllowlist" name="ipAllowlist" rows="2" aria-describedby=${desc('ipAllowlist')}
+              @input=${(e: Event) => {
+                this.ipProblem = lines((e.target as HTMLTextAreaElement).value).map(cidrProblem).find((x) => x !== null) ?? null;
+                this.requestUpdate();
+              }}></textarea>`,
+            'Empty: any address.',
+            this.ipProblem,
+          )}
+          <div class="actions"><button type="submit" class="primary">Create token</button></div>
+        </form>
+        ${this.created
+          ? html`<div class="secret-once" role="status">
+              <p><strong>Token created for ${this.created.owner}.</strong> Copy it now: it is shown only once.${this.created.notice ? ` (${this.created.notice})` : ''}</p>
+              <label for="new-token">New token</label>
+              <input id="new-token" readonly .value=${this.created.token} @focus=${(e: Event) => (e.target as HTMLInputElement).select()} />
+              <button type="button" @click=${() => void this.copy()}>Copy</button>
+              ${this.copied ? html`<span role="status">Copied.</span>` : nothing}
+              <button type="button" class="small" @click=${() => ((this.created = null), this.requestUpdate())}>Done</button>
+            </div>`
+          : nothing}
+        ${statusLine(this.status)}
+      </section>
+      <section aria-labelledby="list-h">
+        <h2 id="list-h">Tokens</h2>
+        <div class="filters">
+          <div class="field"><label for="tok-search">Search</label><input id="tok-search" type="search" placeholder="id, owner or name" .value=${this.q} @input=${(e: Event) => this.search((e.target as HTMLInputElement).value)} /></div>
+          <div class="field"><label for="tok-status">Status</label>
+            <select id="tok-status" @change=${(e: Event) => ((this.statusFilter = (e.target as HTMLSelectElement).value), void this.load())}>
+              <option value="">any</option><option value="active">active</option><option value="expired">expired</option><option value="revoked">revoked</option>
+            </select></div>
+        </div>
+        <div class="table-wrap"><table>
+          <thead><tr><th scope="col">Name</th><th scope="col">Owner</th><th scope="col">Access</th><th scope="col">Groups</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Id</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+          <tbody>
+            ${this.tokens.length === 0 ? html`<tr><td colspan="9">No tokens.</td></tr>` : nothing}
+            ${this.tokens.map(
+              (t) => html`<tr>
+                <td>${t.name}</td><td>${t.owner}</td><td>${t.access === 'read' ? 'read-only' : 'read-write'}</td><td>${t.groups.join(', ')}</td>
+                <td><span class="badge ${t.status}">${t.status}</span></td><td>${short(t.expiresAt)}</td>
+                <td>${short(t.lastUsedAt)}${t.lastUsedIp ? ` from ${t.lastUsedIp}` : ''}</td><td><code>${t.id}</code></td>
+                <td>${t.status === 'revoked' ? nothing : html`<button type="button" class="small danger" aria-label=${`Revoke ${t.name}`} @click=${() => void this.revoke(t)}>Revoke</button>`}</td>
+              </tr>`,
+            )}
+          </tbody>
+        </table></div>
+      </section>`;
+  }
+}
+customElements.define('page-tokens', TokensPage);
