@@ -152,7 +152,7 @@ export async function planOAuth1(st: RequestState, target: ForwardTarget, s: OAu
     if (req.headers['content-length'] === undefined) headers.push(['Content-Length', String(body.length)]);
   }
 
-  const protocolParams = signRequest({
+  const protocolParams = await signRequest({
     method: target.method,
     origin: s.origin,
     rawPath,

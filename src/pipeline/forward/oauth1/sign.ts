@@ -110,13 +110,14 @@ export interface SignedRequest {
 }
 
 /**
- * Signs a request with RSA-SHA1 (RFC 5849 §3.4.3: RSASSA-PKCS1-v1_5 over SHA-1, base64).
+ * Signs a request with RSA-SHA1 (RFC 5849 §3.4.3: RSASSA-PKCS1-v1_5 over SHA-1, base64). Pure apart
+ * from running the RSA operation off the event loop.
  * The protocol parameters travel in the Authorization header; an empty oauth_token is sent because
  * Atlassian's OAuth filter recognises a 2-legged (consumer-only) request by an absent-or-empty token
  * and some Jira versions only accept it when the parameter is present (empty parameters are part of
  * the base string per §3.4.1.3.1).
  */
-export function signRequest(input: SignInput): SignedRequest {
+export async function signRequest(input: SignInput): Promise<SignedRequest> {
   const protocol: Array<[string, string]> = [
     ['oauth_consumer_key', input.consumerKey],
     ['oauth_nonce', input.nonce],
@@ -127,7 +128,11 @@ export function signRequest(input: SignInput): SignedRequest {
   ];
   const all = [...input.queryParams, ...input.bodyParams, ...protocol.map(([n, v]) => param(n, v))];
   const baseString = signatureBaseString(input.method, baseStringUri(input.origin, input.rawPath), all);
-  const signature = sign('RSA-SHA1', Buffer.from(baseString, 'ascii'), input.privateKey).toString('base64');
+  // The callback form runs in libuv's thread pool: an RSA-2048 signature costs ~0.7 ms of CPU, which
+  // would otherwise be spent on the event loop for every forwarded request.
+  const signature = await new Promise<string>((resolve, reject) =>
+    sign('RSA-SHA1', Buffer.from(baseString, 'ascii'), input.privateKey, (err, sig) => (err ? reject(err) : resolve(sig.toString('base64')))),
+  );
   const fields = [...protocol, ['oauth_signature', signature] as [string, string]].map(([n, v]) => `${oauthEncode(n)}="${oauthEncode(v)}"`);
   return { authorization: `OAuth ${fields.join(', ')}`, baseString };
 }
