@@ -106,6 +106,15 @@ describe('oauth1-impersonation', () => {
     expect(jira.seen.length).toBe(before);
   });
 
+  it('signs for the owner of a sidecar API token (the real api-token verifier)', async () => {
+    const created = sc.runtime.deps.services.tokenStore!.create({ owner: 'dave', name: 'ci', createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    const r = await rawRequest(sc.proxyUrl, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${created.token}`]] });
+    expect(r.status, r.body.toString()).toBe(200);
+    expect(json(r).name).toBe('dave');
+    expect(last().outcome).toEqual({ user: 'dave', via: 'oauth1' });
+    expect(JSON.stringify(last().headers)).not.toContain(created.token);
+  });
+
   it('leaves passthrough credentials alone (a Jira PAT is not re-signed)', async () => {
     const r = await rawRequest(sc.proxyUrl, { path: '/rest/api/2/myself', headers: [['Authorization', 'Bearer NjQ0MDM1NzQ0NjA5OqkqH2v4yBv0sI9hLqvJ8Fd0hHc1']] });
     expect(last().headers.authorization).toMatch(/^Bearer /);
