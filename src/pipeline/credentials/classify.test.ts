@@ -97,6 +97,15 @@ describe('classifyCredential', () => {
     }
   });
 
+  it('names the refused kind when it was recognised (for the audit row)', () => {
+    const denied = classifyCredential(facts([['Authorization', `Basic ${basic}`]]), policyWith());
+    expect(denied.ok === false && denied.kind).toBe('basic');
+    const bad = classifyCredential(facts([['Authorization', `Bearer ${badChecksum}`]]), policyWith());
+    expect(bad.ok === false && bad.kind).toBe('api-token');
+    const two = classifyCredential(facts([['Authorization', 'a'], ['Authorization', 'b']]), policyWith());
+    expect(two.ok === false && two.kind).toBeUndefined();
+  });
+
   it('keeps the secret out of refusal details', () => {
     const c = classifyCredential(facts([['Authorization', `Bearer ${badChecksum}`]]), policyWith());
     expect(c.ok).toBe(false);

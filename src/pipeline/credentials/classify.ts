@@ -10,7 +10,7 @@ import { hasValidChecksum, looksLikeApiToken } from './api-token-format.js';
 
 export type Classification =
   | { ok: true; credential: Credential; rule: string; detail: string }
-  | { ok: false; code: ErrorCode; rule: string; detail: string };
+  | { ok: false; code: ErrorCode; rule: string; detail: string; /** The kind, when it was recognised before being refused (audit). */ kind?: CredentialKind };
 
 /** Longest bearer value considered at all (Entra tokens with many groups reach ~8 KB). */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -36,10 +36,11 @@ interface KindsView {
 
 const kindsOf = perPolicy<KindsView>((c) => ({ actions: c.credentials, apiTokens: c.apiTokens, introspection: c.introspection.enabled }));
 
-const refuse = (code: ErrorCode, rule: string, detail: string): Classification => ({ ok: false, code, rule, detail });
+const refuse = (code: ErrorCode, rule: string, detail: string, kind?: CredentialKind): Classification =>
+  kind === undefined ? { ok: false, code, rule, detail } : { ok: false, code, rule, detail, kind };
 
 function decide(kind: CredentialKind, action: Credential['action'], rule: string, detail: string, secret?: string, scheme?: string): Classification {
-  if (action === 'deny') return refuse('credential_kind_denied', rule, `${detail} (credentials.${rule}: deny)`);
+  if (action === 'deny') return refuse('credential_kind_denied', rule, `${detail} (credentials.${rule}: deny)`, kind);
   const credential: Credential = { kind, action };
   if (secret !== undefined) credential.secret = secret;
   if (scheme !== undefined) credential.scheme = scheme;
@@ -136,14 +137,14 @@ function classifyBearer(value: string, kinds: KindsView): Classification {
   if (value.startsWith(apiTokens.prefix)) {
     // Our prefix: it is ours or it is nothing. A wrong checksum is refused offline, without a lookup.
     if (!looksLikeApiToken(value, apiTokens.prefix) || !hasValidChecksum(value, apiTokens.prefix)) {
-      return refuse('token_invalid', 'apiToken', 'API token prefix with a wrong length or checksum');
+      return refuse('token_invalid', 'apiToken', 'API token prefix with a wrong length or checksum', 'api-token');
     }
-    if (!apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)');
+    if (!apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)', 'api-token');
     return decide('api-token', actions.apiToken, 'apiToken', 'sidecar API token', value, 'bearer');
   }
   const shape = jwsShape(value);
   if (shape === 'jws') return decide('jwt', actions.jwt, 'jwt', 'compact JWS', value, 'bearer');
-  if (shape === 'jose-like') return refuse('credential_malformed', 'jwt', 'looks like a JOSE object but is not a compact JWS (JWE and unsecured forms are not accepted)');
+  if (shape === 'jose-like') return refuse('credential_malformed', 'jwt', 'looks like a JOSE object but is not a compact JWS (JWE and unsecured forms are not accepted)', 'jwt');
   if (looksLikeJiraPat(value)) return decide('jira-pat', actions.jiraPat, 'jiraPat', 'Jira personal access token', value, 'bearer');
   if (kinds.introspection) return decide('opaque-bearer', 'verify', 'introspection', 'opaque Bearer token (introspection)', value, 'bearer');
   // Contract §3: without introspection, an opaque bearer token is Jira's own OAuth 2.0 access token.

@@ -12,7 +12,11 @@ export function credentials(_d: Deps): Step {
     run(st) {
       if (st.route === 'unprotected' || st.route === 'bypass' || st.route === undefined) return;
       const c = classifyCredential(st.facts, st.policy);
-      if (!c.ok) throw new SidecarError(c.code, { rule: c.rule, detail: c.detail });
+      if (!c.ok) {
+        // The audit row still says which kind was refused (who still sends Basic?); never its secret.
+        if (c.kind) st.credential = { kind: c.kind, action: 'deny' };
+        throw new SidecarError(c.code, { rule: c.rule, detail: c.detail });
+      }
       st.credential = c.credential;
       st.verdicts.push({ stage: 'credentials', rule: c.rule, outcome: 'info', detail: `${c.detail} -> ${c.credential.action}` });
     },
