@@ -93,8 +93,17 @@ export function parseAuditFilters(q: Record<string, string | string[] | undefine
   return f;
 }
 
-/** WHERE clause + parameters for the filters (every column here has an index ending in time). */
-function where(f: AuditFilters): { sql: string[]; params: unknown[] } {
+/** Range filters whose own index would return rows out of time order (a sort per page). */
+const RANGE_PROBE = 10_000;
+
+/**
+ * WHERE clause + parameters for the filters (every column here has an index ending in time).
+ * `broad` lists range filters (status class, path prefix) that match at least RANGE_PROBE rows: for
+ * those, searching their own index means sorting every match on each page (seconds at millions of
+ * rows), while walking the time index and filtering finds a page after about limit / selectivity
+ * rows. A leading `+` keeps SQLite from using that index (sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_).
+ */
+function where(f: AuditFilters, broad: ReadonlySet<'status' | 'path'> = new Set()): { sql: string[]; params: unknown[] } {
   const sql: string[] = [];
   const params: unknown[] = [];
   const add = (s: string, ...p: unknown[]) => {
@@ -109,10 +118,23 @@ function where(f: AuditFilters): { sql: string[]; params: unknown[] } {
   if (f.ip !== undefined) add('client_ip = ?', f.ip);
   if (f.decision !== undefined) add('decision = ?', f.decision);
   if (f.status !== undefined) add('status = ?', f.status);
-  if (f.statusClass !== undefined) add('status >= ? AND status < ?', f.statusClass * 100, f.statusClass * 100 + 100);
-  // A range instead of LIKE: it uses the (path, time) index and has no wildcard characters to escape.
-  if (f.path !== undefined) add('path >= ? AND path < ?', f.path, `${f.path}\u{10FFFF}`);
+  const st = broad.has('status') ? '+status' : 'status';
+  if (f.statusClass !== undefined) add(`${st} >= ? AND ${st} < ?`, f.statusClass * 100, f.statusClass * 100 + 100);
+  // A range instead of LIKE: it can use the (path, time) index and has no wildcard characters to escape.
+  const pa = broad.has('path') ? '+path' : 'path';
+  if (f.path !== undefined) add(`${pa} >= ? AND ${pa} < ?`, f.path, `${f.path}\u{10FFFF}`);
   return { sql, params };
+}
+
+/** Which range filters are broad (see where()); probed through their index, at most RANGE_PROBE entries each. */
+function broadRanges(db: Db, f: AuditFilters): Set<'status' | 'path'> {
+  const broad = new Set<'status' | 'path'>();
+  const hasEquality = [f.user, f.client, f.token, f.ip, f.decision, f.status].some((v) => v !== undefined);
+  if (hasEquality) return broad; // an equality index already narrows the rows and keeps time order
+  const probe = (sql: string, ...p: unknown[]) => (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log WHERE ${sql} LIMIT ${RANGE_PROBE})`).get(...p) as { n: number }).n >= RANGE_PROBE;
+  if (f.statusClass !== undefined && probe('status >= ? AND status < ?', f.statusClass * 100, f.statusClass * 100 + 100)) broad.add('status');
+  if (f.path !== undefined && probe('path >= ? AND path < ?', f.path, `${f.path}\u{10FFFF}`)) broad.add('path');
+  return broad;
 }
 
 export interface Page {
@@ -139,7 +161,7 @@ export const MAX_PAGE = 1000;
 /** Newest first, keyset-paged on (time, id): page N costs the same as page 1. */
 export function queryAudit(db: Db, filters: AuditFilters, page: Page = {}): AuditPage {
   const limit = Math.min(MAX_PAGE, Math.max(1, Math.trunc(page.limit ?? 100)));
-  const w = where(filters);
+  const w = where(filters, broadRanges(db, filters));
   if (page.cursor) {
     const [t, id] = decodeCursor(page.cursor);
     w.sql.push('(time, id) < (?, ?)');
@@ -154,8 +176,8 @@ export function queryAudit(db: Db, filters: AuditFilters, page: Page = {}): Audi
 }
 
 /** The SQL queryAudit runs, for EXPLAIN QUERY PLAN in tests. */
-export function auditQuerySql(filters: AuditFilters): { sql: string; params: unknown[] } {
-  const w = where(filters);
+export function auditQuerySql(db: Db, filters: AuditFilters): { sql: string; params: unknown[] } {
+  const w = where(filters, broadRanges(db, filters));
   w.sql.push('(time, id) < (?, ?)');
   w.params.push(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   return { sql: `SELECT * FROM audit_log WHERE ${w.sql.join(' AND ')} ORDER BY time DESC, id DESC LIMIT ?`, params: [...w.params, 101] };
@@ -203,7 +225,7 @@ export interface ExportOptions {
  * NDJSON. Reads one chunk per _read(), so a slow consumer holds at most a chunk or two in memory.
  */
 export function exportAudit(db: Db, filters: AuditFilters, format: ExportFormat, opts: ExportOptions = {}): Readable {
-  const w = where(filters);
+  const w = where(filters, broadRanges(db, filters));
   const base = `SELECT * FROM audit_log WHERE ${[...w.sql, '(time, id) > (?, ?)'].join(' AND ')} ORDER BY time, id LIMIT ${EXPORT_CHUNK}`;
   const stmt = db.prepare(base);
   const line = format === 'csv' ? csvLine : ndjsonLine;
