@@ -73,7 +73,10 @@ export async function spawnSidecar(env: Record<string, string>, args: string[] =
   child.stderr!.on('data', (c) => (err += c));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const urls = await new Promise<{ proxy: string; admin: string }>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`sidecar did not start: ${out}\n${err}`)), 20_000);
+    const t = setTimeout(() => {
+      child.kill('SIGKILL'); // a sidecar that never said it listens must not outlive the test
+      reject(new Error(`sidecar did not start: ${out}\n${err}`));
+    }, 20_000);
     const check = () => {
       for (const line of out.split('\n')) {
         if (!line.includes('sidecar listening')) continue;
