@@ -147,6 +147,13 @@ describe('credential-map', () => {
       const svcRow = rows.find((r) => r.client_id === 'app-svc')!;
       expect(svcRow).toMatchObject({ user: 'svc-integration', credential_kind: 'jwt', status: 200 });
       expect(rows.find((r) => r.client_id === 'app-bob')).toMatchObject({ user: 'bob', reason: 'upstream_rejected_identity', status: 502 });
+      expect(db.prepare("SELECT decision, reason, stage, rule, status FROM audit_log WHERE user = 'carol'").get()).toEqual({
+        decision: 'deny',
+        reason: 'credential_not_mapped',
+        stage: 'forward',
+        rule: 'credential-map:user',
+        status: 403,
+      });
       expect(JSON.stringify(db.prepare('SELECT * FROM audit_log').all())).not.toContain(PAT);
     } finally {
       db.close();

@@ -75,7 +75,10 @@ describe('identityPicker', () => {
     ['oauth1-impersonation', 'OAuth '],
   ])('no mapping, fallback %s', async (fallback, want) => {
     const st = state({ clientId: 'app-map', isServicePrincipal: false, username: 'bob' }, 'jwt', fallback);
-    if (fallback === 'deny') await expect(pick(st)).rejects.toMatchObject({ code: want, status: 403 });
+    if (fallback === 'deny') {
+      await expect(pick(st)).rejects.toMatchObject({ code: want, status: 403 });
+      expect(st.refusal).toMatchObject({ code: want, stage: 'forward', rule: 'credential-map:user' });
+    }
     else expect(JSON.stringify((await pick(st))!.headers)).toContain(want);
   });
 

@@ -11,6 +11,7 @@ import { rsaPrivateKeyProblem } from '../../config/identity-schema.js';
 import { CredentialStore, type CredentialAdmin } from '../../store/credentials.js';
 import { loadKeyRing } from '../../store/secret-keys.js';
 import type { RequestState } from '../state.js';
+import { recordRefusal } from '../step.js';
 import { headerIdentity, isReplacedCredential, type IdentityForwarder } from './identity.js';
 import { selectIdentityMode } from './identity-mode.js';
 import { oauth1Forwarder, type OAuth1Settings } from './oauth1/forwarder.js';
@@ -60,6 +61,21 @@ const usesCredentialMap = (c: Config) => {
 };
 
 /**
+ * A refusal a forwarder makes before anything reaches Jira (no credential mapped, form body too
+ * large, stored credential unreadable) is a decision of the forward stage: audited as a deny with
+ * its rule, like the refusals of the decision stages.
+ */
+const asStage =
+  (f: IdentityForwarder): IdentityForwarder =>
+  async (st, target) => {
+    try {
+      return await f(st, target);
+    } catch (e) {
+      throw recordRefusal(st, 'forward', e);
+    }
+  };
+
+/**
  * The per-request picker (services.identityForwarder). Only identities the sidecar proved
  * (JWT, introspection, API token) get a mode; passthrough kinds keep the client's credential.
  */
@@ -80,11 +96,11 @@ export function identityPicker(clock: Clock, credentials: CredentialSource | und
     const cfg = st.policy.config.upstream.identity;
     const choice = selectIdentityMode(st.identity!, cfg);
     st.verdicts.push({ stage: 'forward', rule: `identity.${choice.rule}`, outcome: 'info', detail: choice.mode });
-    if (choice.mode === 'oauth1-impersonation') return oauth1For(st.policy);
+    if (choice.mode === 'oauth1-impersonation') return asStage(oauth1For(st.policy));
     if (choice.mode === 'credential-map') {
       const fb = cfg.credentialMap.fallback;
       const fallback = fb === 'deny' ? 'deny' : fb === 'header' ? headerIdentity : oauth1For(st.policy);
-      return credentialMapForwarder(credentials ?? noKey, fallback);
+      return asStage(credentialMapForwarder(credentials ?? noKey, fallback));
     }
     return headerIdentity;
   };
