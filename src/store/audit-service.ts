@@ -32,24 +32,24 @@ export function installAudit(rt: Runtime): AuditService {
   deps.auditSink = sink;
 
   const abort = new AbortController();
+  const none: RetentionResult = { deletedByAge: 0, deletedByCount: 0 };
   let running: Promise<RetentionResult> | undefined;
-  const retention = () =>
-    (running ??= runRetention(db, deps.clock, { ...cfg(), signal: abort.signal })
-      .then(
-        (r) => {
-          if (r.deletedByAge || r.deletedByCount) deps.logger.info(r, 'audit retention pruned rows');
-          // Fresh statistics (STAT4 samples) let the planner judge a path-prefix or status-class
-          // filter: walk the time index and filter, or search the column index and sort.
-          db.pragma('analysis_limit = 1000');
-          db.pragma('optimize');
-          return r;
-        },
-        (e: unknown) => {
-          deps.logger.error({ err: e }, 'audit retention failed; will retry on schedule');
-          return { deletedByAge: 0, deletedByCount: 0 };
-        },
-      )
-      .finally(() => (running = undefined)));
+  const pass = async (): Promise<RetentionResult> => {
+    try {
+      if (abort.signal.aborted) return none;
+      const r = await runRetention(db, deps.clock, { ...cfg(), signal: abort.signal });
+      if (abort.signal.aborted) return r;
+      if (r.deletedByAge || r.deletedByCount) deps.logger.info(r, 'audit retention pruned rows');
+      // Fresh statistics (STAT4 samples) help the planner with the remaining filter choices.
+      db.pragma('analysis_limit = 1000');
+      db.pragma('optimize');
+      return r;
+    } catch (e) {
+      deps.logger.error({ err: e }, 'audit retention failed; will retry on schedule');
+      return none;
+    }
+  };
+  const retention = () => (running ??= pass().finally(() => (running = undefined)));
 
   let intervalSec = cfg().retentionIntervalSec;
   const arm = () => {
@@ -58,7 +58,7 @@ export function installAudit(rt: Runtime): AuditService {
     return t;
   };
   let timer = arm();
-  setImmediate(() => void retention()); // at start, without delaying the listeners
+  const atStart = setImmediate(() => void retention()); // at start, without delaying the listeners
   rt.onReload.push((p) => {
     if (p.config.audit.retentionIntervalSec === intervalSec) return;
     intervalSec = p.config.audit.retentionIntervalSec;
@@ -68,6 +68,7 @@ export function installAudit(rt: Runtime): AuditService {
   // The sink itself is closed by the server after onClose (it flushes into the still-open db).
   rt.onClose.push(async () => {
     clearInterval(timer);
+    clearImmediate(atStart);
     abort.abort();
     await running;
   });

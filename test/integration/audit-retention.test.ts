@@ -1,10 +1,13 @@
 // Retention: deletes exactly the expired rows (time injected through the Clock) and the oldest rows
 // beyond maxEntries, in small batches, and moves the anchor so verify still passes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditFixture, disposeFixture, auditRecord, restartSink, type AuditFixture } from '../helpers/audit.js';
+import { auditFixture, disposeFixture, auditRecord, restartSink, waitFor, type AuditFixture } from '../helpers/audit.js';
 import { runRetention } from '../../src/store/audit-retention.js';
 import { verifyChain } from '../../src/store/audit-chain.js';
 import { recordAdminAction } from '../../src/store/audit.js';
+import { fixedClock } from '../../src/clock.js';
+import { startTestSidecar } from '../helpers/sidecar.js';
+import { startJiraUpstream } from '../../src/demo/jira-upstream.js';
 
 const DAY = 86_400_000;
 const T0 = 1_767_225_600_000;
@@ -69,5 +72,24 @@ describe('audit retention', () => {
     await fx.sink.close();
     expect(ids(fx)).toEqual([6]);
     expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 1, anchorId: 5 });
+  });
+
+  it('runs at sidecar start (time from the injected clock) and on demand through services.audit', async () => {
+    fx = auditFixture();
+    for (let i = 0; i < 100; i++) fx.sink.write(auditRecord(i, { time: T0 + i * DAY })); // one per day
+    await fx.sink.close();
+    const upstream = await startJiraUpstream();
+    const clock = fixedClock(T0 + 99 * DAY + 1);
+    const s = await startTestSidecar(upstream.url, { audit: { retentionDays: 30 } }, { clock, dataDir: fx.dataDir });
+    try {
+      const live = () => (fx!.db.prepare('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n;
+      await waitFor(() => live() === 30, 'retention at start'); // days 70..99 are younger than 30 days
+      clock.advance(10 * DAY);
+      expect(await s.runtime.deps.services.audit!.runRetention()).toEqual({ deletedByAge: 10, deletedByCount: 0 });
+      expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 20, anchorId: 80 });
+    } finally {
+      await s.close();
+      await upstream.close();
+    }
   });
 });
