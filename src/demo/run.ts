@@ -11,6 +11,7 @@ import { startJiraUpstream, type JiraUpstream } from './jira-upstream.js';
 import { startSidecar, type RunningSidecar } from '../http/server.js';
 import { validate } from '../config/validate.js';
 import { createLogger } from '../log.js';
+import { demoAuthPlugin } from './auth-plugin.js';
 
 export interface DemoUrls {
   upstream: string;
@@ -42,7 +43,9 @@ export type DemoPluginFactory = (ctx: { upstream: JiraUpstream; dataDir: string 
 // `describe()` prints curl lines with a valid user token (alice), a read-only user (bob), a
 // service-principal token, a sidecar API token, and one that is refused. The admin UI login
 // (SIDECAR_ADMIN_PASSWORD via `env`) plugs in the same way.
-export const demoPlugins: DemoPluginFactory[] = [];
+export const demoPlugins: DemoPluginFactory[] = [
+  demoAuthPlugin, // demo token issuer, JWT / service-principal / API-token / refused curl lines (auth-plugin.ts)
+];
 // ---------------------------------------------------------------------------------------------
 
 function merge(base: unknown, over: unknown): unknown {
