@@ -117,7 +117,8 @@ export function oauthRejection(status: number, rawHeaders: string[], username: s
     if (n === 'x-seraph-loginreason') seraph = rawHeaders[i + 1]!;
   }
   const c = parseOAuthChallenge(challenge);
-  const problem = c.oauth_problem ?? 'none';
+  // Jira's words, but a log field and a rule name: only the RFC-style token shape is kept.
+  const problem = c.oauth_problem === undefined ? 'none' : /^[a-z_]{1,64}$/.test(c.oauth_problem) ? c.oauth_problem : 'unrecognised';
   const parts = [`Jira answered 401 to the OAuth 1.0a request for "${username}": oauth_problem=${problem}`];
   if (c.oauth_problem_advice) parts.push(`advice: ${c.oauth_problem_advice}`);
   if (c.oauth_acceptable_timestamps) parts.push(`acceptable timestamps: ${c.oauth_acceptable_timestamps}`);
