@@ -7,6 +7,7 @@ import { fixedClock } from '../../src/clock.js';
 import { startOAuth1Jira, replay, type OAuth1Jira } from '../helpers/oauth1-verifier.js';
 import { startIdentitySidecar, testToken, type IdentitySidecar, type TestCaller } from '../helpers/identity.js';
 import { json, rawRequest } from '../helpers/http.js';
+import { merge } from '../helpers/sidecar.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -185,6 +186,28 @@ describe('Jira refusing the signature', () => {
     } finally {
       await wrong.close();
       rmSync(wrong.dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('oauth1.jiraBaseUrl', () => {
+  it('signs for the URL Jira sees itself at (behind a TLS proxy), and only that one', async () => {
+    const proxied = await startOAuth1Jira({ consumerKey: CONSUMER, publicKeyPem, baseUrl: 'https://jira.example.com' });
+    const withBase = await startIdentitySidecar(proxied.url, merge(identityConfig, { upstream: { identity: { oauth1: { jiraBaseUrl: 'https://jira.example.com' } } } }));
+    const without = await startIdentitySidecar(proxied.url, identityConfig);
+    try {
+      const ok = await rawRequest(withBase.proxyUrl, { path: '/rest/api/2/myself', headers: [alice] });
+      expect(ok.status, ok.body.toString()).toBe(200);
+      expect(json(ok).name).toBe('alice');
+      const bad = await rawRequest(without.proxyUrl, { path: '/rest/api/2/myself', headers: [alice] });
+      expect(bad.status).toBe(502);
+      expect(proxied.seen[proxied.seen.length - 1]!.outcome).toEqual({ problem: 'signature_invalid' });
+    } finally {
+      for (const s of [withBase, without]) {
+        await s.close();
+        rmSync(s.dataDir, { recursive: true, force: true });
+      }
+      await proxied.close();
     }
   });
 });
