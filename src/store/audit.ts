@@ -47,28 +47,34 @@ export function maskSecrets(value: unknown, masked = false): unknown {
   return value;
 }
 
+/**
+ * A string as SQLite will give it back: lone UTF-16 surrogates (possible in JWT claims) become
+ * U+FFFD when stored as UTF-8, so they are replaced before hashing or verify would see an edit.
+ */
+const stored = (v: string | null): string | null => (v === null ? null : (v as string & { toWellFormed(): string }).toWellFormed());
+
 /** AuditRecord -> the row as stored (snake_case columns, integers only so the hash is stable). */
 export function toRow(r: AuditRecord, id: number): ChainRow {
   return {
     id,
     time: Math.trunc(r.time),
-    request_id: r.requestId,
-    decision: r.decision,
-    reason: r.reason,
+    request_id: stored(r.requestId),
+    decision: stored(r.decision),
+    reason: stored(r.reason),
     status: Math.trunc(r.status),
-    method: r.method,
-    path: r.path,
-    client_ip: r.clientIp,
-    user: r.user,
-    credential_kind: r.credentialKind,
-    token_id: r.tokenId,
-    client_id: r.clientId,
-    issuer: r.issuer,
+    method: stored(r.method),
+    path: stored(r.path),
+    client_ip: stored(r.clientIp),
+    user: stored(r.user),
+    credential_kind: stored(r.credentialKind),
+    token_id: stored(r.tokenId),
+    client_id: stored(r.clientId),
+    issuer: stored(r.issuer),
     latency_ms: Math.max(0, Math.round(r.latencyMs)),
     upstream_status: r.upstreamStatus === null ? null : Math.trunc(r.upstreamStatus),
-    route: r.route,
-    stage: r.stage,
-    rule: r.rule,
+    route: stored(r.route),
+    stage: stored(r.stage),
+    rule: stored(r.rule),
   };
 }
 
@@ -242,9 +248,9 @@ export function recordAdminAction(db: Db, clock: Clock, a: AdminAction): number 
     const row: ChainRow = {
       id: head.id + 1,
       time: Math.trunc(clock.now()),
-      actor: a.actor,
-      action: a.action,
-      target: a.target ?? null,
+      actor: stored(a.actor),
+      action: stored(a.action),
+      target: stored(a.target ?? null),
       before_json: toJson(a.before),
       after_json: toJson(a.after),
     };

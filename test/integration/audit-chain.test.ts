@@ -42,6 +42,16 @@ describe('audit hash chain', () => {
     expect(cli.out).toMatch(/request log: OK, 50 row/);
   });
 
+  it('verifies rows whose text SQLite stores differently from JS (lone surrogate, NUL, emoji, CRLF)', async () => {
+    fx = auditFixture();
+    const odd = ['bad\ud800user', 'nul\u0000user', 'emoji 😀 ü', 'two\r\nlines', '=1+1'];
+    odd.forEach((user, i) => fx!.sink.write(auditRecord(i + 1, { user, path: `/rest/${user}` })));
+    recordAdminAction(fx.db, fx.clock, { actor: 'adm\udc00in', action: 'config.update', after: { note: 'x\ud800' } });
+    await fx.sink.close();
+    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: odd.length });
+    expect(verifyChain(fx.db, 'admin')).toMatchObject({ ok: true, count: 1 });
+  });
+
   it('detects an edited row', async () => {
     const { db, dataDir } = await chainOf(20);
     db.prepare("UPDATE audit_log SET user = 'someone-else' WHERE id = 9").run();
