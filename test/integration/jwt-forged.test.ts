@@ -162,12 +162,27 @@ describe('forged and malformed credentials', () => {
     { name: 'token in the query next to a header', headers: () => bearer(idp.sign(claims())), path: '/rest/test/echo?access%5Ftoken=x', status: 401, code: 'credential_kind_denied' },
     { name: 'API token with a wrong checksum', headers: () => { const t = generateApiToken('jas_'); return bearer(t.slice(0, -1) + (t.endsWith('a') ? 'b' : 'a')); }, status: 401, code: 'token_invalid' },
     { name: 'API token prefix, wrong length', headers: () => bearer('jas_abc'), status: 401, code: 'token_invalid' },
+    { name: 'API token with a valid checksum that was never issued', headers: () => bearer(generateApiToken('jas_')), status: 401, code: 'token_invalid' },
+    { name: 'revoked API token', headers: () => bearer(apiTokens.revoked), status: 401, code: 'token_revoked' },
+    { name: 'expired API token', headers: () => bearer(apiTokens.expired), status: 401, code: 'token_expired' },
     { name: 'unsupported scheme', headers: () => [['Authorization', 'Digest username="admin", response="x"']], status: 401, code: 'credential_kind_denied' },
     { name: 'no username claim', headers: () => bearer(idp.sign(claims({ preferred_username: undefined }))), status: 401, code: 'username_missing' },
     { name: 'username does not match usernameRegex', headers: () => bearer(idp.sign(claims({ preferred_username: 'alice' }))), status: 401, code: 'username_missing' },
     { name: 'CR/LF in the username (header injection)', headers: () => bearer(idp.sign(claims({ preferred_username: 'alice\r\nX-Forwarded-User: admin@x' }))), status: 401, code: 'username_missing' },
     { name: 'app-only token without a client ACL', headers: () => bearer(idp.sign(claims({ idtyp: 'app', azp: 'some-app', preferred_username: undefined }))), status: 403, code: 'client_not_allowed' },
   ];
+
+  const apiTokens = { revoked: '', expired: '' };
+  beforeAll(async () => {
+    const store = sidecar.runtime.deps.services.tokenStore!;
+    const settings = { prefix: 'jas_', maxLifetimeDays: 90 };
+    const revoked = store.create({ owner: 'alice', name: 'forged-table-revoked', createdBy: 'cli' }, settings);
+    store.revoke(revoked.id);
+    apiTokens.revoked = revoked.token;
+    // A lifetime of ~50 ms: expired by the time the row runs (no timing is asserted).
+    apiTokens.expired = store.create({ owner: 'alice', name: 'forged-table-expired', days: 50 / 86_400_000, createdBy: 'cli' }, settings).token;
+    await new Promise((r) => setTimeout(r, 100));
+  });
 
   it('has at least 40 rows', () => {
     expect(rows.length).toBeGreaterThanOrEqual(40);
