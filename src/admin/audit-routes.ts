@@ -3,13 +3,14 @@
 import type Router from '@koa/router';
 import type { Runtime } from '../http/runtime.js';
 import { SidecarError } from '../errors.js';
-import { AuditFilterError, parseAuditFilters, type AuditFilters, type ExportFormat } from '../store/audit-query.js';
+import { AuditFilterError, parseAuditFilters, type ExportFormat } from '../store/audit-query.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
-function filtersOf(q: Query): AuditFilters {
+/** Runs fn, turning a bad filter or cursor into 400 bad_request naming the field. */
+function asBadRequest<T>(fn: () => T): T {
   try {
-    return parseAuditFilters(q);
+    return fn();
   } catch (e) {
     if (e instanceof AuditFilterError) throw new SidecarError('bad_request', { message: `Invalid audit filter ${e.message}.`, issues: [{ path: e.field, message: e.message }] });
     throw e;
@@ -25,27 +26,21 @@ function auditService(rt: Runtime) {
 export function registerAuditRoutes(router: Router, rt: Runtime): void {
   router.get('/api/audit', (ctx) => {
     const q = ctx.query as Query;
-    const filters = filtersOf(q);
     const limit = q.limit === undefined ? undefined : Number(q.limit);
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) {
-      throw new SidecarError('bad_request', { message: 'Invalid audit filter limit: a positive integer (at most 1000).', issues: [{ path: 'limit', message: 'a positive integer' }] });
-    }
     const cursor = typeof q.cursor === 'string' && q.cursor ? q.cursor : undefined;
-    try {
-      ctx.body = auditService(rt).query(filters, { limit, cursor });
-    } catch (e) {
-      if (e instanceof AuditFilterError) throw new SidecarError('bad_request', { message: `Invalid audit filter ${e.message}.`, issues: [{ path: e.field, message: e.message }] });
-      throw e;
-    }
+    ctx.body = asBadRequest(() => {
+      if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new AuditFilterError('limit', 'a positive integer (at most 1000 are returned)');
+      return auditService(rt).query(parseAuditFilters(q), { limit, cursor });
+    });
   });
 
   router.get('/api/audit/export', (ctx) => {
     const q = ctx.query as Query;
     const format = (typeof q.format === 'string' ? q.format : 'csv') as ExportFormat;
-    if (format !== 'csv' && format !== 'ndjson') {
-      throw new SidecarError('bad_request', { message: 'Invalid audit filter format: csv or ndjson.', issues: [{ path: 'format', message: 'csv or ndjson' }] });
-    }
-    const filters = filtersOf(q);
+    const filters = asBadRequest(() => {
+      if (format !== 'csv' && format !== 'ndjson') throw new AuditFilterError('format', 'csv or ndjson');
+      return parseAuditFilters(q);
+    });
     const stamp = new Date(rt.deps.clock.now()).toISOString().replace(/[:.]/g, '-');
     ctx.set('Content-Disposition', `attachment; filename="audit-${stamp}.${format}"`);
     ctx.set('Cache-Control', 'no-store');
