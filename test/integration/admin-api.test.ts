@@ -171,7 +171,7 @@ describe('GET/PUT /api/config', () => {
     expect(put.body.changes).toEqual([expect.objectContaining({ path: 'access.readOnlyGroups', after: ['auditors'] })]);
     const refused = await proxyGet(sc.proxyUrl, '/rest/api/2/issue', token, 'POST');
     expect(refused.status).toBe(403);
-    expect((await refused.json()).error).toBe('read_only');
+    expect(((await refused.json()) as { error: string }).error).toBe('read_only');
     const act = await admin.get('/api/admin-activity');
     expect(act.body.items.some((i: any) => i.action === 'config.update')).toBe(true);
   });
@@ -302,6 +302,19 @@ describe('POST /api/test, tokens, UI headers', () => {
     const del = await admin.call('DELETE', `/api/tokens/${created.body.id}`);
     expect(del.body.status).toBe('revoked');
     expect((await proxyGet(sc.proxyUrl, '/rest/api/2/myself', created.body.token)).status).toBe(401);
+  });
+
+  it('overview counts the last hour from the audit log in one-minute buckets', async () => {
+    const before = (await admin.get('/api/overview')).body;
+    expect(before.buckets).toHaveLength(60);
+    const r = await fetch(`${sc.proxyUrl}/rest/api/2/myself`);
+    expect(r.status).toBe(401);
+    await expect.poll(async () => (await admin.get('/api/overview')).body.totals.denied, { timeout: 10_000 }).toBeGreaterThan(before.totals.denied);
+    const after = (await admin.get('/api/overview')).body;
+    expect(after.denialsByReason.map((d: any) => d.reason)).toContain('credential_kind_denied');
+    const last = after.buckets[after.buckets.length - 1];
+    expect(last.requests).toBeGreaterThan(0);
+    expect(typeof last.p50Ms).toBe('number');
   });
 
   it('serves the UI with a strict CSP, nosniff and no framing', async () => {

@@ -25,12 +25,19 @@ const H = 180;
 const PAD = { l: 44, r: 8, t: 8, b: 22 };
 const hhmm = (iso: string) => new Date(iso).toTimeString().slice(0, 5);
 
-function axes(max: number, unit: string, buckets: Bucket[]): SVGTemplateResult {
+/** A round upper bound for the axis (1, 2, 5 × 10^n), so the three ticks read as whole numbers. */
+function niceMax(v: number): number {
+  if (v <= 2) return 2;
+  const p = 10 ** Math.floor(Math.log10(v));
+  return ([1, 2, 5, 10].find((m) => m * p >= v) ?? 10) * p;
+}
+
+function axes(max: number, buckets: Bucket[]): SVGTemplateResult {
   const ticks = [0, max / 2, max];
-  const y = (v: number) => PAD.t + (H - PAD.t - PAD.b) * (1 - v / (max || 1));
+  const y = (v: number) => PAD.t + (H - PAD.t - PAD.b) * (1 - v / max);
   return svg`${ticks.map(
     (t) => svg`<line class="grid" x1=${PAD.l} x2=${W - PAD.r} y1=${y(t)} y2=${y(t)}></line>
-      <text class="tick" x=${PAD.l - 4} y=${y(t) + 4} text-anchor="end">${Math.round(t)}${unit}</text>`,
+      <text class="tick" x=${PAD.l - 4} y=${y(t) + 4} text-anchor="end">${t}</text>`,
   )}
   ${[0, 15, 30, 45, 59].map((i) => {
     const b = buckets[i];
@@ -40,7 +47,7 @@ function axes(max: number, unit: string, buckets: Bucket[]): SVGTemplateResult {
 }
 
 function requestsChart(buckets: Bucket[]): TemplateResult {
-  const max = Math.max(1, ...buckets.map((b) => b.requests));
+  const max = niceMax(Math.max(0, ...buckets.map((b) => b.requests)));
   const bw = (W - PAD.l - PAD.r) / buckets.length;
   const h = (v: number) => ((H - PAD.t - PAD.b) * v) / max;
   const base = H - PAD.b;
@@ -48,7 +55,7 @@ function requestsChart(buckets: Bucket[]): TemplateResult {
   return html`<figure>
     <figcaption>Requests per minute (denied and rate-limited highlighted)</figcaption>
     <svg viewBox="0 0 ${W} ${H}" role="img" aria-label=${`Requests per minute over the last hour; ${total} in total.`}>
-      ${axes(max, '', buckets)}
+      ${axes(max, buckets)}
       ${buckets.map((b, i) => {
         const x = PAD.l + i * bw + 1;
         const ok = b.requests - b.denied;
@@ -63,7 +70,7 @@ function requestsChart(buckets: Bucket[]): TemplateResult {
 }
 
 function latencyChart(buckets: Bucket[]): TemplateResult {
-  const max = Math.max(1, ...buckets.map((b) => b.p99Ms ?? 0));
+  const max = niceMax(Math.max(0, ...buckets.map((b) => b.p99Ms ?? 0)));
   const x = (i: number) => PAD.l + ((W - PAD.l - PAD.r) * (i + 0.5)) / buckets.length;
   const y = (v: number) => PAD.t + (H - PAD.t - PAD.b) * (1 - v / max);
   const line = (pick: (b: Bucket) => number | null) =>
@@ -75,9 +82,15 @@ function latencyChart(buckets: Bucket[]): TemplateResult {
   return html`<figure>
     <figcaption>Latency per minute (p50 and p99, ms)</figcaption>
     <svg viewBox="0 0 ${W} ${H}" role="img" aria-label="p50 and p99 latency per minute over the last hour">
-      ${axes(max, '', buckets)}
+      ${axes(max, buckets)}
       <path class="line p99" d=${line((b) => b.p99Ms)}></path>
       <path class="line p50" d=${line((b) => b.p50Ms)}></path>
+      ${buckets.map((b, i) =>
+        b.p50Ms === null
+          ? nothing
+          : svg`<g><title>${hhmm(b.start)}: p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms</title>
+              <circle class="dot p99" cx=${x(i)} cy=${y(b.p99Ms ?? 0)} r="2.5"></circle><circle class="dot p50" cx=${x(i)} cy=${y(b.p50Ms)} r="2.5"></circle></g>`,
+      )}
     </svg>
     <div class="legend"><span class="key p50">p50</span><span class="key p99">p99</span></div>
   </figure>`;
