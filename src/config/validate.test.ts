@@ -50,7 +50,15 @@ describe('validate: valid input', () => {
 
 describe('validate: every bad field by path, with pinned messages', () => {
   const rows: Array<[string, unknown, ConfigIssue[]]> = [
-    ['wrong type', { server: { port: 'eighty' } }, [{ path: 'server.port', message: 'Invalid input: expected number, received string' }]],
+    ['wrong type', { server: { port: 'eighty' } }, [{ path: 'server.port', message: 'must be a number, not a string' }]],
+    ['not a whole number', { server: { port: 80.5 } }, [{ path: 'server.port', message: 'must be a whole number, not a number' }]],
+    ['a list where a mapping belongs', { log: [] }, [{ path: 'log', message: 'must be a mapping, not a list' }]],
+    ['a scalar where a list belongs', { upstream: { stripHeaders: 'X-A' } }, [{ path: 'upstream.stripHeaders', message: 'must be a list, not a string' }]],
+    ['below the minimum', { upstream: { timeoutMs: 0 } }, [{ path: 'upstream.timeoutMs', message: 'must be at least 1' }]],
+    ['above the maximum', { server: { maxHeaderBytes: 99999999 } }, [{ path: 'server.maxHeaderBytes', message: 'must be at most 1048576' }]],
+    ['not one of the options', { credentials: { basic: 'maybe' } }, [{ path: 'credentials.basic', message: 'must be one of "passthrough", "deny"' }]],
+    ['empty string', { server: { dataDir: '' } }, [{ path: 'server.dataDir', message: 'must not be empty' }]],
+    ['a secret of the wrong type is not echoed', { upstream: { sharedSecret: 123456 } }, [{ path: 'upstream.sharedSecret', message: 'must be a string, not a number' }]],
     ['not a URL', { upstream: { url: 'jira' } }, [{ path: 'upstream.url', message: 'must be an absolute http(s) URL, e.g. https://jira.example.com' }]],
     ['non-http URL', { upstream: { url: 'ftp://jira.example.com' } }, [{ path: 'upstream.url', message: 'must be an absolute http(s) URL, e.g. https://jira.example.com' }]],
     ['bad header name', { upstream: { stripHeaders: ['X Remote'] } }, [{ path: 'upstream.stripHeaders[0]', message: 'must be a valid HTTP header name' }]],
@@ -120,7 +128,7 @@ describe('validate: every bad field by path, with pinned messages', () => {
 
   it('semantic checks skip values the schema already refused (no double report)', () => {
     const issues = issuesOf({ access: { ipAllowlist: [42] } });
-    expect(issues).toEqual([{ path: 'access.ipAllowlist[0]', message: 'Invalid input: expected string, received number' }]);
+    expect(issues).toEqual([{ path: 'access.ipAllowlist[0]', message: 'must be a string, not a number' }]);
   });
 });
 

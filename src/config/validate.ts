@@ -137,8 +137,38 @@ function unknownKeyIssues(path: ReadonlyArray<PropertyKey>, keys: string[]): Con
   });
 }
 
+// The offending value is never echoed: it may be a secret typed into the wrong field.
+const kindOf = (v: unknown) =>
+  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v === 'boolean' ? 'true/false' : `a ${typeof v}`;
+const TYPE_NAMES: Record<string, string> = { number: 'a number', int: 'a whole number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping' };
+
+/**
+ * Messages for zod's generic issues, phrased for someone editing a YAML file. Messages set on a
+ * schema (e.g. the path-pattern hint) take precedence over this map, so they are kept as written.
+ */
+function friendlyMessage(iss: { code: string; input?: unknown; [k: string]: any }): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type':
+      if (iss.input === undefined) return `required (${TYPE_NAMES[iss.expected] ?? iss.expected})`;
+      return `must be ${TYPE_NAMES[iss.expected] ?? iss.expected}, not ${kindOf(iss.input)}`;
+    case 'too_small':
+      if (iss.origin === 'number') return `must be ${iss.inclusive ? 'at least' : 'more than'} ${iss.minimum}`;
+      if (iss.origin === 'array') return `must list at least ${iss.minimum} item(s)`;
+      if (iss.origin === 'string') return iss.minimum === 1 ? 'must not be empty' : `must be at least ${iss.minimum} characters`;
+      return undefined;
+    case 'too_big':
+      if (iss.origin === 'number') return `must be ${iss.inclusive ? 'at most' : 'less than'} ${iss.maximum}`;
+      if (iss.origin === 'array') return `must list at most ${iss.maximum} item(s)`;
+      return undefined;
+    case 'invalid_value':
+      return Array.isArray(iss.values) ? `must be one of ${iss.values.map((v: unknown) => JSON.stringify(v)).join(', ')}` : undefined;
+    default:
+      return undefined;
+  }
+}
+
 export function validate(input: unknown): ValidationResult {
-  const parsed = configSchema.safeParse(input ?? {});
+  const parsed = configSchema.safeParse(input ?? {}, { error: friendlyMessage });
   if (!parsed.success) {
     const issues: ConfigIssue[] = parsed.error.issues.flatMap((i) =>
       i.code === 'unrecognized_keys' ? unknownKeyIssues(i.path, i.keys) : [{ path: formatPath(i.path), message: i.message }],

@@ -77,12 +77,12 @@ jwt:
     expect(r.stderr).toBe(
       [
         `config_invalid: ${f} has 10 problem(s):`,
-        '  server.port: Invalid input: expected number, received string',
+        '  server.port: must be a number, not a string',
         '  upstream.url: must be an absolute http(s) URL, e.g. https://jira.example.com',
         '  upstream.stripHeaders[0]: must be a valid HTTP header name',
-        '  upstream.timeoutMs: Too small: expected number to be >=1',
+        '  upstream.timeoutMs: must be at least 1',
         '  bypass[0]: use an exact path "/rest/x", a prefix "/rest/x/*", or "METHOD /path" (e.g. "GET /rest/api/2/serverInfo")',
-        '  credentials.basic: Invalid option: expected one of "passthrough"|"deny"',
+        '  credentials.basic: must be one of "passthrough", "deny"',
         '  jwt.issuers[0].audiences: list at least one audience (the aud your API is registered with)',
         '  jwt.issuers[0].keys: set one of jwksUri, discovery, publicKeyPem, certificatePem',
         '  rateLimt: unknown setting (did you mean "rateLimit"?)',
