@@ -12,6 +12,7 @@ import { startSidecar, type RunningSidecar } from '../http/server.js';
 import { validate } from '../config/validate.js';
 import { createLogger } from '../log.js';
 import { demoAuthPlugin } from './auth-plugin.js';
+import { demoAdminPlugin } from './admin-plugin.js';
 
 export interface DemoUrls {
   upstream: string;
@@ -45,6 +46,7 @@ export type DemoPluginFactory = (ctx: { upstream: JiraUpstream; dataDir: string 
 // (SIDECAR_ADMIN_PASSWORD via `env`) plugs in the same way.
 export const demoPlugins: DemoPluginFactory[] = [
   demoAuthPlugin, // demo token issuer, JWT / service-principal / API-token / refused curl lines (auth-plugin.ts)
+  demoAdminPlugin, // admin UI login (admin-plugin.ts)
 ];
 // ---------------------------------------------------------------------------------------------
 
