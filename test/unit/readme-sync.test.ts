@@ -2,13 +2,14 @@
 // statuses included) and its settings table must name every setting the schema has a default for.
 // If this fails after you added a code or a setting: add its row to README.md (## Error codes /
 // ### Settings).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalogue, errorCodes } from '../../src/errors.js';
 import { configSchema } from '../../src/config/schema.js';
 
-const README = readFileSync(path.resolve(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
 /** The lines of the section under `heading` (up to the next heading of the same or higher level). */
 function section(heading: string): string[] {
@@ -84,5 +85,23 @@ describe('README settings table', () => {
       if (shown !== expected) wrong.push(`${p}: README ${shown}, schema ${expected}`);
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('README quick start', () => {
+  it('shows exactly `npm ci && npm test` and `npm ci && npm run demo` first (contract section 1)', () => {
+    const blocks = [...section('## Quick start').join('\n').matchAll(/```[a-z]*\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+    expect(blocks.slice(0, 2)).toEqual(['npm ci && npm test', 'npm ci && npm run demo']);
+  });
+});
+
+describe('README environment table', () => {
+  it('names every SIDECAR_* variable the code reads', () => {
+    const files = (readdirSync(path.join(ROOT, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    const used = new Set<string>();
+    for (const f of files) for (const m of readFileSync(path.join(ROOT, 'src', f), 'utf8').matchAll(/\bSIDECAR_[A-Z][A-Z_]*\b/g)) used.add(m[0]);
+    const table = section('### Environment').join('\n');
+    const missing = [...used].filter((v) => !table.includes(`\`${v}\``)).sort();
+    expect(missing, 'variables missing from README "### Environment"').toEqual([]);
   });
 });
