@@ -36,6 +36,16 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** No Origin header (curl, older browsers on same-origin GET-less paths) is fine; a foreign one is not. */
+function sameOrigin(origin: string, host: string): boolean {
+  if (!origin) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false; // "null" (sandboxed frame, file:) or garbage
+  }
+}
+
 function readCookie(ctx: Context, name: string): string | undefined {
   const header = ctx.get('cookie');
   if (!header) return undefined;
@@ -76,7 +86,12 @@ export function requireAdmin(rt: Runtime, open: Set<string>): Middleware {
     const session = sid ? store.findSession(sid) : undefined;
     if (!sid || !session) throw new SidecarError('admin_auth_required');
     const csrfToken = csrfFor(sid);
-    if (!SAFE_METHODS.has(ctx.method) && !sameSecret(ctx.get('x-csrf-token'), csrfToken)) throw new SidecarError('csrf_invalid');
+    if (!SAFE_METHODS.has(ctx.method)) {
+      if (!sameSecret(ctx.get('x-csrf-token'), csrfToken)) throw new SidecarError('csrf_invalid');
+      // Defence in depth: a browser names the page that sent a write (Fetch Metadata, RFC 6454 Origin).
+      if (ctx.get('sec-fetch-site') === 'cross-site' || !sameOrigin(ctx.get('origin'), ctx.get('host')))
+        throw new SidecarError('csrf_invalid', { detail: 'cross-origin write' });
+    }
     store.touchSession(session.idHash);
     ctx.state.admin = { username: session.username, via: 'session', session, csrfToken } satisfies AdminPrincipal;
     return next();

@@ -61,6 +61,8 @@ describe('admin authentication', () => {
     expect(r.body.error).toBe('csrf_invalid');
     const wrong = await admin.call('PUT', '/api/config', c, { csrf: false, headers: { 'x-csrf-token': 'x'.repeat(43) } });
     expect(wrong.body.error).toBe('csrf_invalid');
+    const foreign = await admin.call('PUT', '/api/config', c, { headers: { origin: 'https://evil.example' } });
+    expect(foreign.body.error).toBe('csrf_invalid');
     const tok = await admin.call('POST', '/api/tokens', { owner: 'alice', name: 'x' }, { csrf: false });
     expect(tok.body.error).toBe('csrf_invalid');
     expect((await admin.get('/api/config')).body.config.access.readOnlyGroups).toEqual(before.access.readOnlyGroups);
