@@ -182,6 +182,17 @@ describe('streaming', () => {
     req.destroy();
     await until(() => upstream.closedEarly > closedBefore, 'upstream request closed after client abort');
   });
+
+  it('client abort in the middle of an upload closes the upstream request', async () => {
+    const closedBefore = upstream.closedEarly;
+    const u = new URL(sidecar.proxyUrl);
+    const req = http.request({ host: u.hostname, port: u.port, method: 'PUT', path: '/rest/test/echo/partial', agent: false, headers: { 'Content-Length': String(1024 * 1024) } });
+    req.on('error', () => {});
+    req.write(Buffer.alloc(64 * 1024, 'p'));
+    await until(() => upstream.open() >= 1, 'upload reached upstream');
+    req.destroy();
+    await until(() => upstream.closedEarly > closedBefore && upstream.open() === 0, 'upstream upload closed after client abort');
+  });
 });
 
 describe('upstream failures', () => {
