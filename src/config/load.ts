@@ -57,19 +57,21 @@ function setIn(obj: Record<string, any>, path: string[], value: unknown) {
 
 const intEnv = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
 
+/** Environment variable -> the setting it overrides (contract section 2). */
+export const ENV_OVERRIDES: ReadonlyArray<readonly [string, string[], (v: string) => unknown]> = [
+  ['SIDECAR_UPSTREAM', ['upstream', 'url'], String],
+  ['SIDECAR_PORT', ['server', 'port'], intEnv],
+  ['SIDECAR_HOST', ['server', 'host'], String],
+  ['SIDECAR_ADMIN_PORT', ['server', 'adminPort'], intEnv],
+  ['SIDECAR_ADMIN_HOST', ['server', 'adminHost'], String],
+  ['SIDECAR_DATA_DIR', ['server', 'dataDir'], String],
+  ['SIDECAR_LOG_LEVEL', ['log', 'level'], String],
+];
+
 /** SIDECAR_* variables override the file (contract section 2). */
 export function applyEnvOverrides(raw: Record<string, any>, env: NodeJS.ProcessEnv): Record<string, any> {
   const out = structuredClone(raw);
-  const map: Array<[string, string[], (v: string) => unknown]> = [
-    ['SIDECAR_UPSTREAM', ['upstream', 'url'], String],
-    ['SIDECAR_PORT', ['server', 'port'], intEnv],
-    ['SIDECAR_HOST', ['server', 'host'], String],
-    ['SIDECAR_ADMIN_PORT', ['server', 'adminPort'], intEnv],
-    ['SIDECAR_ADMIN_HOST', ['server', 'adminHost'], String],
-    ['SIDECAR_DATA_DIR', ['server', 'dataDir'], String],
-    ['SIDECAR_LOG_LEVEL', ['log', 'level'], String],
-  ];
-  for (const [name, path, conv] of map) {
+  for (const [name, path, conv] of ENV_OVERRIDES) {
     const v = env[name];
     if (v !== undefined && v !== '') setIn(out, path, conv(v));
   }
@@ -114,7 +116,18 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     doc = expandEnv(parsed as Json, env, '', issues) as Record<string, any>;
   }
   const withEnv = applyEnvOverrides(doc, env);
-  const result = validate(withEnv);
+  const validated = validate(withEnv);
+  // A bad value that came from the environment is named by its variable, not only by the setting
+  // (the file may not even mention it).
+  const result: ValidationResult = validated.ok
+    ? validated
+    : {
+        ok: false,
+        issues: validated.issues.map((i) => {
+          const from = ENV_OVERRIDES.find(([name, p]) => p.join('.') === i.path && env[name] !== undefined && env[name] !== '');
+          return from ? { ...i, message: `${i.message} (set by ${from[0]})` } : i;
+        }),
+      };
   if (issues.length) {
     const all = result.ok ? issues : [...issues, ...result.issues];
     return { result: { ok: false, issues: all }, raw: doc, file };

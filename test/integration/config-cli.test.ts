@@ -115,6 +115,17 @@ jwt:
     expect(r.stderr).toContain('  server.adminPort: the admin listener must not share the proxy port');
   });
 
+  it('a bad value from a SIDECAR_* variable is named by the variable', () => {
+    const f = file('env2.yaml', 'enabled: true\n');
+    const r = cli(['config', 'validate', f], { SIDECAR_PORT: 'abc', SIDECAR_LOG_LEVEL: 'loud' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      `config_invalid: ${f} has 2 problem(s):\n` +
+        '  server.port: must be a number, not a string (set by SIDECAR_PORT)\n' +
+        '  log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent" (set by SIDECAR_LOG_LEVEL)\n',
+    );
+  });
+
   it('unreadable and unparsable files exit 1 with a reason', () => {
     const missing = cli(['config', 'validate', path.join(dir, 'nope.yaml')]);
     expect(missing.status).toBe(1);
