@@ -211,6 +211,25 @@ describe('admin UI in Chromium', () => {
     await shot('overview-after');
   });
 
+  it('every setting has a form field on some page', async () => {
+    const config = await page.evaluate(async () => ((await (await fetch('/api/config')).json()) as { config: unknown }).config);
+    const leaves: string[] = [];
+    const walk = (v: unknown, p: string) => {
+      if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) {
+        for (const [k, x] of Object.entries(v)) walk(x, p ? `${p}.${k}` : k);
+      } else leaves.push(p);
+    };
+    walk(config, '');
+    const fields: string[] = [];
+    for (const [hash, heading] of [['authentication', 'Authentication'], ['access', 'Access rules'], ['rate-limits', 'Rate limits'], ['settings', 'Settings']] as const) {
+      await go(hash, heading);
+      await page.locator('[data-path]').first().waitFor();
+      fields.push(...(await page.locator('[data-path]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')!))));
+    }
+    const covered = (leaf: string) => fields.some((f) => leaf === f || leaf.startsWith(`${f}.`) || leaf.startsWith(`${f}[`));
+    expect(leaves.filter((l) => !covered(l))).toEqual([]);
+  });
+
   it('is usable on a narrow window', async () => {
     await page.setViewportSize({ width: 400, height: 800 });
     await go('tokens', 'Tokens');

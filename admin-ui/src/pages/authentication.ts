@@ -181,7 +181,7 @@ export class AuthenticationPage extends ConfigPage {
         <p class="help">passthrough: Jira decides; deny: refused with 401; verify: the sidecar checks it.</p>
         <div class="grid">${kinds.map(([k, label, bearer]) => f.select(['credentials', k], label, bearer ? ['verify', 'passthrough', 'deny'] : ['passthrough', 'deny']))}</div>
       </fieldset>
-      <section aria-labelledby="issuers-h">
+      <section aria-labelledby="issuers-h" data-path="jwt.issuers">
         <h2 id="issuers-h">JWT issuers</h2>
         ${this.issuers().map((iss, i) => this.issuerCard(f, iss, i))}
         <button type="button" @click=${() => this.structural(() => this.issuers().push({ name: `issuer${this.issuers().length + 1}`, issuer: [], audiences: [], keys: { jwksUri: '' } }))}>Add issuer</button>

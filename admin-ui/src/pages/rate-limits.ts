@@ -39,6 +39,7 @@ export class RateLimitsPage extends ConfigPage {
           ['insurance', 'insurance: fall back to a per-process memory limiter'],
           ['deny', 'deny: refuse with 503'],
         ])}
+        ${f.num(['rateLimit', 'redisTimeoutMs'], 'Redis command timeout (ms)', { min: 1, help: 'A slower answer counts as a store failure.' })}
       </fieldset>`;
   }
 }
