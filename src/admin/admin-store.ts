@@ -176,6 +176,8 @@ export class AdminStore {
     const t = this.now();
     const p = this.throttle;
     this.db.transaction(() => {
+      // Forget stale rows so guessing many usernames cannot grow the table without bound.
+      this.db.prepare('DELETE FROM admin_login_failures WHERE last_at < ? AND locked_until < ?').run(t - p.windowMs, t);
       for (const k of keys) {
         const r = this.db.prepare('SELECT failures, last_at FROM admin_login_failures WHERE key = ?').get(k) as
           | { failures: number; last_at: number }

@@ -243,6 +243,7 @@ describe('admin UI in Chromium', () => {
         .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${[...el.classList].join('.')}`),
     );
     expect(overflowing).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(400);
     await shot('narrow-tokens');
     await page.setViewportSize({ width: 1280, height: 800 });
   });

@@ -1,5 +1,5 @@
 // Debian Chromium driven by playwright-core (no downloaded browser): headless, a fresh profile per run.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -19,11 +19,14 @@ export function ensureUiBuilt(): void {
 export async function launchBrowser(viewport = { width: 1280, height: 800 }): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
   mkdirSync(SCREENSHOTS, { recursive: true });
-  return chromium.launchPersistentContext(tempDir('chromium-profile-'), {
+  const profile = tempDir('chromium-profile-');
+  const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
     viewport,
     acceptDownloads: true,
   });
+  ctx.on('close', () => rmSync(profile, { recursive: true, force: true }));
+  return ctx;
 }
