@@ -2,6 +2,8 @@
 // secrets write-only, no ${VAR} expansion, persistence), the test route, tokens, security headers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
@@ -304,6 +306,33 @@ describe('POST /api/test, tokens, UI headers', () => {
     const del = await admin.call('DELETE', `/api/tokens/${created.body.id}`);
     expect(del.body.status).toBe('revoked');
     expect((await proxyGet(sc.proxyUrl, '/rest/api/2/myself', created.body.token)).status).toBe(401);
+  });
+
+  it('reads an OpenID discovery document for the issuer editor', async () => {
+    const idp = http.createServer((req, res) => {
+      if (req.url === '/tenant/v2.0/.well-known/openid-configuration') {
+        const base = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ issuer: `${base}/tenant/v2.0`, jwks_uri: `${base}/keys`, id_token_signing_alg_values_supported: ['RS256', 'HS256'] }));
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+      const ok = await admin.call('POST', '/api/discovery', { url: `${base}/tenant/v2.0/` });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ issuer: `${base}/tenant/v2.0`, jwksUri: `${base}/keys`, algorithms: ['RS256', 'HS256'] });
+      const missing = await admin.call('POST', '/api/discovery', { url: `${base}/nope` });
+      expect(missing.status).toBe(400);
+      expect(missing.body.issues[0].path).toBe('url');
+      const bad = await admin.call('POST', '/api/discovery', { url: 'file:///etc/passwd' });
+      expect(bad.status).toBe(400);
+    } finally {
+      idp.close();
+    }
   });
 
   it('overview counts the last hour from the audit log in one-minute buckets', async () => {
