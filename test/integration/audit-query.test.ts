@@ -74,6 +74,19 @@ describe('GET /api/audit', () => {
     expect(seen).toEqual(Array.from({ length: 302 }, (_, i) => 302 - i));
   });
 
+  it('pages a time range exactly (the cursor replaces the upper bound)', async () => {
+    const from = T0 + 50_000;
+    const to = T0 + 250_000; // rows 50..249
+    const seen: number[] = [];
+    let cursor: string | null = '';
+    while (cursor !== null) {
+      const { body } = await getJson(`from=${from}&to=${to}&limit=33${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...body.items.map((e) => e.id));
+      cursor = body.nextCursor;
+    }
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, i) => 249 - i));
+  });
+
   it.each<[string, string, (e: AuditEntry) => boolean]>([
     ['user', 'user=user3', (e) => e.user === 'user3'],
     ['client', 'client=app-1', (e) => e.clientId === 'app-1'],
@@ -123,6 +136,12 @@ describe('GET /api/audit/export', () => {
     expect(objs.length).toBe(100);
     expect(objs.every((o) => o.decision === 'deny')).toBe(true);
     expect(objs.map((o) => o.id)).toEqual([...objs.map((o) => o.id)].sort((a, b) => a - b));
+  });
+
+  it('exports a time range exactly (from inclusive, to exclusive)', async () => {
+    const r = await fetch(`${apiUrl}/api/audit/export?format=ndjson&from=${T0 + 1000}&to=${T0 + 302_000}`);
+    const ids = (await r.text()).trimEnd().split('\n').map((l) => (JSON.parse(l) as AuditEntry).id);
+    expect(ids).toEqual(Array.from({ length: 301 }, (_, i) => i + 1));
   });
 
   it('refuses an unknown format', async () => {
