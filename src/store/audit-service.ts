@@ -31,6 +31,15 @@ export function installAudit(rt: Runtime): AuditService {
   const sink = new SqliteAuditSink({ db, settings: cfg, clock: deps.clock, logger: deps.logger, metrics: deps.metrics });
   deps.auditSink = sink;
 
+  // Not ready while the audit log refuses rows and audit.onFailure would refuse every guarded request.
+  rt.readiness.push({
+    name: 'audit',
+    check: () => {
+      const why = sink.unavailableReason();
+      return cfg().enabled && cfg().onFailure === 'deny' && why ? { ok: false, detail: why } : { ok: true };
+    },
+  });
+
   const abort = new AbortController();
   const none: RetentionResult = { deletedByAge: 0, deletedByCount: 0 };
   let running: Promise<RetentionResult> | undefined;

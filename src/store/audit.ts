@@ -118,6 +118,13 @@ export class SqliteAuditSink implements AuditSink {
     return this.queue.length;
   }
 
+  /** Why rows are not accepted right now (readiness detail), or undefined. */
+  unavailableReason(): AuditFailureReason | undefined {
+    if (this.closed) return 'closed';
+    if (this.storageFailing) return this.storageFailing;
+    return this.queue.length >= this.o.settings().queueMax ? 'queue_full' : undefined;
+  }
+
   isAccepting(): boolean {
     return !this.closed && !this.storageFailing && this.queue.length < this.o.settings().queueMax;
   }

@@ -124,6 +124,9 @@ describe('queue overflow through the pipeline follows audit.onFailure', () => {
     expect(await res.json()).toMatchObject({ error: 'audit_unavailable' });
     expect(upstream.seen.length).toBe(seen);
     expect(await metric(s)).toBeGreaterThanOrEqual(1);
+    const ready = await fetch(`${s.adminUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { missing: string[] }).missing).toContain('audit');
     await s.close();
     expect(rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
   });
@@ -136,6 +139,7 @@ describe('queue overflow through the pipeline follows audit.onFailure', () => {
     expect(res.status).toBe(200);
     expect(upstream.seen.some((r) => r.url.includes('i=overflow'))).toBe(true);
     expect(await metric(s)).toBe(1);
+    expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(200); // allow: still serving
     await s.close();
     expect(rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
   });
