@@ -78,7 +78,8 @@ export function registerAuditCommands(program: Command): void {
       const { config } = loadOrExit();
       const { db } = openDbOrExit(config.server.dataDir);
       const toFile = o.out !== undefined && o.out !== '-';
-      const showBar = Boolean(o.progress) || (process.stderr.isTTY && toFile);
+      // Not when the rows themselves go to the same terminal: the bar would be drawn into them.
+      const showBar = Boolean(o.progress) || (process.stderr.isTTY && (toFile || !process.stdout.isTTY));
       let bar: cliProgress.SingleBar | undefined;
       if (showBar) {
         bar = new cliProgress.SingleBar(
