@@ -25,6 +25,8 @@ let ctx: BrowserContext;
 let page: Page;
 const clock = fixedClock(Date.now());
 const dialogs: string[] = [];
+const consoleErrors: string[] = [];
+const pageErrors: string[] = [];
 
 const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 const go = async (hash: string, heading: string) => {
@@ -39,6 +41,10 @@ beforeAll(async () => {
   sc = await startTestSidecar(upstream.url, { credentials: { anonymous: 'deny' }, admin: { sessionTtlSec: 90 * 86400 }, audit: { flushIntervalMs: 20 } }, { clock });
   ctx = await launchBrowser();
   page = await ctx.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('dialog', (d) => {
     dialogs.push(d.message());
     void d.accept();
@@ -228,6 +234,11 @@ describe('admin UI in Chromium', () => {
     }
     const covered = (leaf: string) => fields.some((f) => leaf === f || leaf.startsWith(`${f}.`) || leaf.startsWith(`${f}[`));
     expect(leaves.filter((l) => !covered(l))).toEqual([]);
+  });
+
+  it('ran without script errors or Content-Security-Policy violations', () => {
+    expect(pageErrors).toEqual([]);
+    expect(consoleErrors.filter((m) => /Content Security Policy|Refused to/i.test(m))).toEqual([]);
   });
 
   it('is usable on a narrow window', async () => {
