@@ -144,8 +144,14 @@ export function storeChanges(db: Db, base: unknown, next: unknown, env: NodeJS.P
 export function loadStoredChanges(db: Db): StoredChanges | undefined {
   const r = db.prepare('SELECT value FROM settings WHERE key = ?').get(SETTINGS_KEY) as { value: string } | undefined;
   if (!r) return undefined;
-  const v = JSON.parse(r.value) as StoredChanges;
-  return Array.isArray(v.changes) ? v : undefined;
+  let v: StoredChanges;
+  try {
+    v = JSON.parse(r.value) as StoredChanges;
+  } catch {
+    v = { changes: 'unreadable' } as unknown as StoredChanges;
+  }
+  if (!Array.isArray(v.changes)) throw new Error('the configuration changes saved in the admin UI are unreadable; run `jira-auth-sidecar admin reset-config`');
+  return v;
 }
 
 export function clearStoredChanges(db: Db): boolean {
