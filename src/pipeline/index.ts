@@ -5,7 +5,7 @@ import type { Deps } from './deps.js';
 import { asMiddleware, type Step } from './step.js';
 import { requestId } from './request-id/middleware.js';
 import { metrics } from './metrics/middleware.js';
-import { audit } from './audit/middleware.js';
+import { audit, auditGate } from './audit/middleware.js';
 import { clientIp } from './client-ip/step.js';
 import { routeRules } from './route-rules/step.js';
 import { credentials } from './credentials/step.js';
@@ -30,6 +30,7 @@ export const stages = (d: Deps): Middleware[] => [
   metrics(d.metrics, d.clock), //   counts and latency of every exit
   audit(d.auditSink, d.clock), //   try/finally records every guarded exit, refusals included
   ...decisionStages(d).map(asMiddleware),
+  auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
   rateLimitResponseHeaders(), //    RateLimit-* from state.rateLimit on allowed responses (steps cannot touch ctx)
   forward({ agent: d.upstreamAgent, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
 ];

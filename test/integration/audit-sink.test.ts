@@ -124,6 +124,10 @@ describe('queue overflow through the pipeline follows audit.onFailure', () => {
     expect(await res.json()).toMatchObject({ error: 'audit_unavailable' });
     expect(upstream.seen.length).toBe(seen);
     expect(await metric(s)).toBeGreaterThanOrEqual(1);
+    // Jira's own UI is outside protectedPaths and not audited: an audit outage must not take it down.
+    const ui = await fetch(`${s.proxyUrl}/secure/Dashboard.jspa`);
+    expect(ui.status).toBe(200);
+    expect(upstream.seen.some((r) => r.url === '/secure/Dashboard.jspa')).toBe(true);
     const ready = await fetch(`${s.adminUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { missing: string[] }).missing).toContain('audit');

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { SidecarError } from '../../errors.js';
 import type { Clock } from '../../clock.js';
+import { recordRefusal } from '../step.js';
 import type { AuditRecord, AuditSink } from './sink.js';
 import type { RequestState } from '../state.js';
 
@@ -34,20 +35,13 @@ export function toAuditRecord(st: RequestState, status: number, err: unknown, no
 /**
  * Outermost decision row: try/finally records every exit, refusals included. Only guarded
  * requests (and everything while `enabled: false`) are audited; unprotected paths (Jira UI) are not.
- * If the sink cannot accept rows, audit.onFailure decides before anything reaches Jira.
  */
 export function audit(sink: AuditSink, clock: Clock): Middleware {
   return async function audit(ctx, next) {
     const st = ctx.state as RequestState;
-    const cfg = st.policy.config.audit;
-    if (!cfg.enabled) return next();
+    if (!st.policy.config.audit.enabled) return next();
     let err: unknown;
     try {
-      // Inside the try: the refusal itself is offered to the sink, which queues it (storage
-      // failing) or counts and logs it (queue full), so the outage is visible either way.
-      if (cfg.onFailure === 'deny' && !sink.isAccepting()) {
-        throw new SidecarError('audit_unavailable', { detail: 'audit queue full or storage failing' });
-      }
       await next();
     } catch (e) {
       err = e;
@@ -58,5 +52,23 @@ export function audit(sink: AuditSink, clock: Clock): Middleware {
         sink.write(toAuditRecord(st, status, err, clock.now()));
       }
     }
+  };
+}
+
+/**
+ * Before anything reaches Jira: if the audit log cannot take this request's row (queue full,
+ * storage failing) and audit.onFailure is "deny", refuse with 503 audit_unavailable. It sits after
+ * route-rules so Jira's own UI (unprotected paths, not audited) keeps working during an audit outage.
+ * The refusal itself is still offered to the sink, which queues it or counts and logs it.
+ */
+export function auditGate(sink: AuditSink): Middleware {
+  return async function auditGate(ctx, next) {
+    const st = ctx.state as RequestState;
+    const cfg = st.policy.config.audit;
+    const audited = st.route !== 'unprotected' || !st.policy.config.enabled;
+    if (cfg.enabled && audited && cfg.onFailure === 'deny' && !sink.isAccepting()) {
+      throw recordRefusal(st, 'audit', new SidecarError('audit_unavailable', { rule: 'audit.onFailure', detail: 'audit queue full or storage failing' }));
+    }
+    await next();
   };
 }
