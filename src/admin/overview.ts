@@ -1,5 +1,10 @@
 // GET /api/overview: the last hour of traffic from the audit log, in one-minute buckets
 // (requests, denials, rate-limited calls, p50/p99 latency) plus denials by reason.
+//
+// The audit table can hold millions of rows an hour and better-sqlite3 is synchronous, so one big
+// query would stall the proxy (same event loop) for seconds. Instead each minute is one small
+// grouped query, the event loop is yielded between minutes, and minutes that can no longer change
+// are kept, so a refresh re-reads only the last few minutes.
 import type Router from '@koa/router';
 import type { Db } from '../store/db.js';
 import type { Runtime } from '../http/runtime.js';
@@ -23,61 +28,116 @@ export interface Overview {
   buckets: OverviewBucket[];
 }
 
-const MINUTE = 60_000;
+interface Minute {
+  bucket: OverviewBucket;
+  byDecision: Record<string, number>;
+  denyReasons: Record<string, number>;
+}
 
-/**
- * Percentiles are nearest-rank (rank = ceil(n·p)), computed per minute inside SQLite with window
- * functions so no row leaves the database; integer arithmetic because ceil() is an optional build.
- */
-export function computeOverview(db: Db, now: number, minutes = 60): Overview {
-  const end = Math.floor(now / MINUTE) * MINUTE + MINUTE;
-  const start = end - minutes * MINUTE;
-  const byDecision = db.prepare('SELECT decision, count(*) AS n FROM audit_log WHERE time >= ? AND time < ? GROUP BY decision').all(start, end) as Array<{ decision: string; n: number }>;
-  const reasons = db
-    .prepare("SELECT reason, count(*) AS n FROM audit_log WHERE time >= ? AND time < ? AND decision = 'deny' GROUP BY reason ORDER BY n DESC, reason")
-    .all(start, end) as Array<{ reason: string; n: number }>;
-  const rows = db
-    .prepare(
-      `WITH r AS (
-         SELECT time / ${MINUTE} AS m, latency_ms AS l, decision, reason,
-                row_number() OVER (PARTITION BY time / ${MINUTE} ORDER BY latency_ms) AS rn,
-                count(*) OVER (PARTITION BY time / ${MINUTE}) AS n
-         FROM audit_log WHERE time >= ? AND time < ?)
-       SELECT m, max(n) AS n,
-              sum(decision = 'deny') AS denied,
-              sum(reason = 'rate_limited') AS limited,
-              max(CASE WHEN rn = (n * 50 + 99) / 100 THEN l END) AS p50,
-              max(CASE WHEN rn = (n * 99 + 99) / 100 THEN l END) AS p99
-       FROM r GROUP BY m ORDER BY m`,
-    )
-    .all(start, end) as Array<{ m: number; n: number; denied: number; limited: number; p50: number | null; p99: number | null }>;
-  const byMinute = new Map(rows.map((r) => [r.m, r]));
-  const buckets: OverviewBucket[] = [];
-  for (let t = start; t < end; t += MINUTE) {
-    const r = byMinute.get(t / MINUTE);
-    buckets.push({ start: new Date(t).toISOString(), requests: r?.n ?? 0, denied: r?.denied ?? 0, rateLimited: r?.limited ?? 0, p50Ms: r?.p50 ?? null, p99Ms: r?.p99 ?? null });
+const MINUTE = 60_000;
+/** Rows reach the table within the audit flush interval (plus retries); older minutes are final. */
+const SETTLED_MS = 5 * MINUTE;
+
+/** Nearest-rank percentile (rank = ceil(n·p)) over a latency histogram sorted by latency. */
+function percentile(hist: Array<[number, number]>, n: number, p: number): number | null {
+  if (n === 0) return null;
+  const rank = Math.ceil(n * p);
+  let seen = 0;
+  for (const [l, c] of hist) {
+    seen += c;
+    if (seen >= rank) return l;
   }
-  const count = (d: string) => byDecision.find((x) => x.decision === d)?.n ?? 0;
+  return hist[hist.length - 1]![0];
+}
+
+function readMinute(db: Db, start: number): Minute {
+  const rows = db
+    .prepare('SELECT latency_ms AS l, decision AS d, reason AS r, count(*) AS n FROM audit_log WHERE time >= ? AND time < ? GROUP BY l, d, r ORDER BY l')
+    .all(start, start + MINUTE) as Array<{ l: number; d: string; r: string; n: number }>;
+  const byDecision: Record<string, number> = {};
+  const denyReasons: Record<string, number> = {};
+  const hist: Array<[number, number]> = [];
+  let requests = 0;
+  let rateLimited = 0;
+  for (const row of rows) {
+    requests += row.n;
+    byDecision[row.d] = (byDecision[row.d] ?? 0) + row.n;
+    if (row.d === 'deny') denyReasons[row.r] = (denyReasons[row.r] ?? 0) + row.n;
+    if (row.r === 'rate_limited') rateLimited += row.n;
+    const last = hist[hist.length - 1];
+    if (last && last[0] === row.l) last[1] += row.n;
+    else hist.push([row.l, row.n]);
+  }
   return {
-    from: new Date(start).toISOString(),
-    to: new Date(end).toISOString(),
-    bucketSec: MINUTE / 1000,
-    totals: {
-      requests: byDecision.reduce((a, x) => a + x.n, 0),
-      allowed: count('allow'),
-      denied: count('deny'),
-      passthrough: count('passthrough'),
-      errors: count('error'),
-      rateLimited: reasons.find((x) => x.reason === 'rate_limited')?.n ?? 0,
+    bucket: {
+      start: new Date(start).toISOString(),
+      requests,
+      denied: byDecision.deny ?? 0,
+      rateLimited,
+      p50Ms: percentile(hist, requests, 0.5),
+      p99Ms: percentile(hist, requests, 0.99),
     },
-    denialsByReason: reasons.map((x) => ({ reason: x.reason, count: x.n })),
-    buckets,
+    byDecision,
+    denyReasons,
   };
 }
 
+const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/** Per-runtime cache of settled minutes (keyed by minute start). */
+export class OverviewCache {
+  private readonly settled = new Map<number, Minute>();
+  constructor(private readonly db: Db) {}
+
+  async compute(now: number, minutes = 60): Promise<Overview> {
+    const end = Math.floor(now / MINUTE) * MINUTE + MINUTE;
+    const start = end - minutes * MINUTE;
+    for (const k of this.settled.keys()) if (k < start) this.settled.delete(k);
+    const all: Minute[] = [];
+    for (let t = start; t < end; t += MINUTE) {
+      let m = this.settled.get(t);
+      if (!m) {
+        m = readMinute(this.db, t);
+        if (t + MINUTE <= now - SETTLED_MS) this.settled.set(t, m);
+        await yieldLoop();
+      }
+      all.push(m);
+    }
+    const sum = (pick: (m: Minute) => number) => all.reduce((a, m) => a + pick(m), 0);
+    const reasons = new Map<string, number>();
+    for (const m of all) for (const [r, n] of Object.entries(m.denyReasons)) reasons.set(r, (reasons.get(r) ?? 0) + n);
+    return {
+      from: new Date(start).toISOString(),
+      to: new Date(end).toISOString(),
+      bucketSec: MINUTE / 1000,
+      totals: {
+        requests: sum((m) => m.bucket.requests),
+        allowed: sum((m) => m.byDecision.allow ?? 0),
+        denied: sum((m) => m.byDecision.deny ?? 0),
+        passthrough: sum((m) => m.byDecision.passthrough ?? 0),
+        errors: sum((m) => m.byDecision.error ?? 0),
+        rateLimited: sum((m) => m.bucket.rateLimited),
+      },
+      denialsByReason: [...reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
+      buckets: all.map((m) => m.bucket),
+    };
+  }
+}
+
+/** Several open admin pages poll every 15 s; one computation serves them all for this long. */
+const CACHE_MS = 5000;
+
 export function registerOverviewRoutes(router: Router, rt: Runtime): void {
-  router.get('/api/overview', (ctx) => {
-    ctx.body = computeOverview(rt.db, rt.deps.clock.now());
+  const cache = new OverviewCache(rt.db);
+  let last: { at: number; value: Promise<Overview> } | undefined;
+  router.get('/api/overview', async (ctx) => {
+    // Wall-clock age (not the injected Clock): this bounds database work, it decides nothing.
+    const t = performance.now();
+    if (!last || t - last.at > CACHE_MS) {
+      last = { at: t, value: cache.compute(rt.deps.clock.now()) };
+      last.value.catch(() => (last = undefined));
+    }
+    ctx.body = await last.value;
   });
   router.get('/api/admin-activity', (ctx) => {
     const audit = rt.deps.services.audit;
