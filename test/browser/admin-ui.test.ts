@@ -231,6 +231,11 @@ describe('admin UI in Chromium', () => {
       await go(hash, heading);
       await page.locator('[data-path]').first().waitFor();
       fields.push(...(await page.locator('[data-path]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')!))));
+      // Every control has a label (or an aria-label) a screen reader and getByLabel can find.
+      const unlabelled = await page.locator('main input, main select, main textarea').evaluateAll((els) =>
+        els.filter((e: any) => !(e.labels?.length || e.getAttribute('aria-label'))).map((e: any) => e.id || e.name || e.outerHTML.slice(0, 60)),
+      );
+      expect(unlabelled, hash).toEqual([]);
     }
     const covered = (leaf: string) => fields.some((f) => leaf === f || leaf.startsWith(`${f}.`) || leaf.startsWith(`${f}[`));
     expect(leaves.filter((l) => !covered(l))).toEqual([]);
