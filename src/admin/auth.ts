@@ -60,7 +60,10 @@ function readCookie(ctx: Context, name: string): string | undefined {
 function setSessionCookie(ctx: Context, value: string, maxAgeSec: number) {
   // Secure only when the admin listener itself speaks TLS: it is plain HTTP on 127.0.0.1 by default.
   const secure = ctx.secure ? '; Secure' : '';
-  ctx.set('Set-Cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${secure}`);
+  // Path=/api/: cookies are per host, not per port (RFC 6265 §8.5), so a browser would also send an
+  // admin cookie to the proxy listener on the same host, and the proxy forwards cookies to Jira.
+  // Only the API needs it; Jira's UI and REST paths never start with /api/.
+  ctx.set('Set-Cookie', `${SESSION_COOKIE}=${value}; Path=/api/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${secure}`);
 }
 
 export function adminStoreOf(rt: Runtime): AdminStore {

@@ -134,7 +134,7 @@ export class AuditPage extends LightElement {
         </div>
       </form>
       ${statusLine(this.status)}
-      <div class="table-wrap"><table class="audit">
+      <div class="table-wrap"><table class="audit" aria-busy=${this.loading ? 'true' : 'false'}>
         <caption class="sr-only">Audit rows, newest first</caption>
         <thead><tr><th scope="col">Time</th><th scope="col">Decision</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Method</th><th scope="col">Path</th><th scope="col">User</th><th scope="col">Client IP</th><th scope="col">Latency</th></tr></thead>
         <tbody>
