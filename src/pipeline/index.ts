@@ -2,7 +2,7 @@
 // security change. Composed once at startup (koa's callback()).
 import type { Middleware } from 'koa';
 import type { Deps } from './deps.js';
-import { asMiddleware, type Step } from './step.js';
+import { stepsAsMiddleware, type Step } from './step.js';
 import { requestId } from './request-id/middleware.js';
 import { metrics } from './metrics/middleware.js';
 import { audit, auditGate } from './audit/middleware.js';
@@ -12,7 +12,6 @@ import { credentials } from './credentials/step.js';
 import { verify } from './verify/step.js';
 import { authorize } from './authorize/step.js';
 import { rateLimit } from './rate-limit/step.js';
-import { rateLimitResponseHeaders } from './rate-limit/middleware.js';
 import { forward } from './forward/middleware.js';
 
 /** The decision stages, shared by the proxy and POST /api/test (evaluate.ts). */
@@ -29,8 +28,7 @@ export const stages = (d: Deps): Middleware[] => [
   requestId(d), //                  state, X-Request-Id, JSON refusals
   metrics(d.metrics, d.clock), //   counts and latency of every exit
   audit(d.auditSink, d.clock), //   try/finally records every guarded exit, refusals included
-  ...decisionStages(d).map(asMiddleware),
+  stepsAsMiddleware(decisionStages(d)), // the rows above, in order, as one middleware
   auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
-  rateLimitResponseHeaders(), //    RateLimit-* from state.rateLimit on allowed responses (steps cannot touch ctx)
   forward({ agent: d.upstreamAgent, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
 ];

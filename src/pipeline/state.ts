@@ -118,6 +118,12 @@ export interface RequestState {
   upstreamStatus?: number;
   /** Set by forward when bytes reached the client (for audit of aborted streams). */
   bytesOut?: number;
+  /**
+   * Headers a stage adds to the answer, as a flat name/value list (RateLimit-* from rate-limit):
+   * forward sends them on the relayed response, replacing Jira's copies of the same names, and
+   * request-id puts them on answers Koa writes. X-Request-Id is added by both without being listed.
+   */
+  responseHeaders?: string[];
 }
 
 export type Decision = {

@@ -9,7 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
@@ -24,9 +24,12 @@ const opts = new Command()
   .option('--rounds <n>', 'interleaved rounds (medians reported)', process.env.ROUNDS ?? '3')
   .option('--connections <n>', 'concurrent keep-alive connections', process.env.CONNS ?? '50')
   .option('--scenarios <list>', 'comma-separated subset', 'jwt,api-token,introspection,refused,search,sse')
+  .option('--targets <list>', 'comma-separated subset of direct,bare,sidecar', 'direct,bare,sidecar')
+  .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
+  .option('--config-patch <json>', 'deep-merged into the sidecar config (experiments: audit or rate limit off, ...)')
   .option('--no-pin', 'do not pin processes to CPUs')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; pin: boolean }>();
+  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; pin: boolean }>();
 
 const DURATION = Number(opts.duration);
 const WARMUP = Number(opts.warmup);
@@ -81,9 +84,30 @@ interface Result {
   p99Ms: number;
   errors: number;
   non2xx: number;
+  /** CPU time (user + system) the proxy process (the upstream for "direct") spent per request, µs. */
+  cpuUsPerReq: number;
 }
 
-async function measure(url: string, pathName: string, headersFor: () => Record<string, string>, seconds: number): Promise<Omit<Result, 'scenario' | 'target'>> {
+/** utime + stime of a process in seconds (Linux /proc; 0 elsewhere). Less noisy than req/s on a shared machine. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+async function measure(url: string, pathName: string, headersFor: () => Record<string, string>, seconds: number, pid?: number): Promise<Omit<Result, 'scenario' | 'target'>> {
+  const cpu0 = cpuSeconds(pid);
   const inst = autocannon({
     url,
     connections: CONNS,
@@ -97,7 +121,16 @@ async function measure(url: string, pathName: string, headersFor: () => Record<s
     ],
   });
   const r = await inst;
-  return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  const cpuUsPerReq = r.requests.total ? Math.round(((cpuSeconds(pid) - cpu0) * 1e6) / r.requests.total) : 0;
+  return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, cpuUsPerReq };
+}
+
+/** Deep merge for --config-patch (objects merge, arrays and scalars replace). */
+function merge(base: unknown, over: unknown): unknown {
+  if (Array.isArray(over) || typeof over !== 'object' || over === null) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(out[k], v);
+  return out;
 }
 
 const median = (xs: number[]) => {
@@ -163,7 +196,7 @@ async function main() {
       apiTokens: { enabled: true },
     };
     const configFile = path.join(tmp, 'sidecar.json');
-    writeFileSync(configFile, JSON.stringify(config));
+    writeFileSync(configFile, JSON.stringify(opts.configPatch ? merge(config, JSON.parse(opts.configPatch)) : config));
     const env = { SIDECAR_CONFIG: configFile, SIDECAR_DATA_DIR: dataDir, SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password', SIDECAR_LOG_LEVEL: 'info' };
     let apiToken: string | undefined;
     try {
@@ -172,13 +205,15 @@ async function main() {
     } catch (e) {
       log(`api-token scenario skipped: token create failed (${(e as Error).message.split('\n')[0]})`);
     }
-    const sidecar = await startChild('sidecar', ['dist/main.js', 'serve'], env);
+    const profArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf)] : [];
+    const sidecar = await startChild('sidecar', [...profArgs, 'dist/main.js', 'serve'], env);
 
     const targets = {
       direct: upstreamUrl,
       bare: `http://127.0.0.1:${bare.port}`,
       sidecar: `http://127.0.0.1:${sidecar.port}`,
     } as const;
+    const pids = { direct: upstream.child.pid, bare: bare.child.pid, sidecar: sidecar.child.pid };
     let i = 0;
     const rot = (list: string[]) => () => ({ authorization: `Bearer ${list[i++ % list.length]}` });
     const scenarios: Record<string, { path: string; headers: () => Record<string, string>; expectStatus: number }> = {
@@ -201,19 +236,19 @@ async function main() {
     }
 
     const raw: Result[] = [];
-    const order = ['direct', 'bare', 'sidecar'] as const;
+    const order = (['direct', 'bare', 'sidecar'] as const).filter((t) => opts.targets.split(',').includes(t));
     const total = ROUNDS * wanted.length * order.length;
     let n = 0;
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of wanted) {
         const sc = scenarios[s]!;
-        const rotated = [...order.slice(round % 3), ...order.slice(0, round % 3)];
+        const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
         for (const target of rotated) {
           n++;
           if (WARMUP > 0) await measure(targets[target], sc.path, sc.headers, WARMUP);
-          const m = await measure(targets[target], sc.path, sc.headers, DURATION);
+          const m = await measure(targets[target], sc.path, sc.headers, DURATION, pids[target]);
           raw.push({ scenario: s, target, ...m });
-          log(`[${n}/${total}] round ${round + 1} ${s.padEnd(13)} ${target.padEnd(7)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms${m.errors ? `  errors ${m.errors}` : ''}`);
+          log(`[${n}/${total}] round ${round + 1} ${s.padEnd(13)} ${target.padEnd(7)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req${m.errors ? `  errors ${m.errors}` : ''}`);
         }
       }
     }
@@ -230,27 +265,34 @@ async function main() {
           p99Ms: median(rs.map((r) => r.p99Ms)),
           errors: rs.reduce((a, r) => a + r.errors, 0),
           non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+          cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
         });
       }
     const ratios: Record<string, number> = {};
     for (const s of wanted) {
-      const b = results.find((r) => r.scenario === s && r.target === 'bare')!;
-      const sc = results.find((r) => r.scenario === s && r.target === 'sidecar')!;
-      ratios[s] = Number((sc.rps / b.rps).toFixed(3));
+      const b = results.find((r) => r.scenario === s && r.target === 'bare');
+      const sc = results.find((r) => r.scenario === s && r.target === 'sidecar');
+      if (b && sc) ratios[s] = Number((sc.rps / b.rps).toFixed(3));
     }
     const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, pinned: PIN, connections: CONNS, durationSec: DURATION, rounds: ROUNDS };
 
     const lines = [
-      `| scenario | target | req/s | p50 ms | p99 ms | sidecar/bare | non-2xx |`,
-      `|---|---|---:|---:|---:|---:|---:|`,
-      ...results.map((r) => `| ${r.scenario} | ${r.target} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${r.target === 'sidecar' ? ratios[r.scenario]!.toFixed(2) : ''} | ${r.non2xx} |`),
+      `| scenario | target | req/s | p50 ms | p99 ms | sidecar/bare | CPU µs/req | non-2xx |`,
+      `|---|---|---:|---:|---:|---:|---:|---:|`,
+      ...results.map((r) => `| ${r.scenario} | ${r.target} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${r.target === 'sidecar' && ratios[r.scenario] !== undefined ? ratios[r.scenario]!.toFixed(2) : ''} | ${r.cpuUsPerReq} | ${r.non2xx} |`),
     ];
     process.stdout.write(`\nMachine: ${machine.cpus} x ${machine.model}, Node ${machine.node}, ${CONNS} connections, ${DURATION}s x ${ROUNDS} rounds (medians)${PIN ? ', pinned' : ''}\n`);
     process.stdout.write(`The sidecar verifies each JWT once and caches the result by SHA-256 of the token until exp; direct/bare do no auth.\n`);
-    process.stdout.write(`"refused": bad-signature tokens (sidecar answers 401; direct/bare forward them).\n\n${lines.join('\n')}\n`);
+    process.stdout.write(`"refused": bad-signature tokens (sidecar answers 401; direct/bare forward them).\n`);
+    process.stdout.write(`CPU µs/req: user+system CPU of the proxy process per request (of the upstream for "direct"); steadier than req/s on a shared machine.\n\n${lines.join('\n')}\n`);
     if (opts.json) {
       writeFileSync(opts.json, JSON.stringify({ machine, results: results.map(({ scenario, target, rps, p50Ms, p99Ms }) => ({ scenario, target, rps, p50Ms, p99Ms })), ratios, raw }, null, 2));
       log(`wrote ${opts.json}`);
+    }
+    if (opts.cpuProf) {
+      // The profile is written when the sidecar exits: stop it and wait, or it would be lost.
+      await new Promise((r) => (sidecar.child.once('exit', r), sidecar.child.kill('SIGTERM')));
+      log(`cpu profile written to ${path.resolve(opts.cpuProf)}`);
     }
     idp.close();
   } finally {

@@ -1,10 +1,12 @@
 // Builds the header list Jira receives (pure). Hop-by-hop fields are dropped per RFC 9110 §7.6.1,
 // including every name listed in Connection; identity / shared-secret / strip-list headers are
 // dropped in every spelling (case, "_" vs "-", duplicates) on EVERY forwarded request.
+import { perPolicy } from '../../config/policy.js';
 import type { RequestState } from '../state.js';
 
 /** "X_Forwarded_User" and "x-forwarded-user" name the same header to many servers (CGI, nginx underscores_in_headers). */
-export const normalizeHeaderName = (name: string) => name.toLowerCase().replace(/_/g, '-');
+export const normalizeHeaderName = (name: string) => normalizeLower(name.toLowerCase());
+const normalizeLower = (lower: string) => (lower.includes('_') ? lower.replace(/_/g, '-') : lower);
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -21,10 +23,16 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Names listed in Connection headers (RFC 9110 §7.6.1), normalized. */
-export function connectionListed(rawHeaders: string[]): Set<string> {
+export function connectionListed(rawHeaders: string[]): ReadonlySet<string> {
+  let i = 0;
+  // Most requests and responses carry no Connection header (HTTP/1.1 keep-alive is the default).
+  while (i < rawHeaders.length && !(rawHeaders[i]!.length === 10 && rawHeaders[i]!.toLowerCase() === 'connection')) i += 2;
+  if (i >= rawHeaders.length) return NONE;
   const out = new Set<string>();
-  for (let i = 0; i < rawHeaders.length; i += 2) {
+  for (; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() === 'connection') {
       for (const t of rawHeaders[i + 1]!.split(',')) {
         const n = t.trim();
@@ -39,6 +47,7 @@ export function connectionListed(rawHeaders: string[]): Set<string> {
 export function spoofableHeaders(cfg: { identityHeader: string; sharedSecretHeader: string; stripHeaders: readonly string[] }): Set<string> {
   return new Set([cfg.identityHeader, cfg.sharedSecretHeader, ...cfg.stripHeaders].map(normalizeHeaderName));
 }
+const spoofableOf = perPolicy((c) => spoofableHeaders(c.upstream));
 
 const JIRA_SESSION_COOKIES = /^(JSESSIONID|seraph\.rememberme\.cookie|atlassian\.xsrf\.token|crowd\.token_key)$/i;
 
@@ -68,10 +77,9 @@ export interface UpstreamHeaderInput {
 /** Returns a flat raw header array for http.request (keeps duplicates and order). */
 export function buildUpstreamHeaders(input: UpstreamHeaderInput): string[] {
   const { state, upstreamHost, proto, identityHeaders } = input;
-  const up = state.policy.config.upstream;
   const raw = state.facts.rawHeaders;
   const listed = connectionListed(raw);
-  const spoofable = spoofableHeaders(up);
+  const spoofable = spoofableOf(state.policy);
   const replacing = identityHeaders !== undefined;
   const out: string[] = [];
   let xff: string | undefined;
@@ -80,9 +88,9 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): string[] {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    const norm = normalizeHeaderName(name);
+    const norm = normalizeLower(lower);
     if (lower === 'host') host = value;
-    if (HOP_BY_HOP.has(lower) || HOP_BY_HOP.has(norm) || listed.has(norm) || spoofable.has(norm)) continue;
+    if (HOP_BY_HOP.has(norm) || (norm !== lower && HOP_BY_HOP.has(lower)) || listed.has(norm) || spoofable.has(norm)) continue;
     if (norm === 'x-forwarded-for') {
       xff = xff === undefined ? value : `${xff}, ${value}`;
       continue;
@@ -115,8 +123,28 @@ export function filterResponseHeaders(rawHeaders: string[]): Array<[string, stri
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (RESPONSE_HOP.has(lower) || listed.has(normalizeHeaderName(name))) continue;
+    if (RESPONSE_HOP.has(lower) || listed.has(normalizeLower(lower))) continue;
     out.push([name, rawHeaders[i + 1]!]);
   }
+  return out;
+}
+
+/**
+ * The response head relayed to the client as one flat name/value list (duplicates such as several
+ * Set-Cookie kept, in order): Jira's headers minus hop-by-hop ones, then `own` (X-Request-Id,
+ * RateLimit-*), which replaces Jira's copies of the same names.
+ */
+export function responseHeaderList(rawHeaders: string[], own: readonly string[]): string[] {
+  const listed = connectionListed(rawHeaders);
+  const ownNames: string[] = [];
+  for (let i = 0; i < own.length; i += 2) ownNames.push(own[i]!.toLowerCase());
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (RESPONSE_HOP.has(lower) || ownNames.includes(lower) || (listed !== NONE && listed.has(normalizeLower(lower)))) continue;
+    out.push(name, rawHeaders[i + 1]!);
+  }
+  for (let i = 0; i < own.length; i++) out.push(own[i]!);
   return out;
 }

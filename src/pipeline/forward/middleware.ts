@@ -5,12 +5,13 @@ import http, { type Agent, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import https from 'node:https';
 import type { Middleware } from 'koa';
+import { perPolicy } from '../../config/policy.js';
 import { SidecarError } from '../../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../../log.js';
 import type { RequestState } from '../state.js';
-import { buildUpstreamHeaders, filterResponseHeaders } from './headers.js';
-import { headerIdentity, type IdentityForwarder } from './identity.js';
+import { buildUpstreamHeaders, responseHeaderList } from './headers.js';
+import { headerIdentity, type ForwardTarget, type IdentityForwarder } from './identity.js';
 
 export interface ForwardDeps {
   agent: Agent;
@@ -32,16 +33,40 @@ export function originForm(target: string): string {
 /** RFC 9110 §9.2.2: safe to send twice. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** upstream.url parsed once per config version (not per request). */
+const upstreamTarget = perPolicy((c) => {
+  const base = new URL(c.upstream.url);
+  const https_ = base.protocol === 'https:';
+  return {
+    lib: https_ ? https : http,
+    protocol: base.protocol,
+    hostname: base.hostname,
+    port: base.port || (https_ ? 443 : 80),
+    host: base.host,
+    origin: base.origin,
+    basePath: base.pathname.replace(/\/$/, ''),
+  };
+});
+
 export function forward(d: ForwardDeps): Middleware {
   return async function forward(ctx) {
     const st = ctx.state as RequestState;
     const up = st.policy.config.upstream;
-    const base = new URL(up.url);
-    const basePath = base.pathname.replace(/\/$/, '');
-    const path = basePath + originForm(st.facts.rawTarget);
-    const url = new URL(base.origin + path);
+    const base = upstreamTarget(st.policy);
+    const path = base.basePath + originForm(st.facts.rawTarget);
     const forwarder = d.identityForwarder?.(st) ?? headerIdentity;
-    const plan = await forwarder(st, { method: st.facts.method, url, path, req: ctx.req });
+    const target: ForwardTarget = {
+      method: st.facts.method,
+      get url() {
+        return new URL(base.origin + path);
+      },
+      path,
+      req: ctx.req,
+    };
+    // Header mode answers synchronously: no await (and no extra microtask hop) unless a forwarder is async.
+    let planned = forwarder(st, target);
+    if (planned instanceof Promise) planned = await planned;
+    const plan = planned;
     // A forwarder may change the target (OAuth 1.0a adds xoauth_requestor_id to the query it signed).
     const upstreamPath = plan?.path ?? path;
     const headers = buildUpstreamHeaders({
@@ -53,7 +78,7 @@ export function forward(d: ForwardDeps): Middleware {
     if (plan?.body) {
       for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'content-length') headers[i + 1] = String(plan.body.length);
     }
-    const lib = base.protocol === 'https:' ? https : http;
+    const lib = base.lib;
     const clientReq = ctx.req;
     const clientRes = ctx.res;
     ctx.respond = false;
@@ -81,7 +106,7 @@ export function forward(d: ForwardDeps): Middleware {
           agent: d.agent,
           protocol: base.protocol,
           hostname: base.hostname,
-          port: base.port || (base.protocol === 'https:' ? 443 : 80),
+          port: base.port,
           method: st.facts.method,
           path: upstreamPath,
           headers: headers as unknown as http.OutgoingHttpHeaders,
@@ -158,22 +183,24 @@ export function forward(d: ForwardDeps): Middleware {
           upRes.resume();
           return done(rejected);
         }
-        const resHeaders = filterResponseHeaders(upRes.rawHeaders);
-        // Headers set by earlier stages (X-Request-Id, RateLimit-*) win over upstream copies.
-        const own = ctx.response.headers as Record<string, string | string[]>;
-        const ownNames = new Set(Object.keys(own).map((k) => k.toLowerCase()));
-        const flat: string[] = [];
-        for (const [k, v] of resHeaders) if (!ownNames.has(k.toLowerCase())) flat.push(k, v);
-        for (const [k, v] of Object.entries(own)) for (const one of Array.isArray(v) ? v : [v]) flat.push(k, String(one));
+        // Headers of earlier stages (X-Request-Id, RateLimit-*) win over upstream copies.
+        const own = ['X-Request-Id', st.requestId];
+        if (st.responseHeaders) own.push(...st.responseHeaders);
         try {
-          clientRes.writeHead(st.upstreamStatus, flat as unknown as http.OutgoingHttpHeaders);
-          clientRes.flushHeaders();
+          writeResponseHead(clientRes, st.upstreamStatus, upRes.rawHeaders, own);
         } catch (e) {
           upRes.destroy();
           return done(e);
         }
+        // The head goes out with the first body chunk (one write, not two); a stream whose body has
+        // not started by the end of this turn (SSE) gets its head now, so the client sees it at once.
+        let started = false;
+        queueMicrotask(() => {
+          if (!started && !clientRes.destroyed) clientRes.flushHeaders();
+        });
         let bytes = 0;
         upRes.on('data', (chunk: Buffer) => {
+          started = true;
           bytes += chunk.length;
           if (!clientRes.write(chunk)) {
             upRes.pause();
@@ -181,6 +208,7 @@ export function forward(d: ForwardDeps): Middleware {
           }
         });
         upRes.on('end', () => {
+          started = true;
           st.bytesOut = bytes;
           clientRes.end();
           done();
@@ -201,4 +229,26 @@ export function forward(d: ForwardDeps): Middleware {
       send();
     });
   };
+}
+
+/**
+ * One writeHead with a flat list keeps repeated fields (several Set-Cookie) and validates each once.
+ * Headers someone set on the response before (a proxy route that called next) are kept, and win.
+ */
+function writeResponseHead(res: http.ServerResponse, status: number, upstreamRaw: string[], own: string[]): void {
+  const preset = res.getHeaderNames();
+  if (preset.length === 0) {
+    res.writeHead(status, responseHeaderList(upstreamRaw, own) as unknown as http.OutgoingHttpHeaders);
+    return;
+  }
+  for (const name of preset) {
+    const v = res.getHeader(name)!;
+    res.removeHeader(name);
+    if (own.some((n, i) => i % 2 === 0 && n.toLowerCase() === name)) continue;
+    for (const one of Array.isArray(v) ? v : [v]) own.push(name, String(one));
+  }
+  // writeHead(status, list) would setHeader (replace) each field once headers were set: append instead.
+  const flat = responseHeaderList(upstreamRaw, own);
+  for (let i = 0; i < flat.length; i += 2) res.appendHeader(flat[i]!, flat[i + 1]!);
+  res.writeHead(status);
 }

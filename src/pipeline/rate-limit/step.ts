@@ -36,6 +36,11 @@ export function rateLimit(d: Deps): Step {
       const detail = `${plan.key}: ${out.remaining}/${out.limit} left per ${plan.durationSec}s (${plan.source}, ${out.via}${mode === 'test' ? ', not consumed' : ''})`;
       if (out.kind === 'limited') throw new SidecarError('rate_limited', { rule: plan.source, detail, headers: rateLimitHeaders(info, true) });
       st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'pass', detail });
+      // RateLimit-* on the allowed answer (forward relays them, replacing any copies from Jira).
+      if (mode === 'proxy') {
+        const h = (st.responseHeaders ??= []);
+        h.push('RateLimit-Limit', String(info.limit), 'RateLimit-Remaining', String(info.remaining), 'RateLimit-Reset', String(info.resetSec));
+      }
     },
   };
 }

@@ -11,6 +11,13 @@ export function pickRequestId(sent: string | string[] | undefined): string {
   return typeof sent === 'string' && SAFE_ID.test(sent) ? sent : randomUUID();
 }
 
+/** X-Request-Id and the headers stages added (state.responseHeaders) on an answer Koa writes. */
+function setOwnHeaders(ctx: Parameters<Middleware>[0], state: RequestState): void {
+  ctx.set('X-Request-Id', state.requestId);
+  const h = state.responseHeaders;
+  if (h) for (let i = 0; i < h.length; i += 2) ctx.set(h[i]!, h[i + 1]!);
+}
+
 /**
  * Outermost: creates the request state (one policy snapshot per request), sets X-Request-Id on
  * every response, and turns any thrown error into the contract's JSON refusal.
@@ -33,9 +40,10 @@ export function requestId(d: Deps): Middleware {
       verdicts: [],
     };
     ctx.state = state;
-    ctx.set('X-Request-Id', id);
     try {
       await next();
+      // Answers Koa writes (/_sidecar/tokens) get the id here; forward writes its own head with it.
+      if (ctx.respond !== false) setOwnHeaders(ctx, state);
     } catch (err) {
       if (!(err instanceof SidecarError)) d.logger.error({ err, requestId: id }, 'unexpected error');
       else if (err.status >= 500) d.logger.warn({ requestId: id, code: err.code, detail: err.detail }, 'request failed');
@@ -46,6 +54,7 @@ export function requestId(d: Deps): Middleware {
       ctx.respond = true;
       const r = toErrorResponse(err, id);
       ctx.status = r.status;
+      setOwnHeaders(ctx, state);
       for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
       ctx.set('Cache-Control', 'no-store');
       ctx.body = r.body;
