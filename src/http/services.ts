@@ -7,6 +7,7 @@ import { installAudit } from '../store/audit-service.js';
 import { buildApiTokenServices } from '../pipeline/verify/api-token/services.js';
 import { buildAuthServices } from '../pipeline/verify/auth-services.js';
 import { installRateLimiter } from '../pipeline/rate-limit/service.js';
+import { installUpstreamPools } from '../pipeline/forward/upstream-pool.js';
 
 export async function buildServices(rt: Runtime): Promise<void> {
   await setupAdmin(rt); // first: replays admin config changes (so every service starts on them), ensures an admin account
@@ -14,5 +15,6 @@ export async function buildServices(rt: Runtime): Promise<void> {
   buildApiTokenServices(rt); // our API tokens: store, verifier, /_sidecar/tokens
   buildAuthServices(rt); // JWT (key sources, Entra) and introspection verifiers, jwt-keys readiness
   await installRateLimiter(rt); // memory or Redis limiter, rebuilt on store changes, rate-limit-store readiness
+  installUpstreamPools(rt); // undici keep-alive pool to Jira (forward), closed after the listeners
   buildIdentityServices(rt); // how Jira learns the caller: header | oauth1-impersonation | credential-map (key ring, credential store)
 }

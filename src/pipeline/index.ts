@@ -30,5 +30,5 @@ export const stages = (d: Deps): Middleware[] => [
   audit(d.auditSink, d.clock), //   try/finally records every guarded exit, refusals included
   stepsAsMiddleware(decisionStages(d)), // the rows above, in order, as one middleware
   auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
-  forward({ agent: d.upstreamAgent, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
+  forward({ pools: d.services.upstreamPools, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
 ];

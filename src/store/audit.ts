@@ -107,7 +107,9 @@ export class SqliteAuditSink implements AuditSink {
       for (const r of records) {
         const row = toRow(r, head.id + 1);
         const rowHash = hashRow(head.hash, row, REQUEST_COLUMNS);
-        this.insert.run({ ...row, prev_hash: head.hash, row_hash: rowHash });
+        row.prev_hash = head.hash;
+        row.row_hash = rowHash;
+        this.insert.run(row);
         head = { id: row.id as number, hash: rowHash };
       }
     });

@@ -1,20 +1,22 @@
 // Streams the request to Jira and the answer back, both ways, without buffering (SSE arrives
 // event by event). Upstream refused/reset -> 502, no response head within timeoutMs -> 504,
-// client abort -> the upstream request is destroyed.
-import http, { type Agent, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
-import https from 'node:https';
+// client abort -> the upstream request is aborted. The connection pool is undici's (upstream-pool.ts).
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
+import type { Dispatcher } from 'undici';
 import { perPolicy } from '../../config/policy.js';
 import { SidecarError } from '../../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../../log.js';
 import type { RequestState } from '../state.js';
 import { buildUpstreamHeaders, responseHeaderList } from './headers.js';
-import { headerIdentity, type ForwardTarget, type IdentityForwarder } from './identity.js';
+import { headerIdentity, type ForwardTarget, type IdentityForwarder, type IdentityPlan } from './identity.js';
+import { UpstreamPools } from './upstream-pool.js';
 
 export interface ForwardDeps {
-  agent: Agent;
+  /** Connection pools to Jira (services.upstreamPools); a private one when not given. */
+  pools?: UpstreamPools;
   metrics: Metrics;
   logger: Logger;
   /** Picks the identity forwarder for this request (default: header mode). */
@@ -33,25 +35,19 @@ export function originForm(target: string): string {
 /** RFC 9110 §9.2.2: safe to send twice. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** A connection that closed before Jira answered (RFC 9112 §9.3.1: e.g. reused just as Jira's idle timeout closed it). */
+const CLOSED_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 /** upstream.url parsed once per config version (not per request). */
 const upstreamTarget = perPolicy((c) => {
   const base = new URL(c.upstream.url);
-  const https_ = base.protocol === 'https:';
-  return {
-    lib: https_ ? https : http,
-    protocol: base.protocol,
-    hostname: base.hostname,
-    port: base.port || (https_ ? 443 : 80),
-    host: base.host,
-    origin: base.origin,
-    basePath: base.pathname.replace(/\/$/, ''),
-  };
+  return { host: base.host, origin: base.origin, basePath: base.pathname.replace(/\/$/, '') };
 });
 
 export function forward(d: ForwardDeps): Middleware {
+  const pools = d.pools ?? new UpstreamPools();
   return async function forward(ctx) {
     const st = ctx.state as RequestState;
-    const up = st.policy.config.upstream;
     const base = upstreamTarget(st.policy);
     const path = base.basePath + originForm(st.facts.rawTarget);
     const forwarder = d.identityForwarder?.(st) ?? headerIdentity;
@@ -67,8 +63,6 @@ export function forward(d: ForwardDeps): Middleware {
     let planned = forwarder(st, target);
     if (planned instanceof Promise) planned = await planned;
     const plan = planned;
-    // A forwarder may change the target (OAuth 1.0a adds xoauth_requestor_id to the query it signed).
-    const upstreamPath = plan?.path ?? path;
     const headers = buildUpstreamHeaders({
       state: st,
       upstreamHost: base.host,
@@ -78,164 +72,186 @@ export function forward(d: ForwardDeps): Middleware {
     if (plan?.body) {
       for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'content-length') headers[i + 1] = String(plan.body.length);
     }
-    const lib = base.lib;
-    const clientReq = ctx.req;
-    const clientRes = ctx.res;
     ctx.respond = false;
-    // No body framing at all (RFC 9112 §6.3: length 0), or already read: nothing to stream.
-    const cl = clientReq.headers['content-length'];
-    const bodyless = clientReq.readableEnded || ((cl === undefined || cl === '0') && clientReq.headers['transfer-encoding'] === undefined);
-    const replayable = IDEMPOTENT.has(st.facts.method) && (plan?.body !== undefined || bodyless);
-
     await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      let gotResponse = false;
-      const done = (err?: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) {
-          ctx.respond = true;
-          reject(err);
-        } else resolve();
-      };
-      let upReq!: http.ClientRequest;
-      let retried = false;
-      const send = () => {
-        upReq = lib.request({
-          agent: d.agent,
-          protocol: base.protocol,
-          hostname: base.hostname,
-          port: base.port,
-          method: st.facts.method,
-          path: upstreamPath,
-          headers: headers as unknown as http.OutgoingHttpHeaders,
-          setHost: false,
-        });
-        upReq.once('socket', onSocket);
-        upReq.on('error', onUpstreamError);
-        upReq.on('response', onResponse);
-        if (plan?.body) upReq.end(plan.body);
-        else if (bodyless) upReq.end();
-        else {
-          clientReq.pipe(upReq);
-          clientReq.on('error', () => upReq.destroy());
-        }
-      };
-      const timer = setTimeout(() => {
-        d.metrics.upstreamErrors.inc({ kind: 'timeout' });
-        upReq.destroy();
-        done(new SidecarError('upstream_timeout', { detail: `no response head within ${up.timeoutMs} ms` }));
-      }, up.timeoutMs);
-
-      // A fresh connection that does not complete in connectTimeoutMs is "unreachable" (502), not a
-      // slow Jira (504): a blackholed address would otherwise hold the request for the whole timeoutMs.
-      const onSocket = (sock: Socket) => {
-        if (!sock.connecting) return; // a reused keep-alive socket
-        const ct = setTimeout(() => {
-          d.metrics.upstreamErrors.inc({ kind: 'unreachable' });
-          done(new SidecarError('upstream_unreachable', { detail: `no connection within ${up.connectTimeoutMs} ms` }));
-          upReq.destroy();
-        }, up.connectTimeoutMs);
-        sock.once('connect', () => clearTimeout(ct));
-        sock.once('close', () => clearTimeout(ct));
-      };
-
-      // Client went away: cancel the upstream request (and its response stream).
-      const onClientClose = () => {
-        if (!clientRes.writableFinished) {
-          upReq.destroy();
-          if (!gotResponse) {
-            st.upstreamStatus = st.upstreamStatus ?? 499;
-            clearTimeout(timer);
-            settled = true;
-            resolve();
-          }
-        }
-      };
-      clientRes.once('close', onClientClose);
-
-      const onUpstreamError = function (this: http.ClientRequest, err: NodeJS.ErrnoException) {
-        if (settled || this !== upReq) return;
-        if (gotResponse) return; // mid-stream failures are handled on the response
-        // RFC 9112 §9.3.1: Jira may close an idle keep-alive connection just as it is reused; the
-        // request then fails before Jira read it. An idempotent request whose body we still hold is
-        // sent once more on a fresh connection instead of turning into a 502.
-        if (!retried && this.reusedSocket && replayable && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-          retried = true;
-          d.metrics.upstreamErrors.inc({ kind: 'stale_connection' });
-          send();
-          return;
-        }
-        d.metrics.upstreamErrors.inc({ kind: err.code === 'ECONNRESET' ? 'reset' : 'unreachable' });
-        done(new SidecarError('upstream_unreachable', { detail: `${err.code ?? ''} ${err.message}`.trim() }));
-      };
-
-      const onResponse = (upRes: IncomingMessage) => {
-        gotResponse = true;
-        clearTimeout(timer);
-        st.upstreamStatus = upRes.statusCode ?? 502;
-        // Jira refused the identity we sent (OAuth problem, revoked mapped PAT): a 502 the operator
-        // can act on instead of a 401 the client cannot fix. Nothing of Jira's answer is relayed.
-        const rejected = plan?.checkResponse?.(st.upstreamStatus, upRes.rawHeaders);
-        if (rejected) {
-          d.metrics.upstreamErrors.inc({ kind: 'identity_rejected' });
-          upRes.resume();
-          return done(rejected);
-        }
-        // Headers of earlier stages (X-Request-Id, RateLimit-*) win over upstream copies.
-        const own = ['X-Request-Id', st.requestId];
-        if (st.responseHeaders) own.push(...st.responseHeaders);
-        try {
-          writeResponseHead(clientRes, st.upstreamStatus, upRes.rawHeaders, own);
-        } catch (e) {
-          upRes.destroy();
-          return done(e);
-        }
-        // The head goes out with the first body chunk (one write, not two); a stream whose body has
-        // not started by the end of this turn (SSE) gets its head now, so the client sees it at once.
-        let started = false;
-        queueMicrotask(() => {
-          if (!started && !clientRes.destroyed) clientRes.flushHeaders();
-        });
-        let bytes = 0;
-        upRes.on('data', (chunk: Buffer) => {
-          started = true;
-          bytes += chunk.length;
-          if (!clientRes.write(chunk)) {
-            upRes.pause();
-            clientRes.once('drain', () => upRes.resume());
-          }
-        });
-        upRes.on('end', () => {
-          started = true;
-          st.bytesOut = bytes;
-          clientRes.end();
-          done();
-        });
-        upRes.on('error', () => {
-          // Jira died mid-body: the client sees a truncated response (status already sent).
-          d.metrics.upstreamErrors.inc({ kind: 'reset' });
-          st.bytesOut = bytes;
-          clientRes.destroy();
-          done();
-        });
-        upRes.on('aborted', () => {
-          clientRes.destroy();
-          done();
-        });
-      };
-
-      send();
+      new Exchange(d, pools, st, ctx.req, ctx.res, plan, plan?.path ?? path, headers, resolve, (e) => {
+        ctx.respond = true; // the error becomes a JSON answer (request-id), the head was not sent
+        reject(e);
+      }).send();
     });
   };
+}
+
+/**
+ * One request to Jira and its answer, as an undici dispatch handler: the head goes to the client
+ * with the first body chunk, body chunks are relayed with backpressure, failures map to 502/504.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private settled = false;
+  private gotResponse = false;
+  /** The response head was handed to the client: from here on a failure can only cut the stream. */
+  private relaying = false;
+  private retried = false;
+  private abortUpstream: ((reason?: Error) => void) | undefined;
+  private cancelled: Error | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly bodyless: boolean;
+  private readonly replayable: boolean;
+  private bytes = 0;
+  private started = false;
+  private resume: (() => void) | undefined;
+
+  constructor(
+    private readonly d: ForwardDeps,
+    private readonly pools: UpstreamPools,
+    private readonly st: RequestState,
+    private readonly clientReq: IncomingMessage,
+    private readonly clientRes: ServerResponse,
+    private readonly plan: IdentityPlan | undefined,
+    private readonly path: string,
+    private readonly headers: string[],
+    private readonly resolve: () => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    // No body framing at all (RFC 9112 §6.3: length 0), or already read: nothing to stream.
+    const cl = clientReq.headers['content-length'];
+    this.bodyless = clientReq.readableEnded || ((cl === undefined || cl === '0') && clientReq.headers['transfer-encoding'] === undefined);
+    this.replayable = IDEMPOTENT.has(st.facts.method) && (plan?.body !== undefined || this.bodyless);
+    const timeoutMs = st.policy.config.upstream.timeoutMs;
+    this.timer = setTimeout(() => {
+      d.metrics.upstreamErrors.inc({ kind: 'timeout' });
+      this.done(new SidecarError('upstream_timeout', { detail: `no response head within ${timeoutMs} ms` }));
+      this.cancel();
+    }, timeoutMs);
+    clientRes.once('close', this.onClientClose);
+  }
+
+  send(): void {
+    this.abortUpstream = undefined;
+    this.pools.get(this.st.policy).dispatch(
+      {
+        path: this.path,
+        method: this.st.facts.method,
+        headers: this.headers,
+        body: this.plan?.body ?? (this.bodyless ? null : this.clientReq),
+      },
+      this,
+    );
+  }
+
+  /** Abort the upstream request (now, or as soon as undici hands us the abort function). */
+  private cancel(reason: Error = new Error('aborted by the sidecar')): void {
+    this.cancelled ??= reason;
+    this.abortUpstream?.(reason);
+  }
+
+  private done(err?: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (err) this.reject(err);
+    else this.resolve();
+  }
+
+  // Client went away: cancel the upstream request (and its response stream).
+  private readonly onClientClose = () => {
+    if (this.clientRes.writableFinished) return;
+    this.cancel();
+    if (!this.gotResponse && !this.settled) {
+      this.st.upstreamStatus = this.st.upstreamStatus ?? 499;
+      this.done();
+    }
+  };
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.cancelled) abort(this.cancelled);
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.settled) return false; // timed out meanwhile: the 504 is already on its way
+    this.gotResponse = true;
+    clearTimeout(this.timer);
+    this.resume = resume;
+    const st = this.st;
+    st.upstreamStatus = statusCode;
+    const raw: string[] = new Array(rawHeaders.length);
+    for (let i = 0; i < rawHeaders.length; i++) raw[i] = rawHeaders[i]!.toString('latin1');
+    // Jira refused the identity we sent (OAuth problem, revoked mapped PAT): a 502 the operator
+    // can act on instead of a 401 the client cannot fix. Nothing of Jira's answer is relayed.
+    const rejected = this.plan?.checkResponse?.(statusCode, raw);
+    if (rejected) {
+      this.d.metrics.upstreamErrors.inc({ kind: 'identity_rejected' });
+      this.done(rejected);
+      this.cancel();
+      return false;
+    }
+    // Headers of earlier stages (X-Request-Id, RateLimit-*) win over upstream copies.
+    const own = ['X-Request-Id', st.requestId];
+    if (st.responseHeaders) own.push(...st.responseHeaders);
+    try {
+      writeResponseHead(this.clientRes, statusCode, raw, own);
+      this.relaying = true;
+    } catch (e) {
+      this.done(e);
+      this.cancel();
+      return false;
+    }
+    // The head goes out with the first body chunk (one write, not two); a stream whose body has
+    // not started by the end of this turn (SSE) gets its head now, so the client sees it at once.
+    queueMicrotask(() => {
+      if (!this.started && !this.clientRes.destroyed) this.clientRes.flushHeaders();
+    });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.started = true;
+    this.bytes += chunk.length;
+    if (this.clientRes.write(chunk)) return true;
+    this.clientRes.once('drain', this.resume!);
+    return false;
+  }
+
+  onComplete(): void {
+    this.started = true;
+    this.st.bytesOut = this.bytes;
+    this.clientRes.end();
+    this.done();
+  }
+
+  onError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (this.relaying) {
+      // Jira died mid-body (or the client left): the client sees a truncated response (status already sent).
+      if (!this.cancelled) this.d.metrics.upstreamErrors.inc({ kind: 'reset' });
+      this.st.bytesOut = this.bytes;
+      this.clientRes.destroy();
+      this.done();
+      return;
+    }
+    if (this.settled || this.cancelled) return;
+    // RFC 9112 §9.3.1: Jira may close an idle keep-alive connection just as it is reused; the
+    // request then fails before Jira read it. An idempotent request whose body we still hold is
+    // sent once more on a fresh connection instead of turning into a 502.
+    if (!this.retried && this.replayable && CLOSED_CONNECTION.has(code)) {
+      this.retried = true;
+      this.d.metrics.upstreamErrors.inc({ kind: 'stale_connection' });
+      this.send();
+      return;
+    }
+    if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return this.done(err); // a request Jira cannot be sent: 500, logged
+    this.d.metrics.upstreamErrors.inc({ kind: CLOSED_CONNECTION.has(code) ? 'reset' : 'unreachable' });
+    const detail = code === 'UND_ERR_CONNECT_TIMEOUT' ? `no connection within ${this.st.policy.config.upstream.connectTimeoutMs} ms` : `${code} ${err.message}`.trim();
+    this.done(new SidecarError('upstream_unreachable', { detail }));
+  }
 }
 
 /**
  * One writeHead with a flat list keeps repeated fields (several Set-Cookie) and validates each once.
  * Headers someone set on the response before (a proxy route that called next) are kept, and win.
  */
-function writeResponseHead(res: http.ServerResponse, status: number, upstreamRaw: string[], own: string[]): void {
+function writeResponseHead(res: ServerResponse, status: number, upstreamRaw: string[], own: string[]): void {
   const preset = res.getHeaderNames();
   if (preset.length === 0) {
     res.writeHead(status, responseHeaderList(upstreamRaw, own) as unknown as http.OutgoingHttpHeaders);

@@ -6,6 +6,21 @@ import type { Clock } from '../../clock.js';
 
 /** Counts every request by decision/code/status and observes its latency (end of response). */
 export function metrics(m: Metrics, clock: Clock): Middleware {
+  // prom-client hashes the label object on every inc/observe: keep the labelled children instead
+  // (a few dozen decision/code/status combinations exist).
+  const counters = new Map<string, { inc(): void }>();
+  const histograms = new Map<string, { observe(v: number): void }>();
+  const countOf = (decision: string, code: string, status: string) => {
+    const key = `${decision} ${code} ${status}`;
+    let c = counters.get(key);
+    if (!c) counters.set(key, (c = m.requests.labels({ decision, code, status })));
+    return c;
+  };
+  const latencyOf = (decision: string) => {
+    let h = histograms.get(decision);
+    if (!h) histograms.set(decision, (h = m.latency.labels({ decision })));
+    return h;
+  };
   return async function metrics(ctx, next) {
     let err: unknown;
     try {
@@ -21,8 +36,8 @@ export function metrics(m: Metrics, clock: Clock): Middleware {
       const errStatus = err instanceof SidecarError ? err.status : err ? 500 : undefined;
       const errCode = err instanceof SidecarError ? err.code : err ? 'internal_error' : undefined;
       const status = st.refusal?.status ?? errStatus ?? st.upstreamStatus ?? ctx.status;
-      m.requests.inc({ decision, code: st.refusal?.code ?? errCode ?? 'allowed', status: String(status) });
-      m.latency.observe({ decision }, (clock.now() - st.facts.receivedAt) / 1000);
+      countOf(decision, st.refusal?.code ?? errCode ?? 'allowed', String(status)).inc();
+      latencyOf(decision).observe((clock.now() - st.facts.receivedAt) / 1000);
     }
   };
 }
