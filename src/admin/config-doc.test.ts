@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyChanges, diffLeaves, maskedChanges, maskSecrets, MASK, secretPaths, unmaskSecrets } from './config-doc.js';
+import { applyChanges, diffLeaves, isSecretKey, maskedChanges, maskSecrets, MASK, secretPaths, unmaskSecrets } from './config-doc.js';
 
 const current = {
   upstream: { url: 'http://jira', sharedSecret: 's3cret' },
@@ -16,6 +16,20 @@ describe('secrets', () => {
     expect(m.upstream.url).toBe('http://jira');
     expect(secretPaths(current)).toEqual(['upstream.sharedSecret', 'introspection.clientSecret']);
     expect(JSON.stringify(maskSecrets({ upstream: { identity: { oauth1: { privateKeyPem: 'PEM' } } }, jiraGroupLookup: { authorization: 'Bearer x' } }))).not.toMatch(/PEM|Bearer/);
+  });
+
+  it.each([
+    ['sharedSecret', true],
+    ['clientSecret', true],
+    ['privateKeyPem', true],
+    ['authorization', true],
+    ['redisUrl', true],
+    ['sharedSecretHeader', false],
+    ['privateKeyFile', false],
+    ['certificatePem', false],
+    ['clientId', false],
+  ])('isSecretKey(%s) is %s', (key, expected) => {
+    expect(isSecretKey(key)).toBe(expected);
   });
 
   it.each([

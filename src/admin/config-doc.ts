@@ -15,7 +15,8 @@ export const MASK = '********';
  */
 export function isSecretKey(key: string | number): boolean {
   if (typeof key !== 'string') return false;
-  return /secret|password|privatekey|^authorization$|^redisurl$|apikey/i.test(key);
+  // ...but not the name of the header a secret travels in, or the path of the file that holds one.
+  return /secret|password|privatekey|^authorization$|^redisurl$|apikey/i.test(key) && !/(header|file)$/i.test(key);
 }
 
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

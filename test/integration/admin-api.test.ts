@@ -187,6 +187,7 @@ describe('GET/PUT /api/config', () => {
     const got = await admin.get('/api/config');
     expect(got.body.config.upstream.sharedSecret).toBe('********');
     expect(got.body.secrets).toContain('upstream.sharedSecret');
+    expect(got.body.config.upstream.sharedSecretHeader).toBe('X-Sidecar-Secret'); // a header name, not a secret
     expect(JSON.stringify(got.body)).not.toContain(secret);
     // Send everything back (mask included) with another change: the secret survives.
     const again = await admin.editConfig((c) => (c.upstream.timeoutMs = 4000));
