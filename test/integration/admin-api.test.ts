@@ -8,6 +8,7 @@ import path from 'node:path';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
 import { AdminClient, ADMIN_PASSWORD } from '../helpers/admin.js';
+import { startTokenIssuer } from '../helpers/issuer.js';
 import { startSidecar } from '../../src/http/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
@@ -333,6 +334,30 @@ describe('POST /api/test, tokens, UI headers', () => {
       expect(bad.status).toBe(400);
     } finally {
       idp.close();
+    }
+  });
+
+  it('an issuer added through the API is used at once: /api/test explains a JWT, the proxy accepts it', async () => {
+    const idp = await startTokenIssuer();
+    try {
+      const disc = await admin.call('POST', '/api/discovery', { url: idp.url });
+      expect(disc.status).toBe(200);
+      const put = await admin.editConfig((c) =>
+        c.jwt.issuers.push({ name: 'test-idp', issuer: disc.body.issuer, audiences: ['api://jira'], keys: { jwksUri: disc.body.jwksUri }, usernameClaim: 'preferred_username' }),
+      );
+      expect(put.status).toBe(200);
+      const jwt = idp.sign({ aud: 'api://jira', preferred_username: 'alice', groups: ['jira-users'] });
+      const t = await admin.call('POST', '/api/test', { token: jwt, method: 'GET', path: '/rest/api/2/myself' });
+      expect(t.body.decision).toMatchObject({ allow: true, credentialKind: 'jwt', identity: { username: 'alice', issuer: 'test-idp' } });
+      expect(t.body.decision.verdicts.some((v: any) => v.stage === 'verify')).toBe(true);
+      expect((await proxyGet(sc.proxyUrl, '/rest/api/2/myself', jwt)).status).toBe(200);
+      const wrongAud = idp.sign({ aud: 'api://other', preferred_username: 'alice' });
+      const denied = await admin.call('POST', '/api/test', { token: wrongAud, method: 'GET', path: '/rest/api/2/myself' });
+      expect(denied.body.decision.allow).toBe(false);
+      expect(denied.body.decision.status).toBe(401);
+    } finally {
+      await admin.editConfig((c) => (c.jwt.issuers = c.jwt.issuers.filter((i: any) => i.name !== 'test-idp')));
+      await idp.close();
     }
   });
 
