@@ -26,10 +26,11 @@ const opts = new Command()
   .option('--scenarios <list>', 'comma-separated subset', 'jwt,api-token,introspection,refused,search,sse')
   .option('--targets <list>', 'comma-separated subset of direct,bare,sidecar', 'direct,bare,sidecar')
   .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
+  .option('--node-args <args>', 'extra node flags for the sidecar process only (space-separated), e.g. --max-semi-space-size=32')
   .option('--config-patch <json>', 'deep-merged into the sidecar config (experiments: audit or rate limit off, ...)')
   .option('--no-pin', 'do not pin processes to CPUs')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; pin: boolean }>();
+  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; pin: boolean }>();
 
 const DURATION = Number(opts.duration);
 const WARMUP = Number(opts.warmup);
@@ -206,7 +207,8 @@ async function main() {
       log(`api-token scenario skipped: token create failed (${(e as Error).message.split('\n')[0]})`);
     }
     const profArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf)] : [];
-    const sidecar = await startChild('sidecar', [...profArgs, 'dist/main.js', 'serve'], env);
+    const nodeArgs = opts.nodeArgs ? opts.nodeArgs.split(' ').filter(Boolean) : [];
+    const sidecar = await startChild('sidecar', [...profArgs, ...nodeArgs, 'dist/main.js', 'serve'], env);
 
     const targets = {
       direct: upstreamUrl,
@@ -289,10 +291,10 @@ async function main() {
       writeFileSync(opts.json, JSON.stringify({ machine, results: results.map(({ scenario, target, rps, p50Ms, p99Ms }) => ({ scenario, target, rps, p50Ms, p99Ms })), ratios, raw }, null, 2));
       log(`wrote ${opts.json}`);
     }
-    if (opts.cpuProf) {
+    if (opts.cpuProf || opts.nodeArgs?.includes('-prof')) {
       // The profile is written when the sidecar exits: stop it and wait, or it would be lost.
       await new Promise((r) => (sidecar.child.once('exit', r), sidecar.child.kill('SIGTERM')));
-      log(`cpu profile written to ${path.resolve(opts.cpuProf)}`);
+      log('sidecar stopped (profiles written)');
     }
     idp.close();
   } finally {

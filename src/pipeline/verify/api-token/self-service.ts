@@ -85,6 +85,9 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
   }
 
   return async function sidecarTokens(ctx, next) {
+    // Every proxied request passes here: an origin-form target that cannot be ours goes on without parsing.
+    const target = ctx.req.url ?? '';
+    if (target.startsWith('/') && !target.startsWith(SELF_SERVICE_BASE)) return next();
     const path = ctx.path;
     if (path !== SELF_SERVICE_BASE && !path.startsWith(`${SELF_SERVICE_BASE}/`)) return next();
     const st = ctx.state as RequestState;
