@@ -1,10 +1,13 @@
 // `npm run bench`: one run, on loopback, of a Jira-like upstream behind {nothing (direct), a bare
 // Node passthrough, the sidecar with JWT + rate limit + audit on}, interleaved and repeated,
 // medians reported. Scenarios: jwt (1,000 distinct tokens rotated), api-token, introspection
-// (cached), refused (bad signature: the cost of a refusal under attack), search (20 KB bodies), sse.
+// (cached), refused (1,000 bad-signature tokens rotated), forged (a new forgery per request: the cost
+// of a refusal under attack), search (20 KB bodies), sse. CPU µs/req of each server process is
+// read from /proc: steadier than req/s when other work shares the machine.
 // Load generator (autocannon, this process) is pinned to CPU 1, servers to CPU 0 (taskset), so
 // throughput = 1 / (proxy + upstream cost) as in ../shared/bench-peers.
 //   npm run bench -- [--json FILE] [--duration S] [--rounds N] [--connections C] [--scenarios a,b]
+//                    [--targets direct,bare,sidecar] [--cpu-prof DIR] [--node-args ARGS] [--config-patch JSON]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
@@ -23,7 +26,7 @@ const opts = new Command()
   .option('--warmup <s>', 'seconds of warm-up per measurement (discarded)', process.env.WARMUP ?? '1')
   .option('--rounds <n>', 'interleaved rounds (medians reported)', process.env.ROUNDS ?? '3')
   .option('--connections <n>', 'concurrent keep-alive connections', process.env.CONNS ?? '50')
-  .option('--scenarios <list>', 'comma-separated subset', 'jwt,api-token,introspection,refused,search,sse')
+  .option('--scenarios <list>', 'comma-separated subset', 'jwt,api-token,introspection,refused,forged,search,sse')
   .option('--targets <list>', 'comma-separated subset of direct,bare,sidecar', 'direct,bare,sidecar')
   .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
   .option('--node-args <args>', 'extra node flags for the sidecar process only (space-separated), e.g. --max-semi-space-size=32')
@@ -215,6 +218,7 @@ async function main() {
       bare: `http://127.0.0.1:${bare.port}`,
       sidecar: `http://127.0.0.1:${sidecar.port}`,
     } as const;
+    const unsigned = tokens.map((t) => t.slice(0, t.lastIndexOf('.')));
     const pids = { direct: upstream.child.pid, bare: bare.child.pid, sidecar: sidecar.child.pid };
     let i = 0;
     const rot = (list: string[]) => () => ({ authorization: `Bearer ${list[i++ % list.length]}` });
@@ -223,6 +227,8 @@ async function main() {
       'api-token': { path: '/rest/api/2/myself', headers: () => ({ authorization: `Bearer ${apiToken}` }), expectStatus: 200 },
       introspection: { path: '/rest/api/2/myself', headers: rot(opaque), expectStatus: 200 },
       refused: { path: '/rest/api/2/myself', headers: rot(badTokens), expectStatus: 401 },
+      // A never-seen forgery per request (valid header and claims, random signature): no cache helps.
+      forged: { path: '/rest/api/2/myself', headers: () => ({ authorization: `Bearer ${unsigned[i++ % unsigned.length]}.${randomBytes(256).toString('base64url')}` }), expectStatus: 401 },
       search: { path: '/rest/api/2/search?maxResults=60', headers: rot(tokens), expectStatus: 200 },
       sse: { path: '/rest/llm/stream?events=5&gapMs=10', headers: rot(tokens), expectStatus: 200 },
     };
@@ -285,7 +291,8 @@ async function main() {
     ];
     process.stdout.write(`\nMachine: ${machine.cpus} x ${machine.model}, Node ${machine.node}, ${CONNS} connections, ${DURATION}s x ${ROUNDS} rounds (medians)${PIN ? ', pinned' : ''}\n`);
     process.stdout.write(`The sidecar verifies each JWT once and caches the result by SHA-256 of the token until exp; direct/bare do no auth.\n`);
-    process.stdout.write(`"refused": bad-signature tokens (sidecar answers 401; direct/bare forward them).\n`);
+    process.stdout.write(`"refused": 1,000 bad-signature tokens in rotation (a client repeating bad tokens; the sidecar remembers a failed signature for 60 s by hash).\n`);
+    process.stdout.write(`"forged": a new forged token on every request (random signature: one RSA verification each). The sidecar answers 401 to both; direct/bare forward them.\n`);
     process.stdout.write(`CPU µs/req: user+system CPU of the proxy process per request (of the upstream for "direct"); steadier than req/s on a shared machine.\n\n${lines.join('\n')}\n`);
     if (opts.json) {
       writeFileSync(opts.json, JSON.stringify({ machine, results: results.map(({ scenario, target, rps, p50Ms, p99Ms }) => ({ scenario, target, rps, p50Ms, p99Ms })), ratios, raw }, null, 2));

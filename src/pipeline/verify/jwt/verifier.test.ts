@@ -142,6 +142,19 @@ describe('JwtVerifier cache', () => {
     expect(h.v.cacheSize).toBe(0);
   });
 
+  it('a bad signature is refused from memory for a minute (one key lookup per forged token), then checked again', async () => {
+    const h = harness(policyOf({}));
+    const forged = await sign(other.privateKey, { exp: exp(300) });
+    expect(await h.run(forged)).toBe('token_invalid');
+    expect(await h.run(forged)).toBe('token_invalid');
+    expect(h.lookups()).toBe(1);
+    expect(await h.run(await sign(other.privateKey, { exp: exp(300), jti: 'another' }))).toBe('token_invalid');
+    expect(h.lookups()).toBe(2);
+    h.clock.advance(61_000);
+    expect(await h.run(forged)).toBe('token_invalid');
+    expect(h.lookups()).toBe(3);
+  });
+
   it('jwt.cacheSize bounds the cache; 0 disables it', async () => {
     const h = harness(policyOf({}, { jwt: { cacheSize: 2 } }));
     for (let i = 0; i < 5; i++) await h.run(await sign(rsa.privateKey, { exp: exp(300), jti: `j${i}` }));

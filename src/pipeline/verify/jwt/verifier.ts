@@ -29,6 +29,16 @@ export interface JwtVerifierDeps {
 
 const invalid = (rule: string, detail: string) => new SidecarError('token_invalid', { rule, detail });
 
+/**
+ * How long a token whose signature did not verify with the issuer's key (or that had expired) is
+ * refused from memory, by its hash: a client retrying the same bad token costs no RSA verification.
+ * Short, so a key replaced under the same kid is picked up quickly; a never-seen forged token still
+ * costs one verification.
+ */
+const REFUSAL_CACHE_MS = 60_000;
+/** Entries of the refusal cache (separate from the positive cache, so a flood of forgeries cannot evict valid tokens). */
+const REFUSAL_CACHE_SIZE = 10_000;
+
 /** jose errors -> our codes. Expiry is told apart; every other failure is just "invalid". */
 export function mapJoseError(e: unknown): SidecarError {
   if (e instanceof SidecarError) return e;
@@ -46,6 +56,7 @@ export class JwtVerifier implements Verifier {
   readonly kind = 'jwt' as const;
   private readonly sources = new Map<string, KeySource>();
   private readonly cache: TokenCache<Identity>;
+  private readonly refusals = new TokenCache<SidecarError>(() => REFUSAL_CACHE_SIZE);
   readonly groups: JiraGroupLookup;
 
   constructor(private readonly d: JwtVerifierDeps) {
@@ -75,7 +86,19 @@ export class JwtVerifier implements Verifier {
     const hash = tokenHash(token);
     const cached = this.cache.get(hash, policy.version, now);
     if (cached) return { ...cached, groups: [...cached.groups], roles: [...cached.roles] };
+    const refused = this.refusals.get(hash, policy.version, now);
+    if (refused) throw refused;
+    try {
+      return await this.verifyUncached(token, hash, policy, now);
+    } catch (e) {
+      // Only verdicts no key refresh can change: a signature that failed with the key for its kid, or expiry.
+      const settled = e instanceof SidecarError && (e.code === 'token_expired' || (e.code === 'token_invalid' && e.rule === 'signature'));
+      if (settled && policy.config.jwt.cacheSize > 0) this.refusals.set(hash, e, now + REFUSAL_CACHE_MS, policy.version, now);
+      throw e;
+    }
+  }
 
+  private async verifyUncached(token: string, hash: string, policy: Policy, now: number): Promise<Identity> {
     let header: ProtectedHeaderParameters;
     let unverified: JWTPayload;
     try {
@@ -141,6 +164,7 @@ export class JwtVerifier implements Verifier {
   /** A new config: results judged by the old one are dropped; sources no issuer uses are closed. */
   onReload(policy: Policy): void {
     this.cache.clear();
+    this.refusals.clear();
     this.groups.clear();
     const used = new Set(compiledIssuers(policy).map((i) => i.keySourceId));
     for (const id of [...this.sources.keys()]) if (!used.has(id)) this.sources.delete(id);
