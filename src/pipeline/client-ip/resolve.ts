@@ -47,6 +47,18 @@ function headerList(facts: RequestFacts, name: string): string | undefined {
  * ports), "[2001:db8::1]:443", "2001:db8::1"; for Forwarded, the for= parameter of an element
  * (RFC 7239 §4, quoted when it is IPv6). Undefined when there is nothing address-like.
  */
+/** The TCP peer is the same few addresses request after request: each is parsed once (bounded memo). */
+const peers = new Map<string, { parsed: ReturnType<typeof parseIp>; norm: string }>();
+function peerAddress(s: string): { parsed: ReturnType<typeof parseIp>; norm: string } {
+  let p = peers.get(s);
+  if (!p) {
+    if (peers.size >= 4096) peers.clear();
+    p = { parsed: parseIp(s), norm: normaliseIp(s) ?? s };
+    peers.set(s, p);
+  }
+  return p;
+}
+
 function entryAddress(entry: string, forwarded: boolean): string | undefined {
   let s = entry.trim();
   if (forwarded) {
@@ -69,8 +81,7 @@ function entryAddress(entry: string, forwarded: boolean): string | undefined {
  * and with peer 198.51.100.1 (not trusted), any header -> 198.51.100.1.
  */
 export function resolveClientIp(facts: RequestFacts, view: ClientIpView): ClientIpResult {
-  const peerParsed = parseIp(facts.peerIp);
-  const peer = normaliseIp(facts.peerIp) ?? facts.peerIp;
+  const { parsed: peerParsed, norm: peer } = peerAddress(facts.peerIp);
   if (view.trustedProxies.length === 0) return { ip: peer, source: 'peer', detail: 'peer address (no trustedProxies)' };
   if (!peerParsed || !findRange(peerParsed, view.trustedProxies)) {
     return { ip: peer, source: 'peer', detail: `peer ${peer} is not a trusted proxy: ${view.header} ignored` };

@@ -61,10 +61,11 @@ function rawValues(facts: RequestFacts, name: string): string[] {
 }
 
 /** Query parameter names, lower-cased and percent-decoded ("access%5Ftoken" is access_token to Tomcat). */
-function queryNames(rawTarget: string): Set<string> {
-  const names = new Set<string>();
+const NO_NAMES: ReadonlySet<string> = new Set();
+function queryNames(rawTarget: string): ReadonlySet<string> {
   const q = rawTarget.indexOf('?');
-  if (q < 0) return names;
+  if (q < 0) return NO_NAMES;
+  const names = new Set<string>();
   const query = rawTarget.slice(q + 1).split('#')[0]!;
   for (const part of query.split(/[&;]/)) {
     if (!part) continue;
@@ -186,7 +187,8 @@ export function classifyCredential(facts: RequestFacts, policy: Policy): Classif
   for (const p of QUERY_TOKEN_PARAMS) {
     if (query.has(p)) return refuse('credential_kind_denied', 'query-token', `token in the query string (${p}); send it in the Authorization header`);
   }
-  const hasQueryBasic = [...QUERY_BASIC_PARAMS].some((p) => query.has(p));
+  let hasQueryBasic = false;
+  for (const p of QUERY_BASIC_PARAMS) hasQueryBasic ||= query.has(p);
   const auths = rawValues(facts, 'authorization');
   if (auths.length > 1) return refuse('credential_malformed', 'authorization', `${auths.length} Authorization headers`);
   if (auths.length === 1) {
