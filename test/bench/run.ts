@@ -43,8 +43,26 @@ const PIN = opts.pin && os.cpus().length >= 2 && existsSync('/usr/bin/taskset');
 const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 const children: ChildProcess[] = [];
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+/** Last resort (process.exit): whatever is still running is killed outright. */
 function cleanup() {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  for (const c of children) if (running(c)) c.kill('SIGKILL');
+}
+/**
+ * SIGTERM and wait (SIGKILL after 5 s) while this process still holds the children's stdout: a
+ * child that logs its shutdown into a pipe whose reader has gone never finishes shutting down.
+ */
+async function stopChildren(): Promise<void> {
+  await Promise.all(
+    children.filter(running).map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+          c.once('exit', () => (clearTimeout(t), resolve()));
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
@@ -298,14 +316,10 @@ async function main() {
       writeFileSync(opts.json, JSON.stringify({ machine, results: results.map(({ scenario, target, rps, p50Ms, p99Ms }) => ({ scenario, target, rps, p50Ms, p99Ms })), ratios, raw }, null, 2));
       log(`wrote ${opts.json}`);
     }
-    if (opts.cpuProf || opts.nodeArgs?.includes('-prof')) {
-      // The profile is written when the sidecar exits: stop it and wait, or it would be lost.
-      await new Promise((r) => (sidecar.child.once('exit', r), sidecar.child.kill('SIGTERM')));
-      log('sidecar stopped (profiles written)');
-    }
+    if (opts.cpuProf || opts.nodeArgs?.includes('-prof')) log('profiles are written as the sidecar stops');
     idp.close();
   } finally {
-    cleanup();
+    await stopChildren();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
