@@ -37,7 +37,27 @@ export function redactHeaders(headers: Record<string, unknown>, extra: Iterable<
   return out;
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+let stdoutBroken = false;
+
+/**
+ * Log lines go to process.stdout (asynchronous for pipes). If whoever reads our stdout goes away
+ * (EPIPE), logging stops quietly: pino's default sonic-boom destination retries a failing write in a
+ * blocking loop at exit, which kept the process from ever honouring SIGTERM.
+ */
+export function stdoutDestination(): pino.DestinationStream {
+  if (process.stdout.listenerCount('error') === 0) {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') stdoutBroken = true;
+    });
+  }
+  return {
+    write(line: string) {
+      if (!stdoutBroken) process.stdout.write(line);
+    },
+  };
+}
+
+export function createLogger(level: string, destination: pino.DestinationStream = stdoutDestination()): Logger {
   return pino(
     {
       level,

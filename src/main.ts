@@ -3,7 +3,7 @@
 // config (SIDECAR_CONFIG + SIDECAR_*) as serve.
 import { Command } from 'commander';
 import { createLogger } from './log.js';
-import { startSidecar } from './http/server.js';
+import { startSidecar, type RunningSidecar } from './http/server.js';
 import { MigrationError } from './store/migrate.js';
 import { registerCommands } from './cli/index.js';
 import { die, loadOrExit, openDbOrExit } from './cli/common.js';
@@ -20,7 +20,28 @@ program
   .action(async (o: { config?: string }) => {
     const loaded = loadOrExit(o.config ?? process.env.SIDECAR_CONFIG);
     const logger = createLogger(loaded.config.log.level);
-    let running;
+    // Handlers go in before the listeners open: a signal that arrives while starting (or right after
+    // the "listening" line) must shut down cleanly, not hit the default action and kill the process.
+    let running: RunningSidecar | undefined;
+    let requested: string | undefined;
+    let signals = 0;
+    const shutdown = (sidecar: RunningSidecar) =>
+      sidecar.close().then(
+        () => process.exit(0),
+        (e) => {
+          logger.error({ err: e }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    const stop = (sig: string) => {
+      signals++;
+      if (signals > 1) process.exit(130);
+      logger.info({ signal: sig }, 'signal received');
+      requested = sig;
+      if (running) void shutdown(running);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     try {
       running = await startSidecar({ config: loaded.config, raw: loaded.raw, configFile: loaded.file, logger });
     } catch (e) {
@@ -28,21 +49,7 @@ program
       logger.fatal({ err: e }, 'failed to start');
       process.exit(1);
     }
-    let signals = 0;
-    const stop = (sig: string) => {
-      signals++;
-      if (signals > 1) process.exit(130);
-      logger.info({ signal: sig }, 'signal received');
-      running.close().then(
-        () => process.exit(0),
-        (e) => {
-          logger.error({ err: e }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    if (requested) void shutdown(running);
   });
 
 program

@@ -30,7 +30,9 @@ export async function setupAdmin(rt: Runtime, env: NodeJS.ProcessEnv = process.e
   if (store.userCount() > 0) return;
   const generated = generatePassword();
   await store.setPassword(DEFAULT_ADMIN, generated);
-  log.warn({ username: DEFAULT_ADMIN, generatedAdminPassword: generated }, 'no admin account existed: generated an admin password (shown once; change it after logging in)');
+  // The password is printed once as a plain stdout line, never put in a structured log line
+  // (log pipelines keep and ship those; secrets never reach a log).
+  log.warn({ username: DEFAULT_ADMIN }, 'no admin account existed: generated an admin password, printed once on stdout (change it after logging in)');
   if (log.level !== 'silent') {
     process.stdout.write(`\n  Admin login (shown once): username "${DEFAULT_ADMIN}", password "${generated}"\n  Change it in the admin UI or with: jira-auth-sidecar admin set-password\n\n`);
   }

@@ -60,4 +60,12 @@ describe('graceful shutdown', () => {
     s.child.kill('SIGINT');
     expect(await s.exited).toBe(0);
   });
+
+  it('SIGTERM still ends the process when the reader of its stdout has gone (EPIPE on log lines)', async () => {
+    const s = await spawnSidecar({ SIDECAR_UPSTREAM: upstream.url, SIDECAR_DATA_DIR: temp() });
+    s.child.stdout!.destroy(); // like `serve | head`: the shutdown log lines now hit a closed pipe
+    await fetch(`${s.proxyUrl}/rest/api/2/serverInfo`); // and a request in between
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
 });
