@@ -220,6 +220,8 @@ export const configSchema = z.strictObject({
       queueMax: z.number().int().min(100).default(50000),
       batchSize: z.number().int().min(1).default(500),
       flushIntervalMs: durationMs(200),
+      /** Request rows written by a worker thread (off the event loop) or inline on the main connection. Read at start. */
+      writer: z.enum(['worker', 'inline']).default('worker'),
       retentionIntervalSec: z.number().int().min(10).default(3600),
     })
     .prefault({}),

@@ -28,7 +28,8 @@ declare module '../pipeline/deps.js' {
 export function installAudit(rt: Runtime): AuditService {
   const { deps, db } = rt;
   const cfg = () => deps.getPolicy().config.audit;
-  const sink = new SqliteAuditSink({ db, settings: cfg, clock: deps.clock, logger: deps.logger, metrics: deps.metrics });
+  // audit.writer is read once: the worker (if any) owns the request chain for the sink's lifetime.
+  const sink = new SqliteAuditSink({ db, settings: cfg, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, writer: cfg().writer });
   deps.auditSink = sink;
 
   // Not ready while the audit log refuses rows and audit.onFailure would refuse every guarded request.

@@ -1,6 +1,10 @@
 // The SQLite audit sink: rows are queued in memory (bounded) and written in batches, one transaction
 // per batch, on a timer or setImmediate, never synchronously inside a request. The hash chain is
-// extended at flush time in queue order (audit-chain.ts).
+// extended at flush time in queue order (audit-chain.ts, audit-writer.ts). By default the batches
+// are written by a worker thread (audit-worker.ts) on its own connection: the transaction (~7 ms per
+// 500 rows: inserts, 8 indexes, hashing) then no longer stalls the event loop that serves requests.
+// This side keeps the queue, the counters and the logs; one batch is under way at a time, and its
+// rows leave the queue only when the worker confirms them (audit.queueMax counts unconfirmed rows).
 //
 // Nothing is dropped silently: when the queue is full or the disk refuses writes, isAccepting()
 // turns false (the audit middleware then applies audit.onFailure), every row that cannot be queued
@@ -12,7 +16,12 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../pipeline/metrics/metrics.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from './db.js';
-import { ADMIN_COLUMNS, REQUEST_COLUMNS, chainHead, hashRow, type ChainRow } from './audit-chain.js';
+import { Worker } from 'node:worker_threads';
+import { ADMIN_COLUMNS, chainHead, hashRow, type ChainRow } from './audit-chain.js';
+import { requestChainWriter, stored, toWriteError, type WriteError } from './audit-writer.js';
+import type { AuditBatchMessage, AuditBatchReply, AuditWorkerData } from './audit-worker.js';
+
+export { toRow } from './audit-writer.js';
 
 export type AuditSettings = Pick<Config['audit'], 'queueMax' | 'batchSize' | 'flushIntervalMs'>;
 
@@ -23,6 +32,12 @@ export interface SqliteAuditSinkOptions {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * Where batches are written: 'worker' (default) in a worker thread on its own connection to the
+   * same file, off the event loop; 'inline' on `db` in the event loop. Pragmas are per connection,
+   * so a fault injected on `db` (max_page_count as a full disk) only reaches the inline writer.
+   */
+  writer?: AuditWriterMode;
 }
 
 /** Failure reasons (the `reason` label of sidecar_audit_failures_total). */
@@ -47,43 +62,114 @@ export function maskSecrets(value: unknown, masked = false): unknown {
   return value;
 }
 
-/**
- * A string as SQLite will give it back: lone UTF-16 surrogates (possible in JWT claims) become
- * U+FFFD when stored as UTF-8, so they are replaced before hashing or verify would see an edit.
- */
-const stored = (v: string | null): string | null => (v === null ? null : (v as string & { toWellFormed(): string }).toWellFormed());
+/** Where request rows are written (audit.writer). */
+export type AuditWriterMode = 'worker' | 'inline';
 
-/** AuditRecord -> the row as stored (snake_case columns, integers only so the hash is stable). */
-export function toRow(r: AuditRecord, id: number): ChainRow {
-  return {
-    id,
-    time: Math.trunc(r.time),
-    request_id: stored(r.requestId),
-    decision: stored(r.decision),
-    reason: stored(r.reason),
-    status: Math.trunc(r.status),
-    method: stored(r.method),
-    path: stored(r.path),
-    client_ip: stored(r.clientIp),
-    user: stored(r.user),
-    credential_kind: stored(r.credentialKind),
-    token_id: stored(r.tokenId),
-    client_id: stored(r.clientId),
-    issuer: stored(r.issuer),
-    latency_ms: Math.max(0, Math.round(r.latencyMs)),
-    upstream_status: r.upstreamStatus === null ? null : Math.trunc(r.upstreamStatus),
-    route: stored(r.route),
-    stage: stored(r.stage),
-    rule: stored(r.rule),
-  };
+/** Writes one batch in one transaction; returns (never throws) the error when nothing was written. */
+interface BatchWriter {
+  write(records: AuditRecord[]): WriteError | undefined | Promise<WriteError | undefined>;
+  /** Keep the process alive until the pending writes are answered (shutdown drain). */
+  keepAlive(): void;
+  close(): Promise<void>;
 }
 
-const errCode = (e: unknown) => String((e as { code?: unknown })?.code ?? '');
-const isBusy = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(errCode(e));
-const isFull = (e: unknown) => /^SQLITE_FULL/.test(errCode(e)) || (e as NodeJS.ErrnoException)?.code === 'ENOSPC';
+/** On the main connection, in the event loop (the pre-worker behaviour; faults injected on `db` apply). */
+class InlineWriter implements BatchWriter {
+  private readonly tx;
+  constructor(db: Db) {
+    this.tx = requestChainWriter(db);
+  }
+  write(records: AuditRecord[]): WriteError | undefined {
+    try {
+      this.tx(records);
+      return undefined;
+    } catch (e) {
+      return toWriteError(e);
+    }
+  }
+  keepAlive(): void {}
+  async close(): Promise<void> {}
+}
+
+/**
+ * The worker's entry. From dist it is the compiled audit-worker.js beside this file. From the TS
+ * sources (vitest, `node --import tsx`) there is no .js beside us and a Worker cannot load .ts by
+ * itself; on Node 20 `execArgv: ['--import', 'tsx']` does not reach a worker's entry module either
+ * (ERR_UNKNOWN_FILE_EXTENSION), so a two-line bootstrap registers tsx's loader inside the worker and
+ * then imports the .ts source. That runs the same source the tests load, never a stale dist build.
+ */
+function spawnAuditWorker(workerData: AuditWorkerData): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./audit-worker.js', here), { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api'); // its ESM build (the CJS build's register() is broken here)
+  const entry = new URL('./audit-worker.ts', here).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/** In a worker thread with its own connection: the transaction and hashing leave the event loop. */
+class WorkerWriter implements BatchWriter {
+  private worker: Worker | undefined;
+  private seq = 0;
+  private pending: { seq: number; resolve: (e: WriteError | undefined) => void } | undefined;
+  private alive = false;
+
+  constructor(
+    private readonly data: AuditWorkerData,
+    private readonly logger: Logger,
+  ) {}
+
+  private spawn(): Worker {
+    const w = spawnAuditWorker(this.data);
+    // Like the flush timer: a sink nobody closes does not keep the process alive; close() refs it.
+    if (!this.alive) w.unref();
+    w.on('message', (m: AuditBatchReply) => {
+      const p = this.pending;
+      if (!p || p.seq !== m.seq) return;
+      this.pending = undefined;
+      p.resolve(m.error);
+    });
+    w.on('error', (e) => this.logger.error({ err: e }, 'audit worker failed; a new one takes the next batch'));
+    w.on('exit', (code) => {
+      if (this.worker === w) this.worker = undefined;
+      // The batch under way is not confirmed: it stays queued and is sent again (to a new worker).
+      const p = this.pending;
+      this.pending = undefined;
+      p?.resolve({ kind: 'write_failed', code: 'AUDIT_WORKER_EXIT', message: `audit worker exited with code ${code}` });
+    });
+    return w;
+  }
+
+  write(records: AuditRecord[]): Promise<WriteError | undefined> {
+    return new Promise((resolve) => {
+      const seq = ++this.seq;
+      this.pending = { seq, resolve };
+      try {
+        (this.worker ??= this.spawn()).postMessage({ seq, records } satisfies AuditBatchMessage);
+      } catch (e) {
+        this.pending = undefined;
+        resolve(toWriteError(e));
+      }
+    });
+  }
+
+  keepAlive(): void {
+    this.alive = true;
+    this.worker?.ref();
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}
 
 export class SqliteAuditSink implements AuditSink {
+  /** Rows not yet confirmed written, oldest first (the batch under way, if any, is at the head). */
   private queue: AuditRecord[] = [];
+  /** The batch sent to the writer and not yet answered (at most one: the chain is written in order). */
+  private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -91,31 +177,21 @@ export class SqliteAuditSink implements AuditSink {
   /** Storage refused the last write (disk full, I/O error): not accepting until a write succeeds. */
   private storageFailing: AuditFailureReason | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private droppedSinceLog = 0;
   private droppedTotal = 0;
   private lastDropLog = 0;
-  private readonly insert;
-  private readonly writeBatch;
+  private readonly writer: BatchWriter;
 
   constructor(private readonly o: SqliteAuditSinkOptions) {
-    const cols = [...REQUEST_COLUMNS, 'prev_hash', 'row_hash'];
-    this.insert = o.db.prepare(`INSERT INTO audit_log (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`);
-    // The head is read inside the transaction, so rows written by another writer (a second process
-    // on the same data dir, a restore) are chained onto instead of forked from.
-    this.writeBatch = o.db.transaction((records: AuditRecord[]) => {
-      let head = chainHead(o.db, 'request');
-      for (const r of records) {
-        const row = toRow(r, head.id + 1);
-        const rowHash = hashRow(head.hash, row, REQUEST_COLUMNS);
-        row.prev_hash = head.hash;
-        row.row_hash = rowHash;
-        this.insert.run(row);
-        head = { id: row.id as number, hash: rowHash };
-      }
-    });
+    // An in-memory database cannot be opened by a second connection: it is written inline.
+    const inline = (o.writer ?? 'worker') === 'inline' || o.db.memory;
+    this.writer = inline
+      ? new InlineWriter(o.db)
+      : new WorkerWriter({ file: o.db.name, busyTimeoutMs: Number(o.db.pragma('busy_timeout', { simple: true })) || 0 }, o.logger);
   }
 
-  /** Rows waiting to be written. */
+  /** Rows waiting to be written (including a batch sent to the worker and not yet confirmed). */
   get queued(): number {
     return this.queue.length;
   }
@@ -158,7 +234,8 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   private schedule(): void {
-    if (this.retryTimer || this.closed) return; // a backoff is pending: it flushes when due
+    // A backoff or a batch under way is pending: it schedules the next flush when it ends.
+    if (this.retryTimer || this.inFlight || this.closed) return;
     if (this.queue.length >= this.o.settings().batchSize) {
       if (!this.immediate) this.immediate = setImmediate(() => this.tick());
     } else if (!this.timer) {
@@ -168,43 +245,64 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   private tick(): void {
+    if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.retryTimer = undefined;
     if (this.closed) return;
-    this.flushOnce();
-    if (this.queue.length && !this.retryTimer) this.schedule();
+    void this.flush();
   }
 
-  /** Writes one batch; on failure keeps the rows and arms a backoff retry. Returns rows written. */
-  private flushOnce(): number {
-    if (!this.queue.length) return 0;
-    const batch = this.queue.slice(0, this.o.settings().batchSize);
-    try {
-      this.writeBatch(batch);
-    } catch (e) {
-      this.onWriteError(e, batch.length);
-      return 0;
+  /**
+   * Sends the head of the queue (up to batchSize rows) to the writer, unless a batch is under way.
+   * The rows leave the queue only when the write is confirmed; on failure they stay and a backoff
+   * retry is armed. Inline writes settle synchronously; worker writes return the pending promise.
+   */
+  private flush(): Promise<void> | undefined {
+    if (this.inFlight || !this.queue.length) return this.inFlight;
+    const n = Math.min(this.queue.length, this.o.settings().batchSize);
+    const r = this.writer.write(this.queue.slice(0, n));
+    if (!(r instanceof Promise)) {
+      this.settle(r, n);
+      return undefined;
     }
-    this.queue.splice(0, batch.length);
+    const p = r
+      .then((err) => {
+        this.inFlight = undefined;
+        this.settle(err, n);
+      })
+      .catch((e: unknown) => this.o.logger.error({ err: e }, 'audit flush failed'));
+    this.inFlight = p;
+    return p;
+  }
+
+  private settle(err: WriteError | undefined, rows: number): void {
+    if (err) {
+      this.onWriteError(err, rows);
+      return;
+    }
+    this.queue.splice(0, rows);
     this.o.metrics.auditQueue.set(this.queue.length);
     if (this.storageFailing) this.o.logger.warn({ queued: this.queue.length }, 'audit storage recovered');
     this.storageFailing = undefined;
     this.backoffMs = 0;
-    return batch.length;
+    if (this.queue.length) this.schedule();
   }
 
-  private onWriteError(e: unknown, rows: number): void {
+  private onWriteError(err: WriteError, rows: number): void {
     this.backoffMs = Math.min(5000, this.backoffMs ? this.backoffMs * 2 : 50);
-    if (isBusy(e)) {
+    if (err.kind === 'busy') {
       // Another process holds the write lock (a CLI command): wait; the queue absorbs it.
-      this.o.logger.warn({ code: errCode(e), retryInMs: this.backoffMs, queued: this.queue.length }, 'audit database busy; retrying');
+      this.o.logger.warn({ code: err.code, retryInMs: this.backoffMs, queued: this.queue.length }, 'audit database busy; retrying');
     } else {
-      const reason: AuditFailureReason = isFull(e) ? 'storage_full' : 'write_failed';
+      const reason: AuditFailureReason = err.kind;
       if (!this.storageFailing) {
         this.o.metrics.auditFailures.inc({ reason });
-        this.o.logger.error({ err: e, reason, rows, queued: this.queue.length, retryInMs: this.backoffMs }, 'audit write failed; rows kept queued, audit.onFailure applies');
+        this.o.logger.error(
+          { code: err.code, error: err.message, reason, rows, queued: this.queue.length, retryInMs: this.backoffMs },
+          'audit write failed; rows kept queued, audit.onFailure applies',
+        );
       }
       this.storageFailing = reason;
     }
@@ -214,16 +312,29 @@ export class SqliteAuditSink implements AuditSink {
     }
   }
 
-  /** Writes everything queued, in batches, retrying busy/failed writes for up to maxWaitMs. */
-  async close(maxWaitMs = 30_000): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Writes everything queued, in batches, retrying busy/failed writes for up to maxWaitMs, then
+   * stops the worker. Rows are refused from the first call on.
+   */
+  close(maxWaitMs = 30_000): Promise<void> {
+    return (this.closing ??= this.drain(maxWaitMs));
+  }
+
+  private async drain(maxWaitMs: number): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.retryTimer);
     if (this.immediate) clearImmediate(this.immediate);
+    this.writer.keepAlive();
     const deadline = Date.now() + maxWaitMs;
     while (this.queue.length) {
-      if (this.flushOnce() === 0) {
+      if (this.inFlight) {
+        await this.inFlight; // the batch already sent: its rows are confirmed or still queued after this
+        continue;
+      }
+      const before = this.queue.length;
+      await this.flush();
+      if (this.queue.length === before) {
         if (Date.now() >= deadline) break;
         await new Promise((r) => setTimeout(r, this.backoffMs || 50));
       }
@@ -232,6 +343,7 @@ export class SqliteAuditSink implements AuditSink {
       this.o.metrics.auditFailures.inc({ reason: this.storageFailing ?? 'write_failed' }, this.queue.length);
       this.o.logger.error({ rowsNotWritten: this.queue.length }, 'audit rows could not be written before shutdown');
     }
+    await this.writer.close();
   }
 }
 

@@ -6,6 +6,7 @@ import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { SqliteAuditSink, type AuditSettings } from '../../src/store/audit.js';
 import { rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tempDir } from './sidecar.js';
 
 export function auditRecord(i: number, over: Partial<AuditRecord> = {}): AuditRecord {
@@ -74,4 +75,16 @@ export async function disposeFixture(fx: AuditFixture | undefined): Promise<void
   await fx.sink.close();
   fx.db.close();
   rmSync(fx.dataDir, { recursive: true, force: true });
+}
+
+/** A pino destination that keeps the lines, to wait for a log line instead of sleeping. */
+export function logCapture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { lines, logger: createLogger('warn', stream) };
 }

@@ -1,15 +1,13 @@
 // The sink under pressure: a busy database is retried, a full disk stops acceptance without losing
 // queued rows, and a full queue follows audit.onFailure through the real pipeline.
 import { rmSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditFixture, disposeFixture, auditRecord, failureCount, waitFor, type AuditFixture } from '../helpers/audit.js';
+import { auditFixture, disposeFixture, auditRecord, failureCount, logCapture, waitFor, type AuditFixture } from '../helpers/audit.js';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { dbPath, openDb } from '../../src/store/db.js';
 import { verifyChain } from '../../src/store/audit-chain.js';
-import { createLogger } from '../../src/log.js';
 import { SqliteAuditSink } from '../../src/store/audit.js';
 
 let fx: AuditFixture | undefined;
@@ -21,18 +19,6 @@ afterEach(async () => {
 });
 
 const count = (db: Database.Database) => (db.prepare('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n;
-
-/** A pino destination that keeps the lines, to wait for a log line instead of sleeping. */
-function logCapture() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _e, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  return { lines, logger: createLogger('warn', stream) };
-}
 
 describe('SqliteAuditSink', () => {
   it('retries SQLITE_BUSY with backoff and then writes every queued row', async () => {
@@ -57,7 +43,9 @@ describe('SqliteAuditSink', () => {
   it('disk full: stops accepting, counts and logs it, keeps the rows and writes them when space returns', async () => {
     fx = auditFixture({ batchSize: 50 });
     const cap = logCapture();
-    fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx!.settings, clock: fx.clock, logger: cap.logger, metrics: fx.metrics });
+    // Inline: max_page_count (the "full disk") is a per-connection pragma, so it only reaches a
+    // writer using fx.db. The worker's failure path is covered in audit-worker.test.ts.
+    fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx!.settings, clock: fx.clock, logger: cap.logger, metrics: fx.metrics, writer: 'inline' });
     const pages = fx.db.pragma('page_count', { simple: true }) as number;
     fx.db.pragma(`max_page_count = ${pages}`); // the "disk" is full at its current size
     let written = 0;
