@@ -39,7 +39,8 @@ export async function runStep(step: Step, state: RequestState, mode: EvalMode): 
 export function stepsAsMiddleware(steps: readonly Step[]): Middleware {
   return async function decide(ctx, next) {
     const state = ctx.state as RequestState;
-    for (const step of steps) {
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
       try {
         const r = step.run(state, 'proxy');
         if (r) await r;

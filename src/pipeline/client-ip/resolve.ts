@@ -33,7 +33,7 @@ function headerList(facts: RequestFacts, name: string): string | undefined {
   const raw = facts.rawHeaders;
   const values: string[] = [];
   if (raw.length > 0) {
-    for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
+    for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
   } else {
     const h = facts.headers[name];
     if (Array.isArray(h)) values.push(...h);

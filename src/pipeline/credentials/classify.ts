@@ -56,7 +56,8 @@ function rawValues(facts: RequestFacts, name: string): string[] {
     if (Array.isArray(v)) return v;
     return v === undefined ? [] : [v];
   }
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  // Length first: most names cannot match, and toLowerCase may allocate.
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
   return out;
 }
 

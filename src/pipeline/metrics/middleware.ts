@@ -8,12 +8,16 @@ import type { Clock } from '../../clock.js';
 export function metrics(m: Metrics, clock: Clock): Middleware {
   // prom-client hashes the label object on every inc/observe: keep the labelled children instead
   // (a few dozen decision/code/status combinations exist).
-  const counters = new Map<string, { inc(): void }>();
+  // Nested by decision, code, status: no key string is built per request.
+  const counters = new Map<string, Map<string, Map<number, { inc(): void }>>>();
   const histograms = new Map<string, { observe(v: number): void }>();
-  const countOf = (decision: string, code: string, status: string) => {
-    const key = `${decision} ${code} ${status}`;
-    let c = counters.get(key);
-    if (!c) counters.set(key, (c = m.requests.labels({ decision, code, status })));
+  const countOf = (decision: string, code: string, status: number) => {
+    let byCode = counters.get(decision);
+    if (!byCode) counters.set(decision, (byCode = new Map()));
+    let byStatus = byCode.get(code);
+    if (!byStatus) byCode.set(code, (byStatus = new Map()));
+    let c = byStatus.get(status);
+    if (!c) byStatus.set(status, (c = m.requests.labels({ decision, code, status: String(status) })));
     return c;
   };
   const latencyOf = (decision: string) => {
@@ -36,7 +40,7 @@ export function metrics(m: Metrics, clock: Clock): Middleware {
       const errStatus = err instanceof SidecarError ? err.status : err ? 500 : undefined;
       const errCode = err instanceof SidecarError ? err.code : err ? 'internal_error' : undefined;
       const status = st.refusal?.status ?? errStatus ?? st.upstreamStatus ?? ctx.status;
-      countOf(decision, st.refusal?.code ?? errCode ?? 'allowed', String(status)).inc();
+      countOf(decision, st.refusal?.code ?? errCode ?? 'allowed', status).inc();
       latencyOf(decision).observe((clock.now() - st.facts.receivedAt) / 1000);
     }
   };

@@ -57,11 +57,19 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     redis.on('end', () => report('end'));
   }
 
+  // Nearly every request asks for the same (points, duration): the last answer is kept, so the
+  // common case builds no key string and does no map lookup.
+  let last: { points: number; durationSec: number; limiter: RateLimiterAbstract } | undefined;
   const limiterFor = (points: number, durationSec: number): RateLimiterAbstract => {
+    if (last && last.points === points && last.durationSec === durationSec) return last.limiter;
     const id = `${points}:${durationSec}`;
     let l = limiters.get(id);
-    if (l) return l;
+    if (l) {
+      last = { points, durationSec, limiter: l };
+      return l;
+    }
     if (limiters.size >= MAX_LIMITERS) limiters.clear();
+    last = undefined;
     const keyPrefix = `${KEY_PREFIX}:${id}`;
     if (!redis) l = new RateLimiterMemory({ points, duration: durationSec, keyPrefix });
     else {
@@ -75,6 +83,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
       });
     }
     limiters.set(id, l);
+    last = { points, durationSec, limiter: l };
     return l;
   };
 
@@ -108,6 +117,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     async close() {
       closed = true;
       limiters.clear();
+      last = undefined;
       redis?.disconnect();
     },
   };

@@ -2,9 +2,10 @@
 // never a key or a value here (a heap dump shows hashes, not credentials). Entries never outlive
 // their own expiry (the caller passes min(exp, ...)) and carry the policy version they were made
 // under, so a config reload can never serve a result judged by the old config.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
-export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('base64url');
+// One-shot crypto.hash (Node >= 20.12): no Hash object per call; same digest as createHash().update().digest().
+export const tokenHash = (token: string): string => hash('sha256', token, 'base64url');
 
 interface Entry<T> {
   value: T;

@@ -6,7 +6,11 @@ import type { EvalMode } from '../step.js';
 
 export interface Verifier {
   readonly kind: CredentialKind;
-  verify(credential: Credential, state: RequestState, mode: EvalMode): Promise<Identity>;
+  /**
+   * May answer synchronously when nothing has to be awaited (a cached JWT): no promise and no
+   * microtask hop on the hot path. Refusals are thrown or rejected, as the verifier likes.
+   */
+  verify(credential: Credential, state: RequestState, mode: EvalMode): Identity | Promise<Identity>;
 }
 
 declare module '../deps.js' {

@@ -84,10 +84,15 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
     return id;
   }
 
-  return async function sidecarTokens(ctx, next) {
-    // Every proxied request passes here: an origin-form target that cannot be ours goes on without parsing.
+  // Every proxied request passes here: an origin-form target that cannot be ours goes on without
+  // parsing, and without an async frame of its own (one promise less per request).
+  return function sidecarTokens(ctx, next) {
     const target = ctx.req.url ?? '';
     if (target.startsWith('/') && !target.startsWith(SELF_SERVICE_BASE)) return next();
+    return handle(ctx, next);
+  };
+
+  async function handle(ctx: Parameters<Middleware>[0], next: () => Promise<unknown>): Promise<unknown> {
     const path = ctx.path;
     if (path !== SELF_SERVICE_BASE && !path.startsWith(`${SELF_SERVICE_BASE}/`)) return next();
     const st = ctx.state as RequestState;
@@ -173,7 +178,7 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
     } finally {
       auditRow(d, st, { method: ctx.method, path, started, tokenId, error, status: ctx.status });
     }
-  };
+  }
 }
 
 /**

@@ -79,13 +79,18 @@ export class JwtVerifier implements Verifier {
     return s;
   }
 
-  async verify(credential: Credential, st: RequestState): Promise<Identity> {
+  verify(credential: Credential, st: RequestState): Identity | Promise<Identity> {
     const token = credential.secret ?? '';
     const policy = st.policy;
     const now = this.d.clock.now();
     const hash = tokenHash(token);
     const cached = this.cache.get(hash, policy.version, now);
+    // A cache hit answers synchronously (the common case: no promise, no microtask hop).
     if (cached) return { ...cached, groups: [...cached.groups], roles: [...cached.roles] };
+    return this.verifyMiss(token, hash, policy, now);
+  }
+
+  private async verifyMiss(token: string, hash: string, policy: Policy, now: number): Promise<Identity> {
     const refused = this.refusals.get(hash, policy.version, now);
     if (refused) throw refused;
     try {
