@@ -35,15 +35,18 @@ export interface RunningSidecar {
 function trackInFlight(server: Server) {
   let inFlight = 0;
   let waiters: Array<() => void> = [];
+  // One listener function for every response ('close' is emitted once per response): no closure
+  // or once-wrapper per request.
+  const onClose = () => {
+    inFlight--;
+    if (inFlight === 0) {
+      for (const w of waiters) w();
+      waiters = [];
+    }
+  };
   server.on('request', (_req, res) => {
     inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      if (inFlight === 0) {
-        for (const w of waiters) w();
-        waiters = [];
-      }
-    });
+    res.on('close', onClose);
   });
   return {
     count: () => inFlight,

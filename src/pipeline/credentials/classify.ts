@@ -105,15 +105,34 @@ export function jwsShape(token: string): 'jws' | 'jose-like' | 'no' {
   const parts = token.split('.');
   const meant = token.startsWith('eyJ');
   if (parts.length !== 3 || !parts.every((p) => B64URL_SEG.test(p))) return meant && parts.length >= 2 ? 'jose-like' : 'no';
-  const header = decodeB64url(parts[0]!);
-  if (header === undefined) return meant ? 'jose-like' : 'no';
-  try {
-    const h = JSON.parse(header) as unknown;
-    if (h && typeof h === 'object' && !Array.isArray(h) && typeof (h as { alg?: unknown }).alg === 'string' && parts[1]!.length > 0) return 'jws';
-  } catch {
-    /* not JSON */
-  }
+  if (isJwsHeader(parts[0]!) && parts[1]!.length > 0) return 'jws';
   return meant ? 'jose-like' : 'no';
+}
+
+/**
+ * Recently seen header segments -> "decodes to a JSON object with a string alg". An issuer's tokens
+ * share one header (alg, kid, typ), so it is decoded and parsed once instead of on every request.
+ * Headers are not secrets; the memo is bounded (cleared when full, long segments never kept).
+ */
+const headerShapes = new Map<string, boolean>();
+function isJwsHeader(seg: string): boolean {
+  let ok = headerShapes.get(seg);
+  if (ok !== undefined) return ok;
+  ok = false;
+  const header = decodeB64url(seg);
+  if (header !== undefined) {
+    try {
+      const h = JSON.parse(header) as unknown;
+      ok = !!h && typeof h === 'object' && !Array.isArray(h) && typeof (h as { alg?: unknown }).alg === 'string';
+    } catch {
+      /* not JSON */
+    }
+  }
+  if (seg.length <= 1024) {
+    if (headerShapes.size >= 256) headerShapes.clear();
+    headerShapes.set(seg, ok);
+  }
+  return ok;
 }
 
 /**

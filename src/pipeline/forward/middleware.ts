@@ -44,6 +44,23 @@ const upstreamTarget = perPolicy((c) => {
   return { host: base.host, origin: base.origin, basePath: base.pathname.replace(/\/$/, '') };
 });
 
+/**
+ * A class, not an object literal with a getter: a literal with an accessor is built on V8's slow
+ * path on every request. The URL is parsed only when a forwarder asks (OAuth signing).
+ */
+class Target implements ForwardTarget {
+  constructor(
+    readonly method: string,
+    private readonly origin: string,
+    readonly path: string,
+    readonly req: IncomingMessage,
+  ) {}
+
+  get url(): URL {
+    return new URL(this.origin + this.path);
+  }
+}
+
 export function forward(d: ForwardDeps): Middleware {
   const pools = d.pools ?? new UpstreamPools();
   return async function forward(ctx) {
@@ -51,14 +68,7 @@ export function forward(d: ForwardDeps): Middleware {
     const base = upstreamTarget(st.policy);
     const path = base.basePath + originForm(st.facts.rawTarget);
     const forwarder = d.identityForwarder?.(st) ?? headerIdentity;
-    const target: ForwardTarget = {
-      method: st.facts.method,
-      get url() {
-        return new URL(base.origin + path);
-      },
-      path,
-      req: ctx.req,
-    };
+    const target = new Target(st.facts.method, base.origin, path, ctx.req);
     // Header mode answers synchronously: no await (and no extra microtask hop) unless a forwarder is async.
     let planned = forwarder(st, target);
     if (planned instanceof Promise) planned = await planned;
@@ -123,7 +133,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.done(new SidecarError('upstream_timeout', { detail: `no response head within ${timeoutMs} ms` }));
       this.cancel();
     }, timeoutMs);
-    clientRes.once('close', this.onClientClose);
+    // 'close' is emitted once per response: `on` spares once's wrapper.
+    clientRes.on('close', this.onClientClose);
   }
 
   send(): void {

@@ -4,12 +4,29 @@ import type { Metrics } from './metrics.js';
 import type { RequestState } from '../state.js';
 import type { Clock } from '../../clock.js';
 
+interface Tally {
+  labels: { decision: string; code: string; status: string };
+  n: number;
+}
+
 /** Counts every request by decision/code/status and observes its latency (end of response). */
 export function metrics(m: Metrics, clock: Clock): Middleware {
-  // prom-client hashes the label object on every inc/observe: keep the labelled children instead
-  // (a few dozen decision/code/status combinations exist).
-  // Nested by decision, code, status: no key string is built per request.
-  const counters = new Map<string, Map<string, Map<number, { inc(): void }>>>();
+  // prom-client hashes the label object on every inc/observe. The request counter is therefore
+  // counted here, per decision/code/status combination (a few dozen exist, nested maps: no key
+  // string per request), and handed to prom-client when the registry collects (a scrape reads
+  // exact totals). The histogram keeps its labelled children.
+  const counters = new Map<string, Map<string, Map<number, Tally>>>();
+  const tallies: Tally[] = [];
+  const counter = m.requests as { collect?: (this: unknown) => unknown };
+  const prevCollect = counter.collect;
+  counter.collect = function collectRequests(this: unknown) {
+    for (const t of tallies) {
+      if (t.n === 0) continue;
+      m.requests.inc(t.labels, t.n);
+      t.n = 0;
+    }
+    return prevCollect?.call(this);
+  };
   const histograms = new Map<string, { observe(v: number): void }>();
   const countOf = (decision: string, code: string, status: number) => {
     let byCode = counters.get(decision);
@@ -17,7 +34,10 @@ export function metrics(m: Metrics, clock: Clock): Middleware {
     let byStatus = byCode.get(code);
     if (!byStatus) byCode.set(code, (byStatus = new Map()));
     let c = byStatus.get(status);
-    if (!c) byStatus.set(status, (c = m.requests.labels({ decision, code, status: String(status) })));
+    if (!c) {
+      byStatus.set(status, (c = { labels: { decision, code, status: String(status) }, n: 0 }));
+      tallies.push(c);
+    }
     return c;
   };
   const latencyOf = (decision: string) => {
@@ -40,7 +60,7 @@ export function metrics(m: Metrics, clock: Clock): Middleware {
       const errStatus = err instanceof SidecarError ? err.status : err ? 500 : undefined;
       const errCode = err instanceof SidecarError ? err.code : err ? 'internal_error' : undefined;
       const status = st.refusal?.status ?? errStatus ?? st.upstreamStatus ?? ctx.status;
-      countOf(decision, st.refusal?.code ?? errCode ?? 'allowed', status).inc();
+      countOf(decision, st.refusal?.code ?? errCode ?? 'allowed', status).n++;
       latencyOf(decision).observe((clock.now() - st.facts.receivedAt) / 1000);
     }
   };
