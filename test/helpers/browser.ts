@@ -27,6 +27,14 @@ export async function launchBrowser(viewport = { width: 1280, height: 800 }): Pr
     viewport,
     acceptDownloads: true,
   });
-  ctx.on('close', () => rmSync(profile, { recursive: true, force: true }));
+  // Chromium may still be writing into its profile while it exits (ENOTEMPTY on rmdir): retry, and
+  // never let a temp-dir cleanup fail the run.
+  ctx.on('close', () => {
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch {
+      /* left in the temp dir */
+    }
+  });
   return ctx;
 }

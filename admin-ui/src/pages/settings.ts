@@ -63,6 +63,10 @@ export class SettingsPage extends ConfigPage {
           ${f.num(['audit', 'batchSize'], 'Batch size', { min: 1 })}
           ${f.num(['audit', 'flushIntervalMs'], 'Flush interval (ms)', { min: 1 })}
           ${f.num(['audit', 'retentionIntervalSec'], 'Retention run interval (s)', { min: 10 })}
+          ${f.select(['audit', 'writer'], 'Audit writer (takes effect after a restart)', [
+            ['worker', 'worker thread'],
+            ['inline', 'inline (event loop)'],
+          ])}
         </div>
       </fieldset>
       <fieldset>
