@@ -25,21 +25,46 @@ const HOP_BY_HOP = new Set([
 
 const NONE: ReadonlySet<string> = new Set();
 
+const isConnection = (name: string) => name.length === 10 && name.toLowerCase() === 'connection';
+
+/**
+ * The sets of the few Connection values seen over and over ("keep-alive", "close"), by value:
+ * read-only, shared, bounded (never a long value).
+ */
+const listedByValue = new Map<string, ReadonlySet<string>>();
+
+function addListed(out: Set<string>, value: string): void {
+  for (const t of value.split(',')) {
+    const n = t.trim();
+    if (n) out.add(normalizeHeaderName(n));
+  }
+}
+
 /** Names listed in Connection headers (RFC 9110 §7.6.1), normalized. */
 export function connectionListed(rawHeaders: string[]): ReadonlySet<string> {
   let i = 0;
-  // Most requests and responses carry no Connection header (HTTP/1.1 keep-alive is the default).
-  while (i < rawHeaders.length && !(rawHeaders[i]!.length === 10 && rawHeaders[i]!.toLowerCase() === 'connection')) i += 2;
+  // Most requests carry no Connection header (HTTP/1.1 keep-alive is the default).
+  while (i < rawHeaders.length && !isConnection(rawHeaders[i]!)) i += 2;
   if (i >= rawHeaders.length) return NONE;
-  const out = new Set<string>();
-  for (; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') {
-      for (const t of rawHeaders[i + 1]!.split(',')) {
-        const n = t.trim();
-        if (n) out.add(normalizeHeaderName(n));
+  let j = i + 2;
+  while (j < rawHeaders.length && !isConnection(rawHeaders[j]!)) j += 2;
+  if (j >= rawHeaders.length) {
+    // One Connection header (responses often say "keep-alive"): its set is kept by value.
+    const value = rawHeaders[i + 1]!;
+    let s = listedByValue.get(value);
+    if (!s) {
+      const out = new Set<string>();
+      addListed(out, value);
+      s = out;
+      if (value.length <= 64) {
+        if (listedByValue.size >= 32) listedByValue.clear();
+        listedByValue.set(value, s);
       }
     }
+    return s;
   }
+  const out = new Set<string>();
+  for (; i < rawHeaders.length; i += 2) if (isConnection(rawHeaders[i]!)) addListed(out, rawHeaders[i + 1]!);
   return out;
 }
 

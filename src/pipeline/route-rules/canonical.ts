@@ -90,9 +90,15 @@ export function canonicalisePath(rawTarget: string): CanonicalPath {
   if (target !== rawTarget) notes.push('absolute-form target');
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
+  // plain: nothing below would change the path (no "%", no ";", no "//", no segment starting with
+  // "."), the common case: the path is the raw path, without splitting and re-joining it.
+  let plain = true;
   for (let i = 0; i < rawPath.length; i++) {
-    if (!isAllowedRawChar(rawPath.charCodeAt(i))) return refuse(`character 0x${rawPath.charCodeAt(i).toString(16)} not allowed in the path`);
+    const c = rawPath.charCodeAt(i);
+    if (!isAllowedRawChar(c)) return refuse(`character 0x${c.toString(16)} not allowed in the path`);
+    if (c === 0x25 || c === 0x3b || (c === 0x2f && i + 1 < rawPath.length && (rawPath.charCodeAt(i + 1) === 0x2f || rawPath.charCodeAt(i + 1) === 0x2e))) plain = false;
   }
+  if (plain && rawPath.charCodeAt(0) === 0x2f) return { ok: true, path: rawPath, altered: false, notes };
 
   const stack: string[] = [];
   let altered = false;
