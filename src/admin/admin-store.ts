@@ -4,6 +4,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { hashPassword } from './password.js';
+import type { AdminApiKey } from './wire.js';
+export type { AdminApiKey };
 
 export const ADMIN_KEY_PREFIX = 'jasadm_';
 export const DEFAULT_ADMIN = 'admin';
@@ -15,17 +17,6 @@ export interface AdminUser {
   id: number;
   username: string;
   passwordHash: string;
-}
-
-export interface AdminApiKey {
-  id: string;
-  name: string;
-  hint: string;
-  createdBy: string;
-  createdAt: number;
-  expiresAt: number | null;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
 }
 
 export interface SessionInfo {

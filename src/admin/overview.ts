@@ -8,25 +8,8 @@
 import type Router from '@koa/router';
 import type { Db } from '../store/db.js';
 import type { Runtime } from '../http/runtime.js';
-
-export interface OverviewBucket {
-  /** ISO start of the minute. */
-  start: string;
-  requests: number;
-  denied: number;
-  rateLimited: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
-
-export interface Overview {
-  from: string;
-  to: string;
-  bucketSec: number;
-  totals: { requests: number; allowed: number; denied: number; passthrough: number; errors: number; rateLimited: number };
-  denialsByReason: Array<{ reason: string; count: number }>;
-  buckets: OverviewBucket[];
-}
+import type { Overview, OverviewBucket } from './wire.js';
+export type { Overview, OverviewBucket };
 
 interface Minute {
   bucket: OverviewBucket;

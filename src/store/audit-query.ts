@@ -5,6 +5,8 @@
 import { Readable } from 'node:stream';
 import type { Db } from './db.js';
 import type { AuditRecord } from '../pipeline/audit/sink.js';
+import type { AdminAuditEntry } from '../admin/wire.js';
+export type { AdminAuditEntry };
 
 export interface AuditFilters {
   /** Inclusive lower bound, ms since epoch. */
@@ -276,17 +278,6 @@ export function exportAudit(db: Db, filters: AuditFilters, format: ExportFormat,
 }
 
 // ---- admin actions ----
-
-export interface AdminAuditEntry {
-  id: number;
-  time: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  before: unknown;
-  after: unknown;
-  rowHash: string;
-}
 
 /** Admin actions, newest first, keyset-paged on id (the admin chain is written in time order). */
 export function queryAdminAudit(db: Db, page: Page = {}): { items: AdminAuditEntry[]; nextCursor: string | null } {

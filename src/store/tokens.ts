@@ -9,9 +9,9 @@ import { systemClock, type Clock } from '../clock.js';
 import { pathPattern } from '../config/schema.js';
 import { isValidCidr } from '../config/validate.js';
 import { generateApiToken } from '../pipeline/credentials/api-token-format.js';
-import { apiTokenStatus, DAY_MS, effectiveExpiry, type ApiTokenStatus } from '../pipeline/verify/api-token/status.js';
-
-export type TokenAccess = 'read' | 'write';
+import { apiTokenStatus, DAY_MS, effectiveExpiry } from '../pipeline/verify/api-token/status.js';
+import type { ApiTokenView, TokenAccess } from '../admin/wire.js';
+export type { ApiTokenView, TokenAccess };
 
 export interface ApiTokenRecord {
   /** Public id ("tok_…"); never derived from the secret. */
@@ -300,25 +300,6 @@ export class TokenStore {
     }
     return rec;
   }
-}
-
-/** The public view of a token (CLI --json, self-service, admin API): no hash, no secret, ISO times. */
-export interface ApiTokenView {
-  id: string;
-  owner: string;
-  name: string;
-  access: TokenAccess;
-  paths: string[];
-  groups: string[];
-  ipAllowlist: string[];
-  rateLimit: { points: number; durationSec: number } | null;
-  status: ApiTokenStatus;
-  createdAt: string;
-  expiresAt: string;
-  lastUsedAt: string | null;
-  lastUsedIp: string | null;
-  revokedAt: string | null;
-  createdBy: string;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());

@@ -2,16 +2,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { get, qs } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
-
-interface Item {
-  id: number;
-  time: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  before: unknown;
-  after: unknown;
-}
+import type { AdminAuditEntry as Item } from '../../../src/admin/wire.js';
 
 export class ActivityPage extends LightElement {
   items: Item[] = [];

@@ -3,22 +3,7 @@
 import { html, nothing, svg, type SVGTemplateResult, type TemplateResult } from 'lit';
 import { get } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
-
-interface Bucket {
-  start: string;
-  requests: number;
-  denied: number;
-  rateLimited: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
-interface Overview {
-  from: string;
-  to: string;
-  totals: { requests: number; allowed: number; denied: number; passthrough: number; errors: number; rateLimited: number };
-  denialsByReason: Array<{ reason: string; count: number }>;
-  buckets: Bucket[];
-}
+import type { Overview, OverviewBucket as Bucket } from '../../../src/admin/wire.js';
 
 const W = 720;
 const H = 180;

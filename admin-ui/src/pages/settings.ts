@@ -5,6 +5,7 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { api, ApiError, get, setCsrfToken, type ConfigMeta, type Issue } from '../api.js';
 import { ConfigPage, errorText, LightElement, statusLine, type Status } from '../base.js';
 import type { Form } from '../fields.js';
+import type { AdminApiKey as AdminKey } from '../../../src/admin/wire.js';
 
 export class SettingsPage extends ConfigPage {
   readonly heading = 'Settings';
@@ -140,16 +141,6 @@ export class RawConfig extends LightElement {
 }
 customElements.define('raw-config', RawConfig);
 
-interface AdminKey {
-  id: string;
-  name: string;
-  hint: string;
-  createdBy: string;
-  createdAt: number;
-  expiresAt: number | null;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
 const when = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
 
 /** The admin account: change password; admin API keys for scripts. */

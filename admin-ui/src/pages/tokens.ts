@@ -3,23 +3,7 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { api, ApiError, get, qs, type Issue } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
 import { cidrProblem } from '../cidr.js';
-
-interface TokenView {
-  id: string;
-  owner: string;
-  name: string;
-  access: 'read' | 'write';
-  paths: string[];
-  groups: string[];
-  ipAllowlist: string[];
-  status: string;
-  createdAt: string;
-  expiresAt: string;
-  lastUsedAt: string | null;
-  lastUsedIp: string | null;
-  revokedAt: string | null;
-  createdBy: string;
-}
+import type { ApiTokenView as TokenView } from '../../../src/admin/wire.js';
 
 const lines = (v: FormDataEntryValue | null) =>
   String(v ?? '')

@@ -1,0 +1,66 @@
+// The JSON shapes the admin API answers with, in one dependency-free file: the server builds them
+// and the admin UI (admin-ui/, a separate browser build) imports these types, so the wire contract
+// is written once. Keep this file free of imports (the UI type-checks it without Node's types).
+
+export type ApiTokenStatus = 'active' | 'revoked' | 'expired';
+export type TokenAccess = 'read' | 'write';
+
+/** The public view of a token (CLI --json, self-service, admin API): no hash, no secret, ISO times. */
+export interface ApiTokenView {
+  id: string;
+  owner: string;
+  name: string;
+  access: TokenAccess;
+  paths: string[];
+  groups: string[];
+  ipAllowlist: string[];
+  rateLimit: { points: number; durationSec: number } | null;
+  status: ApiTokenStatus;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  lastUsedIp: string | null;
+  revokedAt: string | null;
+  createdBy: string;
+}
+
+export interface AdminAuditEntry {
+  id: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  before: unknown;
+  after: unknown;
+  rowHash: string;
+}
+
+export interface OverviewBucket {
+  /** ISO start of the minute. */
+  start: string;
+  requests: number;
+  denied: number;
+  rateLimited: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface Overview {
+  from: string;
+  to: string;
+  bucketSec: number;
+  totals: { requests: number; allowed: number; denied: number; passthrough: number; errors: number; rateLimited: number };
+  denialsByReason: Array<{ reason: string; count: number }>;
+  buckets: OverviewBucket[];
+}
+
+export interface AdminApiKey {
+  id: string;
+  name: string;
+  hint: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
