@@ -4,18 +4,17 @@ import type { Clock } from '../../clock.js';
 import { recordRefusal } from '../step.js';
 import type { AuditRecord, AuditSink } from './sink.js';
 import type { RequestState } from '../state.js';
+import { isAudited, outcomeOf, type Outcome } from '../outcome.js';
 
 /** Builds the audit row from the final request state (pure). */
-export function toAuditRecord(st: RequestState, status: number, err: unknown, now: number): AuditRecord {
+export function toAuditRecord(st: RequestState, outcome: Outcome, now: number): AuditRecord {
   const id = st.identity;
-  const code = st.refusal?.code ?? (err instanceof SidecarError ? err.code : err ? 'internal_error' : 'allowed');
-  const decision: AuditRecord['decision'] = st.refusal ? 'deny' : err ? 'error' : id ? 'allow' : 'passthrough';
   return {
     time: st.facts.receivedAt,
     requestId: st.requestId,
-    decision,
-    reason: code,
-    status,
+    decision: outcome.decision,
+    reason: outcome.code,
+    status: outcome.status,
     method: st.facts.method,
     path: st.canonicalPath ?? st.facts.rawTarget.split('?')[0]!.slice(0, 2048),
     clientIp: st.clientIp ?? st.facts.peerIp,
@@ -47,10 +46,7 @@ export function audit(sink: AuditSink, clock: Clock): Middleware {
       err = e;
       throw e;
     } finally {
-      if (st.route !== 'unprotected' || !st.policy.config.enabled) {
-        const status = st.refusal?.status ?? (err instanceof SidecarError ? err.status : err ? 500 : (st.upstreamStatus ?? ctx.status));
-        sink.write(toAuditRecord(st, status, err, clock.now()));
-      }
+      if (isAudited(st)) sink.write(toAuditRecord(st, outcomeOf(st, err, ctx.status), clock.now()));
     }
   };
 }
@@ -65,8 +61,7 @@ export function auditGate(sink: AuditSink): Middleware {
   return async function auditGate(ctx, next) {
     const st = ctx.state as RequestState;
     const cfg = st.policy.config.audit;
-    const audited = st.route !== 'unprotected' || !st.policy.config.enabled;
-    if (cfg.enabled && audited && cfg.onFailure === 'deny' && !sink.isAccepting()) {
+    if (cfg.enabled && isAudited(st) && cfg.onFailure === 'deny' && !sink.isAccepting()) {
       throw recordRefusal(st, 'audit', new SidecarError('audit_unavailable', { rule: 'audit.onFailure', detail: 'audit queue full or storage failing' }));
     }
     await next();

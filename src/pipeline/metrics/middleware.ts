@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
-import { SidecarError } from '../../errors.js';
 import type { Metrics } from './metrics.js';
 import type { RequestState } from '../state.js';
+import { outcomeOf } from '../outcome.js';
 import type { Clock } from '../../clock.js';
 
 interface Tally {
@@ -56,11 +56,8 @@ export function metrics(m: Metrics, clock: Clock): Middleware {
       throw e;
     } finally {
       const st = ctx.state as RequestState;
-      const decision = st.refusal ? 'deny' : err || st.upstreamStatus === undefined ? 'error' : st.identity ? 'allow' : 'passthrough';
-      const errStatus = err instanceof SidecarError ? err.status : err ? 500 : undefined;
-      const errCode = err instanceof SidecarError ? err.code : err ? 'internal_error' : undefined;
-      const status = st.refusal?.status ?? errStatus ?? st.upstreamStatus ?? ctx.status;
-      countOf(decision, st.refusal?.code ?? errCode ?? 'allowed', status).n++;
+      const { decision, code, status } = outcomeOf(st, err, ctx.status);
+      countOf(decision, code, status).n++;
       latencyOf(decision).observe((clock.now() - st.facts.receivedAt) / 1000);
     }
   };

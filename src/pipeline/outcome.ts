@@ -1,0 +1,27 @@
+// How a request ended, derived once from its final state and whatever was thrown: the audit row and
+// the metrics labels read the same answer.
+import { SidecarError, type ErrorCode } from '../errors.js';
+import type { RequestState } from './state.js';
+
+export interface Outcome {
+  decision: 'allow' | 'deny' | 'passthrough' | 'error';
+  /** The refusal or error code, or "allowed" (the audit reason). */
+  code: ErrorCode | 'allowed';
+  status: number;
+}
+
+/**
+ * `fallbackStatus` is ctx.status: used only when nothing was refused, nothing was thrown and Jira never
+ * answered. A thrown error's own status wins over ctx.status, which request-id (outside) sets later.
+ */
+export function outcomeOf(st: RequestState, err: unknown, fallbackStatus: number): Outcome {
+  if (st.refusal) return { decision: 'deny', code: st.refusal.code, status: st.refusal.status };
+  if (err) {
+    const e = err instanceof SidecarError ? err : undefined;
+    return { decision: 'error', code: e?.code ?? 'internal_error', status: e?.status ?? 500 };
+  }
+  return { decision: st.identity ? 'allow' : 'passthrough', code: 'allowed', status: st.upstreamStatus ?? fallbackStatus };
+}
+
+/** Guarded requests, and every request while `enabled: false`, are audited; Jira's own UI paths are not. */
+export const isAudited = (st: RequestState): boolean => st.route !== 'unprotected' || !st.policy.config.enabled;
