@@ -2,6 +2,7 @@
 // the metrics labels read the same answer.
 import { SidecarError, type ErrorCode } from '../errors.js';
 import type { RequestState } from './state.js';
+import type { AuditRecord } from './audit/sink.js';
 
 export interface Outcome {
   decision: 'allow' | 'deny' | 'passthrough' | 'error';
@@ -25,3 +26,28 @@ export function outcomeOf(st: RequestState, err: unknown, fallbackStatus: number
 
 /** Guarded requests, and every request while `enabled: false`, are audited; Jira's own UI paths are not. */
 export const isAudited = (st: RequestState): boolean => st.route !== 'unprotected' || !st.policy.config.enabled;
+
+/** Builds the audit row from the final request state (pure). */
+export function toAuditRecord(st: RequestState, outcome: Outcome, now: number): AuditRecord {
+  const id = st.identity;
+  return {
+    time: st.facts.receivedAt,
+    requestId: st.requestId,
+    decision: outcome.decision,
+    reason: outcome.code,
+    status: outcome.status,
+    method: st.facts.method,
+    path: st.canonicalPath ?? st.facts.rawTarget.split('?')[0]!.slice(0, 2048),
+    clientIp: st.clientIp ?? st.facts.peerIp,
+    user: id?.username ?? null,
+    credentialKind: st.credential?.kind ?? null,
+    tokenId: id?.tokenId ?? null,
+    clientId: id?.clientId ?? null,
+    issuer: id?.issuer ?? null,
+    latencyMs: Math.max(0, now - st.facts.receivedAt),
+    upstreamStatus: st.upstreamStatus ?? null,
+    route: st.route ?? null,
+    stage: st.refusal?.stage ?? null,
+    rule: st.refusal?.rule ?? null,
+  };
+}

@@ -2,34 +2,10 @@ import type { Middleware } from 'koa';
 import { SidecarError } from '../../errors.js';
 import type { Clock } from '../../clock.js';
 import { recordRefusal } from '../step.js';
-import type { AuditRecord, AuditSink } from './sink.js';
+import type { AuditSink } from './sink.js';
 import type { RequestState } from '../state.js';
-import { isAudited, outcomeOf, type Outcome } from '../outcome.js';
+import { isAudited, outcomeOf, toAuditRecord } from '../outcome.js';
 
-/** Builds the audit row from the final request state (pure). */
-export function toAuditRecord(st: RequestState, outcome: Outcome, now: number): AuditRecord {
-  const id = st.identity;
-  return {
-    time: st.facts.receivedAt,
-    requestId: st.requestId,
-    decision: outcome.decision,
-    reason: outcome.code,
-    status: outcome.status,
-    method: st.facts.method,
-    path: st.canonicalPath ?? st.facts.rawTarget.split('?')[0]!.slice(0, 2048),
-    clientIp: st.clientIp ?? st.facts.peerIp,
-    user: id?.username ?? null,
-    credentialKind: st.credential?.kind ?? null,
-    tokenId: id?.tokenId ?? null,
-    clientId: id?.clientId ?? null,
-    issuer: id?.issuer ?? null,
-    latencyMs: Math.max(0, now - st.facts.receivedAt),
-    upstreamStatus: st.upstreamStatus ?? null,
-    route: st.route ?? null,
-    stage: st.refusal?.stage ?? null,
-    rule: st.refusal?.rule ?? null,
-  };
-}
 
 /**
  * Outermost decision row: try/finally records every exit, refusals included. Only guarded

@@ -18,6 +18,7 @@ import { decisionStages } from '../../index.js';
 import type { RequestState, StageName } from '../../state.js';
 import { runStep, type Step } from '../../step.js';
 import { describeToken, tokenAuditSummary, TokenInputError, type TokenStore } from '../../../store/tokens.js';
+import { outcomeOf, toAuditRecord, type Outcome } from '../../outcome.js';
 
 export const SELF_SERVICE_BASE = '/_sidecar/tokens';
 // The proxy's own stages, route-rules aside (this path is not under protectedPaths, yet always guarded).
@@ -203,24 +204,17 @@ function auditRow(
   call: { method: string; path: string; started: number; tokenId: string | null; error: unknown; status: number },
 ) {
   const refused = call.error instanceof SidecarError ? call.error : undefined;
-  const failed = call.error !== undefined && !refused;
+  // A refusal thrown by the route itself (not only by a stage) is a deny, not an error.
+  const outcome: Outcome = refused ? { decision: 'deny', code: refused.code, status: refused.status } : outcomeOf(st, call.error, call.status);
+  const now = d.clock.now();
   const record: AuditRecord = {
+    ...toAuditRecord(st, outcome, now),
     time: call.started,
-    requestId: st.requestId,
-    decision: refused ? 'deny' : failed ? 'error' : 'allow',
-    reason: refused ? refused.code : failed ? 'internal_error' : 'allowed',
-    status: refused ? refused.status : failed ? 500 : call.status,
+    latencyMs: now - call.started,
     method: call.method,
     path: call.path,
-    clientIp: st.clientIp ?? st.facts.peerIp,
-    user: st.identity?.username ?? null,
-    credentialKind: st.credential?.kind ?? null,
     tokenId: call.tokenId ?? st.identity?.tokenId ?? null,
-    clientId: st.identity?.clientId ?? null,
-    issuer: st.identity?.issuer ?? null,
-    latencyMs: d.clock.now() - call.started,
     upstreamStatus: null,
-    route: st.route ?? null,
     stage: refused ? (st.refusal?.stage ?? null) : null,
     rule: refused?.rule ?? null,
   };
