@@ -97,17 +97,28 @@ export interface SidecarErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * A refusal with its stable code. Refusals are control flow, not bugs: they carry no stack trace
+ * (capturing one per refused request is measurable CPU under a flood of forged tokens, and no log
+ * or test reads it). `internal_error` keeps its stack, and `cause` is kept either way.
+ */
 export class SidecarError extends Error {
+  readonly code: ErrorCode;
   readonly status: number;
   readonly detail?: string;
   readonly rule?: string;
   readonly headers: Record<string, string>;
   readonly issues?: Array<{ path: string; message: string }>;
-  constructor(
-    readonly code: ErrorCode,
-    opts: SidecarErrorOptions = {},
-  ) {
-    super(opts.message ?? catalogue[code].message, { cause: opts.cause });
+  constructor(code: ErrorCode, opts: SidecarErrorOptions = {}) {
+    const message = opts.message ?? catalogue[code].message;
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (code !== 'internal_error') Error.stackTraceLimit = 0;
+    try {
+      super(message, { cause: opts.cause });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+    this.code = code;
     this.status = catalogue[code].status;
     this.detail = opts.detail;
     this.rule = opts.rule;
