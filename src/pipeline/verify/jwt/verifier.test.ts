@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -174,6 +174,80 @@ describe('JwtVerifier cache', () => {
     const h = harness(policyOf({ clockToleranceSec: 60 }));
     expect(await h.run(await sign(rsa.privateKey, { exp: exp(300), nbf: exp(30) }))).toBe('alice');
     expect(await h.run(await sign(rsa.privateKey, { exp: exp(300), nbf: exp(90) }))).toBe('token_invalid');
+  });
+});
+
+describe('JwtVerifier signature pre-check (node:crypto before jose)', () => {
+  /** code/rule of the refusal, or the username. */
+  async function outcome(v: JwtVerifier, token: string, p: Policy) {
+    const st = { requestId: 't', policy: p, facts: {} as RequestState['facts'], verdicts: [] } as RequestState;
+    try {
+      return (await v.verify({ kind: 'jwt', action: 'verify', secret: token }, st)).username;
+    } catch (e) {
+      return e instanceof SidecarError ? `${e.code}/${e.rule}` : `other ${(e as Error).message}`;
+    }
+  }
+  /** A never-seen forgery: the real header and claims, a random signature of `bytes`. */
+  const forge = (token: string, bytes = 256) => `${token.slice(0, token.lastIndexOf('.'))}.${randomBytes(bytes).toString('base64url')}`;
+
+  it('PEM key: a forged RS256 token is token_invalid/signature, a valid one still verifies', async () => {
+    const p = policyOf({});
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
+    const valid = await sign(rsa.privateKey, { exp: exp(300) });
+    for (let i = 0; i < 3; i++) expect(await outcome(v, forge(valid), p)).toBe('token_invalid/signature');
+    expect(await outcome(v, valid, p)).toBe('alice');
+  });
+
+  it('JWKS key (a WebCrypto CryptoKey): forged RS256 and PS256 tokens refused, valid ones verify', async () => {
+    const jwks = { keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'r1', alg: 'RS256' }, { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'p1', alg: 'PS256' }] };
+    const p = policyOf({ keys: { jwksUri: 'https://idp/keys' }, algorithms: ['RS256', 'PS256'] });
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: async () => Response.json(jwks), getPolicy: () => p });
+    for (const [alg, kid] of [['RS256', 'r1'], ['PS256', 'p1']] as const) {
+      const valid = await new SignJWT({ iss: 'https://idp', aud: 'api://x', preferred_username: 'alice', exp: exp(300) }).setProtectedHeader({ alg, kid }).sign(rsa.privateKey);
+      expect(await outcome(v, forge(valid), p)).toBe('token_invalid/signature');
+      expect(await outcome(v, valid, p)).toBe('alice');
+    }
+  });
+
+  it('ES256: a forged signature of the right or the wrong length is token_invalid/signature', async () => {
+    const p = policyOf({ keys: { publicKeyPem: pem(ec.publicKey) }, algorithms: ['ES256'] });
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
+    const valid = await sign(ec.privateKey, { exp: exp(300) }, 'ES256');
+    expect(await outcome(v, forge(valid, 64), p)).toBe('token_invalid/signature');
+    expect(await outcome(v, forge(valid, 256), p)).toBe('token_invalid/signature');
+    expect(await outcome(v, valid, p)).toBe('alice');
+  });
+
+  it('EdDSA with a PEM Ed25519 key', async () => {
+    const ed = generateKeyPairSync('ed25519');
+    const p = policyOf({ keys: { publicKeyPem: pem(ed.publicKey) }, algorithms: ['EdDSA'] });
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
+    const valid = await sign(ed.privateKey, { exp: exp(300) }, 'EdDSA');
+    expect(await outcome(v, forge(valid, 64), p)).toBe('token_invalid/signature');
+    expect(await outcome(v, valid, p)).toBe('alice');
+  });
+
+  it('a good signature still goes through jose: an expired or wrong-audience token is refused by its claims', async () => {
+    const p = policyOf({ clockToleranceSec: 0 });
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
+    expect(await outcome(v, await sign(rsa.privateKey, { exp: exp(-10) }), p)).toBe('token_expired/exp');
+    expect(await outcome(v, await sign(rsa.privateKey, { exp: exp(300), aud: 'api://other' }), p)).toBe('token_invalid/aud');
+  });
+
+  it('a key that does not fit the alg is never an allow (EC key, RS256 header and allow-list)', async () => {
+    const p = policyOf({ keys: { publicKeyPem: pem(ec.publicKey) }, algorithms: ['RS256', 'ES256'] });
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
+    expect(await outcome(v, await sign(rsa.privateKey, { exp: exp(300) }), p)).toMatch(/^token_invalid\//);
+  });
+
+  it('an undecodable token keeps its code and rule', async () => {
+    const p = policyOf({});
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
+    const valid = await sign(rsa.privateKey, { exp: exp(300) });
+    const [h, , s] = valid.split('.');
+    for (const bad of ['nope', `${h}.bm90IGpzb24.${s}`, `${h}.WzFd.${s}`, `${h}..${s}`, `${h}.${Buffer.from([0xff, 0xfe]).toString('base64url')}.${s}`]) {
+      expect(await outcome(v, bad, p), bad.slice(0, 20)).toBe('token_invalid/jwt');
+    }
   });
 });
 

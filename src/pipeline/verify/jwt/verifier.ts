@@ -1,9 +1,12 @@
 // The JWT verifier: picks the issuer by the token's (unverified) iss, verifies the signature with
 // that issuer's key source and algorithm allow-list, checks aud/exp/nbf/required claims with jose,
-// then maps the claims to an Identity (claims.ts). Verified identities are cached by the SHA-256 of
-// the token until min(exp, now + keyCache.maxAgeSec) so a removed key stops being trusted within
-// maxAge; the cache is emptied on every config reload.
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+// then maps the claims to an Identity (claims.ts). Before jose runs, the signature is checked
+// synchronously with node:crypto (signature.ts), so a never-seen forged token is refused for the
+// cost of one public-key operation; a token that passes is still verified in full by jose.
+// Verified identities are cached by the SHA-256 of the token until min(exp, now +
+// keyCache.maxAgeSec) so a removed key stops being trusted within maxAge; the cache is emptied on
+// every config reload.
+import { jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../../../clock.js';
 import type { Policy } from '../../../config/policy.js';
 import { SidecarError } from '../../../errors.js';
@@ -12,12 +15,14 @@ import type { Credential, Identity, RequestState } from '../../state.js';
 import type { Verifier } from '../verifier.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
 import { identityFromClaims } from './claims.js';
+import { decodeCompactJwt, type DecodedJwt } from './compact.js';
 import { DiscoverySource } from './discovery.js';
 import { compiledIssuers, pickIssuer, type CompiledIssuer } from './issuers.js';
 import { JiraGroupLookup } from './jira-groups.js';
 import { JwksSource } from './jwks.js';
-import type { FetchLike, KeySource, KeySourceStatus } from './key-source.js';
+import type { FetchLike, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
 import { PemSource } from './pem.js';
+import { verifySignatureSync } from './signature.js';
 
 export interface JwtVerifierDeps {
   clock: Clock;
@@ -28,6 +33,8 @@ export interface JwtVerifierDeps {
 }
 
 const invalid = (rule: string, detail: string) => new SidecarError('token_invalid', { rule, detail });
+/** The detail jose's failed verification maps to (mapJoseError), so both paths refuse alike. */
+const SIGNATURE_FAILED = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED: signature verification failed';
 
 /**
  * How long a token whose signature did not verify with the issuer's key (or that had expired) is
@@ -104,14 +111,13 @@ export class JwtVerifier implements Verifier {
   }
 
   private async verifyUncached(token: string, hash: string, policy: Policy, now: number): Promise<Identity> {
-    let header: ProtectedHeaderParameters;
-    let unverified: JWTPayload;
+    let decoded: DecodedJwt;
     try {
-      header = decodeProtectedHeader(token);
-      unverified = decodeJwt(token);
+      decoded = decodeCompactJwt(token);
     } catch (e) {
       throw invalid('jwt', `not a decodable JWT: ${(e as Error).message}`);
     }
+    const { header, payload: unverified } = decoded;
     // RFC 7515 §4.1.11: a recipient must reject a JWS whose crit lists extensions it does not
     // understand; we understand none, so any crit is refused (this also refuses b64:false, RFC 7797).
     if ('crit' in header) throw invalid('crit', 'crit header present');
@@ -125,9 +131,20 @@ export class JwtVerifier implements Verifier {
     if (!(cfg.algorithms as string[]).includes(header.alg)) throw invalid('algorithms', `alg ${header.alg} is not in jwt.issuers[${cfg.name}].algorithms`);
 
     const source = this.sourceFor(issuer);
+    // The key is chosen once, from kid/alg of the protected header (key-source.ts), and both checks use it.
+    let key: VerificationKey;
+    try {
+      const dot1 = token.indexOf('.');
+      const dot2 = token.indexOf('.', dot1 + 1);
+      key = await source.getKey(header, { protected: token.slice(0, dot1), payload: token.slice(dot1 + 1, dot2), signature: token.slice(dot2 + 1) });
+    } catch (e) {
+      throw mapJoseError(e);
+    }
+    // false refuses now, exactly as jose would; true and undefined (not applicable) go on to jose.
+    if (verifySignatureSync(header.alg, key, token) === false) throw invalid('signature', SIGNATURE_FAILED);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, (h, t) => source.getKey(h, t), {
+      ({ payload } = await jwtVerify(token, key, {
         algorithms: [...cfg.algorithms],
         audience: issuer.audiences,
         clockTolerance: cfg.clockToleranceSec,
