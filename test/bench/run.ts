@@ -8,6 +8,7 @@
 // throughput = 1 / (proxy + upstream cost) as in ../shared/bench-peers.
 //   npm run bench -- [--json FILE] [--duration S] [--rounds N] [--connections C] [--scenarios a,b]
 //                    [--targets direct,bare,sidecar] [--cpu-prof DIR] [--node-args ARGS] [--config-patch JSON]
+//                    [--variant NAME=JSON ...]   (more sidecars, each with a config patch, measured interleaved)
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
@@ -31,9 +32,22 @@ const opts = new Command()
   .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
   .option('--node-args <args>', 'extra node flags for the sidecar process only (space-separated), e.g. --max-semi-space-size=32')
   .option('--config-patch <json>', 'deep-merged into the sidecar config (experiments: audit or rate limit off, ...)')
+  .option('--variant <name=json>', 'another sidecar with this config patch, measured interleaved with the others as target "sidecar:NAME" (repeatable): A/B of a setting in one run', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--no-pin', 'do not pin processes to CPUs')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; pin: boolean }>();
+  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; pin: boolean }>();
+
+/** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
+const variants = opts.variant.map((v): [string, unknown] => {
+  const eq = v.indexOf('=');
+  const name = v.slice(0, eq);
+  if (eq < 1 || !/^[\w.-]+$/.test(name)) throw new Error(`--variant ${JSON.stringify(v)}: expected NAME=JSON with NAME of letters, digits, . _ -`);
+  try {
+    return [name, JSON.parse(v.slice(eq + 1))];
+  } catch (e) {
+    throw new Error(`--variant ${name}: the patch is not JSON (${(e as Error).message})`);
+  }
+});
 
 const DURATION = Number(opts.duration);
 const WARMUP = Number(opts.warmup);
@@ -100,7 +114,8 @@ function listen(server: http.Server): Promise<number> {
 
 interface Result {
   scenario: string;
-  target: 'direct' | 'bare' | 'sidecar';
+  /** direct | bare | sidecar | sidecar:NAME (a --variant) */
+  target: string;
   rps: number;
   p50Ms: number;
   p99Ms: number;
@@ -217,32 +232,39 @@ async function main() {
       audit: { enabled: true, retentionDays: 1, maxEntries: 100_000_000, queueMax: 1_000_000 },
       apiTokens: { enabled: true },
     };
-    const configFile = path.join(tmp, 'sidecar.json');
-    writeFileSync(configFile, JSON.stringify(opts.configPatch ? merge(config, JSON.parse(opts.configPatch)) : config));
-    const env = { SIDECAR_CONFIG: configFile, SIDECAR_DATA_DIR: dataDir, SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password', SIDECAR_LOG_LEVEL: 'info' };
-    let apiToken: string | undefined;
-    try {
-      const out = execFileSync(process.execPath, ['dist/main.js', 'token', 'create', '--owner', 'bench-user', '--name', 'bench', '--json'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
-      apiToken = (JSON.parse(out) as { token: string }).token;
-    } catch (e) {
-      log(`api-token scenario skipped: token create failed (${(e as Error).message.split('\n')[0]})`);
-    }
+    const base = opts.configPatch ? merge(config, JSON.parse(opts.configPatch)) : config;
     const profArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf)] : [];
     const nodeArgs = opts.nodeArgs ? opts.nodeArgs.split(' ').filter(Boolean) : [];
-    const sidecar = await startChild('sidecar', [...profArgs, ...nodeArgs, 'dist/main.js', 'serve'], env);
+    /** One sidecar process with its own config file and data dir (and its own API token in it). */
+    const startSidecarTarget = async (name: string, cfg: unknown) => {
+      const configFile = path.join(tmp, `${name.replace(':', '-')}.json`);
+      writeFileSync(configFile, JSON.stringify(cfg));
+      const env = { SIDECAR_CONFIG: configFile, SIDECAR_DATA_DIR: path.join(dataDir, name.replace(':', '-')), SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password', SIDECAR_LOG_LEVEL: 'info' };
+      let apiToken: string | undefined;
+      try {
+        const out = execFileSync(process.execPath, ['dist/main.js', 'token', 'create', '--owner', 'bench-user', '--name', 'bench', '--json'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+        apiToken = (JSON.parse(out) as { token: string }).token;
+      } catch (e) {
+        log(`${name}: api-token scenario skipped: token create failed (${(e as Error).message.split('\n')[0]})`);
+      }
+      const started = await startChild(name, [...profArgs, ...nodeArgs, 'dist/main.js', 'serve'], env);
+      return { name, url: `http://127.0.0.1:${started.port}`, pid: started.child.pid, apiToken };
+    };
+    const sidecars = [await startSidecarTarget('sidecar', base)];
+    for (const [name, patch] of variants) sidecars.push(await startSidecarTarget(`sidecar:${name}`, merge(base, patch)));
 
-    const targets = {
-      direct: upstreamUrl,
-      bare: `http://127.0.0.1:${bare.port}`,
-      sidecar: `http://127.0.0.1:${sidecar.port}`,
-    } as const;
+    const targets: Record<string, string> = { direct: upstreamUrl, bare: `http://127.0.0.1:${bare.port}` };
+    const pids: Record<string, number | undefined> = { direct: upstream.child.pid, bare: bare.child.pid };
+    const apiTokens: Record<string, string | undefined> = {};
+    for (const sc of sidecars) (targets[sc.name] = sc.url), (pids[sc.name] = sc.pid), (apiTokens[sc.name] = sc.apiToken);
+    const apiToken = sidecars.every((sc) => sc.apiToken) ? sidecars[0]!.apiToken : undefined;
     const unsigned = tokens.map((t) => t.slice(0, t.lastIndexOf('.')));
-    const pids = { direct: upstream.child.pid, bare: bare.child.pid, sidecar: sidecar.child.pid };
     let i = 0;
     const rot = (list: string[]) => () => ({ authorization: `Bearer ${list[i++ % list.length]}` });
-    const scenarios: Record<string, { path: string; headers: () => Record<string, string>; expectStatus: number }> = {
+    // headers(target): the API token lives in each sidecar's own data dir (direct/bare get the first one's).
+    const scenarios: Record<string, { path: string; headers: (target: string) => Record<string, string>; expectStatus: number }> = {
       jwt: { path: '/rest/api/2/myself', headers: rot(tokens), expectStatus: 200 },
-      'api-token': { path: '/rest/api/2/myself', headers: () => ({ authorization: `Bearer ${apiToken}` }), expectStatus: 200 },
+      'api-token': { path: '/rest/api/2/myself', headers: (target) => ({ authorization: `Bearer ${apiTokens[target] ?? apiToken}` }), expectStatus: 200 },
       introspection: { path: '/rest/api/2/myself', headers: rot(opaque), expectStatus: 200 },
       refused: { path: '/rest/api/2/myself', headers: rot(badTokens), expectStatus: 401 },
       // A never-seen forgery per request (valid header and claims, random signature): no cache helps.
@@ -252,17 +274,20 @@ async function main() {
     };
     const wanted = opts.scenarios.split(',').filter((s) => s in scenarios && (s !== 'api-token' || apiToken));
 
-    // Correctness before load: the sidecar must answer each scenario as expected.
-    for (const s of wanted) {
-      const sc = scenarios[s]!;
-      const r = await fetch(targets.sidecar + sc.path, { headers: sc.headers() });
-      const body = await r.arrayBuffer();
-      log(`check ${s}: sidecar ${r.status} (${body.byteLength} bytes)`);
-      if (r.status !== sc.expectStatus) throw new Error(`scenario ${s}: sidecar answered ${r.status}, expected ${sc.expectStatus}`);
-    }
+    // Correctness before load: every sidecar must answer each scenario as expected.
+    for (const s of wanted)
+      for (const { name } of sidecars) {
+        const sc = scenarios[s]!;
+        const r = await fetch(targets[name] + sc.path, { headers: sc.headers(name) });
+        const body = await r.arrayBuffer();
+        log(`check ${s}: ${name} ${r.status} (${body.byteLength} bytes)`);
+        if (r.status !== sc.expectStatus) throw new Error(`scenario ${s}: ${name} answered ${r.status}, expected ${sc.expectStatus}`);
+      }
 
     const raw: Result[] = [];
-    const order = (['direct', 'bare', 'sidecar'] as const).filter((t) => opts.targets.split(',').includes(t));
+    const chosen = opts.targets.split(',');
+    // --targets sidecar takes the variants too.
+    const order = Object.keys(targets).filter((t) => chosen.includes(t) || (t.startsWith('sidecar:') && chosen.includes('sidecar')));
     const total = ROUNDS * wanted.length * order.length;
     let n = 0;
     for (let round = 0; round < ROUNDS; round++) {
@@ -271,10 +296,11 @@ async function main() {
         const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
         for (const target of rotated) {
           n++;
-          if (WARMUP > 0) await measure(targets[target], sc.path, sc.headers, WARMUP);
-          const m = await measure(targets[target], sc.path, sc.headers, DURATION, pids[target]);
+          const headers = () => sc.headers(target);
+          if (WARMUP > 0) await measure(targets[target]!, sc.path, headers, WARMUP);
+          const m = await measure(targets[target]!, sc.path, headers, DURATION, pids[target]);
           raw.push({ scenario: s, target, ...m });
-          log(`[${n}/${total}] round ${round + 1} ${s.padEnd(13)} ${target.padEnd(7)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req${m.errors ? `  errors ${m.errors}` : ''}`);
+          log(`[${n}/${total}] round ${round + 1} ${s.padEnd(13)} ${target.padEnd(9)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req${m.errors ? `  errors ${m.errors}` : ''}`);
         }
       }
     }
@@ -294,18 +320,20 @@ async function main() {
           cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
         });
       }
+    // ratios[scenario] is the sidecar's (the contract's shape); a variant's is under "scenario sidecar:NAME".
     const ratios: Record<string, number> = {};
     for (const s of wanted) {
       const b = results.find((r) => r.scenario === s && r.target === 'bare');
-      const sc = results.find((r) => r.scenario === s && r.target === 'sidecar');
-      if (b && sc) ratios[s] = Number((sc.rps / b.rps).toFixed(3));
+      for (const sc of results.filter((r) => r.scenario === s && r.target.startsWith('sidecar')))
+        if (b) ratios[sc.target === 'sidecar' ? s : `${s} ${sc.target}`] = Number((sc.rps / b.rps).toFixed(3));
     }
+    const ratioOf = (r: Result) => ratios[r.target === 'sidecar' ? r.scenario : `${r.scenario} ${r.target}`];
     const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, pinned: PIN, connections: CONNS, durationSec: DURATION, rounds: ROUNDS };
 
     const lines = [
       `| scenario | target | req/s | p50 ms | p99 ms | sidecar/bare | CPU µs/req | non-2xx |`,
       `|---|---|---:|---:|---:|---:|---:|---:|`,
-      ...results.map((r) => `| ${r.scenario} | ${r.target} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${r.target === 'sidecar' && ratios[r.scenario] !== undefined ? ratios[r.scenario]!.toFixed(2) : ''} | ${r.cpuUsPerReq} | ${r.non2xx} |`),
+      ...results.map((r) => `| ${r.scenario} | ${r.target} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${ratioOf(r)?.toFixed(2) ?? ''} | ${r.cpuUsPerReq} | ${r.non2xx} |`),
     ];
     process.stdout.write(`\nMachine: ${machine.cpus} x ${machine.model}, Node ${machine.node}, ${CONNS} connections, ${DURATION}s x ${ROUNDS} rounds (medians)${PIN ? ', pinned' : ''}\n`);
     process.stdout.write(`The sidecar verifies each JWT once and caches the result by SHA-256 of the token until exp; direct/bare do no auth.\n`);
