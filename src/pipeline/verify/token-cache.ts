@@ -3,6 +3,7 @@
 // their own expiry (the caller passes min(exp, ...)) and carry the policy version they were made
 // under, so a config reload can never serve a result judged by the old config.
 import { hash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 // One-shot crypto.hash (Node >= 20.12): no Hash object per call; same digest as createHash().update().digest().
 export const tokenHash = (token: string): string => hash('sha256', token, 'base64url');
@@ -13,39 +14,38 @@ interface Entry<T> {
   version: number;
 }
 
+/**
+ * LRU by lru-cache: a Map used as an LRU (delete the first key when full) costs ~7 µs per eviction
+ * once it churns (V8 leaves deleted slots at the front that every keys().next() walks past), and a
+ * flood of never-seen forged tokens evicts on every request; lru-cache's ~0.4 µs does not grow.
+ */
 export class TokenCache<T> {
-  private readonly map = new Map<string, Entry<T>>();
+  private lru: LRUCache<string, Entry<T>> | undefined;
   constructor(private readonly maxEntries: () => number) {}
 
   get(hash: string, version: number, nowMs: number): T | undefined {
-    const e = this.map.get(hash);
+    const e = this.lru?.get(hash);
     if (!e) return undefined;
     if (e.version !== version || e.untilMs <= nowMs) {
-      this.map.delete(hash);
+      this.lru!.delete(hash);
       return undefined;
     }
-    // LRU: move to the end.
-    this.map.delete(hash);
-    this.map.set(hash, e);
     return e.value;
   }
 
   set(hash: string, value: T, untilMs: number, version: number, nowMs: number): void {
     const max = this.maxEntries();
     if (max <= 0 || untilMs <= nowMs) return;
-    this.map.delete(hash);
-    this.map.set(hash, { value, untilMs, version });
-    while (this.map.size > max) {
-      const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
-    }
+    // The bound is read from the config on every set; a changed bound starts a new cache (a reload clears it anyway).
+    if (this.lru?.max !== max) this.lru = new LRUCache<string, Entry<T>>({ max });
+    this.lru.set(hash, { value, untilMs, version });
   }
 
   clear(): void {
-    this.map.clear();
+    this.lru?.clear();
   }
 
   get size(): number {
-    return this.map.size;
+    return this.lru?.size ?? 0;
   }
 }
