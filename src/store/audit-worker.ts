@@ -46,6 +46,9 @@ if (parentPort) {
       // checkpoint. Measured on a 300k-row log with varied users/paths/IPs: 50 -> 36 µs of CPU per row.
       // The checkpoint runs here, in the worker, never on the event loop.
       db.pragma('wal_autocheckpoint = 10000');
+      // 16 MB of page cache (SQLite's default is 2 MB): the hot leaf pages of every index stay cached
+      // with a thousand active users; measured ~1-2 µs less CPU per row (fewer page reads).
+      db.pragma('cache_size = -16000');
       return requestChainWriter(db);
     } catch (e) {
       db.close();

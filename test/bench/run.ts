@@ -13,7 +13,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
@@ -32,10 +32,11 @@ const opts = new Command()
   .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
   .option('--node-args <args>', 'extra node flags for the sidecar process only (space-separated), e.g. --max-semi-space-size=32')
   .option('--config-patch <json>', 'deep-merged into the sidecar config (experiments: audit or rate limit off, ...)')
-  .option('--variant <name=json>', 'another sidecar with this config patch, measured interleaved with the others as target "sidecar:NAME" (repeatable): A/B of a setting in one run', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--variant <name=json>', 'another sidecar with this config patch, measured interleaved with the others as target "sidecar:NAME" (repeatable): A/B of a setting in one run; a "$nodeArgs" string in the patch gives that sidecar node flags', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--child-logs <dir>', "copy each server's stdout and stderr to DIR/NAME.log (e.g. with --node-args --trace-gc)")
   .option('--no-pin', 'do not pin processes to CPUs')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; pin: boolean }>();
+  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean }>();
 
 /** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
 const variants = opts.variant.map((v): [string, unknown] => {
@@ -87,6 +88,13 @@ function startChild(name: string, args: string[], env: Record<string, string> = 
   const argv = PIN ? ['-c', '0', process.execPath, ...args] : args;
   const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  if (opts.childLogs) {
+    mkdirSync(opts.childLogs, { recursive: true });
+    const file = createWriteStream(path.join(opts.childLogs, `${name.replace(/[^\w.-]/g, '-')}.log`));
+    child.stdout!.on('data', (c) => file.write(c));
+    child.stderr!.on('data', (c) => file.write(c));
+    child.once('exit', () => file.end());
+  }
   let out = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${name} did not start: ${out}`)), 30_000);
@@ -186,8 +194,10 @@ async function main() {
     const { privateKey, publicKey } = await generateKeyPair('RS256');
     const wrong = await generateKeyPair('RS256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'RS256', use: 'sig' };
+    // 1,000 distinct users (as ../shared/bench-peers): the rate limiter and the audit log's per-user
+    // index see the spread of a real instance, not a handful of hot keys.
     const mint = async (key: Parameters<SignJWT['sign']>[0], i: number) =>
-      new SignJWT({ preferred_username: `user${i % 100}`, groups: ['jira-users'], scp: 'access' })
+      new SignJWT({ preferred_username: `user${i}`, groups: ['jira-users'], scp: 'access' })
         .setProtectedHeader({ alg: 'RS256', kid: 'bench-1' })
         .setIssuer(issuer)
         .setAudience(audience)
@@ -233,10 +243,14 @@ async function main() {
       apiTokens: { enabled: true },
     };
     const base = opts.configPatch ? merge(config, JSON.parse(opts.configPatch)) : config;
-    const profArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf)] : [];
+    // The sidecar runs with the node flags `npm start` uses (the product as shipped), read from package.json.
+    const startScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+    const startFlags = /^node\s+((?:--\S+\s+)*)dist\/main\.js/.exec(startScript)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+    log(`sidecar node flags from npm start: ${startFlags.join(' ') || '(none)'}`);
+    const profArgs = [...startFlags, ...(opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf)] : [])];
     const nodeArgs = opts.nodeArgs ? opts.nodeArgs.split(' ').filter(Boolean) : [];
     /** One sidecar process with its own config file and data dir (and its own API token in it). */
-    const startSidecarTarget = async (name: string, cfg: unknown) => {
+    const startSidecarTarget = async (name: string, cfg: unknown, extraNodeArgs: string[] = []) => {
       const configFile = path.join(tmp, `${name.replace(':', '-')}.json`);
       writeFileSync(configFile, JSON.stringify(cfg));
       const env = { SIDECAR_CONFIG: configFile, SIDECAR_DATA_DIR: path.join(dataDir, name.replace(':', '-')), SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password', SIDECAR_LOG_LEVEL: 'info' };
@@ -247,11 +261,15 @@ async function main() {
       } catch (e) {
         log(`${name}: api-token scenario skipped: token create failed (${(e as Error).message.split('\n')[0]})`);
       }
-      const started = await startChild(name, [...profArgs, ...nodeArgs, 'dist/main.js', 'serve'], env);
+      const started = await startChild(name, [...profArgs, ...nodeArgs, ...extraNodeArgs, 'dist/main.js', 'serve'], env);
       return { name, url: `http://127.0.0.1:${started.port}`, pid: started.child.pid, apiToken };
     };
     const sidecars = [await startSidecarTarget('sidecar', base)];
-    for (const [name, patch] of variants) sidecars.push(await startSidecarTarget(`sidecar:${name}`, merge(base, patch)));
+    // A variant's "$nodeArgs" (string) are node flags for that sidecar only, not config.
+    for (const [name, patch] of variants) {
+      const { $nodeArgs, ...cfgPatch } = patch as { $nodeArgs?: string };
+      sidecars.push(await startSidecarTarget(`sidecar:${name}`, merge(base, cfgPatch), ($nodeArgs ?? '').split(' ').filter(Boolean)));
+    }
 
     const targets: Record<string, string> = { direct: upstreamUrl, bare: `http://127.0.0.1:${bare.port}` };
     const pids: Record<string, number | undefined> = { direct: upstream.child.pid, bare: bare.child.pid };
