@@ -134,13 +134,15 @@ export class UpstreamError extends SidecarError {}
 export class ConfigError extends SidecarError {}
 
 const quote = (s: string) => s.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?');
+/** The catalogue's messages quoted once: a refusal under attack does not run two regexes for its header. */
+const quotedMessages = new Map(Object.values(catalogue).map((c) => [c.message, quote(c.message)]));
 
 /** Any thrown value -> status, headers and the public JSON body. Non-SidecarErrors become 500 internal_error. */
 export function toErrorResponse(err: unknown, requestId: string): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
   const e = err instanceof SidecarError ? err : new SidecarError('internal_error');
   const headers: Record<string, string> = { ...e.headers };
   if (e.status === 401 && !headers['WWW-Authenticate'] && catalogue[e.code].status === 401 && !e.code.startsWith('admin') && e.code !== 'login_failed') {
-    const desc = e.code === 'credential_missing' ? '' : `, error_description="${quote(e.message)}"`;
+    const desc = e.code === 'credential_missing' ? '' : `, error_description="${quotedMessages.get(e.message) ?? quote(e.message)}"`;
     headers['WWW-Authenticate'] = e.code === 'credential_missing' ? 'Bearer realm="jira"' : `Bearer realm="jira", error="invalid_token"${desc}`;
   }
   const body: Record<string, unknown> = { error: e.code, message: e.message, requestId };

@@ -3,7 +3,7 @@
 import type { Middleware } from 'koa';
 import type { Deps } from './deps.js';
 import { stepsAsMiddleware, type Step } from './step.js';
-import { requestId } from './request-id/middleware.js';
+import { requestId, respondWithError } from './request-id/middleware.js';
 import { metrics } from './metrics/middleware.js';
 import { audit, auditGate } from './audit/middleware.js';
 import { clientIp } from './client-ip/step.js';
@@ -28,7 +28,7 @@ export const stages = (d: Deps): Middleware[] => [
   requestId(d), //                  state, X-Request-Id, JSON refusals
   metrics(d.metrics, d.clock), //   counts and latency of every exit
   audit(d.auditSink, d.clock), //   try/finally records every guarded exit, refusals included
-  stepsAsMiddleware(decisionStages(d)), // the rows above, in order, as one middleware
+  stepsAsMiddleware(decisionStages(d), (ctx, st, err) => respondWithError(ctx, st, err, d.logger)), // the rows above, in order, as one middleware; refusals answered in place
   auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
   forward({ pools: d.services.upstreamPools, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
 ];

@@ -34,9 +34,11 @@ export async function runStep(step: Step, state: RequestState, mode: EvalMode): 
 
 /**
  * The decision steps as one Koa middleware: the steps in order, each refusal recorded as runStep
- * does, but one Koa dispatch (and promise) per request instead of one per step.
+ * does, but one Koa dispatch (and promise) per request instead of one per step. A refusal is
+ * answered here (`refuse`: the JSON refusal) and the request ends normally: the outer stages read
+ * it from state.refusal, as they would from a thrown error. Anything else thrown propagates.
  */
-export function stepsAsMiddleware(steps: readonly Step[]): Middleware {
+export function stepsAsMiddleware(steps: readonly Step[], refuse: (ctx: Parameters<Middleware>[0], state: RequestState, err: SidecarError) => void): Middleware {
   return async function decide(ctx, next) {
     const state = ctx.state as RequestState;
     for (let i = 0; i < steps.length; i++) {
@@ -45,7 +47,9 @@ export function stepsAsMiddleware(steps: readonly Step[]): Middleware {
         const r = step.run(state, 'proxy');
         if (r) await r;
       } catch (err) {
-        throw recordRefusal(state, step.name, err);
+        recordRefusal(state, step.name, err);
+        if (err instanceof SidecarError && state.refusal) return refuse(ctx, state, err);
+        throw err;
       }
     }
     await next();

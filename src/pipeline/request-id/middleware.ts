@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { SidecarError, toErrorResponse } from '../../errors.js';
 import type { Deps } from '../deps.js';
+import type { Logger } from '../../log.js';
 import type { RequestState } from '../state.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -45,19 +46,29 @@ export function requestId(d: Deps): Middleware {
       // Answers Koa writes (/_sidecar/tokens) get the id here; forward writes its own head with it.
       if (ctx.respond !== false) setOwnHeaders(ctx, state);
     } catch (err) {
-      if (!(err instanceof SidecarError)) d.logger.error({ err, requestId: id }, 'unexpected error');
-      else if (err.status >= 500) d.logger.warn({ requestId: id, code: err.code, detail: err.detail }, 'request failed');
-      if (ctx.respond === false && ctx.res.headersSent) {
-        ctx.res.destroy();
-        return;
-      }
-      ctx.respond = true;
-      const r = toErrorResponse(err, id);
-      ctx.status = r.status;
-      setOwnHeaders(ctx, state);
-      for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = r.body;
+      respondWithError(ctx, state, err, d.logger);
     }
   };
+}
+
+/**
+ * The contract's JSON refusal for a thrown value (a SidecarError's code and status; anything else is
+ * a logged 500 internal_error). Used here for whatever reaches the outermost stage, and by the
+ * decision stages for their own refusals, which they answer in place instead of rethrowing through
+ * every outer async frame (a rejection per frame: several µs per refusal under attack).
+ */
+export function respondWithError(ctx: Parameters<Middleware>[0], state: RequestState, err: unknown, logger: Logger): void {
+  if (!(err instanceof SidecarError)) logger.error({ err, requestId: state.requestId }, 'unexpected error');
+  else if (err.status >= 500) logger.warn({ requestId: state.requestId, code: err.code, detail: err.detail }, 'request failed');
+  if (ctx.respond === false && ctx.res.headersSent) {
+    ctx.res.destroy();
+    return;
+  }
+  ctx.respond = true;
+  const r = toErrorResponse(err, state.requestId);
+  ctx.status = r.status;
+  setOwnHeaders(ctx, state);
+  for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = r.body;
 }

@@ -94,12 +94,14 @@ export class JwtVerifier implements Verifier {
     const cached = this.cache.get(hash, policy.version, now);
     // A cache hit answers synchronously (the common case: no promise, no microtask hop).
     if (cached) return { ...cached, groups: [...cached.groups], roles: [...cached.roles] };
+    // A remembered refusal is thrown synchronously too: a throw out of an async function costs a
+    // rejected promise and several µs more, and repeated bad tokens are the attack case.
+    const refused = this.refusals.get(hash, policy.version, now);
+    if (refused) throw refused;
     return this.verifyMiss(token, hash, policy, now);
   }
 
   private async verifyMiss(token: string, hash: string, policy: Policy, now: number): Promise<Identity> {
-    const refused = this.refusals.get(hash, policy.version, now);
-    if (refused) throw refused;
     try {
       return await this.verifyUncached(token, hash, policy, now);
     } catch (e) {
