@@ -108,6 +108,54 @@ describe('validate: every bad field by path, with pinned messages', () => {
       },
       [{ path: 'jwt.issuers[1].name', message: 'duplicate issuer name "a"' }],
     ],
+    [
+      'two issuers with the same iss: reported at the second, naming the first',
+      {
+        jwt: {
+          issuers: [
+            { name: 'corp', issuer: 'https://idp.example.com/', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+            { name: 'corp2', issuer: 'https://idp.example.com/', audiences: ['y'], keys: { jwksUri: 'https://k2' } },
+          ],
+        },
+      },
+      [{ path: 'jwt.issuers[1].issuer', message: 'issuer "corp" (jwt.issuers[0]) already accepts iss "https://idp.example.com/": a token\'s iss must select one issuer' }],
+    ],
+    [
+      'an exact iss inside a list, shadowed by an allowed tenant of an earlier template',
+      {
+        jwt: {
+          issuers: [
+            { name: 'entra', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['T1'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
+            { name: 'old', issuer: ['https://sts.windows.net/t1/', 'https://login.microsoftonline.com/t1/v2.0'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          ],
+        },
+      },
+      [{ path: 'jwt.issuers[1].issuer[1]', message: 'issuer "entra" (jwt.issuers[0]) already accepts iss "https://login.microsoftonline.com/t1/v2.0": a token\'s iss must select one issuer' }],
+    ],
+    [
+      'two templates sharing an allowed tenant',
+      {
+        jwt: {
+          issuers: [
+            { name: 'a', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t1', 't2'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
+            { name: 'b', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t2'], audiences: ['y'], keys: { jwksUri: 'https://k' } },
+          ],
+        },
+      },
+      [{ path: 'jwt.issuers[1].issuer', message: 'issuer "a" (jwt.issuers[0]) already accepts iss "https://login.microsoftonline.com/t2/v2.0": a token\'s iss must select one issuer' }],
+    ],
+    [
+      'two "any iss" issuers',
+      {
+        jwt: {
+          issuers: [
+            { name: 'a', issuer: '*', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+            { name: 'env', issuer: '*', audiences: ['*'], keys: { jwksUri: 'https://k2' } },
+          ],
+        },
+      },
+      [{ path: 'jwt.issuers[1].issuer', message: 'issuer "a" (jwt.issuers[0]) already accepts any iss ("*"): only one issuer may' }],
+    ],
     ['redis without URL', { rateLimit: { store: 'redis' } }, [{ path: 'rateLimit.redisUrl', message: 'required when store is "redis" (e.g. redis://127.0.0.1:6379)' }]],
     [
       'admin on the proxy port',
@@ -120,6 +168,36 @@ describe('validate: every bad field by path, with pinned messages', () => {
       expect(issuesOf(input)).toEqual(expected);
     });
   }
+
+  it('issuers whose iss differ only by a trailing slash, or by tenants, are distinct (pickIssuer compares exactly)', () => {
+    const r = validate({
+      jwt: {
+        issuers: [
+          { name: 'a', issuer: 'https://idp.example.com', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          { name: 'b', issuer: 'https://idp.example.com/', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          { name: 'c', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t1'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          { name: 'd', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t2'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          { name: 'e', issuer: '*', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+        ],
+      },
+    });
+    expect(r.ok ? [] : r.issues).toEqual([]);
+  });
+
+  it('a shared iss is found even when the schema refused another field of the issuer', () => {
+    const issues = issuesOf({
+      jwt: {
+        issuers: [
+          { name: 'a', issuer: 'https://i', audiences: [], keys: { jwksUri: 'https://k' } },
+          { name: 'b', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+        ],
+      },
+    });
+    expect(issues).toEqual([
+      { path: 'jwt.issuers[0].audiences', message: 'list at least one audience (the aud your API is registered with)' },
+      { path: 'jwt.issuers[1].issuer', message: 'issuer "a" (jwt.issuers[0]) already accepts iss "https://i": a token\'s iss must select one issuer' },
+    ]);
+  });
 
   it('schema errors and semantic errors are reported together, in one run', () => {
     const issues = issuesOf({ server: { port: -1 }, access: { ipAllowlist: ['300.1.1.1', '10.0.0.0/8'] } });

@@ -4,6 +4,7 @@ import ipaddr from 'ipaddr.js';
 import { configSchema, type Config } from './schema.js';
 import { parsePathPattern } from '../pipeline/path-pattern.js';
 import { canonicalisePath } from '../pipeline/route-rules/canonical.js';
+import { sharedIss } from '../pipeline/verify/jwt/issuers.js';
 
 export interface ConfigIssue {
   path: string;
@@ -96,11 +97,49 @@ function checkSemantics(input: unknown): ConfigIssue[] {
     if (iss.groupsOverage === 'jira' && !lookupAuth)
       issues.push({ path: `${at}.groupsOverage`, message: '"jira" needs jiraGroupLookup.authorization (a Jira service credential)' });
   });
+  issues.push(...sharedIssIssues(list(obj(c?.jwt)?.issuers)));
   const server = obj(c?.server);
   const port = server?.port ?? 8090;
   const adminPort = server?.adminPort ?? 8091;
   if (port !== 0 && port === adminPort && (server?.host ?? '0.0.0.0') === (server?.adminHost ?? '127.0.0.1'))
     issues.push({ path: 'server.adminPort', message: 'the admin listener must not share the proxy port' });
+  return issues;
+}
+
+/**
+ * Two issuers must not accept the same iss: pickIssuer would hand every such token to one of them
+ * by list order (or exact value before template), silently. Compared as pickIssuer matches: exact
+ * strings (no trailing-slash or case folding, RFC 7519 §4.1.1 / OIDC Core §3.1.3.7 compare iss
+ * exactly), templates by the iss their allowed tenants make. Reported at the later entry.
+ */
+function sharedIssIssues(raw: unknown[]): ConfigIssue[] {
+  const entries = raw.map((r, i) => {
+    const e = obj(r);
+    const values = Array.isArray(e?.issuer) ? e.issuer : [e?.issuer];
+    return {
+      label: isStr(e?.name) ? `issuer "${e.name}" (jwt.issuers[${i}])` : `jwt.issuers[${i}]`,
+      values: values.map((v, k) => ({ value: v, path: `jwt.issuers[${i}].issuer${Array.isArray(e?.issuer) ? `[${k}]` : ''}` })),
+      allowedTenants: list(e?.allowedTenants).filter(isStr),
+    };
+  });
+  const issues: ConfigIssue[] = [];
+  entries.forEach((later, j) => {
+    for (const { value, path } of later.values) {
+      if (!isStr(value)) continue;
+      for (const first of entries.slice(0, j)) {
+        const clash = first.values.map(({ value: v }) => {
+          if (!isStr(v)) return undefined;
+          if (v === '*' && value === '*') return `${first.label} already accepts any iss ("*"): only one issuer may`;
+          const iss = sharedIss({ value: v, allowedTenants: first.allowedTenants }, { value, allowedTenants: later.allowedTenants });
+          return iss === undefined ? undefined : `${first.label} already accepts iss "${iss}": a token's iss must select one issuer`;
+        }).find((m) => m !== undefined);
+        if (clash) {
+          issues.push({ path, message: clash });
+          break;
+        }
+      }
+    }
+  });
   return issues;
 }
 

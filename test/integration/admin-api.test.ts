@@ -166,6 +166,18 @@ describe('GET/PUT /api/config', () => {
     expect((await admin.get('/api/config')).body.version).toBe(before.version);
   });
 
+  it('refuses issuers sharing an iss, by path', async () => {
+    const before = (await admin.get('/api/config')).body;
+    const c = structuredClone(before.config);
+    const issuer = { issuer: 'https://idp.example.test/', audiences: ['api://jira'], keys: { jwksUri: 'https://idp.example.test/keys' } };
+    c.jwt.issuers = [{ name: 'corp', ...issuer }, { name: 'corp-too', ...issuer }];
+    const r = await admin.call('PUT', '/api/config', c);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('config_invalid');
+    expect(r.body.issues).toEqual([{ path: 'jwt.issuers[1].issuer', message: expect.stringContaining('"corp"') }]);
+    expect((await admin.get('/api/config')).body.version).toBe(before.version);
+  });
+
   it('applies a saved change without a restart, and records it in admin activity', async () => {
     const created = await admin.call('POST', '/api/tokens', { owner: 'bob', name: 'ro-test', groups: ['auditors'] });
     expect(created.status).toBe(201);

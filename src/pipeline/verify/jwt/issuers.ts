@@ -29,6 +29,9 @@ export interface IssuerMatch {
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const TENANT_ID = '{tenantid}';
+/** What a "{tenantid}" template captures; only allowed tenants (compared lower-cased) then match. */
+const TENANT_CHARS = '[A-Za-z0-9-]{1,64}';
 
 export function compileIssuer(cfg: IssuerConfig): CompiledIssuer {
   const list = Array.isArray(cfg.issuer) ? cfg.issuer : [cfg.issuer];
@@ -37,7 +40,7 @@ export function compileIssuer(cfg: IssuerConfig): CompiledIssuer {
   let wildcard = false;
   for (const iss of list) {
     if (iss === '*') wildcard = true;
-    else if (iss.includes('{tenantid}')) templates.push(new RegExp(`^${escape(iss).replace(escape('{tenantid}'), '([A-Za-z0-9-]{1,64})')}$`));
+    else if (iss.includes(TENANT_ID)) templates.push(new RegExp(`^${escape(iss).replace(escape(TENANT_ID), `(${TENANT_CHARS})`)}$`));
     else exact.add(iss);
   }
   return {
@@ -71,4 +74,41 @@ export function pickIssuer(issuers: readonly CompiledIssuer[], iss: unknown): Is
     }
   }
   return issuers.find((i) => i.wildcard) ? { issuer: issuers.find((i) => i.wildcard)! } : undefined;
+}
+
+/**
+ * Every iss one configured value accepts, as its shapes: one string of accepted characters per
+ * position. An exact value is one shape; a template is one shape per allowed tenant, any letter case
+ * in the tenant part (pickIssuer lower-cases the captured tenant); "*" has none (it is the fallback).
+ * The set is finite because a template only matches allowed tenants, so overlap is decidable.
+ *   issShapes('https://x/{tenantid}/', ['Ab1']) -> [['h','t',…,'/', 'aA', 'bB', '1', '/']]
+ */
+function issShapes(value: string, allowedTenants: readonly string[]): string[][] {
+  if (value === '*') return [];
+  // Only the first "{tenantid}" is a capture group in compileIssuer (String#replace with a string).
+  const at = value.indexOf(TENANT_ID);
+  if (at < 0) return [value.split('')];
+  const before = value.slice(0, at).split('');
+  const after = value.slice(at + TENANT_ID.length).split('');
+  const tenantRe = new RegExp(`^${TENANT_CHARS}$`);
+  const tenants = new Set(allowedTenants.filter((t) => tenantRe.test(t)).map((t) => t.toLowerCase()));
+  return [...tenants].map((t) => [...before, ...t.split('').map((c) => (c === c.toUpperCase() ? c : c + c.toUpperCase())), ...after]);
+}
+
+/**
+ * An iss that configured value `a` (with its issuer's allowedTenants) and value `b` both accept, or
+ * undefined when none exists. Two issuers sharing an iss make pickIssuer's choice depend on their
+ * order (or on exact-before-template), so validation refuses it. "*" is the fallback and shares
+ * nothing with a concrete value; two "*" are handled by the caller.
+ *   sharedIss({value: 'https://x/{tenantid}/', allowedTenants: ['t1']}, {value: 'https://x/T1/', allowedTenants: []}) -> 'https://x/T1/'
+ */
+export function sharedIss(a: { value: string; allowedTenants: readonly string[] }, b: { value: string; allowedTenants: readonly string[] }): string | undefined {
+  for (const sa of issShapes(a.value, a.allowedTenants))
+    for (const sb of issShapes(b.value, b.allowedTenants)) {
+      if (sa.length !== sb.length) continue;
+      // Position by position, a character both accept (the shapes are the same length).
+      const chars = sa.map((set, k) => set.split('').find((ch) => sb[k]!.includes(ch)));
+      if (chars.every((c) => c !== undefined)) return chars.join('');
+    }
+  return undefined;
 }
