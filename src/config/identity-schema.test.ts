@@ -5,7 +5,9 @@ import { validate } from './validate.js';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const identity = (v: unknown) => validate({ upstream: { identity: v } });
+// Issuer overrides must name a configured issuer (validate.ts), so the rows run with one named "entra".
+const entra = { name: 'entra', issuer: 'https://login.example.test/v2.0', audiences: ['x'], keys: { jwksUri: 'https://idp/keys' } };
+const identity = (v: unknown) => validate({ jwt: { issuers: [entra] }, upstream: { identity: v } });
 const issues = (v: unknown) => {
   const r = identity(v);
   return r.ok ? [] : r.issues;

@@ -156,6 +156,19 @@ describe('validate: every bad field by path, with pinned messages', () => {
       },
       [{ path: 'jwt.issuers[1].issuer', message: 'issuer "a" (jwt.issuers[0]) already accepts any iss ("*"): only one issuer may' }],
     ],
+    [
+      'an identity-mode override for an unknown issuer, close to a real one',
+      {
+        jwt: { issuers: [{ name: 'entra', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' } }] },
+        upstream: { identity: { issuers: { entar: 'credential-map' } } },
+      },
+      [{ path: 'upstream.identity.issuers.entar', message: 'no issuer named "entar" (did you mean "entra"?)' }],
+    ],
+    [
+      'an identity-mode override for an unknown issuer, nothing close',
+      { upstream: { identity: { issuers: { partners: 'header' } } } },
+      [{ path: 'upstream.identity.issuers.partners', message: 'no issuer named "partners": use a jwt.issuers[].name or "introspection"' }],
+    ],
     ['redis without URL', { rateLimit: { store: 'redis' } }, [{ path: 'rateLimit.redisUrl', message: 'required when store is "redis" (e.g. redis://127.0.0.1:6379)' }]],
     [
       'admin on the proxy port',
@@ -180,6 +193,7 @@ describe('validate: every bad field by path, with pinned messages', () => {
           { name: 'e', issuer: '*', audiences: ['x'], keys: { jwksUri: 'https://k' } },
         ],
       },
+      upstream: { identity: { issuers: { a: 'header', e: 'header', introspection: 'header' } } },
     });
     expect(r.ok ? [] : r.issues).toEqual([]);
   });

@@ -98,6 +98,17 @@ function checkSemantics(input: unknown): ConfigIssue[] {
       issues.push({ path: `${at}.groupsOverage`, message: '"jira" needs jiraGroupLookup.authorization (a Jira service credential)' });
   });
   issues.push(...sharedIssIssues(list(obj(c?.jwt)?.issuers)));
+  // Identity-mode overrides are keyed by the name an identity carries as its issuer: a JWT issuer's
+  // name, or "introspection" (introspection/verifier.ts). Any other key would never apply.
+  const identityIssuers = [...names, 'introspection'];
+  for (const key of Object.keys(obj(obj(obj(c?.upstream)?.identity)?.issuers) ?? {})) {
+    if (identityIssuers.includes(key)) continue;
+    const near = nearest(key, identityIssuers);
+    issues.push({
+      path: `upstream.identity.issuers.${key}`,
+      message: near ? `no issuer named "${key}" (did you mean "${near}"?)` : `no issuer named "${key}": use a jwt.issuers[].name or "introspection"`,
+    });
+  }
   const server = obj(c?.server);
   const port = server?.port ?? 8090;
   const adminPort = server?.adminPort ?? 8091;
@@ -167,11 +178,16 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
+/** The closest of `valid` to a misspelt `key` (at most two edits away), for "did you mean". */
+function nearest(key: string, valid: readonly string[]): string | undefined {
+  return valid.filter((v) => editDistance(key, v) <= 2).sort((a, b) => editDistance(key, a) - editDistance(key, b))[0];
+}
+
 /** One issue per unknown key, at the key's own path, with a spelling suggestion when one is close. */
 function unknownKeyIssues(path: ReadonlyArray<PropertyKey>, keys: string[]): ConfigIssue[] {
   const valid = keysAt(path);
   return keys.map((k) => {
-    const near = valid.filter((v) => editDistance(k, v) <= 2).sort((a, b) => editDistance(k, a) - editDistance(k, b))[0];
+    const near = nearest(k, valid);
     return { path: formatPath([...path, k]), message: near ? `unknown setting (did you mean "${near}"?)` : 'unknown setting' };
   });
 }

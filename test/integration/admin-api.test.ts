@@ -166,15 +166,19 @@ describe('GET/PUT /api/config', () => {
     expect((await admin.get('/api/config')).body.version).toBe(before.version);
   });
 
-  it('refuses issuers sharing an iss, by path', async () => {
+  it('refuses issuers sharing an iss and identity overrides naming no issuer, by path', async () => {
     const before = (await admin.get('/api/config')).body;
     const c = structuredClone(before.config);
     const issuer = { issuer: 'https://idp.example.test/', audiences: ['api://jira'], keys: { jwksUri: 'https://idp.example.test/keys' } };
     c.jwt.issuers = [{ name: 'corp', ...issuer }, { name: 'corp-too', ...issuer }];
+    c.upstream.identity.issuers = { crop: 'header' };
     const r = await admin.call('PUT', '/api/config', c);
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('config_invalid');
-    expect(r.body.issues).toEqual([{ path: 'jwt.issuers[1].issuer', message: expect.stringContaining('"corp"') }]);
+    expect(r.body.issues).toEqual([
+      { path: 'jwt.issuers[1].issuer', message: expect.stringContaining('"corp"') },
+      { path: 'upstream.identity.issuers.crop', message: expect.stringContaining('did you mean "corp"') },
+    ]);
     expect((await admin.get('/api/config')).body.version).toBe(before.version);
   });
 

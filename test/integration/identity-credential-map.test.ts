@@ -29,6 +29,8 @@ const config = {
         keys: { publicKeyPem: issuerKey },
         clients: { allow: ['app-svc', 'app-bob'], jiraAccounts: { 'app-svc': 'svc-integration', 'app-bob': 'bob' } },
       },
+      // Named by the issuer override below (an override must name a configured issuer).
+      { name: 'partners', issuer: 'https://partners.example.test/', audiences: ['api://jira-sidecar'], keys: { publicKeyPem: issuerKey } },
     ],
   },
   upstream: {

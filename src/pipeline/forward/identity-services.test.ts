@@ -13,6 +13,8 @@ const PAT = 'mapped-pat-0123456789';
 
 const policy = (fallback: string) =>
   policyFrom({
+    // An issuer override must name a configured issuer.
+    jwt: { issuers: [{ name: 'entra', issuer: 'https://login.example.test/v2.0', audiences: ['x'], keys: { jwksUri: 'https://idp/keys' } }] },
     upstream: {
       sharedSecret: 's3cret',
       identity: {
