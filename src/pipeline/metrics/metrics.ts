@@ -9,7 +9,11 @@ export interface Metrics {
   auditFailures: Counter<'reason'>;
   auditQueue: Gauge;
   rateLimited: Counter;
+  idpRequests: Histogram<'kind' | 'outcome'>;
 }
+
+/** Outbound calls the verifiers make: keys, discovery, introspection, and Jira's group lookup (groups overage). */
+export type IdpCallKind = 'jwks' | 'discovery' | 'introspection' | 'jira_groups';
 
 export function createMetrics(withDefaults = true): Metrics {
   const registry = new Registry();
@@ -43,5 +47,36 @@ export function createMetrics(withDefaults = true): Metrics {
     }),
     auditQueue: new Gauge({ name: 'sidecar_audit_queue_length', help: 'Audit rows waiting to be written', registers: [registry] }),
     rateLimited: new Counter({ name: 'sidecar_rate_limited_total', help: 'Requests refused by the rate limiter', registers: [registry] }),
+    idpRequests: new Histogram({
+      name: 'sidecar_idp_request_duration_seconds',
+      help: 'Outbound calls to the IdP (and the Jira group lookup) by kind (jwks, discovery, introspection, jira_groups) and outcome (ok, error = failed or refused answer, timeout)',
+      labelNames: ['kind', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
   };
+}
+
+/**
+ * Times one outbound call and records how it ended: "ok" when it resolves with an answer `answered`
+ * accepts, "timeout" when it rejects with the TimeoutError of AbortSignal.timeout, "error" otherwise.
+ * The call's own result or error is passed through untouched. Without metrics it only runs the call.
+ *   observeIdpCall(metrics, 'introspection', () => fetch(url, init), (res) => res.status === 200)
+ */
+export async function observeIdpCall<T>(
+  metrics: Pick<Metrics, 'idpRequests'> | undefined,
+  kind: IdpCallKind,
+  call: () => Promise<T>,
+  answered: (result: T) => boolean = () => true,
+): Promise<T> {
+  if (!metrics) return call();
+  const end = metrics.idpRequests.startTimer({ kind });
+  try {
+    const result = await call();
+    end({ outcome: answered(result) ? 'ok' : 'error' });
+    return result;
+  } catch (e) {
+    end({ outcome: e instanceof Error && e.name === 'TimeoutError' ? 'timeout' : 'error' });
+    throw e;
+  }
 }

@@ -18,8 +18,8 @@ declare module '../deps.js' {
 export function buildAuthServices(rt: Runtime, opts: { fetch?: FetchLike } = {}): void {
   const { deps } = rt;
   const fetchImpl: FetchLike = opts.fetch ?? ((input, init) => fetch(input, init));
-  const jwt = new JwtVerifier({ clock: deps.clock, logger: deps.logger, fetch: fetchImpl, getPolicy: deps.getPolicy });
-  const introspection = new IntrospectionVerifier({ clock: deps.clock, logger: deps.logger, fetch: fetchImpl });
+  const jwt = new JwtVerifier({ clock: deps.clock, logger: deps.logger, fetch: fetchImpl, getPolicy: deps.getPolicy, metrics: deps.metrics });
+  const introspection = new IntrospectionVerifier({ clock: deps.clock, logger: deps.logger, fetch: fetchImpl, metrics: deps.metrics });
   const verifiers = (deps.services.verifiers ??= {});
   verifiers.jwt = jwt;
   verifiers['opaque-bearer'] = introspection;

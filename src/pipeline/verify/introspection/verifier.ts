@@ -10,6 +10,7 @@ import type { Clock } from '../../../clock.js';
 import { perPolicy, type Policy } from '../../../config/policy.js';
 import { SidecarError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
+import { observeIdpCall, type Metrics } from '../../metrics/metrics.js';
 import type { Credential, Identity, RequestState } from '../../state.js';
 import type { Verifier } from '../verifier.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
@@ -19,6 +20,8 @@ export interface IntrospectionDeps {
   clock: Clock;
   logger?: Logger;
   fetch: FetchLike;
+  /** sidecar_idp_request_duration_seconds{kind="introspection"} */
+  metrics?: Pick<Metrics, 'idpRequests'>;
 }
 
 type Answer = { active: true; identity: Identity } | { active: false; code: 'token_inactive' | 'token_expired'; detail: string };
@@ -143,8 +146,15 @@ export class IntrospectionVerifier implements Verifier {
     let res: Response;
     let text: string;
     try {
-      res = await this.d.fetch(endpoint, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(cfg.timeoutMs), redirect: 'error' });
-      text = await res.text();
+      ({ res, text } = await observeIdpCall(
+        this.d.metrics,
+        'introspection',
+        async () => {
+          const r = await this.d.fetch(endpoint, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(cfg.timeoutMs), redirect: 'error' });
+          return { res: r, text: await r.text() };
+        },
+        (a) => a.res.status === 200,
+      ));
     } catch (e) {
       throw unavailable(e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs} ms` : (e as Error).message);
     }

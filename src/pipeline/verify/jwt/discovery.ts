@@ -4,6 +4,7 @@ import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
 import type { Clock } from '../../../clock.js';
 import { SidecarError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
+import { observeIdpCall, type Metrics } from '../../metrics/metrics.js';
 import { fetchJson } from './fetch-json.js';
 import { JwksSource } from './jwks.js';
 import type { FetchLike, KeyCacheSettings, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
@@ -14,6 +15,8 @@ export interface DiscoverySourceOptions extends KeyCacheSettings {
   fetch: FetchLike;
   clock: Clock;
   logger?: Logger;
+  /** sidecar_idp_request_duration_seconds{kind="discovery"}; the JwksSource it creates gets it too. */
+  metrics?: Pick<Metrics, 'idpRequests'>;
 }
 
 /** "https://idp/realm" -> "https://idp/realm/.well-known/openid-configuration"; a .well-known URL is kept. */
@@ -39,7 +42,7 @@ export class DiscoverySource implements KeySource {
     this.inflight ??= (async () => {
       this.lastAttemptAt = this.o.clock.now();
       try {
-        const doc = await fetchJson(this.o.fetch, this.docUrl, this.o.timeoutMs);
+        const doc = await observeIdpCall(this.o.metrics, 'discovery', () => fetchJson(this.o.fetch, this.docUrl, this.o.timeoutMs));
         const uri = doc.jwks_uri;
         if (typeof uri !== 'string' || !/^https?:\/\//.test(uri)) throw new Error('discovery document has no http(s) jwks_uri');
         this.jwks = new JwksSource({ ...this.o, url: uri });

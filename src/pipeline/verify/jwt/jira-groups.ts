@@ -5,6 +5,7 @@
 import type { Clock } from '../../../clock.js';
 import { SidecarError } from '../../../errors.js';
 import type { Policy } from '../../../config/policy.js';
+import { observeIdpCall, type Metrics } from '../../metrics/metrics.js';
 import type { FetchLike } from './key-source.js';
 
 const MAX_ENTRIES = 10_000;
@@ -16,6 +17,8 @@ export class JiraGroupLookup {
   constructor(
     private readonly fetchImpl: FetchLike,
     private readonly clock: Clock,
+    /** sidecar_idp_request_duration_seconds{kind="jira_groups"} */
+    private readonly metrics?: Pick<Metrics, 'idpRequests'>,
   ) {}
 
   async groupsOf(username: string, policy: Policy): Promise<string[]> {
@@ -44,23 +47,31 @@ export class JiraGroupLookup {
     const url = `${base}/rest/api/2/user?username=${encodeURIComponent(username)}&expand=groups`;
     const fail = (why: string) => new SidecarError('auth_unavailable', { rule: 'groups-overage', detail: `Jira group lookup for ${username}: ${why}` });
     if (!cfg.authorization) throw fail('jiraGroupLookup.authorization is not set');
-    let res: Response;
+    const authorization = cfg.authorization;
+    // The body is read inside the timed call (and under the same timeout); only a 200 has one we use.
+    let answer: { status: number; text?: string };
     try {
-      res = await this.fetchImpl(url, { headers: { authorization: cfg.authorization, accept: 'application/json' }, signal: AbortSignal.timeout(cfg.timeoutMs) });
+      answer = await observeIdpCall(
+        this.metrics,
+        'jira_groups',
+        async () => {
+          const res = await this.fetchImpl(url, { headers: { authorization, accept: 'application/json' }, signal: AbortSignal.timeout(cfg.timeoutMs) });
+          if (res.status !== 200) {
+            await res.body?.cancel().catch(() => undefined);
+            return { status: res.status };
+          }
+          return { status: res.status, text: await res.text() };
+        },
+        (a) => a.status === 200 || a.status === 404,
+      );
     } catch (e) {
       throw fail(e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs} ms` : (e as Error).message);
     }
-    if (res.status === 404) {
-      await res.body?.cancel().catch(() => undefined);
-      return []; // Jira has no such user: no groups (Jira itself will refuse the request).
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel().catch(() => undefined);
-      throw fail(`HTTP ${res.status}`);
-    }
+    if (answer.status === 404) return []; // Jira has no such user: no groups (Jira itself will refuse the request).
+    if (answer.status !== 200) throw fail(`HTTP ${answer.status}`);
     let body: { groups?: { items?: Array<{ name?: unknown }> } };
     try {
-      body = (await res.json()) as typeof body;
+      body = JSON.parse(answer.text ?? '') as typeof body;
     } catch {
       throw fail('answer is not JSON');
     }

@@ -8,6 +8,7 @@ import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWK
 import type { Clock } from '../../../clock.js';
 import { SidecarError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
+import { observeIdpCall, type Metrics } from '../../metrics/metrics.js';
 import { fetchJson } from './fetch-json.js';
 import type { FetchLike, KeyCacheSettings, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
 
@@ -16,6 +17,8 @@ export interface JwksSourceOptions extends KeyCacheSettings {
   fetch: FetchLike;
   clock: Clock;
   logger?: Logger;
+  /** sidecar_idp_request_duration_seconds{kind="jwks"} */
+  metrics?: Pick<Metrics, 'idpRequests'>;
 }
 
 const ASYMMETRIC = new Set(['RSA', 'EC', 'OKP']);
@@ -59,7 +62,7 @@ export class JwksSource implements KeySource {
     this.inflight ??= (async () => {
       this.lastAttemptAt = this.o.clock.now();
       try {
-        const body = await fetchJson(this.o.fetch, this.o.url, this.o.timeoutMs);
+        const body = await observeIdpCall(this.o.metrics, 'jwks', () => fetchJson(this.o.fetch, this.o.url, this.o.timeoutMs));
         const keys = usableSigningKeys(body);
         this.keys = createLocalJWKSet({ keys } as JSONWebKeySet);
         this.kids = keys.map((k) => String(k.kid ?? '(no kid)'));

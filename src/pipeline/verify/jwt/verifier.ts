@@ -11,6 +11,7 @@ import type { Clock } from '../../../clock.js';
 import type { Policy } from '../../../config/policy.js';
 import { SidecarError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import type { Credential, Identity, RequestState } from '../../state.js';
 import type { Verifier } from '../verifier.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
@@ -30,6 +31,8 @@ export interface JwtVerifierDeps {
   fetch: FetchLike;
   getPolicy(): Policy;
   groups?: JiraGroupLookup;
+  /** Times the key, discovery and Jira group calls (sidecar_idp_request_duration_seconds). */
+  metrics?: Pick<Metrics, 'idpRequests'>;
 }
 
 const invalid = (rule: string, detail: string) => new SidecarError('token_invalid', { rule, detail });
@@ -68,7 +71,7 @@ export class JwtVerifier implements Verifier {
 
   constructor(private readonly d: JwtVerifierDeps) {
     this.cache = new TokenCache<Identity>(() => d.getPolicy().config.jwt.cacheSize);
-    this.groups = d.groups ?? new JiraGroupLookup(d.fetch, d.clock);
+    this.groups = d.groups ?? new JiraGroupLookup(d.fetch, d.clock, d.metrics);
   }
 
   /** The key source of an issuer; kept across reloads while its keys/keyCache settings are unchanged. */
@@ -76,7 +79,7 @@ export class JwtVerifier implements Verifier {
     let s = this.sources.get(issuer.keySourceId);
     if (!s) {
       const { keys, keyCache } = issuer.cfg;
-      const common = { ...keyCache, fetch: this.d.fetch, clock: this.d.clock, logger: this.d.logger };
+      const common = { ...keyCache, fetch: this.d.fetch, clock: this.d.clock, logger: this.d.logger, metrics: this.d.metrics };
       if (keys.jwksUri) s = new JwksSource({ ...common, url: keys.jwksUri });
       else if (keys.discovery) s = new DiscoverySource({ ...common, url: keys.discovery });
       else if (keys.publicKeyPem) s = new PemSource(keys.publicKeyPem, 'publicKey');
