@@ -135,6 +135,7 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): string[] {
   out.push('X-Forwarded-Proto', proto);
   if (host) out.push('X-Forwarded-Host', host);
   out.push('X-Request-Id', state.requestId);
+  // Last, so a retry can swap exactly this tail for headers built for its attempt (middleware.ts).
   if (identityHeaders) for (const [k, v] of identityHeaders) out.push(k, v);
   return out;
 }

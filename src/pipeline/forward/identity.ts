@@ -27,6 +27,12 @@ export interface IdentityPlan {
    * upstream_rejected_identity, with Jira's reason in the error detail, which is logged).
    */
   checkResponse?: (status: number, rawHeaders: string[]) => SidecarError | undefined;
+  /**
+   * When set, `headers` are good for one attempt only (an OAuth 1.0a nonce + timestamp: a provider
+   * must refuse a replayed nonce, RFC 5849 §3.3), and this builds the headers for another attempt of
+   * the same request (the stale keep-alive retry). Unset: `headers` are sent again as they are.
+   */
+  reattempt?: () => Promise<Array<[string, string]>>;
 }
 
 export type IdentityForwarder = (state: RequestState, target: ForwardTarget) => IdentityPlan | undefined | Promise<IdentityPlan | undefined>;

@@ -102,6 +102,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** The response head was handed to the client: from here on a failure can only cut the stream. */
   private relaying = false;
   private retried = false;
+  /** How many identity headers end `headers` (buildUpstreamHeaders appends them last). */
+  private identityCount: number;
   private abortUpstream: ((reason?: Error) => void) | undefined;
   private cancelled: Error | undefined;
   private readonly timer: NodeJS.Timeout;
@@ -127,6 +129,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const cl = clientReq.headers['content-length'];
     this.bodyless = clientReq.readableEnded || ((cl === undefined || cl === '0') && clientReq.headers['transfer-encoding'] === undefined);
     this.replayable = IDEMPOTENT.has(st.facts.method) && (plan?.body !== undefined || this.bodyless);
+    this.identityCount = plan?.headers.length ?? 0;
     const timeoutMs = st.policy.config.upstream.timeoutMs;
     this.timer = setTimeout(() => {
       d.metrics.upstreamErrors.inc({ kind: 'timeout' });
@@ -147,6 +150,26 @@ class Exchange implements Dispatcher.DispatchHandler {
         body: this.plan?.body ?? (this.bodyless ? null : this.clientReq),
       },
       this,
+    );
+  }
+
+  /**
+   * Sends again with identity headers built for this attempt (a fresh OAuth 1.0a nonce): only the
+   * tail of the header list changes. Only a retry gets here: the first attempt's headers were built
+   * once, before the Exchange.
+   */
+  private reidentify(reattempt: () => Promise<Array<[string, string]>>): void {
+    const from = this.headers.length - 2 * this.identityCount;
+    this.abortUpstream = undefined; // the failed attempt's: nothing left to abort while signing
+    reattempt().then(
+      (fresh) => {
+        if (this.settled || this.cancelled) return; // timed out, or the client left, while signing
+        this.headers.length = from;
+        for (const [k, v] of fresh) this.headers.push(k, v);
+        this.identityCount = fresh.length;
+        this.send();
+      },
+      (e: unknown) => this.done(e),
     );
   }
 
@@ -248,7 +271,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (!this.retried && this.replayable && CLOSED_CONNECTION.has(code)) {
       this.retried = true;
       this.d.metrics.upstreamErrors.inc({ kind: 'stale_connection' });
-      this.send();
+      if (this.plan?.reattempt) this.reidentify(this.plan.reattempt);
+      else this.send();
       return;
     }
     if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return this.done(err); // a request Jira cannot be sent: 500, logged

@@ -153,24 +153,31 @@ export async function planOAuth1(st: RequestState, target: ForwardTarget, s: OAu
     if (req.headers['content-length'] === undefined) headers.push(['Content-Length', String(body.length)]);
   }
 
-  const protocolParams = await signRequest({
-    method: target.method,
-    origin: s.origin,
-    rawPath,
-    queryParams: parseFormParams(finalQuery),
-    bodyParams,
-    consumerKey: s.consumerKey,
-    privateKey: s.privateKey,
-    timestamp: Math.floor(clock.now() / 1000),
-    nonce: randomBytes(16).toString('hex'),
-    sendEmptyToken: s.sendEmptyToken,
-  });
-  headers.push(['Authorization', protocolParams.authorization]);
+  const queryParams = parseFormParams(finalQuery);
+  // One signature per attempt: the same request sent again (stale keep-alive retry) needs a fresh
+  // nonce and timestamp, or Jira refuses it as a replay (RFC 5849 §3.3). Everything else signed
+  // (method, URI, parameters, body) is the same, so it is computed once above.
+  const signedHeaders = async (): Promise<Array<[string, string]>> => {
+    const signed = await signRequest({
+      method: target.method,
+      origin: s.origin,
+      rawPath,
+      queryParams,
+      bodyParams,
+      consumerKey: s.consumerKey,
+      privateKey: s.privateKey,
+      timestamp: Math.floor(clock.now() / 1000),
+      nonce: randomBytes(16).toString('hex'),
+      sendEmptyToken: s.sendEmptyToken,
+    });
+    return [...headers, ['Authorization', signed.authorization]];
+  };
   return {
-    headers,
+    headers: await signedHeaders(),
     body,
     path: `${rawPath}?${finalQuery}`,
     checkResponse: (status, rawHeaders) => oauthRejection(status, rawHeaders, username),
+    reattempt: signedHeaders,
   };
 }
 
