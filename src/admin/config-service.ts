@@ -9,8 +9,16 @@ import type { Runtime } from '../http/runtime.js';
 import { diffLeaves, getIn, isObj, maskedChanges, maskSecrets, secretPaths, unmaskSecrets, applyChanges, type DocPath } from './config-doc.js';
 import { loadStoredChanges, placeholderPaths, planFileWrite, storeChanges, withoutEnvIssuer, writeConfigFile } from './config-store.js';
 
-/** Settings read only when the listeners start: saved, but applied at the next restart. */
-export const RESTART_PATHS = ['server'];
+/** Settings read only at start (listeners, the audit writer): saved, but applied at the next restart. */
+export const RESTART_PATHS = ['server', 'audit.writer'];
+
+/**
+ * Without a config file the admin's changes are kept in the database inside server.dataDir, so a
+ * stored dataDir could never be read from the directory it names: moving the data is for
+ * SIDECAR_DATA_DIR or a config file.
+ */
+const DATA_DIR = 'server.dataDir';
+const DATA_DIR_MESSAGE = 'is where the database keeping the changes saved here lives; move it with SIDECAR_DATA_DIR or a config file';
 
 interface ConfigState {
   /** The configuration the process started with (file or built-in + env), before stored admin changes. */
@@ -53,7 +61,10 @@ export function loadStoredConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.e
   if (rt.configFile) return false;
   const stored = loadStoredChanges(rt.db);
   if (!stored || stored.changes.length === 0) return false;
-  const doc = applyEnvOverrides(applyChanges(withoutEnvIssuer(s.base, env), stored.changes), env);
+  // Env is applied last: a SIDECAR_* variable set at this start wins over the value the admin saved.
+  const changes = stored.changes.filter((c) => formatPath(c.path) !== DATA_DIR);
+  if (changes.length < stored.changes.length) rt.deps.logger.warn({ path: DATA_DIR }, `a saved ${DATA_DIR} is ignored: it ${DATA_DIR_MESSAGE}`);
+  const doc = applyEnvOverrides(applyChanges(withoutEnvIssuer(s.base, env), changes), env);
   const v = validate(doc);
   if (!v.ok)
     throw new Error(
@@ -61,6 +72,8 @@ export function loadStoredConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.e
         'fix the startup configuration or run `jira-auth-sidecar admin reset-config`',
     );
   rt.applyConfig(v.config, doc);
+  // The logger was built from the startup level, before the saved one was known.
+  if (rt.deps.logger.level !== v.config.log.level) rt.deps.logger.level = v.config.log.level;
   rt.deps.logger.info({ changes: stored.changes.length, savedAt: new Date(stored.savedAt).toISOString(), savedBy: stored.savedBy }, 'admin configuration changes loaded from the database');
   return true;
 }
@@ -101,6 +114,8 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
       const mine = getIn(doc, p);
       if (mine !== undefined && mine !== getIn(withEnv, p)) issues.push({ path: o.path, message: `is set by the environment variable ${o.variable}; change or unset it there` });
     }
+    if (!rt.configFile && getIn(doc, ['server', 'dataDir']) !== undefined && getIn(doc, ['server', 'dataDir']) !== current.server.dataDir && !issues.some((i) => i.path === DATA_DIR))
+      issues.push({ path: DATA_DIR, message: DATA_DIR_MESSAGE });
     const v = validate(withEnv);
     if (!v.ok) throw invalid([...issues, ...v.issues]);
     if (issues.length) throw invalid(issues);
@@ -130,7 +145,9 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
         throw new SidecarError('internal_error', { message: `The configuration could not be written to ${rt.configFile} (${code}); nothing was changed.` });
       }
     } else {
-      storeChanges(rt.db, s.base, next, env, actor, rt.deps.clock.now());
+      const envPaths = new Set(envOverrides(env).map((o) => o.path));
+      const keep = (loadStoredChanges(rt.db)?.changes ?? []).filter((c) => envPaths.has(formatPath(c.path)));
+      storeChanges(rt.db, s.base, next, env, actor, rt.deps.clock.now(), keep);
     }
     rt.applyConfig(next, doc);
     if (next.log.level !== current.log.level) rt.deps.logger.level = next.log.level;

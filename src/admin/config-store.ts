@@ -131,9 +131,14 @@ export interface StoredChanges {
   savedBy: string;
 }
 
-/** The admin's changes relative to the startup configuration, replayed at each start. */
-export function storeChanges(db: Db, base: unknown, next: unknown, env: NodeJS.ProcessEnv, savedBy: string, now: number): void {
-  const changes = diffLeaves(withoutEnvIssuer(base, env), withoutEnvIssuer(next, env)).map((c) => ({ path: c.path, after: c.after }));
+/**
+ * The admin's changes relative to the startup configuration, replayed at each start. `keep`: earlier
+ * stored changes to settings a SIDECAR_* variable fixes at this start (env wins while it is set; the
+ * saved value returns when it is unset, so saving something else must not forget it).
+ */
+export function storeChanges(db: Db, base: unknown, next: unknown, env: NodeJS.ProcessEnv, savedBy: string, now: number, keep: StoredChanges['changes'] = []): void {
+  const changes: StoredChanges['changes'] = diffLeaves(withoutEnvIssuer(base, env), withoutEnvIssuer(next, env)).map((c) => ({ path: c.path, after: c.after }));
+  for (const k of keep) if (!changes.some((c) => formatPath(c.path) === formatPath(k.path))) changes.push(k);
   const value: StoredChanges = { changes, savedAt: now, savedBy };
   db.prepare(
     `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)

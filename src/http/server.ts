@@ -121,8 +121,12 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
     onReload: [],
   };
   await buildServices(rt);
+  // The listeners are bound from the configuration in force after buildServices, not from opts.config:
+  // without a config file, setupAdmin has just replayed the admin's stored changes (SIDECAR_* env still
+  // winning), and server.* settings saved in the admin UI must take effect at this start.
+  const listenerConfig = deps.getPolicy().config.server;
 
-  const proxyServer = http.createServer({ maxHeaderSize: config.server.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 });
+  const proxyServer = http.createServer({ maxHeaderSize: listenerConfig.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 });
   proxyServer.on('clientError', onClientError);
   const proxyApp = createProxyApp(deps, rt.proxyRoutes);
   proxyServer.on('request', proxyApp.callback());
@@ -135,9 +139,14 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   let proxyAddr: AddressInfo;
   let adminAddr: AddressInfo;
   try {
-    proxyAddr = await listen(proxyServer, config.server.port, config.server.host);
-    adminAddr = await listen(adminServer, config.server.adminPort, config.server.adminHost);
+    proxyAddr = await listen(proxyServer, listenerConfig.port, listenerConfig.host);
+    adminAddr = await listen(adminServer, listenerConfig.adminPort, listenerConfig.adminHost);
   } catch (e) {
+    if ((['host', 'port', 'adminHost', 'adminPort'] as const).some((k) => listenerConfig[k] !== config.server[k]))
+      logger.error(
+        { host: listenerConfig.host, port: listenerConfig.port, adminHost: listenerConfig.adminHost, adminPort: listenerConfig.adminPort },
+        'listener settings saved in the admin UI could not be bound; override them with SIDECAR_HOST / SIDECAR_PORT / SIDECAR_ADMIN_HOST / SIDECAR_ADMIN_PORT or clear them with `jira-auth-sidecar admin reset-config`',
+      );
     proxyServer.close();
     db.close();
     throw e;
@@ -151,7 +160,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
       const stopped = Promise.all([new Promise((r) => proxyServer.close(r)), new Promise((r) => adminServer.close(r))]);
       proxyServer.closeIdleConnections();
       adminServer.closeIdleConnections();
-      const grace = config.server.shutdownGraceMs;
+      const grace = listenerConfig.shutdownGraceMs;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         proxyTrack.idle().then(() => false),
