@@ -1,5 +1,9 @@
 // OIDC discovery (OpenID Connect Discovery 1.0 §4) as a key source: the document's jwks_uri is
-// resolved once (retried at most once per cooldown while it fails), then served by a JwksSource.
+// resolved (retried at most once per cooldown while it fails), then served by a JwksSource. IdPs move
+// jwks_uri when they rotate keys (Entra ID does), so every later key refresh (stale-while-revalidate
+// after maxAgeSec, unknown-kid refetch after cooldownSec) reads the document again first and follows
+// a new jwks_uri. If that read fails, the current jwks_uri and its keys stay: discovery being down
+// never costs working keys.
 import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose';
 import type { Clock } from '../../../clock.js';
 import { SidecarError } from '../../../errors.js';
@@ -25,11 +29,16 @@ export function discoveryDocumentUrl(url: string): string {
   return `${url.replace(/\/+$/, '')}/.well-known/openid-configuration`;
 }
 
+const failure = (e: unknown, timeoutMs: number) =>
+  e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message;
+
 export class DiscoverySource implements KeySource {
   readonly description: string;
   private jwks?: JwksSource;
   private lastAttemptAt = -Infinity;
   private lastError?: string;
+  /** Why the last re-read of the document (at a key refresh) failed; cleared by the next success. */
+  private rediscoveryError?: string;
   private inflight?: Promise<void>;
   private readonly docUrl: string;
 
@@ -38,18 +47,38 @@ export class DiscoverySource implements KeySource {
     this.description = `discovery ${this.docUrl}`;
   }
 
+  /** One read of the document, checked the same way at start-up and at every refresh. */
+  private async fetchJwksUri(): Promise<string> {
+    const doc = await observeIdpCall(this.o.metrics, 'discovery', () => fetchJson(this.o.fetch, this.docUrl, this.o.timeoutMs));
+    const uri = doc.jwks_uri;
+    if (typeof uri !== 'string' || !/^https?:\/\//.test(uri)) throw new Error('discovery document has no http(s) jwks_uri');
+    return uri;
+  }
+
+  /** JwksSource's `locate`: the document's jwks_uri now, or `current` when the document cannot be read. */
+  private async relocate(current: string): Promise<string> {
+    try {
+      const uri = await this.fetchJwksUri();
+      this.rediscoveryError = undefined;
+      if (uri !== current) this.o.logger?.info({ discovery: this.docUrl, from: current, to: uri }, 'OIDC discovery moved jwks_uri; fetching keys from the new URL');
+      return uri;
+    } catch (e) {
+      this.rediscoveryError = failure(e, this.o.timeoutMs);
+      this.o.logger?.warn({ discovery: this.docUrl, err: this.rediscoveryError, jwks: current }, 'OIDC discovery failed; keeping the current jwks_uri');
+      return current;
+    }
+  }
+
   private discover(): Promise<void> {
     this.inflight ??= (async () => {
       this.lastAttemptAt = this.o.clock.now();
       try {
-        const doc = await observeIdpCall(this.o.metrics, 'discovery', () => fetchJson(this.o.fetch, this.docUrl, this.o.timeoutMs));
-        const uri = doc.jwks_uri;
-        if (typeof uri !== 'string' || !/^https?:\/\//.test(uri)) throw new Error('discovery document has no http(s) jwks_uri');
-        this.jwks = new JwksSource({ ...this.o, url: uri });
+        const uri = await this.fetchJwksUri();
+        this.jwks = new JwksSource({ ...this.o, url: uri, locate: (current) => this.relocate(current) });
         this.lastError = undefined;
         await this.jwks.refresh();
       } catch (e) {
-        this.lastError = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e as Error).message;
+        this.lastError = failure(e, this.o.timeoutMs);
         this.o.logger?.warn({ discovery: this.docUrl, err: this.lastError }, 'OIDC discovery failed');
       } finally {
         this.inflight = undefined;
@@ -70,7 +99,9 @@ export class DiscoverySource implements KeySource {
   status(): KeySourceStatus {
     if (!this.jwks) return { ok: false, detail: `${this.description}: ${this.lastError ?? 'not discovered yet'}` };
     const s = this.jwks.status();
-    return { ok: s.ok, detail: `${this.description} -> ${s.detail}` };
+    // Readiness follows the keys; a failed re-read only shows in the detail (the keys still work).
+    const stale = this.rediscoveryError ? ` (last discovery failed: ${this.rediscoveryError})` : '';
+    return { ok: s.ok, detail: `${this.description}${stale} -> ${s.detail}` };
   }
 
   async warm(): Promise<void> {

@@ -19,6 +19,12 @@ export interface JwksSourceOptions extends KeyCacheSettings {
   logger?: Logger;
   /** sidecar_idp_request_duration_seconds{kind="jwks"} */
   metrics?: Pick<Metrics, 'idpRequests'>;
+  /**
+   * Where the keys live now, asked at the start of every refresh but the first (discovery.ts re-reads
+   * the discovery document, so a moved jwks_uri is followed). Resolves the URL to fetch; must not
+   * reject: when it cannot tell, it resolves `current`.
+   */
+  locate?: (current: string) => Promise<string>;
 }
 
 const ASYMMETRIC = new Set(['RSA', 'EC', 'OKP']);
@@ -45,7 +51,7 @@ export function usableSigningKeys(body: Record<string, unknown>): JWK[] {
 }
 
 export class JwksSource implements KeySource {
-  readonly description: string;
+  private url: string;
   private keys?: ReturnType<typeof createLocalJWKSet>;
   private kids: string[] = [];
   private fetchedAt = -Infinity;
@@ -54,16 +60,32 @@ export class JwksSource implements KeySource {
   private inflight?: Promise<boolean>;
 
   constructor(private readonly o: JwksSourceOptions) {
-    this.description = `jwks ${o.url}`;
+    this.url = o.url;
+  }
+
+  get description(): string {
+    return `jwks ${this.url}`;
+  }
+
+  /** The URL keys are fetched from (changes only through `locate`). */
+  get jwksUrl(): string {
+    return this.url;
   }
 
   /** Fetches once (concurrent callers share it). Resolves true when keys were refreshed. */
   refresh(): Promise<boolean> {
     this.inflight ??= (async () => {
+      // The first fetch follows the caller's own lookup (DiscoverySource just read the document), so
+      // `locate` runs from the second one on: exactly as often as refreshes, never on its own timer.
+      const relocate = this.o.locate !== undefined && this.lastAttemptAt !== -Infinity;
       this.lastAttemptAt = this.o.clock.now();
+      // The URL is switched only together with its keys, so description and keys always match.
+      let url = this.url;
       try {
-        const body = await observeIdpCall(this.o.metrics, 'jwks', () => fetchJson(this.o.fetch, this.o.url, this.o.timeoutMs));
+        if (relocate) url = await this.o.locate!(url);
+        const body = await observeIdpCall(this.o.metrics, 'jwks', () => fetchJson(this.o.fetch, url, this.o.timeoutMs));
         const keys = usableSigningKeys(body);
+        this.url = url;
         this.keys = createLocalJWKSet({ keys } as JSONWebKeySet);
         this.kids = keys.map((k) => String(k.kid ?? '(no kid)'));
         this.fetchedAt = this.o.clock.now();
@@ -71,7 +93,7 @@ export class JwksSource implements KeySource {
         return true;
       } catch (e) {
         this.lastError = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e as Error).message;
-        this.o.logger?.warn({ jwks: this.o.url, err: this.lastError, keptKeys: this.kids.length }, 'JWKS fetch failed; keeping the last good keys');
+        this.o.logger?.warn({ jwks: url, err: this.lastError, keptKeys: this.kids.length }, 'JWKS fetch failed; keeping the last good keys');
         return false;
       } finally {
         this.inflight = undefined;
