@@ -218,7 +218,7 @@ export const configSchema = z.strictObject({
       /** When the audit log cannot keep up (queue full, disk full): deny with 503 or allow (counted and logged). */
       onFailure: z.enum(['deny', 'allow']).default('deny'),
       queueMax: z.number().int().min(100).default(50000),
-      batchSize: z.number().int().min(1).default(500),
+      batchSize: z.number().int().min(1).default(100),
       flushIntervalMs: durationMs(200),
       /** Request rows written by a worker thread (off the event loop) or inline on the main connection. Read at start. */
       writer: z.enum(['worker', 'inline']).default('worker'),
