@@ -1,5 +1,6 @@
 // JWT path end to end: a real issuer (JWKS over HTTP), the sidecar, and the Jira-like upstream.
 // Every forged or malformed credential is refused with its status + code and never reaches Jira.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { generateApiToken } from '../../src/pipeline/credentials/api-token-format.js';
@@ -145,6 +146,9 @@ describe('forged and malformed credentials', () => {
     { name: 'RS512 not in the allow-list', headers: () => bearer(idp.sign(claims(), { header: { alg: 'RS512' } })), status: 401, code: 'token_invalid' },
     { name: 'ES256 header on an RSA signature', headers: () => bearer(idp.sign(claims(), { header: { alg: 'ES256' } })), status: 401, code: 'token_invalid' },
     { name: 'payload tampered after signing', headers: () => { const [h, , s] = idp.sign(claims()).split('.'); return bearer(`${h}.${b64u(claims({ preferred_username: 'admin@example.com' }))}.${s}`); }, status: 401, code: 'token_invalid' },
+    // The synchronous signature pre-check (jwt/signature.ts) is what refuses these before jose runs.
+    { name: 'random signature of the right length', headers: () => { const [h, p] = idp.sign(claims()).split('.'); return bearer(`${h}.${p}.${randomBytes(256).toString('base64url')}`); }, status: 401, code: 'token_invalid' },
+    { name: 'signature one byte short', headers: () => { const [h, p, sig] = idp.sign(claims()).split('.'); return bearer(`${h}.${p}.${Buffer.from(sig!, 'base64url').subarray(1).toString('base64url')}`); }, status: 401, code: 'token_invalid' },
     { name: 'signature stripped', headers: () => bearer(idp.sign(claims()).split('.').slice(0, 2).join('.') + '.'), status: 401, code: 'token_invalid' },
     { name: 'payload not JSON', headers: () => bearer(signRaw({ alg: 'RS256', kid: idp.current.kid }, 'not json', idp.current.privateKey)), status: 401, code: 'token_invalid' },
     { name: 'JWE (five segments)', headers: () => bearer(`${b64u({ alg: 'RSA-OAEP-256', enc: 'A256GCM' })}.AAAA.BBBB.CCCC.DDDD`), status: 401, code: 'credential_malformed' },
