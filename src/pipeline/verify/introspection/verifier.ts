@@ -15,6 +15,7 @@ import type { Credential, Identity, RequestState } from '../../state.js';
 import type { Verifier } from '../verifier.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
 import type { FetchLike } from '../jwt/key-source.js';
+import { whyFetchFailed } from '../jwt/fetch-json.js';
 
 export interface IntrospectionDeps {
   clock: Clock;
@@ -156,7 +157,7 @@ export class IntrospectionVerifier implements Verifier {
         (a) => a.res.status === 200,
       ));
     } catch (e) {
-      throw unavailable(e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs} ms` : (e as Error).message);
+      throw unavailable(whyFetchFailed(e, cfg.timeoutMs));
     }
     if (res.status !== 200) throw unavailable(`HTTP ${res.status}`);
     if (text.length > MAX_BYTES) throw unavailable('answer too large');

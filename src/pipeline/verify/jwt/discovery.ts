@@ -9,7 +9,7 @@ import type { Clock } from '../../../clock.js';
 import { SidecarError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import { observeIdpCall, type Metrics } from '../../metrics/metrics.js';
-import { fetchJson } from './fetch-json.js';
+import { fetchJson, whyFetchFailed } from './fetch-json.js';
 import { JwksSource } from './jwks.js';
 import type { FetchLike, KeyCacheSettings, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
 
@@ -28,9 +28,6 @@ export function discoveryDocumentUrl(url: string): string {
   if (url.includes('/.well-known/')) return url;
   return `${url.replace(/\/+$/, '')}/.well-known/openid-configuration`;
 }
-
-const failure = (e: unknown, timeoutMs: number) =>
-  e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message;
 
 export class DiscoverySource implements KeySource {
   readonly description: string;
@@ -63,7 +60,7 @@ export class DiscoverySource implements KeySource {
       if (uri !== current) this.o.logger?.info({ discovery: this.docUrl, from: current, to: uri }, 'OIDC discovery moved jwks_uri; fetching keys from the new URL');
       return uri;
     } catch (e) {
-      this.rediscoveryError = failure(e, this.o.timeoutMs);
+      this.rediscoveryError = whyFetchFailed(e, this.o.timeoutMs);
       this.o.logger?.warn({ discovery: this.docUrl, err: this.rediscoveryError, jwks: current }, 'OIDC discovery failed; keeping the current jwks_uri');
       return current;
     }
@@ -78,7 +75,7 @@ export class DiscoverySource implements KeySource {
         this.lastError = undefined;
         await this.jwks.refresh();
       } catch (e) {
-        this.lastError = failure(e, this.o.timeoutMs);
+        this.lastError = whyFetchFailed(e, this.o.timeoutMs);
         this.o.logger?.warn({ discovery: this.docUrl, err: this.lastError }, 'OIDC discovery failed');
       } finally {
         this.inflight = undefined;

@@ -3,6 +3,10 @@ import type { FetchLike } from './key-source.js';
 
 const MAX_BYTES = 1024 * 1024;
 
+/** Why an outbound call failed, for logs and error details: AbortSignal.timeout's TimeoutError says how long was waited. */
+export const whyFetchFailed = (e: unknown, timeoutMs: number): string =>
+  e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e as Error).message;
+
 export async function fetchJson(fetchImpl: FetchLike, url: string, timeoutMs: number): Promise<Record<string, unknown>> {
   const res = await fetchImpl(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
   if (res.status !== 200) {

@@ -7,6 +7,7 @@ import { SidecarError } from '../../../errors.js';
 import type { Policy } from '../../../config/policy.js';
 import { observeIdpCall, type Metrics } from '../../metrics/metrics.js';
 import type { FetchLike } from './key-source.js';
+import { whyFetchFailed } from './fetch-json.js';
 
 const MAX_ENTRIES = 10_000;
 
@@ -65,7 +66,7 @@ export class JiraGroupLookup {
         (a) => a.status === 200 || a.status === 404,
       );
     } catch (e) {
-      throw fail(e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${cfg.timeoutMs} ms` : (e as Error).message);
+      throw fail(whyFetchFailed(e, cfg.timeoutMs));
     }
     if (answer.status === 404) return []; // Jira has no such user: no groups (Jira itself will refuse the request).
     if (answer.status !== 200) throw fail(`HTTP ${answer.status}`);

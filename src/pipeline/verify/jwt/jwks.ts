@@ -9,7 +9,7 @@ import type { Clock } from '../../../clock.js';
 import { SidecarError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import { observeIdpCall, type Metrics } from '../../metrics/metrics.js';
-import { fetchJson } from './fetch-json.js';
+import { fetchJson, whyFetchFailed } from './fetch-json.js';
 import type { FetchLike, KeyCacheSettings, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
 
 export interface JwksSourceOptions extends KeyCacheSettings {
@@ -92,7 +92,7 @@ export class JwksSource implements KeySource {
         this.lastError = undefined;
         return true;
       } catch (e) {
-        this.lastError = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e as Error).message;
+        this.lastError = whyFetchFailed(e, this.o.timeoutMs);
         this.o.logger?.warn({ jwks: url, err: this.lastError, keptKeys: this.kids.length }, 'JWKS fetch failed; keeping the last good keys');
         return false;
       } finally {
