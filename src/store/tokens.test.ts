@@ -1,13 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fixedClock } from '../clock.js';
-import { openDb, type Db } from './db.js';
+import type { Db } from './db.js';
 import { describeToken, hashToken, TokenInputError, TokenStore } from './tokens.js';
 import { generateApiToken, hasValidChecksum } from '../pipeline/credentials/api-token-format.js';
 import { DAY_MS } from '../pipeline/verify/api-token/status.js';
+import { useTokenStore } from '../../test/helpers/token-store.js';
 
 // Spy on the compare the store imports, to prove the final equality goes through it.
 vi.mock('node:crypto', async (importOriginal) => {
@@ -24,18 +24,8 @@ let db: Db;
 let clock: ReturnType<typeof fixedClock>;
 let store: TokenStore;
 
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'tokens-unit-'));
-  db = openDb(dir).db;
-  clock = fixedClock(T0);
-  store = new TokenStore(db, { clock });
-});
-afterEach(() => {
-  vi.useRealTimers();
-  store.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+useTokenStore('tokens-unit-', T0, (f) => ({ dir, db, clock, store } = f));
+afterEach(() => vi.useRealTimers()); // registered last: runs before the store closes (hooks run as a stack)
 
 const mint = (over: Partial<Parameters<TokenStore['create']>[0]> = {}) => store.create({ owner: 'alice', name: 'ci', createdBy: 'test', ...over }, settings);
 

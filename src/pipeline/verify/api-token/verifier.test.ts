@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fixedClock } from '../../../clock.js';
 import { compilePolicy } from '../../../config/policy.js';
 import { validate } from '../../../config/validate.js';
@@ -13,6 +10,7 @@ import type { Credential, RequestState } from '../../state.js';
 import type { EvalMode } from '../../step.js';
 import { DAY_MS } from './status.js';
 import { apiTokenVerifier } from './verifier.js';
+import { useTokenStore } from '../../../../test/helpers/token-store.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 let dir: string;
@@ -20,17 +18,7 @@ let db: Db;
 let clock: ReturnType<typeof fixedClock>;
 let store: TokenStore;
 
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'api-token-verifier-'));
-  db = openDb(dir).db;
-  clock = fixedClock(T0);
-  store = new TokenStore(db, { clock });
-});
-afterEach(() => {
-  store.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+useTokenStore('api-token-verifier-', T0, (f) => ({ dir, db, clock, store } = f));
 
 function stateFor(apiTokens: Record<string, unknown> = {}): RequestState {
   const v = validate({ apiTokens });
