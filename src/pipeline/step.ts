@@ -48,7 +48,7 @@ export function stepsAsMiddleware(steps: readonly Step[], refuse: (ctx: Paramete
         if (r) await r;
       } catch (err) {
         recordRefusal(state, step.name, err);
-        if (err instanceof SidecarError && state.refusal) return refuse(ctx, state, err);
+        if (err instanceof SidecarError) return refuse(ctx, state, err);
         throw err;
       }
     }
