@@ -220,6 +220,11 @@ export const configSchema = z.strictObject({
       queueMax: z.number().int().min(100).default(50000),
       batchSize: z.number().int().min(1).default(100),
       flushIntervalMs: durationMs(200),
+      /**
+       * Rows written before their user-index entries are added, sorted, in one go (audit-index.ts).
+       * Larger: less writer CPU per row; queries by user then read up to this many newest rows unindexed.
+       */
+      indexBatchRows: z.number().int().min(1).max(1_000_000).default(10_000),
       /** Request rows written by a worker thread (off the event loop) or inline on the main connection. Read at start. */
       writer: z.enum(['worker', 'inline']).default('worker'),
       retentionIntervalSec: z.number().int().min(10).default(3600),

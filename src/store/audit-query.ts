@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { Db } from './db.js';
 import type { AuditRecord } from '../pipeline/audit/sink.js';
 import type { AdminAuditEntry } from '../admin/wire.js';
+import { DEFERRED_INDEXES, throughIdSql, type DeferredIndex } from './audit-index.js';
 export type { AdminAuditEntry };
 
 export interface AuditFilters {
@@ -34,6 +35,9 @@ export const ENTRY_FIELDS: ReadonlyArray<[keyof AuditEntry, string]> = [
   ['tokenId', 'token_id'], ['clientId', 'client_id'], ['issuer', 'issuer'], ['latencyMs', 'latency_ms'],
   ['upstreamStatus', 'upstream_status'], ['route', 'route'], ['stage', 'stage'], ['rule', 'rule'], ['prevHash', 'prev_hash'], ['rowHash', 'row_hash'],
 ];
+
+/** The stored columns in ENTRY_FIELDS order (every column of audit_log). */
+const COLUMN_LIST = ENTRY_FIELDS.map(([, col]) => col);
 
 type StoredRow = Record<string, string | number | null>;
 
@@ -98,6 +102,15 @@ export function parseAuditFilters(q: Record<string, string | string[] | undefine
 /** Range filters whose own index would return rows out of time order (a sort per page). */
 const RANGE_PROBE = 10_000;
 
+/** How a filter names a column: as is, or table-qualified in the deferred-index arm of a query. */
+type Col = (column: string) => string;
+const plain: Col = (c) => c;
+
+interface Clause {
+  sql: string[];
+  params: unknown[];
+}
+
 /**
  * WHERE clause + parameters for the filters (every column here has an index ending in time).
  * `broad` lists range filters (status class, path prefix) that match at least RANGE_PROBE rows: for
@@ -105,27 +118,65 @@ const RANGE_PROBE = 10_000;
  * rows), while walking the time index and filtering finds a page after about limit / selectivity
  * rows. A leading `+` keeps SQLite from using that index (sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_).
  */
-function where(f: AuditFilters, broad: ReadonlySet<'status' | 'path'> = new Set()): { sql: string[]; params: unknown[] } {
+function where(f: AuditFilters, broad: ReadonlySet<'status' | 'path'> = new Set(), col: Col = plain): Clause {
   const sql: string[] = [];
   const params: unknown[] = [];
   const add = (s: string, ...p: unknown[]) => {
     sql.push(s);
     params.push(...p);
   };
-  if (f.from !== undefined) add('time >= ?', f.from);
-  if (f.to !== undefined) add('time < ?', f.to);
-  if (f.user !== undefined) add('user = ?', f.user);
-  if (f.client !== undefined) add('client_id = ?', f.client);
-  if (f.token !== undefined) add('token_id = ?', f.token);
-  if (f.ip !== undefined) add('client_ip = ?', f.ip);
-  if (f.decision !== undefined) add('decision = ?', f.decision);
-  if (f.status !== undefined) add('status = ?', f.status);
-  const st = broad.has('status') ? '+status' : 'status';
+  if (f.from !== undefined) add(`${col('time')} >= ?`, f.from);
+  if (f.to !== undefined) add(`${col('time')} < ?`, f.to);
+  if (f.user !== undefined) add(`${col('user')} = ?`, f.user);
+  if (f.client !== undefined) add(`${col('client_id')} = ?`, f.client);
+  if (f.token !== undefined) add(`${col('token_id')} = ?`, f.token);
+  if (f.ip !== undefined) add(`${col('client_ip')} = ?`, f.ip);
+  if (f.decision !== undefined) add(`${col('decision')} = ?`, f.decision);
+  if (f.status !== undefined) add(`${col('status')} = ?`, f.status);
+  const st = broad.has('status') ? `+${col('status')}` : col('status');
   if (f.statusClass !== undefined) add(`${st} >= ? AND ${st} < ?`, f.statusClass * 100, f.statusClass * 100 + 100);
   // A range instead of LIKE: it can use the (path, time) index and has no wildcard characters to escape.
-  const pa = broad.has('path') ? '+path' : 'path';
+  const pa = broad.has('path') ? `+${col('path')}` : col('path');
   if (f.path !== undefined) add(`${pa} >= ? AND ${pa} < ?`, f.path, `${f.path}\u{10FFFF}`);
   return { sql, params };
+}
+
+/** The deferred index (audit-index.ts) an equality filter of these filters can walk. */
+const deferredFor = (f: AuditFilters): DeferredIndex | undefined => (f.user !== undefined ? DEFERRED_INDEXES.user : undefined);
+
+interface SelectOptions {
+  columns: readonly string[];
+  /** Order by (time, id); none for a count. */
+  order?: 'ASC' | 'DESC';
+  /** A keyset position condition, named parameters only (it appears in both arms of a deferred query). */
+  after?: (col: Col) => string;
+  limit?: number;
+}
+
+/**
+ * The SELECT for the filters. A filter with a deferred index (user) reads two arms, merged in
+ * (time, id) order: rows that have index entries, walking the index table in order, and the newest
+ * rows that have none yet (at most about audit.indexBatchRows), by rowid. Same rows and order as
+ * one SQLite index would give; each arm reads its own through_id in the same statement.
+ */
+function selectSql(f: AuditFilters, broad: ReadonlySet<'status' | 'path'>, o: SelectOptions): { sql: string; params: unknown[] } {
+  const arm = (col: Col, from: string, first: string | undefined) => {
+    const w = where(f, broad, col);
+    const conds = [...(first ? [first] : []), ...w.sql, ...(o.after ? [o.after(col)] : [])];
+    return { sql: `SELECT ${o.columns.map(col).join(', ')} FROM ${from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`, params: w.params };
+  };
+  const tail = `${o.order ? ` ORDER BY time ${o.order}, id ${o.order}` : ''}${o.limit !== undefined ? ` LIMIT ${Math.trunc(o.limit)}` : ''}`;
+  const ix = deferredFor(f);
+  if (!ix) {
+    const a = arm(plain, 'audit_log', undefined);
+    return { sql: a.sql + tail, params: a.params };
+  }
+  const x: Col = (c) => (c === 'time' || c === 'id' || c === ix.column ? `x.${c}` : `a.${c}`);
+  const indexed = arm(x, `${ix.table} x JOIN audit_log a ON a.id = x.id`, `x.id <= ${throughIdSql(ix)}`);
+  // NOT INDEXED: these rows are read by rowid range and sorted (they are few). Walking the time index
+  // instead would pass over the whole older log looking for this arm's next row.
+  const newest = arm(plain, 'audit_log NOT INDEXED', `id > ${throughIdSql(ix)}`);
+  return { sql: `${indexed.sql} UNION ALL ${newest.sql}${tail}`, params: [...indexed.params, ...newest.params] };
 }
 
 /** Which range filters are broad (see where()); probed through their index, at most RANGE_PROBE entries each. */
@@ -166,13 +217,14 @@ export const MAX_PAGE = 1000;
  * earlier page's rows on each page.
  */
 function pageSql(db: Db, filters: AuditFilters, cursor: [number, number] | undefined, limit: number): { sql: string; params: unknown[] } {
-  const w = where(cursor ? { ...filters, to: undefined } : filters, broadRanges(db, filters));
-  if (cursor) {
-    w.sql.push('time <= ? AND NOT (time = ? AND id >= ?)');
-    w.params.push(cursor[0], cursor[0], cursor[1]);
-  }
-  const sql = `SELECT * FROM audit_log ${w.sql.length ? `WHERE ${w.sql.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ?`;
-  return { sql, params: [...w.params, limit] };
+  const f = cursor ? { ...filters, to: undefined } : filters;
+  const q = selectSql(f, broadRanges(db, filters), {
+    columns: COLUMN_LIST,
+    order: 'DESC',
+    limit,
+    after: cursor && ((c) => `${c('time')} <= @t AND NOT (${c('time')} = @t AND ${c('id')} >= @id)`),
+  });
+  return { sql: q.sql, params: cursor ? [...q.params, { t: cursor[0], id: cursor[1] }] : q.params };
 }
 
 /** Newest first, keyset-paged on (time, id): page N costs the same as page 1. */
@@ -191,9 +243,8 @@ export const auditQuerySql = (db: Db, filters: AuditFilters) => pageSql(db, filt
 
 /** Rows matching the filters (the progress bar's total). */
 export function countAudit(db: Db, filters: AuditFilters): number {
-  const w = where(filters);
-  const sql = `SELECT COUNT(*) AS n FROM audit_log ${w.sql.length ? `WHERE ${w.sql.join(' AND ')}` : ''}`;
-  return (db.prepare(sql).get(...w.params) as { n: number }).n;
+  const q = selectSql(filters, new Set(), { columns: ['id'] });
+  return (db.prepare(`SELECT COUNT(*) AS n FROM (${q.sql})`).get(...q.params) as { n: number }).n;
 }
 
 // ---- CSV (RFC 4180) ----
@@ -213,7 +264,6 @@ export function csvCell(v: string | number | null): string {
   return s;
 }
 
-const COLUMN_LIST = ENTRY_FIELDS.map(([, col]) => col);
 const TIME_AT = COLUMN_LIST.indexOf('time');
 const ID_AT = COLUMN_LIST.indexOf('id');
 type RawRow = Array<string | number | null>;
@@ -243,10 +293,13 @@ export interface ExportOptions {
 export function exportAudit(db: Db, filters: AuditFilters, format: ExportFormat, opts: ExportOptions = {}): Readable {
   // Raw arrays in a fixed column order: no object per row on the hot loop of a million-row export.
   // The position after the last chunk is the lower time bound itself (it replaces `from`, see pageSql).
-  const w = where({ ...filters, from: undefined }, broadRanges(db, filters));
-  const stmt = db
-    .prepare(`SELECT ${COLUMN_LIST.join(', ')} FROM audit_log WHERE ${[...w.sql, 'time >= ? AND NOT (time = ? AND id <= ?)'].join(' AND ')} ORDER BY time, id LIMIT ${EXPORT_CHUNK}`)
-    .raw(true);
+  const q = selectSql({ ...filters, from: undefined }, broadRanges(db, filters), {
+    columns: COLUMN_LIST,
+    order: 'ASC',
+    limit: EXPORT_CHUNK,
+    after: (c) => `${c('time')} >= @t AND NOT (${c('time')} = @t AND ${c('id')} <= @id)`,
+  });
+  const stmt = db.prepare(q.sql).raw(true);
   const line = format === 'csv' ? csvRaw : ndjsonRaw;
   let after: [number, number] = [filters.from ?? -Number.MAX_SAFE_INTEGER, 0];
   let total = 0;
@@ -260,7 +313,7 @@ export function exportAudit(db: Db, filters: AuditFilters, format: ExportFormat,
           out = csvHeader();
           headerSent = true;
         }
-        const rows = stmt.all(...w.params, after[0], after[0], after[1]) as RawRow[];
+        const rows = stmt.all(...q.params, { t: after[0], id: after[1] }) as RawRow[];
         for (const r of rows) out += line(r);
         const last = rows[rows.length - 1];
         if (last) {

@@ -12,6 +12,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from './db.js';
 import type { ChainName } from './audit-chain.js';
 import { CHAINS } from './audit-chain.js';
+import { DEFERRED_COLUMNS, entryDeleter } from './audit-index.js';
 
 export interface RetentionSettings {
   retentionDays: number;
@@ -33,17 +34,18 @@ const DAY_MS = 86_400_000;
 /** Deletes up to batchRows rows from the front of a chain, ids <= maxId and time < beforeTime. */
 function pruneBatch(db: Db, chain: ChainName, opts: PruneOptions): number {
   const { table } = CHAINS[chain];
+  // Request rows also have entries in the deferred indexes (audit-index.ts): deleted with them.
+  const deferred = chain === 'request' ? DEFERRED_COLUMNS : [];
   return db.transaction(() => {
     const rows = db
-      .prepare(`SELECT id, time, row_hash FROM ${table} WHERE id <= ? ORDER BY id LIMIT ?`)
+      .prepare(`SELECT ${['id', 'time', 'row_hash', ...deferred].join(', ')} FROM ${table} WHERE id <= ? ORDER BY id LIMIT ?`)
       .all(opts.maxId, opts.batchRows) as Array<{ id: number; time: number; row_hash: string }>;
-    let last: (typeof rows)[number] | undefined;
-    for (const r of rows) {
-      if (r.time >= opts.beforeTime) break;
-      last = r;
-    }
-    if (!last) return 0;
+    let expired = 0;
+    while (expired < rows.length && rows[expired]!.time < opts.beforeTime) expired++;
+    if (!expired) return 0;
     const first = rows[0]!;
+    const last = rows[expired - 1]!;
+    if (deferred.length) entryDeleter(db)(rows.slice(0, expired));
     const n = db.prepare(`DELETE FROM ${table} WHERE id BETWEEN ? AND ?`).run(first.id, last.id).changes;
     db.prepare(
       `INSERT INTO audit_anchor (chain, last_id, last_hash, last_time, deleted_total, updated_at) VALUES (?, ?, ?, ?, ?, ?)

@@ -20,6 +20,8 @@ export interface AuditWorkerData {
 export interface AuditBatchMessage {
   seq: number;
   records: AuditRecord[];
+  /** audit.indexBatchRows (read per batch, so a config reload applies). */
+  indexBatchRows: number;
 }
 
 /** worker -> main: written is records.length on success, else 0 with the error (nothing written). */
@@ -32,7 +34,7 @@ export interface AuditBatchReply {
 if (parentPort) {
   const port = parentPort;
   const { file, busyTimeoutMs } = workerData as AuditWorkerData;
-  let write: ((records: AuditRecord[]) => void) | undefined;
+  let write: ReturnType<typeof requestChainWriter> | undefined;
   const open = () => {
     // Migrations ran on the main connection before the worker started; WAL is a property of the file.
     const db = new Database(file);
@@ -59,7 +61,7 @@ if (parentPort) {
     let reply: AuditBatchReply;
     try {
       write ??= open(); // opened on the first batch; an open that failed is tried again on the next
-      write(m.records);
+      write(m.records, m.indexBatchRows);
       reply = { seq: m.seq, written: m.records.length };
     } catch (e) {
       reply = { seq: m.seq, written: 0, error: toWriteError(e) };

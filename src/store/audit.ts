@@ -23,7 +23,7 @@ import type { AuditBatchMessage, AuditBatchReply, AuditWorkerData } from './audi
 
 export { toRow } from './audit-writer.js';
 
-export type AuditSettings = Pick<Config['audit'], 'queueMax' | 'batchSize' | 'flushIntervalMs'>;
+export type AuditSettings = Pick<Config['audit'], 'queueMax' | 'batchSize' | 'flushIntervalMs' | 'indexBatchRows'>;
 
 export interface SqliteAuditSinkOptions {
   db: Db;
@@ -67,7 +67,7 @@ export type AuditWriterMode = 'worker' | 'inline';
 
 /** Writes one batch in one transaction; returns (never throws) the error when nothing was written. */
 interface BatchWriter {
-  write(records: AuditRecord[]): WriteError | undefined | Promise<WriteError | undefined>;
+  write(records: AuditRecord[], indexBatchRows: number): WriteError | undefined | Promise<WriteError | undefined>;
   /** Keep the process alive until the pending writes are answered (shutdown drain). */
   keepAlive(): void;
   close(): Promise<void>;
@@ -79,9 +79,9 @@ class InlineWriter implements BatchWriter {
   constructor(db: Db) {
     this.tx = requestChainWriter(db);
   }
-  write(records: AuditRecord[]): WriteError | undefined {
+  write(records: AuditRecord[], indexBatchRows: number): WriteError | undefined {
     try {
-      this.tx(records);
+      this.tx(records, indexBatchRows);
       return undefined;
     } catch (e) {
       return toWriteError(e);
@@ -140,12 +140,12 @@ class WorkerWriter implements BatchWriter {
     return w;
   }
 
-  write(records: AuditRecord[]): Promise<WriteError | undefined> {
+  write(records: AuditRecord[], indexBatchRows: number): Promise<WriteError | undefined> {
     return new Promise((resolve) => {
       const seq = ++this.seq;
       this.pending = { seq, resolve };
       try {
-        (this.worker ??= this.spawn()).postMessage({ seq, records } satisfies AuditBatchMessage);
+        (this.worker ??= this.spawn()).postMessage({ seq, records, indexBatchRows } satisfies AuditBatchMessage);
       } catch (e) {
         this.pending = undefined;
         resolve(toWriteError(e));
@@ -261,8 +261,9 @@ export class SqliteAuditSink implements AuditSink {
    */
   private flush(): Promise<void> | undefined {
     if (this.inFlight || !this.queue.length) return this.inFlight;
-    const n = Math.min(this.queue.length, this.o.settings().batchSize);
-    const r = this.writer.write(this.queue.slice(0, n));
+    const settings = this.o.settings();
+    const n = Math.min(this.queue.length, settings.batchSize);
+    const r = this.writer.write(this.queue.slice(0, n), settings.indexBatchRows);
     if (!(r instanceof Promise)) {
       this.settle(r, n);
       return undefined;

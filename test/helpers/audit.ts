@@ -46,7 +46,7 @@ export function auditFixture(settings: Partial<AuditSettings> = {}, dataDir = te
   const { db } = openDb(dataDir);
   const metrics = createMetrics(false);
   const clock = fixedClock(1_767_225_600_000);
-  const s: AuditSettings = { queueMax: 50_000, batchSize: 500, flushIntervalMs: 20, ...settings };
+  const s: AuditSettings = { queueMax: 50_000, batchSize: 500, flushIntervalMs: 20, indexBatchRows: 10_000, ...settings };
   const sink = new SqliteAuditSink({ db, settings: () => s, clock, logger: createLogger('silent'), metrics });
   return { dataDir, db, sink, metrics, clock, settings: s };
 }

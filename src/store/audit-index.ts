@@ -1,0 +1,68 @@
+// Deferred audit indexes (migration 0006): index tables the writer fills in sorted batches instead
+// of SQLite indexes it updates row by row. A (user, time) index gets one entry per row on that
+// user's own leaf page; with a thousand active callers each 100-row transaction changed ~100 pages,
+// and every changed page is copied whole into the WAL. Filled every N rows in (user, time) order,
+// each user's entries land together: measured 25 -> 15 µs of writer CPU per row, indexing included.
+//
+// Rows after a table's through_id have no entry yet. Queries read those from audit_log by rowid
+// (audit-query.ts), so the results are the same as with an ordinary index, at once.
+import type { Db } from './db.js';
+
+export interface DeferredIndex {
+  /** The index table: (column, time, id) WITHOUT ROWID, primary key in that order. */
+  table: string;
+  /** The audit_log column it indexes (equality filters). */
+  column: string;
+}
+
+/** Filter name -> its deferred index. */
+export const DEFERRED_INDEXES = {
+  user: { table: 'audit_by_user', column: 'user' },
+} as const satisfies Record<string, DeferredIndex>;
+
+const INDEXES: readonly DeferredIndex[] = Object.values(DEFERRED_INDEXES);
+
+/** `(SELECT through_id ...)`: the last audit_log id the index has entries for, read in the statement itself. */
+export const throughIdSql = (ix: DeferredIndex) => `(SELECT COALESCE(MAX(through_id), 0) FROM audit_index_state WHERE name = '${ix.table}')`;
+
+/**
+ * A function to call inside each batch's write transaction with the id of the batch's last row:
+ * when `everyRows` or more rows have no entries yet, it adds their entries (sorted, so each key's
+ * new entries are written together) and moves through_id, in the same transaction. A failure
+ * therefore fails the batch, which is retried whole: rows and entries never disagree.
+ */
+export function deferredIndexFiller(db: Db): (headId: number, everyRows: number) => void {
+  const steps = INDEXES.map((ix) => ({
+    through: db.prepare(`SELECT ${throughIdSql(ix)} AS t`).pluck(),
+    // OR IGNORE: an entry already there (written by another process that shares the file) is not an error.
+    fill: db.prepare(
+      `INSERT OR IGNORE INTO ${ix.table} (${ix.column}, time, id) SELECT ${ix.column}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${ix.column} IS NOT NULL ORDER BY ${ix.column}, time, id`,
+    ),
+    mark: db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = excluded.through_id'),
+    table: ix.table,
+  }));
+  return (headId, everyRows) => {
+    for (const s of steps) {
+      const through = s.through.get() as number;
+      if (headId - through < everyRows) continue;
+      s.fill.run(through, headId);
+      s.mark.run(s.table, headId);
+    }
+  };
+}
+
+/** Retention: deletes the entries of rows about to be deleted (by primary key; a row without one is skipped). */
+export function entryDeleter(db: Db): (rows: ReadonlyArray<Record<string, unknown>>) => void {
+  const steps = INDEXES.map((ix) => ({
+    del: db.prepare(`DELETE FROM ${ix.table} WHERE ${ix.column} = ? AND time = ? AND id = ?`),
+    column: ix.column,
+  }));
+  return (rows) => {
+    for (const s of steps) {
+      for (const r of rows) if (r[s.column] != null) s.del.run(r[s.column], r.time, r.id);
+    }
+  };
+}
+
+/** The columns retention must read for entryDeleter. */
+export const DEFERRED_COLUMNS = INDEXES.map((ix) => ix.column);
