@@ -32,7 +32,7 @@ const opts = new Command()
   .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
   .option('--node-args <args>', 'extra node flags for the sidecar process only (space-separated), e.g. --max-semi-space-size=32')
   .option('--config-patch <json>', 'deep-merged into the sidecar config (experiments: audit or rate limit off, ...)')
-  .option('--variant <name=json>', 'another sidecar with this config patch, measured interleaved with the others as target "sidecar:NAME" (repeatable): A/B of a setting in one run; a "$nodeArgs" string in the patch gives that sidecar node flags, a "$env" object environment variables', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--variant <name=json>', 'another sidecar with this config patch, measured interleaved with the others as target "sidecar:NAME" (repeatable): A/B of a setting in one run; a "$nodeArgs" string in the patch gives that sidecar node flags, a "$env" object environment variables, a "$main" path another build (e.g. a git worktree\'s dist/main.js)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--child-logs <dir>', "copy each server's stdout and stderr to DIR/NAME.log (e.g. with --node-args --trace-gc)")
   .option('--no-pin', 'do not pin processes to CPUs')
   .parse()
@@ -250,26 +250,27 @@ async function main() {
     const profArgs = [...startFlags, ...(opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf)] : [])];
     const nodeArgs = opts.nodeArgs ? opts.nodeArgs.split(' ').filter(Boolean) : [];
     /** One sidecar process with its own config file and data dir (and its own API token in it). */
-    const startSidecarTarget = async (name: string, cfg: unknown, extraNodeArgs: string[] = [], extraEnv: Record<string, string> = {}) => {
+    const startSidecarTarget = async (name: string, cfg: unknown, extraNodeArgs: string[] = [], extraEnv: Record<string, string> = {}, main = 'dist/main.js') => {
       const configFile = path.join(tmp, `${name.replace(':', '-')}.json`);
       writeFileSync(configFile, JSON.stringify(cfg));
       const env = { SIDECAR_CONFIG: configFile, SIDECAR_DATA_DIR: path.join(dataDir, name.replace(':', '-')), SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password', SIDECAR_LOG_LEVEL: 'info', ...extraEnv };
       let apiToken: string | undefined;
       try {
-        const out = execFileSync(process.execPath, ['dist/main.js', 'token', 'create', '--owner', 'bench-user', '--name', 'bench', '--json'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+        const out = execFileSync(process.execPath, [main, 'token', 'create', '--owner', 'bench-user', '--name', 'bench', '--json'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
         apiToken = (JSON.parse(out) as { token: string }).token;
       } catch (e) {
         log(`${name}: api-token scenario skipped: token create failed (${(e as Error).message.split('\n')[0]})`);
       }
-      const started = await startChild(name, [...profArgs, ...nodeArgs, ...extraNodeArgs, 'dist/main.js', 'serve'], env);
+      const started = await startChild(name, [...profArgs, ...nodeArgs, ...extraNodeArgs, main, 'serve'], env);
       return { name, url: `http://127.0.0.1:${started.port}`, pid: started.child.pid, apiToken };
     };
     const sidecars = [await startSidecarTarget('sidecar', base)];
-    // A variant's "$nodeArgs" (string) are node flags and "$env" (object) environment variables for
-    // that sidecar only, not config.
+    // A variant's "$nodeArgs" (string) are node flags, "$env" (object) environment variables and
+    // "$main" another build's entry point (an A/B of two commits) for that sidecar only, not config.
     for (const [name, patch] of variants) {
-      const { $nodeArgs, $env, ...cfgPatch } = patch as { $nodeArgs?: string; $env?: Record<string, string> };
-      sidecars.push(await startSidecarTarget(`sidecar:${name}`, merge(base, cfgPatch), ($nodeArgs ?? '').split(' ').filter(Boolean), $env ?? {}));
+      const { $nodeArgs, $env, $main, ...cfgPatch } = patch as { $nodeArgs?: string; $env?: Record<string, string>; $main?: string };
+      const main = $main ? path.resolve($main) : undefined;
+      sidecars.push(await startSidecarTarget(`sidecar:${name}`, merge(base, cfgPatch), ($nodeArgs ?? '').split(' ').filter(Boolean), $env ?? {}, main));
     }
 
     const targets: Record<string, string> = { direct: upstreamUrl, bare: `http://127.0.0.1:${bare.port}` };

@@ -113,7 +113,7 @@ describe('GET /api/audit', () => {
     const paged: number[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
-      const r = (await getJson(`${q}&limit=7${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      const r: { items: AuditEntry[]; nextCursor: string | null } = (await getJson(`${q}&limit=7${cursor ? `&cursor=${cursor}` : ''}`)).body;
       paged.push(...r.items.map((e) => e.id));
       cursor = r.nextCursor;
     }
