@@ -146,7 +146,7 @@ describe('deferred user index', () => {
 });
 
 describe('migration 0006', () => {
-  it('moves an existing log onto the index table: every row gets its entry, through_id is the last id, the old index is gone', () => {
+  it('moves an existing log onto the index table (every row gets its entry, through_id is the last id, the old index is gone) and makes the decision/status indexes partial', () => {
     const dir = tempDir('mig6-');
     const older = path.join(dir, 'migrations');
     mkdirSync(older);
@@ -160,6 +160,9 @@ describe('migration 0006', () => {
       expect(throughId(db)).toBe(500);
       expect(db.prepare('SELECT user, time, id FROM audit_by_user ORDER BY id').all()).toEqual(db.prepare('SELECT user, time, id FROM audit_log WHERE user IS NOT NULL ORDER BY id').all());
       expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_log_user'").pluck().get()).toBe(0);
+      const indexSql = (name: string) => db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').pluck().get(name);
+      expect(indexSql('audit_log_decision')).toMatch(/WHERE decision <> 'allow'$/);
+      expect(indexSql('audit_log_status')).toMatch(/WHERE status <> 200$/);
       expect(pagedIds(db, { user: 'u2' }, 50)).toEqual(bruteForce(db, (e) => e.user === 'u2'));
     } finally {
       db.close();
