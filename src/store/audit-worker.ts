@@ -1,6 +1,6 @@
 // The audit worker (worker_threads): writes batches of request audit rows, with the hash chain, on
-// its own SQLite connection, so the ~7 ms transaction per 500 rows (inserts, 8 indexes, hashing)
-// runs off the event loop that serves requests. The main side (SqliteAuditSink) keeps the queue,
+// its own SQLite connection, so each batch's transaction (inserts, indexes, hashing, now and then
+// the user-index fill) runs off the event loop that serves requests. The main side (SqliteAuditSink) keeps the queue,
 // the retry/backoff, the metrics and the logs: this file only writes what it is sent and says how
 // it went, one reply per batch. Only this worker writes the request chain while it runs; admin rows
 // (the other chain) stay on the main connection.
