@@ -82,6 +82,9 @@ async function expectSameAsBruteForce(db: Db): Promise<void> {
     [{ user: 'u5', from, to }, (e) => e.user === 'u5' && e.time >= from && e.time < to],
     [{ user: 'u1', decision: 'deny' }, (e) => e.user === 'u1' && e.decision === 'deny'],
     [{ user: 'nobody' }, () => false],
+    // Filter values are bound parameters in both arms, never SQL.
+    [{ user: "u3' OR '1'='1" }, () => false],
+    [{ user: 'u3', path: "/rest/' OR 1=1 --" }, () => false],
   ];
   for (const [f, pred] of cases) {
     const want = bruteForce(db, pred);
