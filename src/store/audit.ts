@@ -185,6 +185,10 @@ export class SqliteAuditSink implements AuditSink {
   private readonly writer: BatchWriter;
 
   constructor(private readonly o: SqliteAuditSinkOptions) {
+    // sidecar_audit_queue_length is read when the registry collects (a scrape), not set per row:
+    // exact at every scrape, and no prom-client call on the request path.
+    const gauge = o.metrics.auditQueue;
+    (gauge as unknown as { collect?: () => void }).collect = () => gauge.set(this.queue.length);
     // An in-memory database cannot be opened by a second connection: it is written inline.
     const inline = (o.writer ?? 'worker') === 'inline' || o.db.memory;
     this.writer = inline
@@ -212,7 +216,6 @@ export class SqliteAuditSink implements AuditSink {
     if (this.closed) return this.reject('closed');
     if (this.queue.length >= this.o.settings().queueMax) return this.reject('queue_full');
     this.queue.push(record);
-    this.o.metrics.auditQueue.set(this.queue.length);
     this.schedule();
     return true;
   }
@@ -285,7 +288,6 @@ export class SqliteAuditSink implements AuditSink {
       return;
     }
     this.queue.splice(0, rows);
-    this.o.metrics.auditQueue.set(this.queue.length);
     if (this.storageFailing) this.o.logger.warn({ queued: this.queue.length }, 'audit storage recovered');
     this.storageFailing = undefined;
     this.backoffMs = 0;

@@ -68,12 +68,16 @@ describe('SqliteAuditSink', () => {
 
   it('a full queue refuses rows, counted by reason; close() still writes everything queued', async () => {
     fx = auditFixture({ queueMax: 100, batchSize: 1000, flushIntervalMs: 3_600_000 });
+    const queueLength = async () => Number(/^sidecar_audit_queue_length (\d+)$/m.exec(await fx!.metrics.registry.metrics())?.[1]);
+    expect(await queueLength()).toBe(0);
     for (let i = 1; i <= 100; i++) expect(fx.sink.write(auditRecord(i))).toBe(true);
+    expect(await queueLength()).toBe(100);
     expect(fx.sink.isAccepting()).toBe(false);
     expect(fx.sink.write(auditRecord(101))).toBe(false);
     expect(await failureCount(fx.metrics, 'queue_full')).toBe(1);
     await fx.sink.close();
     expect(count(fx.db)).toBe(100);
+    expect(await queueLength()).toBe(0);
     expect(fx.sink.write(auditRecord(102))).toBe(false);
     expect(await failureCount(fx.metrics, 'closed')).toBe(1);
   });
