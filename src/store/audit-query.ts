@@ -102,6 +102,12 @@ export function parseAuditFilters(q: Record<string, string | string[] | undefine
 /** Range filters whose own index would return rows out of time order (a sort per page). */
 const RANGE_PROBE = 10_000;
 
+/** The value each partial index leaves out (migration 0006): nearly every row has it. */
+const UNINDEXED = { decision: 'allow', status: 200 } as const;
+const sqlLiteral = (v: string | number) => (typeof v === 'number' ? String(v) : `'${v}'`);
+/** The status index holds every status but 200: every class other than 2xx is in it. */
+const statusClassIndexed = (statusClass: number) => statusClass !== Math.trunc(UNINDEXED.status / 100);
+
 /** How a filter names a column: as is, or table-qualified in the deferred-index arm of a query. */
 type Col = (column: string) => string;
 const plain: Col = (c) => c;
@@ -131,13 +137,14 @@ function where(f: AuditFilters, broad: ReadonlySet<'status' | 'path'> = new Set(
   if (f.client !== undefined) add(`${col('client_id')} = ?`, f.client);
   if (f.token !== undefined) add(`${col('token_id')} = ?`, f.token);
   if (f.ip !== undefined) add(`${col('client_ip')} = ?`, f.ip);
-  // The decision and status indexes leave out 'allow' and 200 (migration 0006): a query for another
+  // The decision and status indexes leave out UNINDEXED values (migration 0006): a query for another
   // value states the partial index's own condition, literally, so SQLite may use that index.
-  if (f.decision !== undefined) add(`${col('decision')} = ?${f.decision === 'allow' ? '' : ` AND ${col('decision')} <> 'allow'`}`, f.decision);
-  if (f.status !== undefined) add(`${col('status')} = ?${f.status === 200 ? '' : ` AND ${col('status')} <> 200`}`, f.status);
+  const partial = (c: 'decision' | 'status', indexed: boolean) => (indexed ? ` AND ${col(c)} <> ${sqlLiteral(UNINDEXED[c])}` : '');
+  if (f.decision !== undefined) add(`${col('decision')} = ?${partial('decision', f.decision !== UNINDEXED.decision)}`, f.decision);
+  if (f.status !== undefined) add(`${col('status')} = ?${partial('status', f.status !== UNINDEXED.status)}`, f.status);
   if (f.statusClass !== undefined) {
     const st = broad.has('status') ? `+${col('status')}` : col('status');
-    add(`${st} >= ? AND ${st} < ?${statusIndexed(f.statusClass) && !broad.has('status') ? ` AND ${st} <> 200` : ''}`, f.statusClass * 100, f.statusClass * 100 + 100);
+    add(`${st} >= ? AND ${st} < ?${partial('status', statusClassIndexed(f.statusClass) && !broad.has('status'))}`, f.statusClass * 100, f.statusClass * 100 + 100);
   }
   // A range instead of LIKE: it can use the (path, time) index and has no wildcard characters to escape.
   const pa = broad.has('path') ? `+${col('path')}` : col('path');
@@ -183,22 +190,22 @@ function selectSql(f: AuditFilters, broad: ReadonlySet<'status' | 'path'>, o: Se
   return { sql: `${indexed.sql} UNION ALL ${newest.sql}${tail}`, params: [...indexed.params, ...newest.params] };
 }
 
-/** The status index holds every status but 200 (migration 0006): classes other than 2xx are in it. */
-const statusIndexed = (statusClass: number) => statusClass !== 2;
 
 /** Which range filters are broad (see where()); probed through their index, at most RANGE_PROBE entries each. */
 function broadRanges(db: Db, f: AuditFilters): Set<'status' | 'path'> {
   const broad = new Set<'status' | 'path'>();
-  const indexedDecision = f.decision !== undefined && f.decision !== 'allow';
-  const indexedStatus = f.status !== undefined && f.status !== 200;
+  const indexedDecision = f.decision !== undefined && f.decision !== UNINDEXED.decision;
+  const indexedStatus = f.status !== undefined && f.status !== UNINDEXED.status;
   const hasEquality = indexedDecision || indexedStatus || [f.user, f.client, f.token, f.ip].some((v) => v !== undefined);
   if (hasEquality) return broad; // an equality index already narrows the rows and keeps time order
-  const probe = (sql: string, ...p: unknown[]) => (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log WHERE ${sql} LIMIT ${RANGE_PROBE})`).get(...p) as { n: number }).n >= RANGE_PROBE;
-  if (f.statusClass !== undefined) {
-    // 2xx has no index (200 is left out of it): walk the time index. Others: probe the partial index.
-    if (!statusIndexed(f.statusClass) || probe("status >= ? AND status < ? AND status <> 200", f.statusClass * 100, f.statusClass * 100 + 100)) broad.add('status');
-  }
-  if (f.path !== undefined && probe('path >= ? AND path < ?', f.path, `${f.path}\u{10FFFF}`)) broad.add('path');
+  // Each range through its own index, as where() writes it when the range is not broad.
+  const probe = (range: AuditFilters) => {
+    const w = where(range);
+    return (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log WHERE ${w.sql.join(' AND ')} LIMIT ${RANGE_PROBE})`).get(...w.params) as { n: number }).n >= RANGE_PROBE;
+  };
+  // 2xx has no index (200 is left out of it): always walk the time index. Others: probe the partial index.
+  if (f.statusClass !== undefined && (!statusClassIndexed(f.statusClass) || probe({ statusClass: f.statusClass }))) broad.add('status');
+  if (f.path !== undefined && probe({ path: f.path })) broad.add('path');
   return broad;
 }
 
