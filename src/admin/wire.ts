@@ -5,15 +5,26 @@
 export type ApiTokenStatus = 'active' | 'revoked' | 'expired';
 export type TokenAccess = 'read' | 'write';
 
-/** The public view of a token (CLI --json, self-service, admin API): no hash, no secret, ISO times. */
-export interface ApiTokenView {
+/** What a token grants, the same in the stored record (src/store/tokens.ts) and the public view. */
+export interface ApiTokenGrant {
+  /** Public id ("tok_…"); never derived from the secret. */
   id: string;
+  /** The Jira username the token acts as. */
   owner: string;
   name: string;
   access: TokenAccess;
+  /** Path patterns the token may call (exact, "/prefix/*", "METHOD /path"); empty: every path. */
   paths: string[];
+  /** The owner's groups when the token was minted (a token carries no groups of its own). */
   groups: string[];
+  /** CIDRs the token may be used from; empty: any address (the global allow-list still applies). */
   ipAllowlist: string[];
+  /** "cli", "self-service:<user>", "admin:<user>". */
+  createdBy: string;
+}
+
+/** The public view of a token (CLI --json, self-service, admin API): no hash, no secret, ISO times. */
+export interface ApiTokenView extends ApiTokenGrant {
   rateLimit: { points: number; durationSec: number } | null;
   status: ApiTokenStatus;
   createdAt: string;
@@ -21,7 +32,6 @@ export interface ApiTokenView {
   lastUsedAt: string | null;
   lastUsedIp: string | null;
   revokedAt: string | null;
-  createdBy: string;
 }
 
 export interface AdminAuditEntry {

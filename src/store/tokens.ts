@@ -10,30 +10,17 @@ import { pathPattern } from '../config/schema.js';
 import { isValidCidr } from '../config/validate.js';
 import { generateApiToken } from '../pipeline/credentials/api-token-format.js';
 import { apiTokenStatus, DAY_MS, effectiveExpiry } from '../pipeline/verify/api-token/status.js';
-import type { ApiTokenView, TokenAccess } from '../admin/wire.js';
+import type { ApiTokenGrant, ApiTokenView, TokenAccess } from '../admin/wire.js';
 export type { ApiTokenView, TokenAccess };
 
-export interface ApiTokenRecord {
-  /** Public id ("tok_…"); never derived from the secret. */
-  id: string;
-  /** The Jira username the token acts as. */
-  owner: string;
-  name: string;
-  access: TokenAccess;
-  /** Path patterns the token may call (exact, "/prefix/*", "METHOD /path"); empty: every path. */
-  paths: string[];
-  /** The owner's groups when the token was minted (a token carries no groups of its own). */
-  groups: string[];
-  /** CIDRs the token may be used from; empty: any address (the global allow-list still applies). */
-  ipAllowlist: string[];
+/** A stored token: what it grants, and its times as ms since the epoch (absent when never set). */
+export interface ApiTokenRecord extends ApiTokenGrant {
   rateLimit?: { points: number; durationSec: number };
   createdAt: number;
   expiresAt: number;
   lastUsedAt?: number;
   lastUsedIp?: string;
   revokedAt?: number;
-  /** "cli", "self-service:<user>", "admin:<user>". */
-  createdBy: string;
 }
 
 export interface CreateTokenInput {
