@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { formatPath, isValidCidr, validate, type ConfigIssue } from './validate.js';
 import { expandEnv, applyEnvOverrides } from './load.js';
 
+/** A jwt.issuers entry with the fields every case needs (audience "x", JWKS at https://k); `extra` overrides. */
+const issuer = (name: string, iss: string | string[], extra: Record<string, unknown> = {}) => ({ name, issuer: iss, audiences: ['x'], keys: { jwksUri: 'https://k' }, ...extra });
+
 const issuesOf = (input: unknown): ConfigIssue[] => {
   const r = validate(input);
   if (r.ok) throw new Error('expected the config to be invalid');
@@ -78,12 +81,12 @@ describe('validate: every bad field by path, with pinned messages', () => {
     ],
     [
       'issuer with two key sources',
-      { jwt: { issuers: [{ name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k', publicKeyPem: 'x' } }] } },
+      { jwt: { issuers: [issuer('a', 'https://i', { keys: { jwksUri: 'https://k', publicKeyPem: 'x' } })] } },
       [{ path: 'jwt.issuers[0].keys', message: 'set only one of jwksUri, discovery, publicKeyPem, certificatePem (found jwksUri, publicKeyPem)' }],
     ],
     [
       'HMAC algorithm',
-      { jwt: { issuers: [{ name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' }, algorithms: ['HS256'] }] } },
+      { jwt: { issuers: [issuer('a', 'https://i', { algorithms: ['HS256'] })] } },
       [
         {
           path: 'jwt.issuers[0].algorithms[0]',
@@ -93,73 +96,38 @@ describe('validate: every bad field by path, with pinned messages', () => {
     ],
     [
       'username regex without a group',
-      { jwt: { issuers: [{ name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' }, usernameRegex: '^[^@]+' }] } },
+      { jwt: { issuers: [issuer('a', 'https://i', { usernameRegex: '^[^@]+' })] } },
       [{ path: 'jwt.issuers[0].usernameRegex', message: 'needs a capture group: group 1 becomes the Jira username' }],
     ],
     [
       'duplicate issuer names',
-      {
-        jwt: {
-          issuers: [
-            { name: 'a', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' } },
-            { name: 'a', issuer: 'https://j', audiences: ['x'], keys: { jwksUri: 'https://k' } },
-          ],
-        },
-      },
+      { jwt: { issuers: [issuer('a', 'https://i'), issuer('a', 'https://j')] } },
       [{ path: 'jwt.issuers[1].name', message: 'duplicate issuer name "a"' }],
     ],
     [
       'two issuers with the same iss: reported at the second, naming the first',
-      {
-        jwt: {
-          issuers: [
-            { name: 'corp', issuer: 'https://idp.example.com/', audiences: ['x'], keys: { jwksUri: 'https://k' } },
-            { name: 'corp2', issuer: 'https://idp.example.com/', audiences: ['y'], keys: { jwksUri: 'https://k2' } },
-          ],
-        },
-      },
+      { jwt: { issuers: [issuer('corp', 'https://idp.example.com/'), issuer('corp2', 'https://idp.example.com/', { audiences: ['y'], keys: { jwksUri: 'https://k2' } })] } },
       [{ path: 'jwt.issuers[1].issuer', message: 'issuer "corp" (jwt.issuers[0]) already accepts iss "https://idp.example.com/": a token\'s iss must select one issuer' }],
     ],
     [
       'an exact iss inside a list, shadowed by an allowed tenant of an earlier template',
-      {
-        jwt: {
-          issuers: [
-            { name: 'entra', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['T1'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
-            { name: 'old', issuer: ['https://sts.windows.net/t1/', 'https://login.microsoftonline.com/t1/v2.0'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
-          ],
-        },
-      },
+      { jwt: { issuers: [issuer('entra', 'https://login.microsoftonline.com/{tenantid}/v2.0', { allowedTenants: ['T1'] }), issuer('old', ['https://sts.windows.net/t1/', 'https://login.microsoftonline.com/t1/v2.0'])] } },
       [{ path: 'jwt.issuers[1].issuer[1]', message: 'issuer "entra" (jwt.issuers[0]) already accepts iss "https://login.microsoftonline.com/t1/v2.0": a token\'s iss must select one issuer' }],
     ],
     [
       'two templates sharing an allowed tenant',
-      {
-        jwt: {
-          issuers: [
-            { name: 'a', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t1', 't2'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
-            { name: 'b', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t2'], audiences: ['y'], keys: { jwksUri: 'https://k' } },
-          ],
-        },
-      },
+      { jwt: { issuers: [issuer('a', 'https://login.microsoftonline.com/{tenantid}/v2.0', { allowedTenants: ['t1', 't2'] }), issuer('b', 'https://login.microsoftonline.com/{tenantid}/v2.0', { allowedTenants: ['t2'], audiences: ['y'] })] } },
       [{ path: 'jwt.issuers[1].issuer', message: 'issuer "a" (jwt.issuers[0]) already accepts iss "https://login.microsoftonline.com/t2/v2.0": a token\'s iss must select one issuer' }],
     ],
     [
       'two "any iss" issuers',
-      {
-        jwt: {
-          issuers: [
-            { name: 'a', issuer: '*', audiences: ['x'], keys: { jwksUri: 'https://k' } },
-            { name: 'env', issuer: '*', audiences: ['*'], keys: { jwksUri: 'https://k2' } },
-          ],
-        },
-      },
+      { jwt: { issuers: [issuer('a', '*'), issuer('env', '*', { audiences: ['*'], keys: { jwksUri: 'https://k2' } })] } },
       [{ path: 'jwt.issuers[1].issuer', message: 'issuer "a" (jwt.issuers[0]) already accepts any iss ("*"): only one issuer may' }],
     ],
     [
       'an identity-mode override for an unknown issuer, close to a real one',
       {
-        jwt: { issuers: [{ name: 'entra', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' } }] },
+        jwt: { issuers: [issuer('entra', 'https://i')] },
         upstream: { identity: { issuers: { entar: 'credential-map' } } },
       },
       [{ path: 'upstream.identity.issuers.entar', message: 'no issuer named "entar" (did you mean "entra"?)' }],
@@ -186,11 +154,11 @@ describe('validate: every bad field by path, with pinned messages', () => {
     const r = validate({
       jwt: {
         issuers: [
-          { name: 'a', issuer: 'https://idp.example.com', audiences: ['x'], keys: { jwksUri: 'https://k' } },
-          { name: 'b', issuer: 'https://idp.example.com/', audiences: ['x'], keys: { jwksUri: 'https://k' } },
-          { name: 'c', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t1'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
-          { name: 'd', issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', allowedTenants: ['t2'], audiences: ['x'], keys: { jwksUri: 'https://k' } },
-          { name: 'e', issuer: '*', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          issuer('a', 'https://idp.example.com'),
+          issuer('b', 'https://idp.example.com/'),
+          issuer('c', 'https://login.microsoftonline.com/{tenantid}/v2.0', { allowedTenants: ['t1'] }),
+          issuer('d', 'https://login.microsoftonline.com/{tenantid}/v2.0', { allowedTenants: ['t2'] }),
+          issuer('e', '*'),
         ],
       },
       upstream: { identity: { issuers: { a: 'header', e: 'header', introspection: 'header' } } },
@@ -202,8 +170,8 @@ describe('validate: every bad field by path, with pinned messages', () => {
     const issues = issuesOf({
       jwt: {
         issuers: [
-          { name: 'a', issuer: 'https://i', audiences: [], keys: { jwksUri: 'https://k' } },
-          { name: 'b', issuer: 'https://i', audiences: ['x'], keys: { jwksUri: 'https://k' } },
+          issuer('a', 'https://i', { audiences: [] }),
+          issuer('b', 'https://i'),
         ],
       },
     });
