@@ -20,6 +20,14 @@ export interface RawRequestOptions {
   agent?: http.Agent | false;
 }
 
+/** A form-encoded request (a body OAuth 1.0a signs): `headers`, then its Content-Type and Content-Length. */
+export const formRequest = (method: string, path: string, headers: Array<[string, string]>, body: string): RawRequestOptions => ({
+  method,
+  path,
+  headers: [...headers, ['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', String(Buffer.byteLength(body))]],
+  body,
+});
+
 export function rawRequest(baseUrl: string, o: RawRequestOptions): Promise<RawResponse> {
   const u = new URL(baseUrl);
   const flat: string[] = [];

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixedClock } from '../../src/clock.js';
 import { startOAuth1Jira, replay, type OAuth1Jira } from '../helpers/oauth1-verifier.js';
 import { startIdentitySidecar, testToken, type IdentitySidecar, type TestCaller } from '../helpers/identity.js';
-import { json, rawRequest } from '../helpers/http.js';
+import { formRequest, json, rawRequest } from '../helpers/http.js';
 import { merge } from '../helpers/sidecar.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -96,12 +96,7 @@ describe('oauth1-impersonation', () => {
   it('refuses a form body over oauth1.maxFormBodyBytes with 413 before Jira sees it', async () => {
     const before = jira.seen.length;
     const body = `x=${'a'.repeat(5000)}`;
-    const r = await rawRequest(sc.proxyUrl, {
-      method: 'POST',
-      path: '/rest/test/echo',
-      headers: [alice, ['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', String(body.length)]],
-      body,
-    });
+    const r = await rawRequest(sc.proxyUrl, formRequest('POST', '/rest/test/echo', [alice], body));
     expect(r.status).toBe(413);
     expect(json(r).error).toBe('body_too_large');
     expect(jira.seen.length).toBe(before);
@@ -130,7 +125,7 @@ describe('the provider refuses what a correct signature does not cover', () => {
   beforeAll(async () => {
     await rawRequest(sc.proxyUrl, { path: '/rest/test/echo?q=1', headers: [alice] });
     signedGet = last();
-    await rawRequest(sc.proxyUrl, { method: 'POST', path: '/rest/test/echo', headers: [alice, ['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', '9']], body: 'a=1&b=two' });
+    await rawRequest(sc.proxyUrl, formRequest('POST', '/rest/test/echo', [alice], 'a=1&b=two'));
     signedForm = last();
     expect(signedGet.outcome).toEqual({ user: 'alice', via: 'oauth1' });
     expect(signedForm.outcome).toEqual({ user: 'alice', via: 'oauth1' });

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuth1Verifier } from '../helpers/oauth1-verifier.js';
 import { startIdentitySidecar, testToken, type IdentitySidecar, type TestCaller } from '../helpers/identity.js';
-import { json, rawRequest } from '../helpers/http.js';
+import { formRequest, json, rawRequest } from '../helpers/http.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -162,9 +162,7 @@ describe('stale keep-alive retry with oauth1-impersonation', () => {
     // A form body is read to be signed (its parameters are in the base string): the retry re-signs it.
     ['PUT', '/rest/api/2/issue/DEMO-1?notify=false', 'summary=Hello+world&labels=a'],
   ])('a %s is signed again with a fresh nonce and timestamp; Jira accepts both attempts', async (method, path, body) => {
-    const headers: Array<[string, string]> = [alice];
-    if (body) headers.push(['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', String(body.length)]);
-    const { r, attempts } = await onStaleConnection(() => rawRequest(sc.proxyUrl, { method, path, headers, body }));
+    const { r, attempts } = await onStaleConnection(() => rawRequest(sc.proxyUrl, body ? formRequest(method, path, [alice], body) : { method, path, headers: [alice] }));
     expect(r.status, r.body.toString()).toBe(200);
     expect(json(r)).toMatchObject({ user: 'alice', method, body: body ?? '' });
     expect(attempts).toHaveLength(2);
@@ -188,14 +186,7 @@ describe('stale keep-alive retry with oauth1-impersonation', () => {
 
   it('a POST is still never sent twice, though its signed form body is held: 502, Jira saw it once', async () => {
     const body = 'summary=once';
-    const { r, attempts } = await onStaleConnection(() =>
-      rawRequest(sc.proxyUrl, {
-        method: 'POST',
-        path: '/rest/api/2/issue',
-        headers: [alice, ['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', String(body.length)]],
-        body,
-      }),
-    );
+    const { r, attempts } = await onStaleConnection(() => rawRequest(sc.proxyUrl, formRequest('POST', '/rest/api/2/issue', [alice], body)));
     expect(r.status).toBe(502);
     expect(json(r).error).toBe('upstream_unreachable');
     expect(attempts).toHaveLength(1);
