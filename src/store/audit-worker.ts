@@ -6,7 +6,6 @@
 // (the other chain) stay on the main connection.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { AuditRecord } from '../pipeline/audit/sink.js';
 import { requestChainWriter, toWriteError, type WriteError } from './audit-writer.js';
 
 export interface AuditWorkerData {
@@ -19,12 +18,13 @@ export interface AuditWorkerData {
 /** main -> worker: one batch, written in one transaction. */
 export interface AuditBatchMessage {
   seq: number;
-  records: AuditRecord[];
+  /** Encoded rows (audit-writer.ts encodeRow): strings cross the thread boundary as one copy each. */
+  rows: string[];
   /** audit.indexBatchRows (read per batch, so a config reload applies). */
   indexBatchRows: number;
 }
 
-/** worker -> main: written is records.length on success, else 0 with the error (nothing written). */
+/** worker -> main: written is rows.length on success, else 0 with the error (nothing written). */
 export interface AuditBatchReply {
   seq: number;
   written: number;
@@ -61,8 +61,8 @@ if (parentPort) {
     let reply: AuditBatchReply;
     try {
       write ??= open(); // opened on the first batch; an open that failed is tried again on the next
-      write(m.records, m.indexBatchRows);
-      reply = { seq: m.seq, written: m.records.length };
+      write(m.rows, m.indexBatchRows);
+      reply = { seq: m.seq, written: m.rows.length };
     } catch (e) {
       reply = { seq: m.seq, written: 0, error: toWriteError(e) };
     }

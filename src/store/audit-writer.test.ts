@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { writeErrorKind } from './audit-writer.js';
+import { rmSync } from 'node:fs';
+import { auditRecord } from '../../test/helpers/audit.js';
+import { tempDir } from '../../test/helpers/sidecar.js';
+import type { AuditRecord } from '../pipeline/audit/sink.js';
+import { GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, verifyChain } from './audit-chain.js';
+import { openDb } from './db.js';
+import { encodeRow, requestChainWriter, rowJson, writeErrorKind } from './audit-writer.js';
 
 // The worker reports a kind, not an Error: the main side's counters and readiness depend on it.
 describe('writeErrorKind', () => {
@@ -14,5 +20,60 @@ describe('writeErrorKind', () => {
     [undefined, 'write_failed'],
   ])('%s -> %s', (code, kind) => {
     expect(writeErrorKind(Object.assign(new Error('x'), { code }))).toBe(kind);
+  });
+});
+
+// The writer hashes the encoded text as it is (rowJson) instead of serializing the row again: that
+// text must be exactly the canonical JSON audit verify recomputes from the stored columns. The
+// expected side is built by hand from the record, not by the code under test.
+describe('encodeRow / rowJson', () => {
+  const odd: AuditRecord[] = [
+    auditRecord(1),
+    auditRecord(2, { user: 'lone \ud800 surrogate', path: '/rest/"quoted"\\back\u0001ctl', issuer: 'https://login.microsoftonline.com/ténant/v2.0' }),
+    auditRecord(3, { latencyMs: 2.5, time: 1_767_225_600_000.7, upstreamStatus: null, tokenId: 'tok-1', clientId: null, rule: 'r\u2028line' }),
+    auditRecord(4, { user: null, credentialKind: null, issuer: null, route: null, stage: null, latencyMs: -1, requestId: '😀'.repeat(3) }),
+  ];
+  const expectedRow = (r: AuditRecord, id: number) => ({
+    id,
+    time: Math.trunc(r.time),
+    request_id: r.requestId.toWellFormed(),
+    decision: r.decision,
+    reason: r.reason,
+    status: r.status,
+    method: r.method,
+    path: r.path.toWellFormed(),
+    client_ip: r.clientIp,
+    user: r.user?.toWellFormed() ?? null,
+    credential_kind: r.credentialKind,
+    token_id: r.tokenId,
+    client_id: r.clientId,
+    issuer: r.issuer,
+    latency_ms: Math.max(0, Math.round(r.latencyMs)),
+    upstream_status: r.upstreamStatus,
+    route: r.route,
+    stage: r.stage,
+    rule: r.rule,
+  });
+
+  it.each(odd.map((r, i) => [i, r] as const))('record %i: the canonical JSON and hash of the stored row', (_, r) => {
+    for (const id of [1, 42, 9_007_199_254_740_991]) {
+      const row = expectedRow(r, id);
+      expect(rowJson(id, encodeRow(r))).toBe(JSON.stringify(REQUEST_COLUMNS.map((c) => row[c])));
+      expect(hashCanonical(GENESIS, rowJson(id, encodeRow(r)))).toBe(hashRow(GENESIS, row, REQUEST_COLUMNS));
+    }
+  });
+
+  it('written through requestChainWriter, every column holds its own field and the chain verifies', () => {
+    const dir = tempDir('writer-columns');
+    const { db } = openDb(dir, { migrate: true });
+    try {
+      requestChainWriter(db)(odd.map(encodeRow), 10_000);
+      const rows = db.prepare('SELECT * FROM audit_log ORDER BY id').all() as Array<Record<string, unknown>>;
+      expect(rows.map(({ prev_hash: _p, row_hash: _h, ...cols }) => cols)).toEqual(odd.map((r, i) => expectedRow(r, i + 1)));
+      expect(verifyChain(db, 'request')).toMatchObject({ ok: true, count: odd.length });
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,10 +19,8 @@ import type { Config } from '../config/schema.js';
 import type { Db } from './db.js';
 import { Worker } from 'node:worker_threads';
 import { ADMIN_COLUMNS, chainHead, hashRow, type ChainRow } from './audit-chain.js';
-import { requestChainWriter, stored, toWriteError, type WriteError } from './audit-writer.js';
+import { encodeRow, requestChainWriter, stored, toWriteError, type WriteError } from './audit-writer.js';
 import type { AuditBatchMessage, AuditBatchReply, AuditWorkerData } from './audit-worker.js';
-
-export { toRow } from './audit-writer.js';
 
 export type AuditSettings = Pick<Config['audit'], 'queueMax' | 'batchSize' | 'flushIntervalMs' | 'indexBatchRows'>;
 
@@ -66,9 +64,9 @@ export function maskSecrets(value: unknown, masked = false): unknown {
 /** Where request rows are written (audit.writer). */
 export type AuditWriterMode = 'worker' | 'inline';
 
-/** Writes one batch in one transaction; returns (never throws) the error when nothing was written. */
+/** Writes one batch of encoded rows in one transaction; returns (never throws) the error when nothing was written. */
 interface BatchWriter {
-  write(records: AuditRecord[], indexBatchRows: number): WriteError | undefined | Promise<WriteError | undefined>;
+  write(rows: string[], indexBatchRows: number): WriteError | undefined | Promise<WriteError | undefined>;
   /** Keep the process alive until the pending writes are answered (shutdown drain). */
   keepAlive(): void;
   close(): Promise<void>;
@@ -80,9 +78,9 @@ class InlineWriter implements BatchWriter {
   constructor(db: Db) {
     this.tx = requestChainWriter(db);
   }
-  write(records: AuditRecord[], indexBatchRows: number): WriteError | undefined {
+  write(rows: string[], indexBatchRows: number): WriteError | undefined {
     try {
-      this.tx(records, indexBatchRows);
+      this.tx(rows, indexBatchRows);
       return undefined;
     } catch (e) {
       return toWriteError(e);
@@ -141,12 +139,12 @@ class WorkerWriter implements BatchWriter {
     return w;
   }
 
-  write(records: AuditRecord[], indexBatchRows: number): Promise<WriteError | undefined> {
+  write(rows: string[], indexBatchRows: number): Promise<WriteError | undefined> {
     return new Promise((resolve) => {
       const seq = ++this.seq;
       this.pending = { seq, resolve };
       try {
-        (this.worker ??= this.spawn()).postMessage({ seq, records, indexBatchRows } satisfies AuditBatchMessage);
+        (this.worker ??= this.spawn()).postMessage({ seq, rows, indexBatchRows } satisfies AuditBatchMessage);
       } catch (e) {
         this.pending = undefined;
         resolve(toWriteError(e));
@@ -167,8 +165,8 @@ class WorkerWriter implements BatchWriter {
 }
 
 export class SqliteAuditSink implements AuditSink {
-  /** Rows not yet confirmed written, oldest first (the batch under way, if any, is at the head). */
-  private queue: AuditRecord[] = [];
+  /** Rows (encodeRow) not yet confirmed written, oldest first (the batch under way, if any, is at the head). */
+  private queue: string[] = [];
   /** The batch sent to the writer and not yet answered (at most one: the chain is written in order). */
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -215,7 +213,7 @@ export class SqliteAuditSink implements AuditSink {
   write(record: AuditRecord): boolean {
     if (this.closed) return this.reject('closed');
     if (this.queue.length >= this.o.settings().queueMax) return this.reject('queue_full');
-    this.queue.push(record);
+    this.queue.push(encodeRow(record));
     this.schedule();
     return true;
   }
