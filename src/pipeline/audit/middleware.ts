@@ -34,12 +34,13 @@ export function audit(sink: AuditSink, clock: Clock): Middleware {
  * The refusal itself is still offered to the sink, which queues it or counts and logs it.
  */
 export function auditGate(sink: AuditSink): Middleware {
-  return async function auditGate(ctx, next) {
+  // Not async: a request that passes goes on without an async frame of its own (one promise less).
+  return function auditGate(ctx, next) {
     const st = ctx.state as RequestState;
     const cfg = st.policy.config.audit;
     if (cfg.enabled && isAudited(st) && cfg.onFailure === 'deny' && !sink.isAccepting()) {
-      throw recordRefusal(st, 'audit', new SidecarError('audit_unavailable', { rule: 'audit.onFailure', detail: 'audit queue full or storage failing' }));
+      return Promise.reject(recordRefusal(st, 'audit', new SidecarError('audit_unavailable', { rule: 'audit.onFailure', detail: 'audit queue full or storage failing' })));
     }
-    await next();
+    return next();
   };
 }

@@ -91,20 +91,24 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
 
   return {
     settings,
-    async check(key, { points, durationSec }, consume) {
-      const l = limiterFor(points, durationSec);
-      try {
-        if (consume) {
-          const r = await l.consume(key, 1);
-          return { kind: 'allowed', limit: points, remaining: r.remainingPoints, resetMs: r.msBeforeNext, via: via() };
-        }
-        const r = await l.get(key);
-        const used = r?.consumedPoints ?? 0;
-        const resetMs = r?.msBeforeNext ?? durationSec * 1000;
-        return { kind: used >= points ? 'limited' : 'allowed', limit: points, remaining: Math.max(0, points - used), resetMs, via: via() };
-      } catch (e) {
+    // Promise chains, not async functions: one promise and one resumption per request fewer.
+    check(key, { points, durationSec }, consume) {
+      const failed = (e: unknown): LimitOutcome => {
         if (e instanceof RateLimiterRes) return { kind: 'limited', limit: points, remaining: 0, resetMs: e.msBeforeNext, via: via() };
         return { kind: 'unavailable', detail: `rate-limit store failed: ${(e as Error)?.message ?? String(e)}` };
+      };
+      try {
+        const l = limiterFor(points, durationSec);
+        if (consume) {
+          return l.consume(key, 1).then((r): LimitOutcome => ({ kind: 'allowed', limit: points, remaining: r.remainingPoints, resetMs: r.msBeforeNext, via: via() }), failed);
+        }
+        return l.get(key).then((r): LimitOutcome => {
+          const used = r?.consumedPoints ?? 0;
+          const resetMs = r?.msBeforeNext ?? durationSec * 1000;
+          return { kind: used >= points ? 'limited' : 'allowed', limit: points, remaining: Math.max(0, points - used), resetMs, via: via() };
+        }, failed);
+      } catch (e) {
+        return Promise.resolve(failed(e));
       }
     },
     status() {

@@ -1,8 +1,9 @@
 import { SidecarError } from '../../errors.js';
 import type { Deps } from '../deps.js';
-import type { Step } from '../step.js';
-import { createRateLimiterService, type RateLimiterService } from './limiter.js';
-import { planRateLimit, rateLimitHeaders } from './plan.js';
+import type { EvalMode, Step } from '../step.js';
+import type { RequestState } from '../state.js';
+import { createRateLimiterService, type LimitOutcome, type RateLimiterService } from './limiter.js';
+import { planRateLimit, rateLimitHeaders, type RatePlan } from './plan.js';
 import './service.js';
 
 /** Used only when no limiter was registered (hand-built Deps in tests): a memory limiter, never none. */
@@ -23,24 +24,29 @@ function limiterOf(d: Deps): RateLimiterService {
 export function rateLimit(d: Deps): Step {
   return {
     name: 'rate-limit',
-    async run(st, mode) {
+    run(st, mode) {
       if (!st.route || st.route === 'unprotected') return;
       const cfg = st.policy.config.rateLimit;
       if (!cfg.enabled) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit', outcome: 'skip', detail: 'rateLimit.enabled: false' });
       if (!st.identity) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit', outcome: 'skip', detail: 'no identity: Jira limits passthrough credentials' });
       const plan = planRateLimit(st.identity, cfg);
-      const out = await limiterOf(d).check(plan.key, plan, mode === 'proxy');
-      if (out.kind === 'unavailable') throw new SidecarError('rate_limit_unavailable', { rule: 'rateLimit.store', detail: out.detail });
-      const info = { limit: out.limit, remaining: out.remaining, resetSec: Math.ceil(out.resetMs / 1000), key: plan.key };
-      st.rateLimit = info;
-      const detail = `${plan.key}: ${out.remaining}/${out.limit} left per ${plan.durationSec}s (${plan.source}, ${out.via}${mode === 'test' ? ', not consumed' : ''})`;
-      if (out.kind === 'limited') throw new SidecarError('rate_limited', { rule: plan.source, detail, headers: rateLimitHeaders(info, true) });
-      st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'pass', detail });
-      // RateLimit-* on the allowed answer (forward relays them, replacing any copies from Jira).
-      if (mode === 'proxy') {
-        const h = (st.responseHeaders ??= []);
-        h.push('RateLimit-Limit', String(info.limit), 'RateLimit-Remaining', String(info.remaining), 'RateLimit-Reset', String(info.resetSec));
-      }
+      // A promise chain, not an async function: one promise and one resumption per request fewer.
+      return limiterOf(d).check(plan.key, plan, mode === 'proxy').then((out) => apply(st, plan, out, mode));
     },
   };
+}
+
+/** The store's answer applied to the request: refused, or passed with its RateLimit-* headers. */
+function apply(st: RequestState, plan: RatePlan, out: LimitOutcome, mode: EvalMode): void {
+  if (out.kind === 'unavailable') throw new SidecarError('rate_limit_unavailable', { rule: 'rateLimit.store', detail: out.detail });
+  const info = { limit: out.limit, remaining: out.remaining, resetSec: Math.ceil(out.resetMs / 1000), key: plan.key };
+  st.rateLimit = info;
+  const detail = `${plan.key}: ${out.remaining}/${out.limit} left per ${plan.durationSec}s (${plan.source}, ${out.via}${mode === 'test' ? ', not consumed' : ''})`;
+  if (out.kind === 'limited') throw new SidecarError('rate_limited', { rule: plan.source, detail, headers: rateLimitHeaders(info, true) });
+  st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'pass', detail });
+  // RateLimit-* on the allowed answer (forward relays them, replacing any copies from Jira).
+  if (mode === 'proxy') {
+    const h = (st.responseHeaders ??= []);
+    h.push('RateLimit-Limit', String(info.limit), 'RateLimit-Remaining', String(info.remaining), 'RateLimit-Reset', String(info.resetSec));
+  }
 }
