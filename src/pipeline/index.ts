@@ -3,6 +3,7 @@
 import type { Middleware } from 'koa';
 import type { Deps } from './deps.js';
 import { stepsAsMiddleware, type Step } from './step.js';
+import { recordExits } from './exit.js';
 import { requestId, respondWithError } from './request-id/middleware.js';
 import { metrics } from './metrics/middleware.js';
 import { audit, auditGate } from './audit/middleware.js';
@@ -26,8 +27,10 @@ export const decisionStages = (d: Deps): Step[] => [
 
 export const stages = (d: Deps): Middleware[] => [
   requestId(d), //                  state, X-Request-Id, JSON refusals
-  metrics(d.metrics, d.clock), //   counts and latency of every exit
-  audit(d.auditSink, d.clock), //   try/finally records every guarded exit, refusals included
+  recordExits( //                    one try/finally records every exit, refusals included:
+    audit(d.auditSink, d.clock), //   the audit row of every guarded request
+    metrics(d.metrics, d.clock), //   counts and latency
+  ),
   stepsAsMiddleware(decisionStages(d), (ctx, st, err) => respondWithError(ctx, st, err, d.logger)), // the rows above, in order, as one middleware; refusals answered in place
   auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
   forward({ pools: d.services.upstreamPools, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),

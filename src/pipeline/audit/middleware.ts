@@ -4,26 +4,17 @@ import type { Clock } from '../../clock.js';
 import { recordRefusal } from '../step.js';
 import type { AuditSink } from './sink.js';
 import type { RequestState } from '../state.js';
+import type { ExitRecorder } from '../exit.js';
 import { isAudited, outcomeOf, toAuditRecord } from '../outcome.js';
 
-
 /**
- * Outermost decision row: try/finally records every exit, refusals included. Only guarded
- * requests (and everything while `enabled: false`) are audited; unprotected paths (Jira UI) are not.
+ * The audit row of every exit, refusals included (a recorder: recordExits runs it at the end of the
+ * request). Only guarded requests (and everything while `enabled: false`) are audited; unprotected
+ * paths (Jira UI) are not.
  */
-export function audit(sink: AuditSink, clock: Clock): Middleware {
-  return async function audit(ctx, next) {
-    const st = ctx.state as RequestState;
-    if (!st.policy.config.audit.enabled) return next();
-    let err: unknown;
-    try {
-      await next();
-    } catch (e) {
-      err = e;
-      throw e;
-    } finally {
-      if (isAudited(st)) sink.write(toAuditRecord(st, outcomeOf(st, err, ctx.status), clock.now()));
-    }
+export function audit(sink: AuditSink, clock: Clock): ExitRecorder {
+  return function audit(st, err, fallbackStatus) {
+    if (st.policy.config.audit.enabled && isAudited(st)) sink.write(toAuditRecord(st, outcomeOf(st, err, fallbackStatus), clock.now()));
   };
 }
 

@@ -1,6 +1,5 @@
-import type { Middleware } from 'koa';
 import type { Metrics } from './metrics.js';
-import type { RequestState } from '../state.js';
+import type { ExitRecorder } from '../exit.js';
 import { outcomeOf } from '../outcome.js';
 import type { Clock } from '../../clock.js';
 
@@ -10,7 +9,7 @@ interface Tally {
 }
 
 /** Counts every request by decision/code/status and observes its latency (end of response). */
-export function metrics(m: Metrics, clock: Clock): Middleware {
+export function metrics(m: Metrics, clock: Clock): ExitRecorder {
   // prom-client hashes the label object on every inc/observe. The request counter is therefore
   // counted here, per decision/code/status combination (a few dozen exist, nested maps: no key
   // string per request), and handed to prom-client when the registry collects (a scrape reads
@@ -45,20 +44,9 @@ export function metrics(m: Metrics, clock: Clock): Middleware {
     if (!h) histograms.set(decision, (h = m.latency.labels({ decision })));
     return h;
   };
-  return async function metrics(ctx, next) {
-    let err: unknown;
-    try {
-      await next();
-    } catch (e) {
-      // The JSON refusal is written by request-id (outside us), so ctx.status is not final yet:
-      // take status and code from the error itself, or a 502/504 would be counted as Koa's default 404.
-      err = e;
-      throw e;
-    } finally {
-      const st = ctx.state as RequestState;
-      const { decision, code, status } = outcomeOf(st, err, ctx.status);
-      countOf(decision, code, status).n++;
-      latencyOf(decision).observe((clock.now() - st.facts.receivedAt) / 1000);
-    }
+  return function metrics(st, err, fallbackStatus) {
+    const { decision, code, status } = outcomeOf(st, err, fallbackStatus);
+    countOf(decision, code, status).n++;
+    latencyOf(decision).observe((clock.now() - st.facts.receivedAt) / 1000);
   };
 }
