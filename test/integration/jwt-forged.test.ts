@@ -155,6 +155,9 @@ describe('forged and malformed credentials', () => {
     { name: '64 KB token', headers: () => bearer(idp.sign(claims({ pad: 'x'.repeat(64 * 1024) }))), status: 401, code: 'credential_malformed' },
     { name: 'non-base64url characters', headers: () => bearer(idp.sign(claims()).replace(/\.(.)/, '.$1*')), status: 401, code: 'credential_malformed' },
     { name: 'quote characters in the token', headers: () => bearer(`"${idp.sign(claims())}"`), status: 401, code: 'credential_malformed' },
+    // b64token characters that base64url does not have: a valid b64token, not a compact JWS.
+    { name: 'standard base64 (+ /) in the signature', headers: () => { const [h, p, sig] = idp.sign(claims()).split('.'); return bearer(`${h}.${p}.+/${sig}`); }, status: 401, code: 'credential_malformed' },
+    { name: '"=" padding inside the token', headers: () => { const [h, p, sig] = idp.sign(claims()).split('.'); return bearer(`${h}.${p}==.${sig}`); }, status: 401, code: 'credential_malformed' },
     { name: 'empty Bearer value', headers: () => [['Authorization', 'Bearer ']], status: 401, code: 'credential_malformed' },
     { name: 'Bearer without a value', headers: () => [['Authorization', 'Bearer']], status: 401, code: 'credential_malformed' },
     { name: 'two tokens in one header', headers: () => [['Authorization', `Bearer ${idp.sign(claims())}, Bearer ${idp.sign(claims())}`]], status: 401, code: 'credential_malformed' },
