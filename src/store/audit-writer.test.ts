@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
-import { auditRecord } from '../../test/helpers/audit.js';
-import { tempDir } from '../../test/helpers/sidecar.js';
+import { auditFixture, auditRecord, disposeFixture } from '../../test/helpers/audit.js';
 import type { AuditRecord } from '../pipeline/audit/sink.js';
 import { GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, verifyChain } from './audit-chain.js';
-import { openDb } from './db.js';
 import { encodeRow, requestChainWriter, rowJson, writeErrorKind } from './audit-writer.js';
 
 // The worker reports a kind, not an Error: the main side's counters and readiness depend on it.
@@ -63,17 +60,15 @@ describe('encodeRow / rowJson', () => {
     }
   });
 
-  it('written through requestChainWriter, every column holds its own field and the chain verifies', () => {
-    const dir = tempDir('writer-columns');
-    const { db } = openDb(dir, { migrate: true });
+  it('written through requestChainWriter, every column holds its own field and the chain verifies', async () => {
+    const fx = auditFixture();
     try {
-      requestChainWriter(db)(odd.map(encodeRow), 10_000);
-      const rows = db.prepare('SELECT * FROM audit_log ORDER BY id').all() as Array<Record<string, unknown>>;
+      requestChainWriter(fx.db)(odd.map(encodeRow), 10_000);
+      const rows = fx.db.prepare('SELECT * FROM audit_log ORDER BY id').all() as Array<Record<string, unknown>>;
       expect(rows.map(({ prev_hash: _p, row_hash: _h, ...cols }) => cols)).toEqual(odd.map((r, i) => expectedRow(r, i + 1)));
-      expect(verifyChain(db, 'request')).toMatchObject({ ok: true, count: odd.length });
+      expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: odd.length });
     } finally {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
+      await disposeFixture(fx);
     }
   });
 });
