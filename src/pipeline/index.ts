@@ -5,7 +5,7 @@ import type { Deps } from './deps.js';
 import { stepsAsMiddleware, type Step } from './step.js';
 import { recordExits } from './exit.js';
 import { requestId, respondWithError } from './request-id/middleware.js';
-import { metrics } from './metrics/middleware.js';
+import { metrics } from './metrics/recorder.js';
 import { audit, auditGate } from './audit/middleware.js';
 import { clientIp } from './client-ip/step.js';
 import { routeRules } from './route-rules/step.js';
