@@ -152,8 +152,16 @@ function where(f: AuditFilters, broad: ReadonlySet<'status' | 'path'> = new Set(
   return { sql, params };
 }
 
-/** The deferred index (audit-index.ts) an equality filter of these filters can walk. */
-const deferredFor = (f: AuditFilters): DeferredIndex | undefined => (f.user !== undefined ? DEFERRED_INDEXES.user : undefined);
+/**
+ * The deferred index (audit-index.ts) the query walks: an equality filter's (user, then ip), else a
+ * path prefix's unless it is broad (then the time index serves it better, see where()).
+ */
+function deferredFor(f: AuditFilters, broad: ReadonlySet<'status' | 'path'>): DeferredIndex | undefined {
+  if (f.user !== undefined) return DEFERRED_INDEXES.user;
+  if (f.ip !== undefined) return DEFERRED_INDEXES.ip;
+  if (f.path !== undefined && !broad.has('path')) return DEFERRED_INDEXES.path;
+  return undefined;
+}
 
 interface SelectOptions {
   columns: readonly string[];
@@ -165,7 +173,7 @@ interface SelectOptions {
 }
 
 /**
- * The SELECT for the filters. A filter with a deferred index (user) reads two arms, merged in
+ * The SELECT for the filters. A filter with a deferred index (user, ip, path) reads two arms, merged in
  * (time, id) order: rows that have index entries, walking the index table in order, and the newest
  * rows that have none yet (at most about audit.indexBatchRows), by rowid. Same rows and order as
  * one SQLite index would give; each arm reads its own through_id in the same statement.
@@ -177,7 +185,7 @@ function selectSql(f: AuditFilters, broad: ReadonlySet<'status' | 'path'>, o: Se
     return { sql: `SELECT ${o.columns.map(col).join(', ')} FROM ${from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`, params: w.params };
   };
   const tail = `${o.order ? ` ORDER BY time ${o.order}, id ${o.order}` : ''}${o.limit !== undefined ? ` LIMIT ${Math.trunc(o.limit)}` : ''}`;
-  const ix = deferredFor(f);
+  const ix = deferredFor(f, broad);
   if (!ix) {
     const a = arm(plain, 'audit_log', undefined);
     return { sql: a.sql + tail, params: a.params };
@@ -199,13 +207,13 @@ function broadRanges(db: Db, f: AuditFilters): Set<'status' | 'path'> {
   const hasEquality = indexedDecision || indexedStatus || [f.user, f.client, f.token, f.ip].some((v) => v !== undefined);
   if (hasEquality) return broad; // an equality index already narrows the rows and keeps time order
   // Each range through its own index, as where() writes it when the range is not broad.
-  const probe = (range: AuditFilters) => {
-    const w = where(range);
-    return (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log WHERE ${w.sql.join(' AND ')} LIMIT ${RANGE_PROBE})`).get(...w.params) as { n: number }).n >= RANGE_PROBE;
-  };
+  const probe = (from: string, w: Clause) =>
+    (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${w.sql.join(' AND ')} LIMIT ${RANGE_PROBE})`).get(...w.params) as { n: number }).n >= RANGE_PROBE;
   // 2xx has no index (200 is left out of it): always walk the time index. Others: probe the partial index.
-  if (f.statusClass !== undefined && (!statusClassIndexed(f.statusClass) || probe({ statusClass: f.statusClass }))) broad.add('status');
-  if (f.path !== undefined && probe({ path: f.path })) broad.add('path');
+  if (f.statusClass !== undefined && (!statusClassIndexed(f.statusClass) || probe('audit_log', where({ statusClass: f.statusClass })))) broad.add('status');
+  // The path index table; rows newer than its through_id (at most audit.indexBatchRows) are not
+  // counted: this only picks the plan, the query itself reads them.
+  if (f.path !== undefined && probe(DEFERRED_INDEXES.path.table, where({ path: f.path }))) broad.add('path');
   return broad;
 }
 

@@ -1,5 +1,5 @@
-// The deferred user index (audit-index.ts, migration 0006): entries added in sorted batches by the
-// writer, queries that merge them with the newest rows read by rowid. Checked against brute force on
+// The deferred indexes (audit-index.ts, migrations 0006 and 0007: user, client IP, path): entries
+// added in sorted batches by the writer, queries that merge them with the newest rows read by rowid. Checked against brute force on
 // a real SQLite file written by the real worker: same rows, same order, every page, before and after
 // retention, with request times out of id order (a slow request is written after faster later ones).
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,21 +31,35 @@ function rng(seed: number) {
   };
 }
 
-/** Rows with users u0..u6 (some anonymous), times jittered by up to ±20 s so they are not in id order, some equal. */
+/**
+ * Rows with users u0..u6 (some anonymous), addresses 10.0.0.0..4, paths under /rest/api/2/issue/P-0..29
+ * and /rest/agile/1.0/board/0..2 (prefixes of each other: P-1 and P-12), times jittered by up to ±20 s
+ * so they are not in id order, some equal.
+ */
 async function writeRows(f: AuditFixture, n: number, seed = 7): Promise<void> {
   const r = rng(seed);
   for (let i = 1; i <= n; i++) {
     const user = r() < 0.1 ? null : `u${Math.floor(r() * 7)}`;
-    f.sink.write(auditRecord(i, { user, time: T0 + i * 1000 + Math.round((r() - 0.5) * 40) * 1000 }));
+    const clientIp = `10.0.0.${Math.floor(r() * 5)}`;
+    const p = r() < 0.3 ? `/rest/agile/1.0/board/${Math.floor(r() * 3)}` : `/rest/api/2/issue/P-${Math.floor(r() * 30)}`;
+    f.sink.write(auditRecord(i, { user, clientIp, path: p, time: T0 + i * 1000 + Math.round((r() - 0.5) * 40) * 1000 }));
   }
   await waitFor(() => f.sink.queued === 0, 'rows written');
 }
 
-const throughId = (db: Db) => db.prepare("SELECT through_id FROM audit_index_state WHERE name = 'audit_by_user'").pluck().get() as number;
+const TABLES = ['audit_by_user', 'audit_by_ip', 'audit_by_path'] as const;
+const throughIdOf = (db: Db, table: string) => db.prepare('SELECT through_id FROM audit_index_state WHERE name = ?').pluck().get(table) as number;
+/** Written by the writer from the start, the indexes are filled together: one through_id for all three. */
+function throughId(db: Db): number {
+  const ids = TABLES.map((t) => throughIdOf(db, t));
+  expect(new Set(ids).size).toBe(1);
+  return ids[0]!;
+}
 
+type Row = { user: string | null; client_ip: string; path: string; time: number; decision: string };
 /** What an ordinary index would return: every row, filtered in JS, newest (time, id) first. */
-function bruteForce(db: Db, pred: (e: { user: string | null; time: number; decision: string }) => boolean): number[] {
-  const rows = db.prepare('SELECT id, time, user, decision FROM audit_log').all() as Array<{ id: number; time: number; user: string | null; decision: string }>;
+function bruteForce(db: Db, pred: (e: Row) => boolean): number[] {
+  const rows = db.prepare('SELECT id, time, user, client_ip, path, decision FROM audit_log').all() as Array<Row & { id: number }>;
   return rows
     .filter(pred)
     .sort((a, b) => b.time - a.time || b.id - a.id)
@@ -73,19 +87,35 @@ async function exportedIds(db: Db, f: AuditFilters): Promise<number[]> {
     .map((l) => (JSON.parse(l) as AuditEntry).id);
 }
 
-/** Query, page, count and export by user (plus a time range and another filter) all equal brute force. */
+/** Query, page, count and export by user, ip and path (plus a time range and other filters) all equal brute force. */
 async function expectSameAsBruteForce(db: Db): Promise<void> {
   const from = T0 + 300_000;
   const to = T0 + 900_000;
-  const cases: Array<[AuditFilters, (e: { user: string | null; time: number; decision: string }) => boolean]> = [
+  const cases: Array<[AuditFilters, (e: Row) => boolean]> = [
     [{ user: 'u3' }, (e) => e.user === 'u3'],
+    [{ ip: '10.0.0.3' }, (e) => e.client_ip === '10.0.0.3'],
+    [{ ip: '10.0.0.1', from, to }, (e) => e.client_ip === '10.0.0.1' && e.time >= from && e.time < to],
+    [{ path: '/rest/agile/' }, (e) => e.path.startsWith('/rest/agile/')],
+    [{ path: '/rest/api/2/issue/P-1' }, (e) => e.path.startsWith('/rest/api/2/issue/P-1')],
+    [{ path: '/rest/api/2/issue/P-2', decision: 'deny', from }, (e) => e.path.startsWith('/rest/api/2/issue/P-2') && e.decision === 'deny' && e.time >= from],
+    [{ user: 'u2', path: '/rest/agile/' }, (e) => e.user === 'u2' && e.path.startsWith('/rest/agile/')],
+    [{ ip: '10.0.0.2', path: '/rest/api/' }, (e) => e.client_ip === '10.0.0.2' && e.path.startsWith('/rest/api/')],
+    [{ user: 'u4', ip: '10.0.0.4' }, (e) => e.user === 'u4' && e.client_ip === '10.0.0.4'],
+    [{ ip: '10.0.0.9' }, () => false],
+    [{ path: '/nothing/' }, () => false],
     [{ user: 'u5', from, to }, (e) => e.user === 'u5' && e.time >= from && e.time < to],
     [{ user: 'u1', decision: 'deny' }, (e) => e.user === 'u1' && e.decision === 'deny'],
     [{ user: 'nobody' }, () => false],
     // Filter values are bound parameters in both arms, never SQL.
     [{ user: "u3' OR '1'='1" }, () => false],
     [{ user: 'u3', path: "/rest/' OR 1=1 --" }, () => false],
+    [{ ip: "10.0.0.1' OR '1'='1" }, () => false],
+    [{ path: "/rest/' OR 1=1 --" }, () => false],
   ];
+  // Every address and every path (as a prefix) in the log, so the rows right after through_id are filtered for too.
+  const distinct = (column: string) => db.prepare(`SELECT DISTINCT ${column} FROM audit_log`).pluck().all() as string[];
+  for (const ip of distinct('client_ip')) cases.push([{ ip }, (e) => e.client_ip === ip]);
+  for (const p of distinct('path')) cases.push([{ path: p }, (e) => e.path.startsWith(p)]);
   for (const [f, pred] of cases) {
     const want = bruteForce(db, pred);
     expect(pagedIds(db, f, 1000), JSON.stringify(f)).toEqual(want);
@@ -95,8 +125,8 @@ async function expectSameAsBruteForce(db: Db): Promise<void> {
   }
 }
 
-describe('deferred user index', () => {
-  it('the writer adds entries every indexBatchRows rows, in the batch transaction, exactly one per row with a user', async () => {
+describe('deferred indexes (user, client IP, path)', () => {
+  it('the writer adds entries every indexBatchRows rows, in the batch transaction, exactly one per row with a value', async () => {
     fx = auditFixture({ batchSize: 37, indexBatchRows: 100 });
     await writeRows(fx, 1000);
     const db = fx.db;
@@ -104,12 +134,14 @@ describe('deferred user index', () => {
     // Filled at the first batch end at least 100 rows after the last fill: never more than 100 + 37 rows behind.
     expect(through).toBeGreaterThan(1000 - 137);
     expect(through).toBeLessThan(1000);
-    const entries = db.prepare('SELECT user, time, id FROM audit_by_user ORDER BY id').all();
-    expect(entries).toEqual(db.prepare('SELECT user, time, id FROM audit_log WHERE user IS NOT NULL AND id <= ? ORDER BY id').all(through));
-    expect(entries.length).toBeGreaterThan(700);
+    for (const [table, column] of [['audit_by_user', 'user'], ['audit_by_ip', 'client_ip'], ['audit_by_path', 'path']]) {
+      const entries = db.prepare(`SELECT ${column}, time, id FROM ${table} ORDER BY id`).all();
+      expect(entries, table).toEqual(db.prepare(`SELECT ${column}, time, id FROM audit_log WHERE ${column} IS NOT NULL AND id <= ? ORDER BY id`).all(through));
+      expect(entries.length, table).toBeGreaterThan(700);
+    }
   });
 
-  it('queries, pages, counts and exports by user exactly as an ordinary index would, with rows on both sides of through_id', async () => {
+  it('queries, pages, counts and exports by user, ip and path exactly as an ordinary index would, with rows on both sides of through_id', async () => {
     fx = auditFixture({ batchSize: 50, indexBatchRows: 300 });
     await writeRows(fx, 1000);
     const through = throughId(fx.db);
@@ -124,8 +156,10 @@ describe('deferred user index', () => {
     fx.clock.set(T0 + 86_400_000 + 500_000); // rows older than T0 + 500 s are past 1 day
     const res = await runRetention(fx.db, fx.clock, { retentionDays: 1, maxEntries: 600, batchRows: 64 });
     expect(res.deletedByAge + res.deletedByCount).toBeGreaterThan(400);
-    const orphans = fx.db.prepare('SELECT COUNT(*) FROM audit_by_user x LEFT JOIN audit_log a ON a.id = x.id WHERE a.id IS NULL').pluck().get();
-    expect(orphans).toBe(0);
+    for (const table of TABLES) {
+      const orphans = fx.db.prepare(`SELECT COUNT(*) FROM ${table} x LEFT JOIN audit_log a ON a.id = x.id WHERE a.id IS NULL`).pluck().get();
+      expect(orphans, table).toBe(0);
+    }
     expect(verifyChain(fx.db, 'request').ok).toBe(true);
     await expectSameAsBruteForce(fx.db);
   });
@@ -134,42 +168,82 @@ describe('deferred user index', () => {
     fx = auditFixture({ batchSize: 25, indexBatchRows: 50, flushIntervalMs: 5 });
     await writeRows(fx, 40); // below indexBatchRows: no fill yet
     expect(throughId(fx.db)).toBe(0);
-    // A real SQLite error inside the fill (the worker's own connection sees the trigger).
-    fx.db.exec("CREATE TRIGGER no_entries BEFORE INSERT ON audit_by_user BEGIN SELECT RAISE(ABORT, 'injected index fault'); END");
+    // A real SQLite error inside the last fill (the worker's own connection sees the trigger): the
+    // user and ip entries the same transaction already added must go too.
+    fx.db.exec("CREATE TRIGGER no_entries BEFORE INSERT ON audit_by_path BEGIN SELECT RAISE(ABORT, 'injected index fault'); END");
     for (let i = 41; i <= 60; i++) fx.sink.write(auditRecord(i));
     await waitFor(() => !fx!.sink.isAccepting(), 'the failed batch stops acceptance');
     expect(fx.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get()).toBe(40);
+    for (const table of TABLES) expect(fx.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), table).toBe(0);
     fx.db.exec('DROP TRIGGER no_entries');
     await waitFor(() => fx!.sink.queued === 0, 'the batch retried after the fault');
     expect(fx.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get()).toBe(60);
     expect(throughId(fx.db)).toBe(60);
     expect(fx.db.prepare('SELECT COUNT(*) FROM audit_by_user').pluck().get()).toBe(fx.db.prepare('SELECT COUNT(*) FROM audit_log WHERE user IS NOT NULL').pluck().get());
+    for (const table of ['audit_by_ip', 'audit_by_path']) expect(fx.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), table).toBe(60);
     expect(verifyChain(fx.db, 'request').ok).toBe(true);
   });
 });
 
-describe('migration 0006', () => {
-  it('moves an existing log onto the index table (every row gets its entry, through_id is the last id, the old index is gone) and makes the decision/status indexes partial', () => {
-    const dir = tempDir('mig6-');
-    const older = path.join(dir, 'migrations');
-    mkdirSync(older);
-    for (const f of listMigrations().filter((f) => f < '0006')) copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(older, f));
-    const db = new Database(path.join(dir, 'db.sqlite'));
-    try {
-      migrate(db, older);
-      const ins = db.prepare("INSERT INTO audit_log VALUES (?, ?, ?, 'allow', 'allowed', 200, 'GET', '/rest/x', '10.0.0.1', ?, 'jwt', NULL, NULL, NULL, 1, 200, 'guarded', NULL, NULL, '', '')");
-      for (let i = 1; i <= 500; i++) ins.run(i, T0 + i, `r${i}`, i % 9 === 0 ? null : `u${i % 4}`);
-      migrate(db);
-      expect(throughId(db)).toBe(500);
-      expect(db.prepare('SELECT user, time, id FROM audit_by_user ORDER BY id').all()).toEqual(db.prepare('SELECT user, time, id FROM audit_log WHERE user IS NOT NULL ORDER BY id').all());
-      expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_log_user'").pluck().get()).toBe(0);
-      const indexSql = (name: string) => db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').pluck().get(name);
-      expect(indexSql('audit_log_decision')).toMatch(/WHERE decision <> 'allow'$/);
-      expect(indexSql('audit_log_status')).toMatch(/WHERE status <> 200$/);
-      expect(pagedIds(db, { user: 'u2' }, 50)).toEqual(bruteForce(db, (e) => e.user === 'u2'));
-    } finally {
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+/** A database migrated up to (not including) `before`, with `rows` written by `fill`, then migrated to the end. */
+function migratedFrom(before: string, fill: (db: Db) => void, check: (db: Db) => void): void {
+  const dir = tempDir('mig-');
+  const older = path.join(dir, 'migrations');
+  mkdirSync(older);
+  for (const f of listMigrations().filter((f) => f < before)) copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(older, f));
+  const db = new Database(path.join(dir, 'db.sqlite'));
+  try {
+    migrate(db, older);
+    db.transaction(() => fill(db))();
+    migrate(db);
+    check(db);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const insertRow = (db: Db) =>
+  db.prepare("INSERT INTO audit_log VALUES (@id, @time, @rid, 'allow', 'allowed', 200, 'GET', @path, @ip, @user, 'jwt', NULL, NULL, NULL, 1, 200, 'guarded', NULL, NULL, '', '')");
+
+describe('migrations 0006 and 0007', () => {
+  it('0006 moves an existing log onto the user index table (every row gets its entry, through_id is the last id, the old index is gone) and makes the decision/status indexes partial', () => {
+    migratedFrom(
+      '0006',
+      (db) => {
+        const ins = insertRow(db);
+        for (let i = 1; i <= 500; i++) ins.run({ id: i, time: T0 + i, rid: `r${i}`, path: '/rest/x', ip: '10.0.0.1', user: i % 9 === 0 ? null : `u${i % 4}` });
+      },
+      (db) => {
+        expect(throughId(db)).toBe(500);
+        expect(db.prepare('SELECT user, time, id FROM audit_by_user ORDER BY id').all()).toEqual(db.prepare('SELECT user, time, id FROM audit_log WHERE user IS NOT NULL ORDER BY id').all());
+        expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_log_user'").pluck().get()).toBe(0);
+        const indexSql = (name: string) => db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').pluck().get(name);
+        expect(indexSql('audit_log_decision')).toMatch(/WHERE decision <> 'allow'$/);
+        expect(indexSql('audit_log_status')).toMatch(/WHERE status <> 200$/);
+        expect(pagedIds(db, { user: 'u2' }, 50)).toEqual(bruteForce(db, (e) => e.user === 'u2'));
+      },
+    );
+  });
+
+  it('0007 moves an existing log onto the ip and path index tables and drops their SQLite indexes; queries match brute force', () => {
+    migratedFrom(
+      '0007',
+      (db) => {
+        const ins = insertRow(db);
+        // Times out of id order, as a slow request's row is written after faster later ones.
+        for (let i = 1; i <= 600; i++) ins.run({ id: i, time: T0 + ((i * 37) % 600), rid: `r${i}`, path: `/rest/api/2/issue/P-${i % 13}`, ip: `10.0.0.${i % 6}`, user: `u${i % 4}` });
+      },
+      (db) => {
+        // The user index keeps its own through_id (0 here: these rows were inserted after 0006 by hand).
+        for (const table of ['audit_by_ip', 'audit_by_path']) expect(throughIdOf(db, table), table).toBe(600);
+        for (const [table, column] of [['audit_by_ip', 'client_ip'], ['audit_by_path', 'path']]) {
+          expect(db.prepare(`SELECT ${column}, time, id FROM ${table} ORDER BY id`).all(), table).toEqual(db.prepare(`SELECT ${column}, time, id FROM audit_log ORDER BY id`).all());
+        }
+        expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_log_ip', 'audit_log_path')").pluck().get()).toBe(0);
+        expect(pagedIds(db, { ip: '10.0.0.4' }, 30)).toEqual(bruteForce(db, (e) => e.client_ip === '10.0.0.4'));
+        expect(pagedIds(db, { path: '/rest/api/2/issue/P-1' }, 30)).toEqual(bruteForce(db, (e) => e.path.startsWith('/rest/api/2/issue/P-1')));
+      },
+    );
   });
 });
