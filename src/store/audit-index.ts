@@ -30,9 +30,11 @@ export const throughIdSql = (ix: DeferredIndex) => `(SELECT COALESCE(MAX(through
 
 /**
  * A function to call inside each batch's write transaction with the id of the batch's last row:
- * when `everyRows` or more rows have no entries yet, it adds their entries (sorted, so each key's
- * new entries are written together) and moves through_id, in the same transaction. A failure
- * therefore fails the batch, which is retried whole: rows and entries never disagree.
+ * for the first index with `everyRows` or more rows without entries, it adds their entries (sorted,
+ * so each key's new entries are written together) and moves its through_id, in the same
+ * transaction. A failure therefore fails the batch, which is retried whole: rows and entries never
+ * disagree. At most one index per batch, so the writer's bursts stay one fill long (each index has
+ * its own through_id).
  */
 export function deferredIndexFiller(db: Db): (headId: number, everyRows: number) => void {
   const steps = INDEXES.map((ix) => ({
@@ -50,6 +52,9 @@ export function deferredIndexFiller(db: Db): (headId: number, everyRows: number)
       if (headId - through < everyRows) continue;
       s.fill.run(through, headId);
       s.mark.run(s.table, headId);
+      // One fill per batch: the next index due waits for the next batch, so the writer's burst on a
+      // shared core is one fill long, not three.
+      return;
     }
   };
 }
