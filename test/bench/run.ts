@@ -27,7 +27,7 @@ const opts = new Command()
   .option('--warmup <s>', 'seconds of warm-up per measurement (discarded)', process.env.WARMUP ?? '1')
   .option('--rounds <n>', 'interleaved rounds (medians reported)', process.env.ROUNDS ?? '3')
   .option('--connections <n>', 'concurrent keep-alive connections', process.env.CONNS ?? '50')
-  .option('--scenarios <list>', 'comma-separated subset', 'jwt,api-token,introspection,refused,forged,search,sse')
+  .option('--scenarios <list>', 'comma-separated subset', 'jwt,issues,api-token,introspection,refused,forged,search,sse')
   .option('--targets <list>', 'comma-separated subset of direct,bare,sidecar', 'direct,bare,sidecar')
   .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
   .option('--node-args <args>', 'extra node flags for the sidecar process only (space-separated), e.g. --max-semi-space-size=32')
@@ -151,7 +151,7 @@ const CLK_TCK = (() => {
   }
 })();
 
-async function measure(url: string, pathName: string, headersFor: () => Record<string, string>, seconds: number, pid?: number): Promise<Omit<Result, 'scenario' | 'target'>> {
+async function measure(url: string, sc: { path: string; nextPath?: () => string }, headersFor: () => Record<string, string>, seconds: number, pid?: number): Promise<Omit<Result, 'scenario' | 'target'>> {
   const cpu0 = cpuSeconds(pid);
   const inst = autocannon({
     url,
@@ -160,8 +160,8 @@ async function measure(url: string, pathName: string, headersFor: () => Record<s
     requests: [
       {
         method: 'GET',
-        path: pathName,
-        setupRequest: (req) => ({ ...req, headers: { ...req.headers, ...headersFor() } }),
+        path: sc.path,
+        setupRequest: (req) => ({ ...req, ...(sc.nextPath ? { path: sc.nextPath() } : {}), headers: { ...req.headers, ...headersFor() } }),
       },
     ],
   });
@@ -281,9 +281,13 @@ async function main() {
     const unsigned = tokens.map((t) => t.slice(0, t.lastIndexOf('.')));
     let i = 0;
     const rot = (list: string[]) => () => ({ authorization: `Bearer ${list[i++ % list.length]}` });
+    // Real traffic reads many issues: 20,000 keys visited in a scattered order (what the audit log's path index sees).
+    let k = 0;
+    const issuePath = () => `/rest/api/2/issue/PROJ-${((k++ * 7919) % 20_000) + 1}`;
     // headers(target): the API token lives in each sidecar's own data dir (direct/bare get the first one's).
-    const scenarios: Record<string, { path: string; headers: (target: string) => Record<string, string>; expectStatus: number }> = {
+    const scenarios: Record<string, { path: string; nextPath?: () => string; headers: (target: string) => Record<string, string>; expectStatus: number }> = {
       jwt: { path: '/rest/api/2/myself', headers: rot(tokens), expectStatus: 200 },
+      issues: { path: '/rest/api/2/issue/PROJ-1', nextPath: issuePath, headers: rot(tokens), expectStatus: 200 },
       'api-token': { path: '/rest/api/2/myself', headers: (target) => ({ authorization: `Bearer ${apiTokens[target] ?? apiToken}` }), expectStatus: 200 },
       introspection: { path: '/rest/api/2/myself', headers: rot(opaque), expectStatus: 200 },
       refused: { path: '/rest/api/2/myself', headers: rot(badTokens), expectStatus: 401 },
@@ -317,8 +321,8 @@ async function main() {
         for (const target of rotated) {
           n++;
           const headers = () => sc.headers(target);
-          if (WARMUP > 0) await measure(targets[target]!, sc.path, headers, WARMUP);
-          const m = await measure(targets[target]!, sc.path, headers, DURATION, pids[target]);
+          if (WARMUP > 0) await measure(targets[target]!, sc, headers, WARMUP);
+          const m = await measure(targets[target]!, sc, headers, DURATION, pids[target]);
           raw.push({ scenario: s, target, ...m });
           log(`[${n}/${total}] round ${round + 1} ${s.padEnd(13)} ${target.padEnd(9)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req${m.errors ? `  errors ${m.errors}` : ''}`);
         }
