@@ -25,6 +25,7 @@ const opts = new Command()
   .option('--json <file>', 'write results as JSON (contract section 7)')
   .option('--duration <s>', 'seconds measured per target per round', process.env.DURATION ?? '5')
   .option('--warmup <s>', 'seconds of warm-up per measurement (discarded)', process.env.WARMUP ?? '1')
+  .option('--start-warmup <s>', 'seconds of load on each target before the first round (JIT warm-up, discarded)', '5')
   .option('--rounds <n>', 'interleaved rounds (medians reported)', process.env.ROUNDS ?? '3')
   .option('--connections <n>', 'concurrent keep-alive connections', process.env.CONNS ?? '50')
   .option('--scenarios <list>', 'comma-separated subset', 'jwt,issues,api-token,introspection,refused,forged,search,sse')
@@ -36,7 +37,7 @@ const opts = new Command()
   .option('--child-logs <dir>', "copy each server's stdout and stderr to DIR/NAME.log (e.g. with --node-args --trace-gc)")
   .option('--no-pin', 'do not pin processes to CPUs')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean }>();
+  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean }>();
 
 /** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
 const variants = opts.variant.map((v): [string, unknown] => {
@@ -313,6 +314,13 @@ async function main() {
     // --targets sidecar takes the variants too.
     const order = Object.keys(targets).filter((t) => chosen.includes(t) || (t.startsWith('sidecar:') && chosen.includes('sidecar')));
     const total = ROUNDS * wanted.length * order.length;
+    // A fresh process runs its first seconds of load well below full speed (V8 compiles the hot path
+    // meanwhile: about 4 s for the sidecar); without this the first target measured pays for it.
+    const startWarmup = Number(opts.startWarmup);
+    if (startWarmup > 0 && wanted.length) {
+      log(`start warm-up: ${startWarmup} s of ${wanted[0]} on each target`);
+      for (const target of order) await measure(targets[target]!, scenarios[wanted[0]!]!, () => scenarios[wanted[0]!]!.headers(target), startWarmup);
+    }
     let n = 0;
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of wanted) {
