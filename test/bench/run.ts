@@ -318,8 +318,9 @@ async function main() {
     // meanwhile: about 4 s for the sidecar); without this the first target measured pays for it.
     const startWarmup = Number(opts.startWarmup);
     if (startWarmup > 0 && wanted.length) {
+      const first = scenarios[wanted[0]!]!;
       log(`start warm-up: ${startWarmup} s of ${wanted[0]} on each target`);
-      for (const target of order) await measure(targets[target]!, scenarios[wanted[0]!]!, () => scenarios[wanted[0]!]!.headers(target), startWarmup);
+      for (const target of order) await measure(targets[target]!, first, () => first.headers(target), startWarmup);
     }
     let n = 0;
     for (let round = 0; round < ROUNDS; round++) {
