@@ -126,7 +126,7 @@ describe('deferred indexes (user, client IP, path)', () => {
     fx = auditFixture({ batchSize: 37, indexBatchRows: 100 });
     await writeRows(fx, 1000);
     const db = fx.db;
-    for (const [table, column] of [['audit_by_user', 'user'], ['audit_by_ip', 'client_ip'], ['audit_by_path', 'path']]) {
+    for (const [table, column] of [['audit_by_user', 'user'], ['audit_by_ip', 'client_ip'], ['audit_by_path', 'path']] as const) {
       const through = throughIdOf(db, table);
       // Filled at a batch end at least 100 rows after its last fill, one index per batch (the other two
       // may be due in the same batch): never more than 100 + 3 × 37 rows behind.
