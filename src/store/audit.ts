@@ -265,22 +265,26 @@ export class SqliteAuditSink implements AuditSink {
     if (this.inFlight || !this.queue.length) return this.inFlight;
     const settings = this.o.settings();
     const n = Math.min(this.queue.length, settings.batchSize);
+    const started = performance.now();
     const r = this.writer.write(this.queue.slice(0, n), settings.indexBatchRows);
     if (!(r instanceof Promise)) {
-      this.settle(r, n);
+      this.settle(r, n, started);
       return undefined;
     }
     const p = r
       .then((err) => {
         this.inFlight = undefined;
-        this.settle(err, n);
+        this.settle(err, n, started);
       })
       .catch((e: unknown) => this.o.logger.error({ err: e }, 'audit flush failed'));
     this.inFlight = p;
     return p;
   }
 
-  private settle(err: WriteError | undefined, rows: number): void {
+  private settle(err: WriteError | undefined, rows: number, started: number): void {
+    // Per batch, not per row: how long the writer takes, and whether it keeps up (rows written).
+    this.o.metrics.auditWrites.observe({ result: err ? err.kind : 'ok' }, (performance.now() - started) / 1000);
+    if (!err) this.o.metrics.auditRowsWritten.inc(rows);
     if (err) {
       this.onWriteError(err, rows);
       return;

@@ -19,6 +19,11 @@ afterEach(async () => {
 });
 
 const count = (db: Database.Database) => (db.prepare('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n;
+/** One sample of the Prometheus text ("name{labels} value"); undefined when absent. */
+function metricValue(text: string, sample: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
+}
 
 describe('SqliteAuditSink', () => {
   it('retries SQLITE_BUSY with backoff and then writes every queued row', async () => {
@@ -38,6 +43,11 @@ describe('SqliteAuditSink', () => {
     await waitFor(() => fx!.sink.queued === 0, 'the queue to drain');
     expect(count(fx.db)).toBe(12);
     expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 12 });
+    // The writer's work per batch: busy attempts and written batches apart, and every row once.
+    const text = await fx.metrics.registry.metrics();
+    expect(metricValue(text, 'sidecar_audit_rows_written_total')).toBe(12);
+    expect(metricValue(text, 'sidecar_audit_write_seconds_count{result="ok"}')).toBeGreaterThanOrEqual(3); // 12 rows in batches of at most 5
+    expect(metricValue(text, 'sidecar_audit_write_seconds_count{result="busy"}')).toBeGreaterThanOrEqual(1);
   });
 
   it('disk full: stops accepting, counts and logs it, keeps the rows and writes them when space returns', async () => {
@@ -64,6 +74,9 @@ describe('SqliteAuditSink', () => {
     await waitFor(() => fx!.sink.queued === 0 && fx!.sink.isAccepting(), 'recovery');
     expect(count(fx.db)).toBe(written);
     expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: written });
+    const text = await fx.metrics.registry.metrics();
+    expect(metricValue(text, 'sidecar_audit_write_seconds_count{result="storage_full"}')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, 'sidecar_audit_rows_written_total')).toBe(written);
   });
 
   it('a full queue refuses rows, counted by reason; close() still writes everything queued', async () => {

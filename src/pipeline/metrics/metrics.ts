@@ -8,6 +8,8 @@ export interface Metrics {
   upstreamErrors: Counter<'kind'>;
   auditFailures: Counter<'reason'>;
   auditQueue: Gauge;
+  auditWrites: Histogram<'result'>;
+  auditRowsWritten: Counter;
   rateLimited: Counter;
   idpRequests: Histogram<'kind' | 'outcome'>;
 }
@@ -46,6 +48,14 @@ export function createMetrics(withDefaults = true): Metrics {
       registers: [registry],
     }),
     auditQueue: new Gauge({ name: 'sidecar_audit_queue_length', help: 'Audit rows waiting to be written', registers: [registry] }),
+    auditWrites: new Histogram({
+      name: 'sidecar_audit_write_seconds',
+      help: 'Audit batch writes, from hand-off to the writer until it answered (index fills and checkpoints included), by result (ok, busy, storage_full, write_failed)',
+      labelNames: ['result'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    auditRowsWritten: new Counter({ name: 'sidecar_audit_rows_written_total', help: 'Audit rows written and confirmed by the writer', registers: [registry] }),
     rateLimited: new Counter({ name: 'sidecar_rate_limited_total', help: 'Requests refused by the rate limiter', registers: [registry] }),
     idpRequests: new Histogram({
       name: 'sidecar_idp_request_duration_seconds',
