@@ -284,11 +284,11 @@ export class SqliteAuditSink implements AuditSink {
   private settle(err: WriteError | undefined, rows: number, started: number): void {
     // Per batch, not per row: how long the writer takes, and whether it keeps up (rows written).
     this.o.metrics.auditWrites.observe({ result: err ? err.kind : 'ok' }, (performance.now() - started) / 1000);
-    if (!err) this.o.metrics.auditRowsWritten.inc(rows);
     if (err) {
       this.onWriteError(err, rows);
       return;
     }
+    this.o.metrics.auditRowsWritten.inc(rows);
     this.queue.splice(0, rows);
     if (this.storageFailing) this.o.logger.warn({ queued: this.queue.length }, 'audit storage recovered');
     this.storageFailing = undefined;
