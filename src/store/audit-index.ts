@@ -18,9 +18,11 @@ export interface DeferredIndex {
 /** Filter name -> its deferred index. */
 export const DEFERRED_INDEXES = {
   user: { table: 'audit_by_user', column: 'user' },
-  // Migration 0007: paths and client addresses scatter as much as users do in real traffic.
+  // Migration 0007: paths, client addresses, API tokens and client apps scatter as users do in real traffic.
   ip: { table: 'audit_by_ip', column: 'client_ip' },
   path: { table: 'audit_by_path', column: 'path' },
+  token: { table: 'audit_by_token', column: 'token_id' },
+  client: { table: 'audit_by_client', column: 'client_id' },
 } as const satisfies Record<string, DeferredIndex>;
 
 const INDEXES: readonly DeferredIndex[] = Object.values(DEFERRED_INDEXES);
@@ -30,11 +32,11 @@ export const throughIdSql = (ix: DeferredIndex) => `(SELECT COALESCE(MAX(through
 
 /**
  * A function to call inside each batch's write transaction with the id of the batch's last row:
- * for the first index with `everyRows` or more rows without entries, it adds their entries (sorted,
+ * for the index furthest behind with `everyRows` or more rows without entries, it adds their entries (sorted,
  * so each key's new entries are written together) and moves its through_id, in the same
  * transaction. A failure therefore fails the batch, which is retried whole: rows and entries never
- * disagree. At most one index per batch, so the writer's bursts stay one fill long (each index has
- * its own through_id).
+ * disagree. At most one index per batch, the one furthest behind, so the writer's bursts stay one
+ * fill long (each index has its own through_id).
  */
 export function deferredIndexFiller(db: Db): (headId: number, everyRows: number) => void {
   const steps = INDEXES.map((ix) => ({
@@ -47,15 +49,17 @@ export function deferredIndexFiller(db: Db): (headId: number, everyRows: number)
     table: ix.table,
   }));
   return (headId, everyRows) => {
-    for (const s of steps) {
-      const through = s.through.get() as number;
-      if (headId - through < everyRows) continue;
-      s.fill.run(through, headId);
-      s.mark.run(s.table, headId);
-      // One fill per batch: the next index due waits for the next batch, so the writer's burst on a
-      // shared core is one fill long, not three.
-      return;
+    // One fill per batch, so the writer's burst on a shared core is one fill long; the index furthest
+    // behind goes first, so none waits for ever when several are due at every batch (a small
+    // indexBatchRows): each is at most (number of indexes) batches late.
+    let due: { step: (typeof steps)[number]; through: number } | undefined;
+    for (const step of steps) {
+      const through = step.through.get() as number;
+      if (headId - through >= everyRows && (!due || through < due.through)) due = { step, through };
     }
+    if (!due) return;
+    due.step.fill.run(due.through, headId);
+    due.step.mark.run(due.step.table, headId);
   };
 }
 

@@ -153,11 +153,14 @@ function where(f: AuditFilters, broad: ReadonlySet<'status' | 'path'> = new Set(
 }
 
 /**
- * The deferred index (audit-index.ts) the query walks: an equality filter's (user, then ip), else a
- * path prefix's unless it is broad (then the time index serves it better, see where()).
+ * The deferred index (audit-index.ts) the query walks: an equality filter's (token, user, client,
+ * then ip: the narrower first), else a path prefix's unless it is broad (then the time index serves
+ * it better, see where()).
  */
 function deferredFor(f: AuditFilters, broad: ReadonlySet<'status' | 'path'>): DeferredIndex | undefined {
+  if (f.token !== undefined) return DEFERRED_INDEXES.token;
   if (f.user !== undefined) return DEFERRED_INDEXES.user;
+  if (f.client !== undefined) return DEFERRED_INDEXES.client;
   if (f.ip !== undefined) return DEFERRED_INDEXES.ip;
   if (f.path !== undefined && !broad.has('path')) return DEFERRED_INDEXES.path;
   return undefined;
@@ -173,7 +176,7 @@ interface SelectOptions {
 }
 
 /**
- * The SELECT for the filters. A filter with a deferred index (user, ip, path) reads two arms, merged in
+ * The SELECT for the filters. A filter with a deferred index (user, token, client, ip, path) reads two arms, merged in
  * (time, id) order: rows that have index entries, walking the index table in order, and the newest
  * rows that have none yet (at most about audit.indexBatchRows), by rowid. Same rows and order as
  * one SQLite index would give; each arm reads its own through_id in the same statement.

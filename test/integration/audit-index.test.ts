@@ -1,4 +1,5 @@
-// The deferred indexes (audit-index.ts, migrations 0006 and 0007: user, client IP, path): entries
+// The deferred indexes (audit-index.ts, migrations 0006 and 0007: user, client IP, path, API token,
+// client app): entries
 // added in sorted batches by the writer, queries that merge them with the newest rows read by rowid. Checked against brute force on
 // a real SQLite file written by the real worker: same rows, same order, every page, before and after
 // retention, with request times out of id order (a slow request is written after faster later ones).
@@ -42,20 +43,29 @@ async function writeRows(f: AuditFixture, n: number, seed = 7): Promise<void> {
     const user = r() < 0.1 ? null : `u${Math.floor(r() * 7)}`;
     const clientIp = `10.0.0.${Math.floor(r() * 5)}`;
     const p = r() < 0.3 ? `/rest/agile/1.0/board/${Math.floor(r() * 3)}` : `/rest/api/2/issue/P-${Math.floor(r() * 30)}`;
-    f.sink.write(auditRecord(i, { user, clientIp, path: p, time: T0 + i * 1000 + Math.round((r() - 0.5) * 40) * 1000 }));
+    const tokenId = r() < 0.5 ? null : `tok${Math.floor(r() * 6)}`;
+    const clientId = r() < 0.4 ? null : `app-${Math.floor(r() * 4)}`;
+    f.sink.write(auditRecord(i, { user, clientIp, path: p, tokenId, clientId, time: T0 + i * 1000 + Math.round((r() - 0.5) * 40) * 1000 }));
   }
   await waitFor(() => f.sink.queued === 0, 'rows written');
 }
 
-const TABLES = ['audit_by_user', 'audit_by_ip', 'audit_by_path'] as const;
+const INDEXED = [
+  ['audit_by_user', 'user'],
+  ['audit_by_ip', 'client_ip'],
+  ['audit_by_path', 'path'],
+  ['audit_by_token', 'token_id'],
+  ['audit_by_client', 'client_id'],
+] as const;
+const TABLES = INDEXED.map(([t]) => t);
 const throughIdOf = (db: Db, table: string) => (db.prepare('SELECT through_id FROM audit_index_state WHERE name = ?').pluck().get(table) as number | undefined) ?? 0;
-/** The lowest through_id of the three (each index has its own: the writer fills one per batch). */
+/** The lowest through_id of all (each index has its own: the writer fills one per batch). */
 const throughId = (db: Db) => Math.min(...TABLES.map((t) => throughIdOf(db, t)));
 
-type Row = { user: string | null; client_ip: string; path: string; time: number; decision: string };
+type Row = { user: string | null; client_ip: string; path: string; token_id: string | null; client_id: string | null; time: number; decision: string };
 /** What an ordinary index would return: every row, filtered in JS, newest (time, id) first. */
 function bruteForce(db: Db, pred: (e: Row) => boolean): number[] {
-  const rows = db.prepare('SELECT id, time, user, client_ip, path, decision FROM audit_log').all() as Array<Row & { id: number }>;
+  const rows = db.prepare('SELECT id, time, user, client_ip, path, token_id, client_id, decision FROM audit_log').all() as Array<Row & { id: number }>;
   return rows
     .filter(pred)
     .sort((a, b) => b.time - a.time || b.id - a.id)
@@ -97,6 +107,9 @@ async function expectSameAsBruteForce(db: Db): Promise<void> {
     [{ user: 'u2', path: '/rest/agile/' }, (e) => e.user === 'u2' && e.path.startsWith('/rest/agile/')],
     [{ ip: '10.0.0.2', path: '/rest/api/' }, (e) => e.client_ip === '10.0.0.2' && e.path.startsWith('/rest/api/')],
     [{ user: 'u4', ip: '10.0.0.4' }, (e) => e.user === 'u4' && e.client_ip === '10.0.0.4'],
+    [{ token: 'tok2', user: 'u1' }, (e) => e.token_id === 'tok2' && e.user === 'u1'],
+    [{ client: 'app-3', path: '/rest/agile/', from }, (e) => e.client_id === 'app-3' && e.path.startsWith('/rest/agile/') && e.time >= from],
+    [{ token: 'nope' }, () => false],
     [{ ip: '10.0.0.9' }, () => false],
     [{ path: '/nothing/' }, () => false],
     [{ user: 'u5', from, to }, (e) => e.user === 'u5' && e.time >= from && e.time < to],
@@ -111,6 +124,8 @@ async function expectSameAsBruteForce(db: Db): Promise<void> {
   // Every address and every path (as a prefix) in the log, so the rows right after through_id are filtered for too.
   const distinct = (column: string) => db.prepare(`SELECT DISTINCT ${column} FROM audit_log`).pluck().all() as string[];
   for (const ip of distinct('client_ip')) cases.push([{ ip }, (e) => e.client_ip === ip]);
+  for (const token of distinct('token_id')) if (token !== null) cases.push([{ token }, (e) => e.token_id === token]);
+  for (const client of distinct('client_id')) if (client !== null) cases.push([{ client }, (e) => e.client_id === client]);
   for (const p of distinct('path')) cases.push([{ path: p }, (e) => e.path.startsWith(p)]);
   for (const [f, pred] of cases) {
     const want = bruteForce(db, pred);
@@ -126,24 +141,39 @@ describe('deferred indexes (user, client IP, path)', () => {
     fx = auditFixture({ batchSize: 37, indexBatchRows: 100 });
     await writeRows(fx, 1000);
     const db = fx.db;
-    for (const [table, column] of [['audit_by_user', 'user'], ['audit_by_ip', 'client_ip'], ['audit_by_path', 'path']] as const) {
+    for (const [table, column] of INDEXED) {
       const through = throughIdOf(db, table);
-      // Filled at a batch end at least 100 rows after its last fill, one index per batch (the other two
-      // may be due in the same batch): never more than 100 + 3 × 37 rows behind.
-      expect(through, table).toBeGreaterThan(1000 - 100 - 3 * 37);
-      expect(through, table).toBeLessThan(1000);
+      // Filled at a batch end at least 100 rows after its last fill, one index per batch (the others
+      // may be due in the same batch): never more than 100 + 5 × 37 rows behind.
+      expect(through, table).toBeGreaterThan(1000 - 100 - INDEXED.length * 37);
+      expect(through, table).toBeLessThanOrEqual(1000);
       const entries = db.prepare(`SELECT ${column}, time, id FROM ${table} ORDER BY id`).all();
       expect(entries, table).toEqual(db.prepare(`SELECT ${column}, time, id FROM audit_log WHERE ${column} IS NOT NULL AND id <= ? ORDER BY id`).all(through));
-      expect(entries.length, table).toBeGreaterThan(700);
+      expect(entries.length, table).toBeGreaterThan(column === 'token_id' || column === 'client_id' ? 300 : 700);
     }
   });
 
-  it('queries, pages, counts and exports by user, ip and path exactly as an ordinary index would, with rows on both sides of through_id', async () => {
+  it('with indexBatchRows 1 every index is due at every batch: they are filled in turn (furthest behind first), none waits for ever', async () => {
+    fx = auditFixture({ batchSize: 10, indexBatchRows: 1 });
+    for (let i = 1; i <= 200; i++) {
+      fx.sink.write(auditRecord(i, { tokenId: `tok${i % 3}` }));
+      // One batch at a time, so every batch is exactly 10 rows.
+      if (i % 10 === 0) await waitFor(() => fx!.sink.queued === 0, `rows up to ${i}`);
+    }
+    for (const table of TABLES) {
+      // One fill per batch among five indexes: each is filled every fifth batch.
+      expect(throughIdOf(fx.db, table), table).toBeGreaterThanOrEqual(200 - TABLES.length * 10);
+    }
+  });
+
+  it('queries, pages, counts and exports by user, ip, path, token and client exactly as an ordinary index would, with rows on both sides of through_id', async () => {
     fx = auditFixture({ batchSize: 50, indexBatchRows: 300 });
-    await writeRows(fx, 1000);
-    const through = throughId(fx.db);
-    expect(through).toBeGreaterThan(0);
-    expect(through).toBeLessThan(1000); // some rows are still without entries: both arms are read
+    await writeRows(fx, 1030);
+    for (const table of TABLES) {
+      const through = throughIdOf(fx.db, table);
+      expect(through, table).toBeGreaterThan(0);
+      expect(through, table).toBeLessThan(1030); // some rows are still without entries: both arms are read
+    }
     await expectSameAsBruteForce(fx.db);
   });
 
@@ -207,7 +237,7 @@ function migratedFrom(before: string, fill: (db: Db) => void, check: (db: Db) =>
 }
 
 const insertRow = (db: Db) =>
-  db.prepare("INSERT INTO audit_log VALUES (@id, @time, @rid, 'allow', 'allowed', 200, 'GET', @path, @ip, @user, 'jwt', NULL, NULL, NULL, 1, 200, 'guarded', NULL, NULL, '', '')");
+  db.prepare("INSERT INTO audit_log VALUES (@id, @time, @rid, 'allow', 'allowed', 200, 'GET', @path, @ip, @user, 'jwt', @token, @client, NULL, 1, 200, 'guarded', NULL, NULL, '', '')");
 
 describe('migrations 0006 and 0007', () => {
   it('0006 moves an existing log onto the user index table (every row gets its entry, through_id is the last id, the old index is gone) and makes the decision/status indexes partial', () => {
@@ -215,7 +245,7 @@ describe('migrations 0006 and 0007', () => {
       '0006',
       (db) => {
         const ins = insertRow(db);
-        for (let i = 1; i <= 500; i++) ins.run({ id: i, time: T0 + i, rid: `r${i}`, path: '/rest/x', ip: '10.0.0.1', user: i % 9 === 0 ? null : `u${i % 4}` });
+        for (let i = 1; i <= 500; i++) ins.run({ id: i, time: T0 + i, rid: `r${i}`, path: '/rest/x', ip: '10.0.0.1', user: i % 9 === 0 ? null : `u${i % 4}`, token: null, client: null });
       },
       (db) => {
         expect(throughId(db)).toBe(500);
@@ -229,21 +259,29 @@ describe('migrations 0006 and 0007', () => {
     );
   });
 
-  it('0007 moves an existing log onto the ip and path index tables and drops their SQLite indexes; queries match brute force', () => {
+  it('0007 moves an existing log onto the ip, path, token and client index tables and drops their SQLite indexes; queries match brute force', () => {
     migratedFrom(
       '0007',
       (db) => {
         const ins = insertRow(db);
         // Times out of id order, as a slow request's row is written after faster later ones.
-        for (let i = 1; i <= 600; i++) ins.run({ id: i, time: T0 + ((i * 37) % 600), rid: `r${i}`, path: `/rest/api/2/issue/P-${i % 13}`, ip: `10.0.0.${i % 6}`, user: `u${i % 4}` });
+        for (let i = 1; i <= 600; i++) {
+          const token = i % 3 === 0 ? `tok${i % 5}` : null;
+          const client = i % 4 === 0 ? `app-${i % 7}` : null;
+          ins.run({ id: i, time: T0 + ((i * 37) % 600), rid: `r${i}`, path: `/rest/api/2/issue/P-${i % 13}`, ip: `10.0.0.${i % 6}`, user: `u${i % 4}`, token, client });
+        }
       },
       (db) => {
         // The user index keeps its own through_id (0 here: these rows were inserted after 0006 by hand).
-        for (const table of ['audit_by_ip', 'audit_by_path']) expect(throughIdOf(db, table), table).toBe(600);
-        for (const [table, column] of [['audit_by_ip', 'client_ip'], ['audit_by_path', 'path']]) {
-          expect(db.prepare(`SELECT ${column}, time, id FROM ${table} ORDER BY id`).all(), table).toEqual(db.prepare(`SELECT ${column}, time, id FROM audit_log ORDER BY id`).all());
+        for (const [table, column] of INDEXED.filter(([t]) => t !== 'audit_by_user')) {
+          expect(throughIdOf(db, table), table).toBe(600);
+          expect(db.prepare(`SELECT ${column}, time, id FROM ${table} ORDER BY id`).all(), table).toEqual(
+            db.prepare(`SELECT ${column}, time, id FROM audit_log WHERE ${column} IS NOT NULL ORDER BY id`).all(),
+          );
         }
-        expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_log_ip', 'audit_log_path')").pluck().get()).toBe(0);
+        expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_log_ip', 'audit_log_path', 'audit_log_token', 'audit_log_client')").pluck().get()).toBe(0);
+        expect(pagedIds(db, { token: 'tok3' }, 30)).toEqual(bruteForce(db, (e) => e.token_id === 'tok3'));
+        expect(pagedIds(db, { client: 'app-2' }, 30)).toEqual(bruteForce(db, (e) => e.client_id === 'app-2'));
         expect(pagedIds(db, { ip: '10.0.0.4' }, 30)).toEqual(bruteForce(db, (e) => e.client_ip === '10.0.0.4'));
         expect(pagedIds(db, { path: '/rest/api/2/issue/P-1' }, 30)).toEqual(bruteForce(db, (e) => e.path.startsWith('/rest/api/2/issue/P-1')));
       },

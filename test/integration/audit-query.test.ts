@@ -189,7 +189,9 @@ describe('indexes', () => {
     const { sql, params } = auditQuerySql(db, f);
     return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail).join(' | ');
   };
-  const merged = (f: AuditFilters) => f.user !== undefined || f.ip !== undefined;
+  // Filters with a deferred index table (audit-index.ts): a path prefix sorts its few matches instead.
+  const merged = (f: AuditFilters) => [f.user, f.ip, f.client, f.token].some((v) => v !== undefined);
+  const keyOf = (f: AuditFilters) => (f.token ? 'token_id' : f.user ? 'user' : f.client ? 'client_id' : 'client_ip');
   it.each(cases.filter(([, f]) => !merged(f)))('%s uses an index', (_n, f) => {
     const plan = planOf(s.runtime.db, f);
     expect(plan).toMatch(/USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/);
@@ -201,7 +203,7 @@ describe('indexes', () => {
 
   it.each(cases.filter(([, f]) => merged(f)))('%s merges its index table in order with the newest rows read by rowid', (_n, f) => {
     const plan = planOf(s.runtime.db, f);
-    expect(plan).toMatch(f.user ? /^MERGE \(UNION ALL\) \| LEFT \| SEARCH x USING PRIMARY KEY \(user=\?/ : /^MERGE \(UNION ALL\) \| LEFT \| SEARCH x USING PRIMARY KEY \(client_ip=\?/);
+    expect(plan.startsWith(`MERGE (UNION ALL) | LEFT | SEARCH x USING PRIMARY KEY (${keyOf(f)}=?`), plan).toBe(true);
     expect(plan).toMatch(/SEARCH a USING INTEGER PRIMARY KEY \(rowid=\?\)/);
     expect(plan).toMatch(/RIGHT \| SEARCH audit_log USING INTEGER PRIMARY KEY \(rowid>\?\)/);
     expect(plan).not.toMatch(/SCAN/);

@@ -63,7 +63,7 @@ export class SettingsPage extends ConfigPage {
           ${f.num(['audit', 'queueMax'], 'Queue size', { min: 100 })}
           ${f.num(['audit', 'batchSize'], 'Batch size', { min: 1 })}
           ${f.num(['audit', 'flushIntervalMs'], 'Flush interval (ms)', { min: 1 })}
-          ${f.num(['audit', 'indexBatchRows'], 'User, IP and path indexes filled every (rows)', { min: 1, max: 1000000 })}
+          ${f.num(['audit', 'indexBatchRows'], 'Audit indexes (user, IP, path, token, client) filled every (rows)', { min: 1, max: 1000000 })}
           ${f.num(['audit', 'retentionIntervalSec'], 'Retention run interval (s)', { min: 10 })}
           ${f.select(['audit', 'writer'], 'Audit writer (takes effect after a restart)', [
             ['worker', 'worker thread'],
