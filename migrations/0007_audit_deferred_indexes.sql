@@ -8,6 +8,8 @@
 -- writer adds the entries every audit.indexBatchRows rows, sorted (src/store/audit-index.ts); queries
 -- read rows newer than through_id from audit_log by rowid, so results stay exact and immediate
 -- (src/store/audit-query.ts).
+-- OR IGNORE throughout: entries or state rows already there (a development build of this migration
+-- under its first name, 0007_audit_deferred_path_ip) are kept, not an error.
 CREATE TABLE IF NOT EXISTS audit_by_path (
   path TEXT NOT NULL,
   time INTEGER NOT NULL,
@@ -36,11 +38,11 @@ CREATE TABLE IF NOT EXISTS audit_by_client (
   PRIMARY KEY (client_id, time, id)
 ) WITHOUT ROWID;
 
-INSERT INTO audit_by_path (path, time, id) SELECT path, time, id FROM audit_log ORDER BY path, time, id;
-INSERT INTO audit_by_ip (client_ip, time, id) SELECT client_ip, time, id FROM audit_log ORDER BY client_ip, time, id;
-INSERT INTO audit_by_token (token_id, time, id) SELECT token_id, time, id FROM audit_log WHERE token_id IS NOT NULL ORDER BY token_id, time, id;
-INSERT INTO audit_by_client (client_id, time, id) SELECT client_id, time, id FROM audit_log WHERE client_id IS NOT NULL ORDER BY client_id, time, id;
-INSERT INTO audit_index_state (name, through_id) SELECT name, (SELECT COALESCE(MAX(id), 0) FROM audit_log)
+INSERT OR IGNORE INTO audit_by_path (path, time, id) SELECT path, time, id FROM audit_log ORDER BY path, time, id;
+INSERT OR IGNORE INTO audit_by_ip (client_ip, time, id) SELECT client_ip, time, id FROM audit_log ORDER BY client_ip, time, id;
+INSERT OR IGNORE INTO audit_by_token (token_id, time, id) SELECT token_id, time, id FROM audit_log WHERE token_id IS NOT NULL ORDER BY token_id, time, id;
+INSERT OR IGNORE INTO audit_by_client (client_id, time, id) SELECT client_id, time, id FROM audit_log WHERE client_id IS NOT NULL ORDER BY client_id, time, id;
+INSERT OR IGNORE INTO audit_index_state (name, through_id) SELECT name, (SELECT COALESCE(MAX(id), 0) FROM audit_log)
   FROM (SELECT 'audit_by_path' AS name UNION ALL SELECT 'audit_by_ip' UNION ALL SELECT 'audit_by_token' UNION ALL SELECT 'audit_by_client');
 DROP INDEX IF EXISTS audit_log_path;
 DROP INDEX IF EXISTS audit_log_ip;
