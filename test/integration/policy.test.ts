@@ -228,6 +228,7 @@ describe('rate limits through the proxy (memory store)', () => {
     const a = await call('GET', '/rest/api/2/myself', [t]);
     expect([a.status, a.headers['ratelimit-limit'], a.headers['ratelimit-remaining']]).toEqual([200, '2', '1']);
     expect(Number(a.headers['ratelimit-reset'])).toBeGreaterThan(0);
+    expect(a.headers['retry-after']).toBeUndefined(); // only a refusal says when to retry
     expect((await call('GET', '/rest/api/2/myself', [t])).headers['ratelimit-remaining']).toBe('0');
     const over = await call('GET', '/rest/api/2/myself', [t]);
     expect([over.status, over.code, over.reached.length, over.headers['ratelimit-remaining']]).toEqual([429, 'rate_limited', 0, '0']);

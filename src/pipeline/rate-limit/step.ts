@@ -47,6 +47,6 @@ function apply(st: RequestState, plan: RatePlan, out: LimitOutcome, mode: EvalMo
   // RateLimit-* on the allowed answer (forward relays them, replacing any copies from Jira).
   if (mode === 'proxy') {
     const h = (st.responseHeaders ??= []);
-    h.push('RateLimit-Limit', String(info.limit), 'RateLimit-Remaining', String(info.remaining), 'RateLimit-Reset', String(info.resetSec));
+    for (const [name, value] of Object.entries(rateLimitHeaders(info))) h.push(name, value);
   }
 }
