@@ -56,7 +56,7 @@ function harness(policy: Policy, fetchImpl: FetchLike = noFetch) {
       return e instanceof SidecarError ? e.code : `other ${(e as Error).message}`;
     }
   };
-  return { v, clock, run, lookups: () => keyLookups, setPolicy: (p: Policy) => (current = p) };
+  return { v, clock, run, lookups: () => keyLookups, policy: () => current, setPolicy: (p: Policy) => (current = p) };
 }
 
 const exp = (secFromT0: number) => Math.floor(T0 / 1000) + secFromT0;
@@ -153,6 +153,30 @@ describe('JwtVerifier cache', () => {
     h.clock.advance(61_000);
     expect(await h.run(forged)).toBe('token_invalid');
     expect(h.lookups()).toBe(3);
+  });
+
+  it('every bad signature is refused with one shared, frozen error (no object per forgery), same answer for each', async () => {
+    const h = harness(policyOf({}));
+    const refusalOf = async (token: string) => {
+      const st = { requestId: 't', policy: h.policy(), facts: {} as RequestState['facts'], verdicts: [] } as RequestState;
+      try {
+        await h.v.verify({ kind: 'jwt', action: 'verify', secret: token }, st);
+      } catch (e) {
+        return e as SidecarError;
+      }
+      throw new Error('a forged token was accepted');
+    };
+    const a = await refusalOf(await sign(other.privateKey, { exp: exp(300), jti: 'a' }));
+    const b = await refusalOf(await sign(other.privateKey, { exp: exp(300), jti: 'b' }));
+    const remembered = await refusalOf(await sign(other.privateKey, { exp: exp(300), jti: 'a' }));
+    expect(a).toBeInstanceOf(SidecarError);
+    expect([a.code, a.rule, a.status]).toEqual(['token_invalid', 'signature', 401]);
+    expect(b).toBe(a);
+    expect(remembered).toBe(a);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(a.stack?.split('\n').length ?? 1).toBeLessThanOrEqual(1); // no stack trace of whoever threw it first
+    // A valid token afterwards is unaffected.
+    expect(await h.run(await sign(rsa.privateKey, { exp: exp(300) }))).toBe('alice');
   });
 
   it('jwt.cacheSize bounds the cache; 0 disables it', async () => {

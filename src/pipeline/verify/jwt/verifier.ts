@@ -38,6 +38,13 @@ export interface JwtVerifierDeps {
 const invalid = (rule: string, detail: string) => new SidecarError('token_invalid', { rule, detail });
 /** The detail jose's failed verification maps to (mapJoseError), so both paths refuse alike. */
 const SIGNATURE_FAILED = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED: signature verification failed';
+/**
+ * The refusal of a signature that does not verify: one frozen instance, thrown and remembered for
+ * every such token. A flood of never-seen forgeries then allocates no error per request, and the
+ * refusal cache holds a reference instead of an object of its own per token: what it keeps for a
+ * minute is promoted to the old generation, which every major GC walks.
+ */
+const SIGNATURE_REFUSED = Object.freeze(invalid('signature', SIGNATURE_FAILED));
 
 /**
  * How long a token whose signature did not verify with the issuer's key (or that had expired) is
@@ -146,7 +153,7 @@ export class JwtVerifier implements Verifier {
       throw mapJoseError(e);
     }
     // false refuses now, exactly as jose would; true and undefined (not applicable) go on to jose.
-    if (verifySignatureSync(header.alg, key, token) === false) throw invalid('signature', SIGNATURE_FAILED);
+    if (verifySignatureSync(header.alg, key, token) === false) throw SIGNATURE_REFUSED;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key, {
