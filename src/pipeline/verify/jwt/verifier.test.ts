@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT } from 'jose';
+import { SignJWT, errors as joseErrors } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../clock.js';
 import { compilePolicy, type Policy } from '../../../config/policy.js';
@@ -12,7 +12,7 @@ import { SidecarError } from '../../../errors.js';
 import type { RequestState } from '../../state.js';
 import { JiraGroupLookup } from './jira-groups.js';
 import type { FetchLike, KeySource } from './key-source.js';
-import { JwtVerifier } from './verifier.js';
+import { JwtVerifier, mapJoseError } from './verifier.js';
 
 const T0 = 1_800_000_000_000;
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -175,6 +175,11 @@ describe('JwtVerifier cache', () => {
     expect(remembered).toBe(a);
     expect(Object.isFrozen(a)).toBe(true);
     expect(a.stack?.split('\n').length ?? 1).toBeLessThanOrEqual(1); // no stack trace of whoever threw it first
+    // jose's own signature failure (algorithms node:crypto leaves to it) maps to the same refusal,
+    // whose detail is exactly what jose's error would have given.
+    const jose = new joseErrors.JWSSignatureVerificationFailed();
+    expect(mapJoseError(jose)).toBe(a);
+    expect(a.detail).toBe(`${jose.code}: ${jose.message}`);
     // A valid token afterwards is unaffected.
     expect(await h.run(await sign(rsa.privateKey, { exp: exp(300) }))).toBe('alice');
   });
