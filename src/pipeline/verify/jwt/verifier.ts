@@ -36,15 +36,14 @@ export interface JwtVerifierDeps {
 }
 
 const invalid = (rule: string, detail: string) => new SidecarError('token_invalid', { rule, detail });
-/** The detail jose's failed verification maps to (mapJoseError), so both paths refuse alike. */
-const SIGNATURE_FAILED = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED: signature verification failed';
 /**
- * The refusal of a signature that does not verify (by node:crypto here or by jose): one frozen
- * instance, thrown and remembered for every such token. A flood of never-seen forgeries then allocates no error per request, and the
- * refusal cache holds a reference instead of an object of its own per token: what it keeps for a
- * minute is promoted to the old generation, which every major GC walks.
+ * The refusal of a signature that does not verify, found by node:crypto (verifySignatureSync) or by
+ * jose (mapJoseError; its detail is jose's code and message, this text). One frozen instance, thrown
+ * and remembered for every such token: a flood of never-seen forgeries allocates no error per
+ * request, and the refusal cache holds a reference instead of an object of its own per token (what
+ * it keeps for a minute is promoted to the old generation, which every major GC walks).
  */
-const SIGNATURE_REFUSED = Object.freeze(invalid('signature', SIGNATURE_FAILED));
+const SIGNATURE_REFUSED = Object.freeze(invalid('signature', 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED: signature verification failed'));
 
 /**
  * How long a token whose signature did not verify with the issuer's key (or that had expired) is
@@ -63,7 +62,7 @@ export function mapJoseError(e: unknown): SidecarError {
   const claim = (e as { claim?: string }).claim;
   const detail = `${code || (e as Error).name}: ${(e as Error).message}`.slice(0, 300);
   if (code === 'ERR_JWT_EXPIRED') return new SidecarError('token_expired', { rule: 'exp', detail });
-  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return SIGNATURE_REFUSED; // jose's message is SIGNATURE_FAILED's: the same refusal
+  if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return SIGNATURE_REFUSED;
   if (code === 'ERR_JOSE_ALG_NOT_ALLOWED') return invalid('algorithms', detail);
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return invalid(claim ?? 'claims', detail);
   return invalid('jwt', detail);
