@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT, errors as joseErrors } from 'jose';
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTClaimVerificationOptions } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { fixedClock } from '../../../clock.js';
 import { compilePolicy, type Policy } from '../../../config/policy.js';
@@ -12,7 +12,7 @@ import { SidecarError } from '../../../errors.js';
 import type { RequestState } from '../../state.js';
 import { JiraGroupLookup } from './jira-groups.js';
 import type { FetchLike, KeySource } from './key-source.js';
-import { JwtVerifier, mapJoseError } from './verifier.js';
+import { JwtVerifier, claimsOfVerified, mapJoseError } from './verifier.js';
 
 const T0 = 1_800_000_000_000;
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -261,6 +261,63 @@ describe('JwtVerifier signature pre-check (node:crypto before jose)', () => {
     const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
     expect(await outcome(v, await sign(rsa.privateKey, { exp: exp(-10) }), p)).toBe('token_expired/exp');
     expect(await outcome(v, await sign(rsa.privateKey, { exp: exp(300), aud: 'api://other' }), p)).toBe('token_invalid/aud');
+  });
+
+  it('claims of a verified signature are judged exactly as jwtVerify judges them (code, rule, detail, payload)', async () => {
+    const checks: JWTClaimVerificationOptions = { audience: ['api://x', 'api://y'], clockTolerance: 60, currentDate: new Date(T0), requiredClaims: ['exp'] };
+    const judge = async (f: () => unknown) => {
+      try {
+        return { ok: await f() };
+      } catch (e) {
+        const m = mapJoseError(e);
+        return { code: m.code, rule: m.rule, detail: m.detail };
+      }
+    };
+    const cases: Array<Record<string, unknown>> = [
+      { exp: exp(300) },
+      { exp: exp(-30) }, // expired, within the tolerance
+      { exp: exp(-90) }, // expired beyond it
+      { exp: exp(300), nbf: exp(30) },
+      { exp: exp(300), nbf: exp(90) },
+      { exp: exp(300), nbf: 'soon' },
+      { exp: 'later' },
+      { exp: exp(300), iat: 'then' },
+      { exp: exp(300), aud: 'api://y' },
+      { exp: exp(300), aud: ['api://z', 'api://x'] },
+      { exp: exp(300), aud: 'api://other' },
+      { exp: exp(300), aud: [] },
+      { exp: exp(300), aud: 7 },
+      { exp: exp(300), iat: exp(-60) },
+      {}, // no exp: required
+    ];
+    const verdicts: string[] = [];
+    for (const claims of cases) {
+      // No setIssuedAt here (sign() would overwrite a case's own iat).
+      const token = await new SignJWT({ iss: 'https://idp', aud: 'api://x', preferred_username: 'alice', ...claims }).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey);
+      const viaJose = await judge(async () => (await jwtVerify(token, rsa.publicKey, checks)).payload);
+      const ours = await judge(() => claimsOfVerified(token, checks));
+      expect(ours, JSON.stringify(claims)).toEqual(viaJose);
+      verdicts.push('ok' in ours ? 'ok' : `${ours.code}/${ours.rule}`);
+    }
+    // The cases reach every kind of verdict, not just one.
+    expect(new Set(verdicts)).toEqual(new Set(['ok', 'token_expired/exp', 'token_invalid/nbf', 'token_invalid/exp', 'token_invalid/iat', 'token_invalid/aud']));
+  });
+
+  it('a good signature over other bytes never lends them its validity (payload, header or signature swapped)', async () => {
+    const p = policyOf({ keys: { publicKeyPem: pem(rsa.publicKey) }, algorithms: ['RS256', 'PS256'] });
+    const v = new JwtVerifier({ clock: fixedClock(T0), fetch: noFetch, getPolicy: () => p });
+    const alice = await sign(rsa.privateKey, { exp: exp(300) });
+    const admin = await sign(rsa.privateKey, { exp: exp(300), preferred_username: 'admin', groups: ['jira-administrators'] });
+    const [ah, ap, as] = alice.split('.') as [string, string, string];
+    const [, mp, ms] = admin.split('.') as [string, string, string];
+    const ps = await sign(rsa.privateKey, { exp: exp(300) }, 'PS256');
+    expect(await outcome(v, `${ah}.${mp}.${as}`, p)).toBe('token_invalid/signature'); // admin's claims, alice's signature
+    expect(await outcome(v, `${ah}.${ap}.${ms}`, p)).toBe('token_invalid/signature'); // alice's claims, admin's signature
+    expect(await outcome(v, `${ps.split('.')[0]}.${ap}.${as}`, p)).toBe('token_invalid/signature'); // alg switched to PS256 in the header
+    const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(ap, 'base64url').toString()), groups: ['jira-administrators'] })).toString('base64url');
+    expect(await outcome(v, `${ah}.${widened}.${as}`, p)).toBe('token_invalid/signature'); // a claim added
+    expect(await outcome(v, admin, p)).toBe('admin');
+    expect(await outcome(v, alice, p)).toBe('alice');
   });
 
   it('a key that does not fit the alg is never an allow (EC key, RS256 header and allow-list)', async () => {
