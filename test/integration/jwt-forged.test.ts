@@ -146,7 +146,9 @@ describe('forged and malformed credentials', () => {
     { name: 'RS512 not in the allow-list', headers: () => bearer(idp.sign(claims(), { header: { alg: 'RS512' } })), status: 401, code: 'token_invalid' },
     { name: 'ES256 header on an RSA signature', headers: () => bearer(idp.sign(claims(), { header: { alg: 'ES256' } })), status: 401, code: 'token_invalid' },
     { name: 'payload tampered after signing', headers: () => { const [h, , s] = idp.sign(claims()).split('.'); return bearer(`${h}.${b64u(claims({ preferred_username: 'admin@example.com' }))}.${s}`); }, status: 401, code: 'token_invalid' },
-    // The synchronous signature pre-check (jwt/signature.ts) is what refuses these before jose runs.
+    { name: 'claims of one valid token, signature of another', headers: () => { const [h, p] = idp.sign(claims()).split('.'); const [, , sig] = idp.sign(claims({ preferred_username: 'admin@example.com' })).split('.'); return bearer(`${h}.${p}.${sig}`); }, status: 401, code: 'token_invalid' },
+    { name: 'iat not a number', headers: () => bearer(idp.sign(claims({ iat: 'now' }))), status: 401, code: 'token_invalid' },
+    // The synchronous signature check (jwt/signature.ts) is what refuses these; jose judges only the claims of what it verified.
     { name: 'random signature of the right length', headers: () => { const [h, p] = idp.sign(claims()).split('.'); return bearer(`${h}.${p}.${randomBytes(256).toString('base64url')}`); }, status: 401, code: 'token_invalid' },
     { name: 'signature one byte short', headers: () => { const [h, p, sig] = idp.sign(claims()).split('.'); return bearer(`${h}.${p}.${Buffer.from(sig!, 'base64url').subarray(1).toString('base64url')}`); }, status: 401, code: 'token_invalid' },
     { name: 'signature stripped', headers: () => bearer(idp.sign(claims()).split('.').slice(0, 2).join('.') + '.'), status: 401, code: 'token_invalid' },

@@ -61,7 +61,7 @@ const NONE_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
 
 /**
  * The claims of a compact JWS whose signature node:crypto has verified (verifySignatureSync true),
- * validated by jose: the payload segment, exactly as signed, goes to jose's UnsecuredJWT.decode,
+ * validated by jose: its payload segment, exactly as signed, goes to jose's UnsecuredJWT.decode,
  * which runs the claims check jwtVerify runs after its signature check (lib/jwt_claims_set.js
  * validateClaimsSet: exp, nbf, aud, required claims, clock tolerance; the header only matters for a
  * typ option, which we do not set). jwtVerify's header checks are ours before this: any crit (and so
@@ -69,10 +69,8 @@ const NONE_HEADER = Buffer.from('{"alg":"none"}').toString('base64url');
  * Measured in-process: 4 against 72-86 µs of CPU for jwtVerify, which checks the signature a second
  * time as an async WebCrypto job. Throws jose's claim errors (mapJoseError).
  */
-export function claimsOfVerified(token: string, checks: JWTClaimVerificationOptions): JWTPayload {
-  const dot1 = token.indexOf('.');
-  const dot2 = token.indexOf('.', dot1 + 1);
-  return UnsecuredJWT.decode(`${NONE_HEADER}.${token.slice(dot1 + 1, dot2)}.`, checks).payload;
+export function claimsOfVerified(encodedPayload: string, checks: JWTClaimVerificationOptions): JWTPayload {
+  return UnsecuredJWT.decode(`${NONE_HEADER}.${encodedPayload}.`, checks).payload;
 }
 
 /** jose errors -> our codes. Expiry is told apart; every other failure is just "invalid". */
@@ -163,11 +161,12 @@ export class JwtVerifier implements Verifier {
 
     const source = this.sourceFor(issuer);
     // The key is chosen once, from kid/alg of the protected header (key-source.ts), and both checks use it.
+    const dot1 = token.indexOf('.');
+    const dot2 = token.indexOf('.', dot1 + 1);
+    const jws = { protected: token.slice(0, dot1), payload: token.slice(dot1 + 1, dot2), signature: token.slice(dot2 + 1) };
     let key: VerificationKey;
     try {
-      const dot1 = token.indexOf('.');
-      const dot2 = token.indexOf('.', dot1 + 1);
-      key = await source.getKey(header, { protected: token.slice(0, dot1), payload: token.slice(dot1 + 1, dot2), signature: token.slice(dot2 + 1) });
+      key = await source.getKey(header, jws);
     } catch (e) {
       throw mapJoseError(e);
     }
@@ -183,7 +182,7 @@ export class JwtVerifier implements Verifier {
     };
     let payload: JWTPayload;
     try {
-      if (signature === true) payload = claimsOfVerified(token, claimChecks);
+      if (signature === true) payload = claimsOfVerified(jws.payload, claimChecks);
       else ({ payload } = await jwtVerify(token, key, { ...claimChecks, algorithms: [...cfg.algorithms] }));
     } catch (e) {
       throw mapJoseError(e);
