@@ -13,6 +13,8 @@ export type CanonicalPath =
       ok: true;
       /** Decoded, normalised path; case kept (Tomcat is case-sensitive). */
       path: string;
+      /** The path as sent (origin-form, query removed), for rules that must see the spelling (jira-rewrite.ts). */
+      rawPath: string;
       /**
        * True when dot-segments had to be resolved or path parameters removed. Such spellings are
        * routed correctly by Tomcat but may be read differently by other parsers (Jersey reads the raw
@@ -98,7 +100,7 @@ export function canonicalisePath(rawTarget: string): CanonicalPath {
     if (!isAllowedRawChar(c)) return refuse(`character 0x${c.toString(16)} not allowed in the path`);
     if (c === 0x25 || c === 0x3b || (c === 0x2f && i + 1 < rawPath.length && (rawPath.charCodeAt(i + 1) === 0x2f || rawPath.charCodeAt(i + 1) === 0x2e))) plain = false;
   }
-  if (plain && rawPath.charCodeAt(0) === 0x2f) return { ok: true, path: rawPath, altered: false, notes };
+  if (plain && rawPath.charCodeAt(0) === 0x2f) return { ok: true, path: rawPath, rawPath, altered: false, notes };
 
   const stack: string[] = [];
   let altered = false;
@@ -138,5 +140,5 @@ export function canonicalisePath(rawTarget: string): CanonicalPath {
   }
   if (collapsed) notes.push('repeated "/" collapsed');
   const path = stack.length === 0 ? '/' : `/${stack.join('/')}${trailingSlash ? '/' : ''}`;
-  return { ok: true, path, altered, notes };
+  return { ok: true, path, rawPath, altered, notes };
 }

@@ -6,6 +6,7 @@ import { perPolicy } from '../../config/policy.js';
 import { findPattern, parsePathPattern, type PathPattern } from '../path-pattern.js';
 import type { RouteKind, Verdict } from '../state.js';
 import { canonicalisePath } from './canonical.js';
+import { jiraRewrite } from './jira-rewrite.js';
 
 export interface RouteView {
   readonly enabled: boolean;
@@ -30,7 +31,7 @@ export const routeView = perPolicy<RouteView>((c) =>
 
 export type RouteDecision =
   | { ok: true; canonicalPath: string; altered: boolean; route: RouteKind; verdicts: Verdict[] }
-  | { ok: false; reason: string; verdicts: Verdict[] };
+  | { ok: false; reason: string; rule: string; verdicts: Verdict[] };
 
 const v = (rule: string, outcome: Verdict['outcome'], detail: string): Verdict => ({ stage: 'route-rules', rule, outcome, detail });
 
@@ -39,11 +40,17 @@ function isProtected(prefixes: readonly string[], path: string): string | undefi
   return undefined;
 }
 
+/** Strictness of a route: a request judged under several candidate paths takes the strictest. */
+const STRICTNESS: Record<RouteKind, number> = { unprotected: 0, bypass: 1, guarded: 2, lockdown: 3 };
+
 /**
  * Precedence: an explicitly listed lockdown path beats a bypass (the stricter, more specific rule);
  * a bypass beats `lockdown.all` (so a health check on serverInfo keeps working when everything else
  * is locked down). A bypass is honoured only for a clean spelling: a path that needed dot-segment
  * resolution or had ";parameters" removed is judged as guarded instead (parsers disagree on those).
+ *
+ * A path Jira rewrites ("/s/…/_/rest/…", see jira-rewrite.ts) is judged at every path Jira may
+ * route it to, and the strictest route wins.
  */
 export function decideRoute(method: string, rawTarget: string, view: RouteView): RouteDecision {
   const c = canonicalisePath(rawTarget);
@@ -52,10 +59,28 @@ export function decideRoute(method: string, rawTarget: string, view: RouteView):
     const verdicts = [v('enabled', 'skip', 'enabled: false: forwarded without checks (identity headers are still stripped)')];
     return { ok: true, canonicalPath: c.ok ? c.path : rawTarget.split('?')[0]!, altered: c.ok && c.altered, route: 'unprotected', verdicts };
   }
-  if (!c.ok) return { ok: false, reason: c.reason, verdicts: [{ ...v('canonical-path', 'deny', c.reason), code: 'path_invalid' }] };
-  const path = c.path;
-  const verdicts = [v('canonical-path', 'info', c.notes.length ? `${path} (${c.notes.join(', ')})` : path)];
-  const done = (route: RouteKind) => ({ ok: true as const, canonicalPath: path, altered: c.altered, route, verdicts });
+  if (!c.ok) return refused(c.reason);
+  const verdicts = [v('canonical-path', 'info', c.notes.length ? `${c.path} (${c.notes.join(', ')})` : c.path)];
+  const rewrite = jiraRewrite(c.rawPath, c.path, c.altered);
+  if (rewrite && !rewrite.ok) return refused(rewrite.reason, 'jira-rewrite');
+  if (!rewrite) return judgePath(method, c.path, c.altered, view, verdicts);
+
+  verdicts.push(v('jira-rewrite', 'info', `${rewrite.note}: judged at ${[...rewrite.candidates, c.path].join(', ')}; the strictest route applies`));
+  let best: RouteDecision & { ok: true } = judgePath(method, c.path, true, view, []);
+  for (const p of rewrite.candidates) {
+    const r = judgePath(method, p, true, view, []);
+    if (STRICTNESS[r.route] >= STRICTNESS[best.route]) best = r;
+  }
+  return { ...best, verdicts: [...verdicts, ...best.verdicts] };
+}
+
+function refused(reason: string, rule = 'canonical-path'): RouteDecision {
+  return { ok: false, reason, rule, verdicts: [{ ...v(rule, 'deny', reason), code: 'path_invalid' }] };
+}
+
+/** The route of one canonical path; `altered` paths never earn a bypass. */
+function judgePath(method: string, path: string, altered: boolean, view: RouteView, verdicts: Verdict[]): RouteDecision & { ok: true } {
+  const done = (route: RouteKind) => ({ ok: true as const, canonicalPath: path, altered, route, verdicts });
 
   const prefix = isProtected(view.protectedPaths, path);
   if (!prefix) {
@@ -71,11 +96,11 @@ export function decideRoute(method: string, rawTarget: string, view: RouteView):
     return done('lockdown');
   }
   const bypass = findPattern(view.bypass, method, path);
-  if (bypass && !c.altered) {
+  if (bypass && !altered) {
     verdicts.push(v('bypass', 'info', `"${bypass.source}": not authenticated`));
     return done('bypass');
   }
-  if (bypass) verdicts.push(v('bypass', 'skip', `"${bypass.source}" matches only after dot-segments or ;parameters were resolved: judged as guarded`));
+  if (bypass) verdicts.push(v('bypass', 'skip', `"${bypass.source}" matches only after dot-segments or ;parameters were resolved (or Jira's /s/…/_/ rewrite): judged as guarded`));
   if (lockdown && view.lockdown.all) {
     verdicts.push(v('publicApiLockdown', 'info', 'all: a credential is required'));
     return done('lockdown');

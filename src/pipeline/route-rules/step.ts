@@ -11,7 +11,7 @@ export function routeRules(_d: Deps): Step {
     run(st) {
       const r = decideRoute(st.facts.method, st.facts.rawTarget, routeView(st.policy));
       st.verdicts.push(...r.verdicts);
-      if (!r.ok) throw new SidecarError('path_invalid', { rule: 'canonical-path', detail: r.reason });
+      if (!r.ok) throw new SidecarError('path_invalid', { rule: r.rule, detail: r.reason });
       st.canonicalPath = r.canonicalPath;
       st.pathAltered = r.altered;
       st.route = r.route;
