@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'rate_limit_unavailable'
   | 'path_invalid'
   | 'header_too_large'
+  | 'too_many_headers'
+  | 'method_not_allowed'
+  | 'expectation_failed'
   | 'upstream_unreachable'
   | 'upstream_timeout'
   | 'upstream_rejected_identity'
@@ -67,6 +70,9 @@ export const catalogue: Record<ErrorCode, CatalogueEntry> = {
   rate_limit_unavailable: { status: 503, message: 'Rate limiting is temporarily unavailable.' },
   path_invalid: { status: 400, message: 'The request path cannot be handled safely.' },
   header_too_large: { status: 431, message: 'Request headers are too large.' },
+  too_many_headers: { status: 431, message: 'The request has too many header fields.' },
+  method_not_allowed: { status: 405, message: 'This method is not served here.' },
+  expectation_failed: { status: 417, message: 'Only the expectation 100-continue is supported.' },
   upstream_unreachable: { status: 502, message: 'Jira could not be reached.' },
   upstream_timeout: { status: 504, message: 'Jira did not answer in time.' },
   upstream_rejected_identity: { status: 502, message: 'Jira rejected the identity the sidecar sent.' },

@@ -1,5 +1,6 @@
 // Small Koa helpers for the admin API: JSON errors, a bounded JSON body reader, security headers.
 import { randomUUID } from 'node:crypto';
+import { continueIfExpected } from '../expect-continue.js';
 import type { Context, Middleware } from 'koa';
 import { SidecarError, toErrorResponse } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -61,6 +62,7 @@ const MAX_BODY = 1024 * 1024;
 export async function readJson(ctx: Context): Promise<Record<string, unknown>> {
   const type = (ctx.get('content-type') || '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') throw new SidecarError('bad_request', { message: 'Send a JSON body with Content-Type: application/json.' });
+  continueIfExpected(ctx.req, ctx.res);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of ctx.req as AsyncIterable<Buffer>) {

@@ -95,6 +95,12 @@ export const configSchema = z.strictObject({
       shutdownGraceMs: durationMs(10000),
       /** Largest request head accepted (bytes); larger -> 431 before any stage runs. */
       maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(65536),
+      /**
+       * Most header fields a request may carry; more -> 431 too_many_headers before any stage runs.
+       * 100 is Tomcat's (so Jira's) maxHeaderCount: Jira would refuse more anyway. Node alone would
+       * drop every field past its 2,000th silently, so the sidecar counts them itself.
+       */
+      maxHeaderCount: z.number().int().min(10).max(10_000).default(100),
     })
     .prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
@@ -158,6 +164,8 @@ export const configSchema = z.strictObject({
       groupsField: nonEmpty.default('groups'),
       cacheSec: z.number().int().min(0).default(60),
       negativeCacheSec: z.number().int().min(0).default(10),
+      /** Leeway for the answer's nbf (the IdP's clock may run ahead of ours), as jwt.issuers[].clockToleranceSec. */
+      clockToleranceSec: z.number().int().min(0).max(600).default(60),
       timeoutMs: durationMs(3000),
     })
     .prefault({})

@@ -48,6 +48,8 @@ export interface UpstreamOptions {
   identityHeader?: string;
   /** Keep only the last N seen requests (the bench sets 0). */
   keepSeen?: number;
+  /** Largest request head accepted (node's default 16 KiB; Tomcat's maxHttpHeaderSize is 8 KiB). */
+  maxHeaderBytes?: number;
 }
 
 export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<JiraUpstream> {
@@ -64,7 +66,7 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
   const state = { closedEarly: 0 };
   const big = Buffer.alloc(1024 * 1024, 'x');
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ maxHeaderSize: opts.maxHeaderBytes ?? 16384 }, (req, res) => {
     openCount++;
     let finished = false;
     res.on('finish', () => (finished = true));

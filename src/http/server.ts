@@ -44,31 +44,63 @@ function trackInFlight(server: Server) {
       waiters = [];
     }
   };
-  server.on('request', (_req, res) => {
+  const track = (_req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight++;
     res.on('close', onClose);
-  });
+  };
+  server.on('request', track);
+  server.on('checkContinue', track);
   return {
     count: () => inFlight,
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
   };
 }
 
-/** Malformed requests and oversize heads get a JSON answer instead of a bare socket close. */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket) {
-  if (!socket.writable || (socket as unknown as { _httpMessage?: unknown })._httpMessage) {
-    socket.destroy();
-    return;
-  }
-  const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : 'bad_request';
-  // The head was never parsed, so no client X-Request-Id can be kept: every response still gets one.
+/** A JSON refusal written straight to a socket, for requests that never became a Koa request. */
+function refuseOnSocket(socket: Socket, code: 'header_too_large' | 'bad_request' | 'method_not_allowed', reason: string, extra = ''): void {
+  // The head was never (fully) parsed, so no client X-Request-Id can be kept: every answer still gets one.
   const requestId = randomUUID();
   const body = JSON.stringify({ error: code, message: catalogue[code].message, requestId });
   socket.end(
-    `HTTP/1.1 ${catalogue[code].status} ${code === 'header_too_large' ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${catalogue[code].status} ${reason}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
-      `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+      `${extra}Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * Malformed requests (a bad chunk size, TE with CL, an HTTP/2 preface) and oversize heads get a JSON
+ * answer instead of a bare socket close. As node's own handler does (_http_server.js socketOnError),
+ * the socket is only cut without an answer when bytes of a response were already written on it: a
+ * request whose head parsed but whose body did not still has an unanswered response object.
+ */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket) {
+  const inFlight = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') refuseOnSocket(socket, 'header_too_large', 'Request Header Fields Too Large');
+  else refuseOnSocket(socket, 'bad_request', 'Bad Request');
+}
+
+/** An Expect other than 100-continue (RFC 9110 §10.1.1: 417), as JSON; node's own answer has no body. */
+function onCheckExpectation(_req: http.IncomingMessage, res: http.ServerResponse) {
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: 'expectation_failed', message: catalogue.expectation_failed.message, requestId });
+  res.shouldKeepAlive = false;
+  res.writeHead(catalogue.expectation_failed.status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    'X-Request-Id': requestId,
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}
+
+/** CONNECT asks for a tunnel: the sidecar is not a forward proxy (node would otherwise close the socket silently). */
+function onConnect(_req: http.IncomingMessage, socket: Socket) {
+  refuseOnSocket(socket, 'method_not_allowed', 'Method Not Allowed', 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n');
 }
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -127,13 +159,23 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const listenerConfig = deps.getPolicy().config.server;
 
   const proxyServer = http.createServer({ maxHeaderSize: listenerConfig.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 });
+  // No silent cap on the header count: the request-id stage refuses more than server.maxHeaderCount.
+  proxyServer.maxHeadersCount = 0;
   proxyServer.on('clientError', onClientError);
+  proxyServer.on('connect', onConnect);
+  proxyServer.on('checkExpectation', onCheckExpectation);
   const proxyApp = createProxyApp(deps, rt.proxyRoutes);
-  proxyServer.on('request', proxyApp.callback());
+  const handle = proxyApp.callback();
+  proxyServer.on('request', handle);
+  // Expect: 100-continue is judged first: a refusal is the final answer and invites no body; the
+  // forward stage sends 100 Continue once the request may go to Jira (RFC 9110 §10.1.1).
+  proxyServer.on('checkContinue', handle);
   const proxyTrack = trackInFlight(proxyServer);
 
   const adminServer = http.createServer({ maxHeaderSize: 65536 });
   adminServer.on('clientError', onClientError);
+  adminServer.on('connect', onConnect);
+  adminServer.on('checkExpectation', onCheckExpectation);
   adminServer.on('request', createAdminApp(rt).callback());
 
   let proxyAddr: AddressInfo;

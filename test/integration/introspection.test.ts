@@ -64,6 +64,14 @@ describe('client_secret_basic', () => {
     expect(idp.introspections.length).toBe(n);
   });
 
+  it('active with a future nbf is 401 token_invalid, twice, and never forwarded (RFC 7662 §2.2)', async () => {
+    const before = upstream.seen.length;
+    const t = idp.issueOpaque({ username: 'mallory', nbf: nowSec() + 3600, exp: nowSec() + 7200 });
+    expect(outcome(await call(s, t))).toBe('401 token_invalid');
+    expect(outcome(await call(s, t))).toBe('401 token_invalid');
+    expect(upstream.seen.length).toBe(before);
+  });
+
   it('active:false is 401 token_inactive, cached briefly, never forwarded', async () => {
     const before = upstream.seen.length;
     expect(outcome(await call(s, 'f'.repeat(40)))).toBe('401 token_inactive');

@@ -201,6 +201,7 @@ export class AuthenticationPage extends ConfigPage {
           ${f.text(['introspection', 'groupsField'], 'Groups field')}
           ${f.num(['introspection', 'cacheSec'], 'Cache (s)', { min: 0 })}
           ${f.num(['introspection', 'negativeCacheSec'], 'Negative cache (s)', { min: 0 })}
+          ${f.num(['introspection', 'clockToleranceSec'], 'nbf clock tolerance (s)', { min: 0, max: 600 })}
           ${f.num(['introspection', 'timeoutMs'], 'Timeout (ms)', { min: 1 })}
         </div>
       </fieldset>

@@ -82,6 +82,7 @@ export class SettingsPage extends ConfigPage {
           ${f.text(['server', 'dataDir'], 'Data directory')}
           ${f.num(['server', 'shutdownGraceMs'], 'Shutdown grace (ms)', { min: 1 })}
           ${f.num(['server', 'maxHeaderBytes'], 'Max request head (bytes)', { min: 1024 })}
+          ${f.num(['server', 'maxHeaderCount'], 'Max header fields', { min: 10, max: 10000 })}
           ${f.select(['log', 'level'], 'Log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])}
           ${f.num(['admin', 'sessionTtlSec'], 'Admin session lifetime (s)', { min: 60 })}
         </div>

@@ -2,6 +2,7 @@
 // event by event). Upstream refused/reset -> 502, no response head within timeoutMs -> 504,
 // client abort -> the upstream request is aborted. The connection pool is undici's (upstream-pool.ts).
 import type http from 'node:http';
+import { continueIfExpected } from '../../expect-continue.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
@@ -67,6 +68,8 @@ export function forward(d: ForwardDeps): Middleware {
     const st = ctx.state as RequestState;
     const base = upstreamTarget(st.policy);
     const path = base.basePath + originForm(st.facts.rawTarget);
+    // Judged and allowed: the client may now send a body it held back (before a forwarder reads it).
+    continueIfExpected(ctx.req, ctx.res);
     const forwarder = d.identityForwarder?.(st) ?? headerIdentity;
     const target = new Target(st.facts.method, base.origin, path, ctx.req);
     // Header mode answers synchronously: no await (and no extra microtask hop) unless a forwarder is async.

@@ -42,6 +42,10 @@ export function requestId(d: Deps): Middleware {
     };
     ctx.state = state;
     try {
+      // node keeps every field (maxHeadersCount 0 on the proxy listener), so none was dropped unjudged.
+      if (req.rawHeaders.length > 2 * state.policy.config.server.maxHeaderCount) {
+        throw new SidecarError('too_many_headers', { detail: `${req.rawHeaders.length / 2} header fields, at most ${state.policy.config.server.maxHeaderCount}` });
+      }
       await next();
       // Answers Koa writes (/_sidecar/tokens) get the id here; forward writes its own head with it.
       if (ctx.respond !== false) setOwnHeaders(ctx, state);

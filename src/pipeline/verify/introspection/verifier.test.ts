@@ -81,6 +81,17 @@ describe('IntrospectionVerifier cache', () => {
     expect(h.calls()).toBe(1);
   });
 
+  it('never caches a not-yet-valid answer as valid, and asks again once nbf has come', async () => {
+    const h = harness({ t1: { active: true, username: 'alice', nbf: nowSec + 65, exp: nowSec + 600 } }, policyOf({ clockToleranceSec: 0, negativeCacheSec: 300, cacheSec: 600 }));
+    expect(await h.run('t1')).toBe('token_invalid');
+    h.clock.advance(5_000);
+    expect(await h.run('t1')).toBe('token_invalid');
+    expect(h.calls()).toBe(1); // refused from the cache, never allowed from it
+    h.clock.advance(60_000); // nbf reached: the refusal was cached only until then
+    expect(await h.run('t1')).toBe('alice');
+    expect(h.calls()).toBe(2);
+  });
+
   it('onReload empties the cache', async () => {
     const h = harness({ t1: { active: true, username: 'alice' } });
     await h.run('t1');
@@ -97,6 +108,12 @@ describe('IntrospectionVerifier answers', () => {
     ['no username field', { active: true, sub: 'x' }, 'username_missing'],
     ['username with a line break', { active: true, username: 'a\r\nb' }, 'username_missing'],
     ['groups as a space-separated string', { active: true, username: 'a', groups: 'g1 g2' }, 'a'],
+    // RFC 7662 §2.2: nbf and exp are NumericDates; a token not yet valid is refused as a JWT's would be
+    ['nbf in the future (beyond the clock tolerance)', { active: true, username: 'a', nbf: nowSec + 61 }, 'token_invalid'],
+    ['nbf within the clock tolerance', { active: true, username: 'a', nbf: nowSec + 30 }, 'a'],
+    ['nbf in the past', { active: true, username: 'a', nbf: nowSec - 10 }, 'a'],
+    ['nbf not a number', { active: true, username: 'a', nbf: 'soon' }, 'token_invalid'],
+    ['exp not a number', { active: true, username: 'a', exp: '2099-01-01' }, 'token_invalid'],
   ])('%s -> %s', async (_n, answer, expected) => {
     expect(await harness({ t: answer }).run('t')).toBe(expected);
   });

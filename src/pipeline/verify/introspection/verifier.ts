@@ -25,7 +25,10 @@ export interface IntrospectionDeps {
   metrics?: Pick<Metrics, 'idpRequests'>;
 }
 
-type Answer = { active: true; identity: Identity } | { active: false; code: 'token_inactive' | 'token_expired'; detail: string };
+type Answer =
+  | { active: true; identity: Identity }
+  /** `untilMs`: a refusal that stops being true then (nbf reached) is cached no longer. */
+  | { active: false; code: 'token_inactive' | 'token_expired' | 'token_invalid'; detail: string; untilMs?: number };
 
 const MAX_CACHE_ENTRIES = 10_000;
 const MAX_BYTES = 256 * 1024;
@@ -106,7 +109,7 @@ export class IntrospectionVerifier implements Verifier {
         const until = Math.min(now + cfg.cacheSec * 1000, exp !== undefined ? exp * 1000 : Infinity);
         this.cache.set(hash, answer, until, policy.version, now);
       } else {
-        this.cache.set(hash, answer, now + Math.min(cfg.negativeCacheSec, cfg.cacheSec) * 1000, policy.version, now);
+        this.cache.set(hash, answer, Math.min(now + Math.min(cfg.negativeCacheSec, cfg.cacheSec) * 1000, answer.untilMs ?? Infinity), policy.version, now);
       }
     }
     if (!answer.active) throw new SidecarError(answer.code, { rule: 'introspection', detail: answer.detail });
@@ -170,8 +173,19 @@ export class IntrospectionVerifier implements Verifier {
     if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.active !== 'boolean') throw unavailable('answer has no boolean "active" (RFC 7662 §2.2)');
     if (body.active !== true) return { active: false, code: 'token_inactive', detail: 'active: false' };
     const nowSec = this.d.clock.now() / 1000;
-    const exp = typeof body.exp === 'number' ? body.exp : undefined;
+    // RFC 7662 §2.2: exp and nbf are NumericDates, judged as a JWT's are (jwt/verifier.ts): a
+    // malformed one or a token not yet valid is token_invalid, and never cached as valid.
+    for (const claim of ['exp', 'nbf'] as const) {
+      if (body[claim] !== undefined && (typeof body[claim] !== 'number' || !Number.isFinite(body[claim]))) {
+        return { active: false, code: 'token_invalid', detail: `active but "${claim}" is not a number` };
+      }
+    }
+    const exp = body.exp as number | undefined;
     if (exp !== undefined && exp <= nowSec) return { active: false, code: 'token_expired', detail: 'active but exp is in the past' };
+    const nbf = body.nbf as number | undefined;
+    if (nbf !== undefined && nbf > nowSec + cfg.clockToleranceSec) {
+      return { active: false, code: 'token_invalid', detail: 'active but nbf is in the future', untilMs: (nbf - cfg.clockToleranceSec) * 1000 };
+    }
     const username = str(body[cfg.usernameField]);
     if (!username || !SAFE_USERNAME.test(username)) {
       throw new SidecarError('username_missing', { rule: 'usernameField', detail: `introspection answer has no usable ${cfg.usernameField}`, message: `The introspection answer has no ${cfg.usernameField}.` });
