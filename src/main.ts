@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { createLogger } from './log.js';
 import { startSidecar, type RunningSidecar } from './http/server.js';
-import { MigrationError } from './store/migrate.js';
+import { MigrationError } from './store/sqlite/migrate.js';
 import { registerCommands } from './cli/index.js';
 import { die, loadOrExit, openDbOrExit } from './cli/common.js';
 

@@ -2,7 +2,7 @@
 // Session ids and API keys are random 256-bit values; only their SHA-256 is stored (a slow hash adds
 // nothing for secrets with that much entropy, and a database copy cannot be replayed).
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 import { hashPassword } from './password.js';
 import type { AdminApiKey } from './wire.js';
 export type { AdminApiKey };

@@ -11,7 +11,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unl
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isNode, parseDocument, YAMLSeq, type Document } from 'yaml';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 import { formatPath, type ConfigIssue } from '../config/validate.js';
 import { deepEqual, diffLeaves, getIn, isObj, type Change, type DocPath } from './config-doc.js';
 

@@ -6,7 +6,7 @@
 // grouped query, the event loop is yielded between minutes, and minutes that can no longer change
 // are kept, so a refresh re-reads only the last few minutes.
 import type Router from '@koa/router';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 import type { Runtime } from '../http/runtime.js';
 import type { Overview, OverviewBucket } from './wire.js';
 export type { Overview, OverviewBucket };

@@ -1,16 +1,16 @@
-// GET/POST/DELETE /api/tokens: the admin's view of every API token (services.tokenStore).
+// GET/POST/DELETE /api/tokens: the admin's view of every API token (services.apiTokens).
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { SidecarError } from '../errors.js';
 import type { Runtime } from '../http/runtime.js';
-import { describeToken, TokenInputError, type TokenAccess } from '../store/tokens.js';
+import { describeToken, TokenInputError, type TokenAccess } from '../api-tokens/api-tokens.js';
 import '../pipeline/verify/api-token/services.js';
 import { principal } from './auth.js';
 import { fieldError, readJson, reqString } from './http-util.js';
 import { recordAdminAction } from './activity.js';
 
 function storeOf(rt: Runtime) {
-  const s = rt.deps.services.tokenStore;
+  const s = rt.deps.services.apiTokens;
   if (!s) throw new SidecarError('internal_error', { detail: 'token store not installed' });
   return s;
 }
@@ -30,11 +30,11 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
   };
 
   // ?q= matches id, owner or name (case-insensitive); ?owner= exact; ?status=active|expired|revoked
-  router.get('/api/tokens', (ctx) => {
+  router.get('/api/tokens', async (ctx) => {
     const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().toLowerCase() : '';
     const owner = typeof ctx.query.owner === 'string' && ctx.query.owner ? ctx.query.owner : undefined;
     const status = typeof ctx.query.status === 'string' && ctx.query.status ? ctx.query.status : undefined;
-    let tokens = storeOf(rt).list(owner ? { owner } : {}).map(view(ctx));
+    let tokens = (await storeOf(rt).list(owner ? { owner } : {})).map(view(ctx));
     if (q) tokens = tokens.filter((t) => [t.id, t.owner, t.name].some((s) => s.toLowerCase().includes(q)));
     if (status) tokens = tokens.filter((t) => t.status === status);
     ctx.body = { tokens };
@@ -57,7 +57,7 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
     const actor = principal(ctx).username;
     let created;
     try {
-      created = storeOf(rt).create(
+      created = await storeOf(rt).create(
         {
           owner: reqString(body, 'owner', 255),
           name: reqString(body, 'name', 100),
@@ -82,11 +82,11 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
     ctx.body = { ...v, token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
   });
 
-  router.delete('/api/tokens/:id', (ctx) => {
+  router.delete('/api/tokens/:id', async (ctx) => {
     const store = storeOf(rt);
-    const rec = store.get(ctx.params.id!);
+    const rec = await store.get(ctx.params.id!);
     if (!rec) throw new SidecarError('not_found');
-    const revoked = store.revoke(rec.id) ?? rec;
+    const revoked = (await store.revoke(rec.id)) ?? rec;
     recordAdminAction(rt, { actor: principal(ctx).username, action: 'token.revoke', target: rec.id, after: { owner: rec.owner, name: rec.name } });
     ctx.body = view(ctx)(revoked);
   });

@@ -1,8 +1,8 @@
 // Shared CLI helpers: every command reads the same env and config as serve.
 import { loadConfig, ConfigFileError, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { openDb } from '../store/db.js';
-import { MigrationError } from '../store/migrate.js';
+import { openDb } from '../store/sqlite/db.js';
+import { MigrationError } from '../store/sqlite/migrate.js';
 
 export function die(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);

@@ -4,9 +4,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
 import { recordAdminAction } from '../store/audit.js';
-import { describeToken, tokenAuditSummary, TokenInputError, TokenStore, type ApiTokenView } from '../store/tokens.js';
+import { ApiTokens, describeToken, tokenAuditSummary, TokenInputError, type ApiTokenView } from '../api-tokens/api-tokens.js';
+import { sqliteStores } from '../store/sqlite/stores.js';
 import { die, loadOrExit, openDbOrExit } from './common.js';
 
 const list = (v: string) =>
@@ -28,15 +29,16 @@ function rateLimit(v: string): { points: number; durationSec: number } {
   return { points: Number(m[1]), durationSec: Number(m[2]) };
 }
 
-function withStore<T>(configFile: string | undefined, fn: (store: TokenStore, settings: Config['apiTokens'], db: Db, config: Config) => T): T {
+async function withStore<T>(configFile: string | undefined, fn: (store: ApiTokens, settings: Config['apiTokens'], db: Db, config: Config) => Promise<T>): Promise<T> {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   const { db } = openDbOrExit(config.server.dataDir);
-  const store = new TokenStore(db);
+  const stores = sqliteStores(db, { ownsDb: true });
+  const store = new ApiTokens(stores.tokens);
   try {
-    return fn(store, config.apiTokens, db, config);
+    return await fn(store, config.apiTokens, db, config);
   } finally {
-    store.close();
-    db.close();
+    await store.close();
+    await stores.close();
   }
 }
 
@@ -86,15 +88,15 @@ export function registerTokenCommands(program: Command): void {
         rateLimit?: { points: number; durationSec: number };
         json?: boolean;
         config?: string;
-      }) => {
-        withStore(o.config, (store, settings, db, config) => {
+      }) =>
+        withStore(o.config, async (store, settings, db, config) => {
           if (!settings.enabled) process.stderr.write('warning: apiTokens.enabled is false; the token is refused until API tokens are enabled\n');
           if (!o.groups?.length && config.access.allowedGroups.length) {
             process.stderr.write(`warning: no --groups; access.allowedGroups (${config.access.allowedGroups.join(', ')}) will refuse this token\n`);
           }
           let created;
           try {
-            created = store.create(
+            created = await store.create(
               {
                 owner: o.owner,
                 name: o.name,
@@ -117,7 +119,7 @@ export function registerTokenCommands(program: Command): void {
           try {
             recordAdminAction(db, systemClock, { actor: 'cli', action: 'token.create', target: view.id, after: tokenAuditSummary(view) });
           } catch (e) {
-            store.revoke(view.id);
+            await store.revoke(view.id);
             die(`token not created: the admin audit log could not record it (${(e as Error).message})`);
           }
           if (o.json) {
@@ -130,8 +132,7 @@ export function registerTokenCommands(program: Command): void {
                 `${created.token}\n`,
             );
           }
-        });
-      },
+        }),
     );
 
   token
@@ -140,31 +141,31 @@ export function registerTokenCommands(program: Command): void {
     .option('--owner <user>', 'only this owner')
     .option('--json', 'print JSON (one array)')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
-    .action((o: { owner?: string; json?: boolean; config?: string }) => {
-      withStore(o.config, (store, settings) => {
+    .action((o: { owner?: string; json?: boolean; config?: string }) =>
+      withStore(o.config, async (store, settings) => {
         const now = Date.now();
-        const rows = store.list({ owner: o.owner }).map((r) => describeToken(r, now, settings.maxLifetimeDays));
+        const rows = (await store.list({ owner: o.owner })).map((r) => describeToken(r, now, settings.maxLifetimeDays));
         if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         else process.stdout.write(rows.length ? `${table(rows)}\n` : 'no API tokens\n');
-      });
-    });
+      }),
+    );
 
   token
     .command('revoke')
     .description('revoke an API token; a running sidecar refuses it from the next request on')
     .argument('<id>', 'token id (tok_…), as shown by `token list`')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
-    .action((id: string, o: { config?: string }) => {
-      withStore(o.config, (store, _settings, db) => {
-        const before = store.get(id);
+    .action((id: string, o: { config?: string }) =>
+      withStore(o.config, async (store, _settings, db) => {
+        const before = await store.get(id);
         if (!before) die(`no such token: ${id}`);
         if (before.revokedAt !== undefined) {
           process.stdout.write(`${id} was already revoked at ${new Date(before.revokedAt).toISOString()}\n`);
           return;
         }
-        store.revoke(id);
+        await store.revoke(id);
         recordAdminAction(db, systemClock, { actor: 'cli', action: 'token.revoke', target: id, after: { owner: before.owner, name: before.name } });
         process.stdout.write(`revoked ${id} ("${before.name}", owner ${before.owner})\n`);
-      });
-    });
+      }),
+    );
 }

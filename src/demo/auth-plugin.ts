@@ -1,8 +1,9 @@
 // The demo's authentication: a local token issuer (JWKS over HTTP) the sidecar trusts, a sidecar API
 // token minted for alice, and ready-to-paste curl lines: a user token, a read-only user, a service
 // principal, the API token, and an expired token that is refused. Plugs into src/demo/run.ts.
-import { openDb } from '../store/db.js';
-import { TokenStore } from '../store/tokens.js';
+import { openDb } from '../store/sqlite/db.js';
+import { ApiTokens } from '../api-tokens/api-tokens.js';
+import { sqliteStores } from '../store/sqlite/stores.js';
 import type { DemoPlugin, DemoPluginFactory } from './run.js';
 import { startTokenIssuer } from './token-issuer.js';
 
@@ -17,15 +18,17 @@ export interface DemoAuthPlugin extends DemoPlugin {
 }
 
 /** Mints alice's demo API token in the sidecar database (previous demo tokens are revoked first). */
-function mintApiToken(dataDir: string): string {
+async function mintApiToken(dataDir: string): Promise<string> {
   const { db } = openDb(dataDir);
-  const store = new TokenStore(db);
+  const stores = sqliteStores(db, { ownsDb: true });
+  const store = new ApiTokens(stores.tokens);
   try {
-    for (const t of store.list({ owner: 'alice' })) if (t.name === DEMO_TOKEN_NAME && !t.revokedAt) store.revoke(t.id);
-    return store.create({ owner: 'alice', name: DEMO_TOKEN_NAME, access: 'write', groups: ['jira-users', 'jira-developers'], days: 7, createdBy: 'cli' }, { prefix: 'jas_', maxLifetimeDays: 90 }).token;
+    for (const t of await store.list({ owner: 'alice' })) if (t.name === DEMO_TOKEN_NAME && !t.revokedAt) await store.revoke(t.id);
+    const created = await store.create({ owner: 'alice', name: DEMO_TOKEN_NAME, access: 'write', groups: ['jira-users', 'jira-developers'], days: 7, createdBy: 'cli' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    return created.token;
   } finally {
-    store.close();
-    db.close();
+    await store.close();
+    await stores.close();
   }
 }
 
@@ -37,7 +40,7 @@ export const demoAuthPlugin: DemoPluginFactory = async ({ dataDir }) => {
     alice: user('alice', ['jira-users', 'jira-developers']),
     bob: user('bob', ['jira-users', 'auditors']),
     servicePrincipal: issuer.sign({ aud: DEMO_AUDIENCE, sub: 'demo-sp', azp: DEMO_CLIENT_ID, idtyp: 'app', roles: ['Jira.ReadWrite'] }, { expiresInSec: TWELVE_HOURS }),
-    apiToken: mintApiToken(dataDir),
+    apiToken: await mintApiToken(dataDir),
     expired: issuer.sign({ aud: DEMO_AUDIENCE, sub: 'demo-alice', preferred_username: 'alice@demo.example', exp: Math.floor(Date.now() / 1000) - 60 }),
   };
   const plugin: DemoAuthPlugin = {

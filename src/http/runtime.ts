@@ -1,5 +1,6 @@
 // One running sidecar's moving parts, shared by the proxy app, the admin app and the CLI.
-import type { Db } from '../store/db.js';
+import type { Db } from '../store/sqlite/db.js';
+import type { Stores } from '../store/stores.js';
 import type { Deps } from '../pipeline/deps.js';
 import type { Config } from '../config/schema.js';
 import type { Policy } from '../config/policy.js';
@@ -12,7 +13,10 @@ export interface ReadinessCheck {
 
 export interface Runtime {
   deps: Deps;
+  /** The SQLite handle (the concerns not yet behind a store interface use it directly). */
   db: Db;
+  /** Storage, one interface per concern (store/stores.ts). */
+  stores: Stores;
   /** Path of the config file, when one was given. */
   configFile?: string;
   /** Swap in a new validated config atomically (admin PUT /api/config, SIGHUP). */

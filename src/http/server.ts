@@ -6,7 +6,8 @@ import { systemClock, type Clock } from '../clock.js';
 import { compilePolicy, type Policy } from '../config/policy.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
-import { openDb } from '../store/db.js';
+import { openDb } from '../store/sqlite/db.js';
+import { sqliteStores } from '../store/sqlite/stores.js';
 import { createMetrics } from '../pipeline/metrics/metrics.js';
 import { NullAuditSink } from '../pipeline/audit/sink.js';
 import type { Deps } from '../pipeline/deps.js';
@@ -137,6 +138,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const rt: Runtime = {
     deps,
     db,
+    stores: sqliteStores(db),
     configFile: opts.configFile,
     applyConfig(next, nextRaw) {
       const p = compilePolicy(next);

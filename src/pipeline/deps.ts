@@ -22,7 +22,7 @@ export interface Deps {
 /**
  * Stage-owned services (verifiers, token store, limiter, identity forwarders). Each stage adds its
  * own optional field by module augmentation in its folder:
- *   declare module '../deps.js' { interface Services { tokenStore?: TokenStore } }
+ *   declare module '../deps.js' { interface Services { apiTokens?: ApiTokens } }
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Services {}

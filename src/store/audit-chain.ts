@@ -7,7 +7,7 @@
 // attacker rewrites every later row too. Keep the head hash that `audit verify` prints somewhere
 // else (a ticket, a SIEM) to detect that as well.
 import { hash } from 'node:crypto';
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 
 export const GENESIS = '0'.repeat(64);
 

@@ -3,7 +3,7 @@
 // one short statement each, so memory stays flat whatever the range and the shared connection is
 // never held by an open iterator (the sink and retention keep writing in between).
 import { Readable } from 'node:stream';
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 import type { AuditRecord } from '../pipeline/audit/sink.js';
 import type { AdminAuditEntry } from '../admin/wire.js';
 import { DEFERRED_INDEXES, throughIdSql, type DeferredIndex } from './audit-index.js';

@@ -9,7 +9,7 @@
 // deleted on the next run, at most one request latency later than exactly on time.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 import type { ChainName } from './audit-chain.js';
 import { CHAINS } from './audit-chain.js';
 import { DEFERRED_COLUMNS, entryDeleter } from './audit-index.js';

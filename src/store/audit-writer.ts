@@ -2,7 +2,7 @@
 // Shared by the inline writer (main thread) and the audit worker (audit-worker.ts), so both produce
 // byte-identical rows and hashes. Imports nothing but better-sqlite3's types and the chain.
 import type { AuditRecord } from '../pipeline/audit/sink.js';
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 import { REQUEST_COLUMNS, chainHeadReader, hashCanonical } from './audit-chain.js';
 import { deferredIndexFiller } from './audit-index.js';
 

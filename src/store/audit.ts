@@ -16,7 +16,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../pipeline/metrics/metrics.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 import { Worker } from 'node:worker_threads';
 import { ADMIN_COLUMNS, chainHead, hashRow, type ChainRow } from './audit-chain.js';
 import { encodeRow, requestChainWriter, stored, toWriteError, type WriteError } from './audit-writer.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDb, type Db } from './db.js';
+import { openDb, type Db } from './sqlite/db.js';
 import { CredentialStore } from './credentials.js';
 import { KeyRing, KeyRingError, loadKeyRing, parseKey } from './secret-keys.js';
 import { mkdtempSync } from 'node:fs';

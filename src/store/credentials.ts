@@ -2,7 +2,7 @@
 // through set() and come out only through reveal(), which the forward stage calls per request; the
 // admin surface (CredentialAdmin: list, set, delete, rotate, status) has no way to read one back.
 import type { Statement } from 'better-sqlite3';
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 import { systemClock, type Clock } from '../clock.js';
 import { KeyRingError, type KeyRing } from './secret-keys.js';
 

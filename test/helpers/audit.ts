@@ -3,7 +3,7 @@ import { fixedClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/pipeline/metrics/metrics.js';
 import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
-import { openDb, type Db } from '../../src/store/db.js';
+import { openDb, type Db } from '../../src/store/sqlite/db.js';
 import { SqliteAuditSink, type AuditSettings } from '../../src/store/audit.js';
 import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';

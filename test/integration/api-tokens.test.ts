@@ -12,7 +12,7 @@ import { validate } from '../../src/config/validate.js';
 import { startSidecar, type RunningSidecar } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { fixedClock } from '../../src/clock.js';
-import { TokenStore } from '../../src/store/tokens.js';
+import { ApiTokens } from '../../src/api-tokens/api-tokens.js';
 import { MAX_ACTIVE_TOKENS_PER_OWNER } from '../../src/pipeline/verify/api-token/self-service.js';
 import { baseConfig, merge, ROOT, tempDir } from '../helpers/sidecar.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
@@ -104,7 +104,7 @@ describe('API tokens minted with the CLI', () => {
   });
 
   it('stamps last-used (time and client IP) without a synchronous write', async () => {
-    const rec = sidecar.runtime.deps.services.tokenStore!.get(id)!;
+    const rec = (await sidecar.runtime.deps.services.apiTokens!.get(id))!;
     expect(rec.lastUsedIp).toBe('127.0.0.1');
     expect(rec.lastUsedAt).toBeGreaterThan(0);
   });
@@ -136,8 +136,8 @@ describe('API tokens minted with the CLI', () => {
 
   it('an expired token is 401 token_expired', async () => {
     // Minted "two days ago" for one day, through the sidecar's own database.
-    const old = new TokenStore(sidecar.runtime.db, { clock: fixedClock(Date.now() - 2 * 86_400_000) });
-    const { token: expired } = old.create({ owner: 'alice', name: 'old', days: 1, createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    const old = new ApiTokens(sidecar.runtime.stores.tokens, { clock: fixedClock(Date.now() - 2 * 86_400_000) });
+    const { token: expired } = await old.create({ owner: 'alice', name: 'old', days: 1, createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
     secrets.push(expired);
     const before = upstream.seen.length;
     const res = await call('GET', '/rest/api/2/myself', `Bearer ${expired}`);
@@ -151,7 +151,7 @@ describe('API tokens minted with the CLI', () => {
     const good = (JSON.parse(r.stdout) as { token: string }).token;
     secrets.push(good);
     const typo = good.slice(0, 10) + (good[10] === 'a' ? 'b' : 'a') + good.slice(11);
-    const lookup = vi.spyOn(sidecar.runtime.deps.services.tokenStore!, 'findByToken');
+    const lookup = vi.spyOn(sidecar.runtime.deps.services.apiTokens!, 'findByToken');
     try {
       const res = await call('GET', '/rest/api/2/myself', `Bearer ${typo}`);
       expect(res.status).toBe(401);
@@ -163,7 +163,7 @@ describe('API tokens minted with the CLI', () => {
   });
 
   it('an unknown well-formed token is 401 token_invalid', async () => {
-    const { generateApiToken } = await import('../../src/pipeline/credentials/api-token-format.js');
+    const { generateApiToken } = await import('../../src/api-tokens/format.js');
     const res = await call('GET', '/rest/api/2/myself', `Bearer ${generateApiToken('jas_')}`);
     expect(res.status).toBe(401);
     expect(res.json.error).toBe('token_invalid');
@@ -289,12 +289,12 @@ describe('self-service on /_sidecar/tokens', () => {
   });
 
   it('a user with too many live tokens must revoke some first', async () => {
-    const store = sidecar.runtime.deps.services.tokenStore!;
-    for (let i = 0; i < MAX_ACTIVE_TOKENS_PER_OWNER; i++) store.create({ owner: 'dave', name: `t${i}`, createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    const store = sidecar.runtime.deps.services.apiTokens!;
+    for (let i = 0; i < MAX_ACTIVE_TOKENS_PER_OWNER; i++) await store.create({ owner: 'dave', name: `t${i}`, createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
     const res = await call('POST', '/_sidecar/tokens', jwtFor('dave', ['jira-developers']), { name: 'one more' });
     expect(res.status).toBe(400);
     expect(res.json.error).toBe('bad_request');
-    expect(store.list({ owner: 'dave' })).toHaveLength(MAX_ACTIVE_TOKENS_PER_OWNER);
+    expect(await store.list({ owner: 'dave' })).toHaveLength(MAX_ACTIVE_TOKENS_PER_OWNER);
   });
 
   it('other /_sidecar-looking paths are not captured', async () => {

@@ -6,7 +6,7 @@ import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSidecar, tempDir } from '../helpers/sidecar.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
-import { openDb } from '../../src/store/db.js';
+import { openDb } from '../../src/store/sqlite/db.js';
 import { verifyChain } from '../../src/store/audit-chain.js';
 
 const TOTAL = 10_000;

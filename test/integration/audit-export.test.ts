@@ -7,7 +7,7 @@ import { closeSync, createReadStream, openSync, readFileSync, readSync, rmSync, 
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers/sidecar.js';
-import { openDb } from '../../src/store/db.js';
+import { openDb } from '../../src/store/sqlite/db.js';
 import { GENESIS } from '../../src/store/audit-chain.js';
 
 const ROWS = 1_000_000;

@@ -11,9 +11,9 @@ import { auditFixture, auditRecord, disposeFixture, waitFor, type AuditFixture }
 import { countAudit, exportAudit, queryAudit, type AuditEntry, type AuditFilters } from '../../src/store/audit-query.js';
 import { runRetention } from '../../src/store/audit-retention.js';
 import { verifyChain } from '../../src/store/audit-chain.js';
-import { MIGRATIONS_DIR, listMigrations, migrate } from '../../src/store/migrate.js';
+import { MIGRATIONS_DIR, listMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { tempDir } from '../helpers/sidecar.js';
-import type { Db } from '../../src/store/db.js';
+import type { Db } from '../../src/store/sqlite/db.js';
 
 const T0 = 1_767_225_600_000;
 let fx: AuditFixture | undefined;

@@ -7,7 +7,7 @@ import Router from '@koa/router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
-import { openDb, type Db } from '../../src/store/db.js';
+import { openDb, type Db } from '../../src/store/sqlite/db.js';
 import { auditRecord } from '../helpers/audit.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { DEFERRED_INDEXES, deferredIndexFiller } from '../../src/store/audit-index.js';

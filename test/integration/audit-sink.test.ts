@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { auditFixture, disposeFixture, auditRecord, failureCount, logCapture, waitFor, type AuditFixture } from '../helpers/audit.js';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
-import { dbPath, openDb } from '../../src/store/db.js';
+import { dbPath, openDb } from '../../src/store/sqlite/db.js';
 import { verifyChain } from '../../src/store/audit-chain.js';
 import { SqliteAuditSink } from '../../src/store/audit.js';
 

@@ -103,7 +103,7 @@ describe('oauth1-impersonation', () => {
   });
 
   it('signs for the owner of a sidecar API token (the real api-token verifier)', async () => {
-    const created = sc.runtime.deps.services.tokenStore!.create({ owner: 'dave', name: 'ci', createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    const created = await sc.runtime.deps.services.apiTokens!.create({ owner: 'dave', name: 'ci', createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
     const r = await rawRequest(sc.proxyUrl, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${created.token}`]] });
     expect(r.status, r.body.toString()).toBe(200);
     expect(json(r).name).toBe('dave');

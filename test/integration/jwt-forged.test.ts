@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
-import { generateApiToken } from '../../src/pipeline/credentials/api-token-format.js';
+import { generateApiToken } from '../../src/api-tokens/format.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { rawRequest, type RawResponse } from '../helpers/http.js';
 import {
@@ -183,13 +183,13 @@ describe('forged and malformed credentials', () => {
 
   const apiTokens = { revoked: '', expired: '' };
   beforeAll(async () => {
-    const store = sidecar.runtime.deps.services.tokenStore!;
+    const store = sidecar.runtime.deps.services.apiTokens!;
     const settings = { prefix: 'jas_', maxLifetimeDays: 90 };
-    const revoked = store.create({ owner: 'alice', name: 'forged-table-revoked', createdBy: 'cli' }, settings);
-    store.revoke(revoked.id);
+    const revoked = await store.create({ owner: 'alice', name: 'forged-table-revoked', createdBy: 'cli' }, settings);
+    await store.revoke(revoked.id);
     apiTokens.revoked = revoked.token;
     // A lifetime of ~50 ms: expired by the time the row runs (no timing is asserted).
-    apiTokens.expired = store.create({ owner: 'alice', name: 'forged-table-expired', days: 50 / 86_400_000, createdBy: 'cli' }, settings).token;
+    apiTokens.expired = (await store.create({ owner: 'alice', name: 'forged-table-expired', days: 50 / 86_400_000, createdBy: 'cli' }, settings)).token;
     await new Promise((r) => setTimeout(r, 100));
   });
 

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDb, dbPath } from '../../src/store/db.js';
-import { MigrationError, MIGRATIONS_DIR, listMigrations } from '../../src/store/migrate.js';
+import { openDb, dbPath } from '../../src/store/sqlite/db.js';
+import { MigrationError, MIGRATIONS_DIR, listMigrations } from '../../src/store/sqlite/migrate.js';
 import { ROOT, tempDir } from '../helpers/sidecar.js';
 
 const dirs: string[] = [];

@@ -182,23 +182,23 @@ describe('rules through the proxy', () => {
 
   it('API tokens: read scope, path scope, own IP allow-list and own rate limit', async () => {
     configure({ access: { trustedProxies: ['127.0.0.1/32'] } });
-    const store = sidecar.runtime.deps.services.tokenStore!;
+    const store = sidecar.runtime.deps.services.apiTokens!;
     const settings = { prefix: 'jas_', maxLifetimeDays: 90 };
-    const mint = (over: Partial<Parameters<typeof store.create>[0]>) =>
-      bearer(store.create({ owner: 'alice', name: `t${Math.random()}`, groups: ['jira-users'], createdBy: 'test', ...over }, settings).token);
-    const read = mint({ access: 'read' });
+    const mint = async (over: Partial<Parameters<typeof store.create>[0]>) =>
+      bearer((await store.create({ owner: 'alice', name: `t${Math.random()}`, groups: ['jira-users'], createdBy: 'test', ...over }, settings)).token);
+    const read = await mint({ access: 'read' });
     expect((await call('GET', '/rest/api/2/myself', [read])).status).toBe(200);
     expect((await call('POST', '/rest/api/2/search', [read, ['Content-Type', 'application/json']], '{}')).status).toBe(200);
     expect((await call('POST', '/rest/api/2/issue', [read, ['Content-Type', 'application/json']], '{}')).code).toBe('token_scope');
     expect((await call('POST', '/rest/api/2/search?_method=DELETE', [read, ['Content-Type', 'application/json']], '{}')).code).toBe('token_scope');
-    const issuesOnly = mint({ access: 'write', paths: ['/rest/api/2/issue/*'] });
+    const issuesOnly = await mint({ access: 'write', paths: ['/rest/api/2/issue/*'] });
     expect((await call('PUT', '/rest/api/2/issue/X-1', [issuesOnly, ['Content-Type', 'application/json']], '{}')).status).toBe(200);
     expect((await call('GET', '/rest/api/2/myself', [issuesOnly])).code).toBe('token_scope');
     expect((await call('GET', '/rest/api/2/issue/X-1/..;/../../myself', [issuesOnly])).code).toBe('token_scope');
-    const pinned = mint({ ipAllowlist: ['2001:db8:7::/48'] });
+    const pinned = await mint({ ipAllowlist: ['2001:db8:7::/48'] });
     expect((await call('GET', '/rest/api/2/myself', [pinned, ['X-Forwarded-For', '2001:db8:7::1']])).status).toBe(200);
     expect((await call('GET', '/rest/api/2/myself', [pinned, ['X-Forwarded-For', '2001:db8:8::1']])).code).toBe('ip_not_allowed');
-    const limited = mint({ rateLimit: { points: 1, durationSec: 60 } });
+    const limited = await mint({ rateLimit: { points: 1, durationSec: 60 } });
     const first = await call('GET', '/rest/api/2/myself', [limited]);
     expect([first.status, first.headers['ratelimit-limit']]).toEqual([200, '1']);
     expect((await call('GET', '/rest/api/2/myself', [limited])).code).toBe('rate_limited');

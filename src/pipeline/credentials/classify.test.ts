@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../../config/policy.js';
 import { validate } from '../../config/validate.js';
 import type { RequestFacts } from '../state.js';
-import { generateApiToken } from './api-token-format.js';
+import { generateApiToken } from '../../api-tokens/format.js';
 import { classifyCredential, jwsShape, looksLikeJiraPat } from './classify.js';
 
 function policyWith(over: Record<string, unknown> = {}) {

@@ -6,7 +6,7 @@ import { perPolicy, type Policy } from '../../config/policy.js';
 import type { Config } from '../../config/schema.js';
 import type { ErrorCode } from '../../errors.js';
 import type { Credential, CredentialKind, RequestFacts } from '../state.js';
-import { hasValidChecksum, looksLikeApiToken } from './api-token-format.js';
+import { hasValidChecksum, looksLikeApiToken } from '../../api-tokens/format.js';
 
 export type Classification =
   | { ok: true; credential: Credential; rule: string; detail: string }

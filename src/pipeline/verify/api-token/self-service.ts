@@ -17,7 +17,7 @@ import type { Deps } from '../../deps.js';
 import { decisionStages } from '../../index.js';
 import type { RequestState, StageName } from '../../state.js';
 import { runStep, type Step } from '../../step.js';
-import { describeToken, tokenAuditSummary, TokenInputError, type TokenStore } from '../../../store/tokens.js';
+import { describeToken, tokenAuditSummary, TokenInputError, type ApiTokens } from '../../../api-tokens/api-tokens.js';
 import { outcomeOf, toAuditRecord, type Outcome } from '../../outcome.js';
 
 export const SELF_SERVICE_BASE = '/_sidecar/tokens';
@@ -55,7 +55,7 @@ async function readJson(ctx: Parameters<Middleware>[0]): Promise<unknown> {
 }
 
 /** Proxy-listener route for /_sidecar/tokens; everything else goes on to the pipeline. */
-export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
+export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
   // Built on first use: other services (limiter, verifiers) may register after this route does.
   let steps: Step[] | undefined;
   const authSteps = () => (steps ??= decisionStages(d).filter((s) => AUTH_STAGES.has(s.name)));
@@ -126,13 +126,13 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
           throw new SidecarError('bad_request', { rule: 'self-service:body', message: 'The body is not a valid token request.', issues });
         }
         const b = parsed.data;
-        const active = store.list({ owner: caller.username }).filter((t) => view(t).status === 'active').length;
+        const active = (await store.list({ owner: caller.username })).filter((t) => view(t).status === 'active').length;
         if (active >= MAX_ACTIVE_TOKENS_PER_OWNER) {
           throw new SidecarError('bad_request', { rule: 'self-service:token-count', message: `You already have ${active} active API tokens; revoke some first.` });
         }
         let created;
         try {
-          created = store.create(
+          created = await store.create(
             {
               owner: caller.username,
               name: b.name,
@@ -151,23 +151,23 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
         }
         tokenId = created.id;
         const v = view(created.record);
-        recordTokenAction(d, created.id, () => ({ actor: `self-service:${caller.username}`, action: 'token.create', target: created.id, after: tokenAuditSummary(v) }), store);
+        await recordTokenAction(d, created.id, () => ({ actor: `self-service:${caller.username}`, action: 'token.create', target: created.id, after: tokenAuditSummary(v) }), store);
         d.logger.info({ requestId: st.requestId, tokenId, owner: caller.username, capped: created.capped }, 'api token created (self-service)');
         ctx.status = 201;
         ctx.body = { ...v, token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
         return;
       }
       if (id === undefined) {
-        ctx.body = { tokens: store.list({ owner: caller.username }).map(view) };
+        ctx.body = { tokens: (await store.list({ owner: caller.username })).map(view) };
         return;
       }
       // Someone else's id answers exactly like an unknown one: ids are not an oracle.
-      const own = store.get(id);
+      const own = await store.get(id);
       if (!own || own.owner !== caller.username) throw new SidecarError('not_found', { rule: 'self-service:own-tokens' });
       tokenId = own.id;
       if (ctx.method === 'DELETE') {
-        const revoked = store.revoke(own.id, { owner: caller.username })!;
-        recordTokenAction(d, own.id, () => ({ actor: `self-service:${caller.username}`, action: 'token.revoke', target: own.id, after: { owner: own.owner, name: own.name } }));
+        const revoked = (await store.revoke(own.id, { owner: caller.username }))!;
+        await recordTokenAction(d, own.id, () => ({ actor: `self-service:${caller.username}`, action: 'token.revoke', target: own.id, after: { owner: own.owner, name: own.name } }));
         d.logger.info({ requestId: st.requestId, tokenId, owner: caller.username }, 'api token revoked (self-service)');
         ctx.body = view(revoked);
         return;
@@ -186,13 +186,13 @@ export function selfServiceTokens(d: Deps, store: TokenStore): Middleware {
  * Token lifecycle on the admin audit chain, as the CLI and the admin API record it. A mint whose
  * record cannot be stored is undone (revoked) and the call fails: no unaudited credential goes out.
  */
-function recordTokenAction(d: Deps, id: string, action: () => AdminAction, undoCreate?: TokenStore) {
+async function recordTokenAction(d: Deps, id: string, action: () => AdminAction, undoCreate?: ApiTokens): Promise<void> {
   const audit = d.services.audit;
   if (!audit) return; // audit disabled / not installed (unit setups)
   try {
     audit.recordAdminAction(action());
   } catch (e) {
-    undoCreate?.revoke(id);
+    await undoCreate?.revoke(id);
     throw new SidecarError('audit_unavailable', { rule: 'self-service:audit', detail: (e as Error).message, cause: e });
   }
 }

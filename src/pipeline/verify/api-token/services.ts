@@ -1,7 +1,7 @@
-// Wires our API tokens into a runtime: the TokenStore (also used by the admin API and the CLI),
+// Wires our API tokens into a runtime: ApiTokens over the runtime's TokenStore (also used by the admin API and the CLI),
 // the 'api-token' verifier, and the self-service routes on the proxy listener.
 import type { Runtime } from '../../../http/runtime.js';
-import { TokenStore } from '../../../store/tokens.js';
+import { ApiTokens } from '../../../api-tokens/api-tokens.js';
 import { apiTokenVerifier } from './verifier.js';
 import { selfServiceTokens } from './self-service.js';
 import '../verifier.js';
@@ -9,17 +9,17 @@ import '../verifier.js';
 declare module '../../deps.js' {
   interface Services {
     /** Our API tokens (admin GET/POST/DELETE /api/tokens uses it too). */
-    tokenStore?: TokenStore;
+    apiTokens?: ApiTokens;
   }
 }
 
 export function buildApiTokenServices(rt: Runtime): void {
   const { deps } = rt;
-  const store = new TokenStore(rt.db, {
+  const store = new ApiTokens(rt.stores.tokens, {
     clock: deps.clock,
-    onFlushError: (err) => deps.logger.warn({ err }, 'api token last-used stamps not written; retrying later'),
+    onFlushError: (err: unknown) => deps.logger.warn({ err }, 'api token last-used stamps not written; retrying later'),
   });
-  deps.services.tokenStore = store;
+  deps.services.apiTokens = store;
   (deps.services.verifiers ??= {})['api-token'] = apiTokenVerifier(store, deps.clock);
   rt.proxyRoutes.push(selfServiceTokens(deps, store));
   rt.onClose.push(() => store.close()); // last-used stamps pending in memory reach the database

@@ -1,17 +1,17 @@
 // Proves one of our API tokens: checksum (offline, before any lookup), then the stored hash,
-// revocation, expiry. No positive result is cached: every request reads the row through a prepared
-// statement, so a revocation takes effect on the very next request.
+// revocation, expiry. No positive result is cached: every request reads the row from the store, so
+// a revocation takes effect on the very next request.
 import { SidecarError } from '../../../errors.js';
 import type { Clock } from '../../../clock.js';
-import type { ApiTokenRecord } from '../../../store/tokens.js';
-import { hasValidChecksum } from '../../credentials/api-token-format.js';
+import type { ApiTokenRecord } from '../../../store/token-store.js';
+import { hasValidChecksum } from '../../../api-tokens/format.js';
 import type { Identity } from '../../state.js';
 import type { Verifier } from '../verifier.js';
-import { apiTokenStatus, effectiveExpiry } from './status.js';
+import { apiTokenStatus, effectiveExpiry } from '../../../api-tokens/status.js';
 
-/** What the verifier needs from the TokenStore (tests can wrap it to count lookups). */
+/** What the verifier needs from ApiTokens (tests can wrap it to count lookups). */
 export interface ApiTokenLookup {
-  findByToken(secret: string): ApiTokenRecord | undefined;
+  findByToken(secret: string): Promise<ApiTokenRecord | undefined>;
   touch(id: string, ip: string, timeMs: number): void;
 }
 
@@ -47,7 +47,7 @@ export function apiTokenVerifier(store: ApiTokenLookup, clock: Clock): Verifier 
       if (!hasValidChecksum(secret, cfg.prefix)) throw new SidecarError('token_invalid', { rule: 'api-token:checksum', detail: 'checksum mismatch' });
       let rec: ApiTokenRecord | undefined;
       try {
-        rec = store.findByToken(secret);
+        rec = await store.findByToken(secret);
       } catch (e) {
         // The store cannot answer (locked / unreadable database): never a silent allow.
         throw new SidecarError('auth_unavailable', { rule: 'api-token:store', detail: `token store: ${(e as Error).message}`, cause: e });

@@ -1,27 +1,16 @@
-// Our API tokens in SQLite. Only sha256(token) is stored (see migrations/0002_api_tokens.sql for why
-// no salt/KDF); the secret exists once, in create()'s return value. Lookups go through a prepared
-// statement on the unique hash index on every request, so a revocation (from this process, the CLI
-// or another replica on the same file) takes effect on the next request: nothing positive is cached.
+// Our API tokens over any TokenStore (SQLite or PostgreSQL): minting, input validation, the
+// constant-time lookup, revocation and batched last-used stamps. Only sha256(token) is stored (see
+// migrations/sqlite/0002_api_tokens.sql for why no salt/KDF); the secret exists once, in create()'s
+// return value.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
-import type { Db } from './db.js';
 import { systemClock, type Clock } from '../clock.js';
 import { pathPattern } from '../config/schema.js';
 import { isValidCidr } from '../config/validate.js';
-import { generateApiToken } from '../pipeline/credentials/api-token-format.js';
-import { apiTokenStatus, DAY_MS, effectiveExpiry } from '../pipeline/verify/api-token/status.js';
-import type { ApiTokenGrant, ApiTokenView, TokenAccess } from '../admin/wire.js';
-export type { ApiTokenView, TokenAccess };
-
-/** A stored token: what it grants, and its times as ms since the epoch (absent when never set). */
-export interface ApiTokenRecord extends ApiTokenGrant {
-  rateLimit?: { points: number; durationSec: number };
-  createdAt: number;
-  expiresAt: number;
-  lastUsedAt?: number;
-  lastUsedIp?: string;
-  revokedAt?: number;
-}
+import type { ApiTokenView } from '../admin/wire.js';
+import type { ApiTokenRecord, TokenAccess, TokenStore, TokenUse } from '../store/token-store.js';
+import { generateApiToken } from './format.js';
+import { apiTokenStatus, DAY_MS, effectiveExpiry } from './status.js';
+export type { ApiTokenRecord, ApiTokenView, TokenAccess };
 
 export interface CreateTokenInput {
   owner: string;
@@ -61,27 +50,6 @@ export class TokenInputError extends Error {
   }
 }
 
-interface Row {
-  id: string;
-  token_hash: string;
-  owner: string;
-  name: string;
-  access: TokenAccess;
-  paths: string;
-  groups: string;
-  ip_allowlist: string;
-  rate_limit: string | null;
-  created_at: number;
-  expires_at: number;
-  last_used_at: number | null;
-  last_used_ip: string | null;
-  revoked_at: number | null;
-  created_by: string;
-}
-
-// Every column but token_hash: the hash never leaves this file except for the constant-time compare.
-const COLUMNS = 'id, owner, name, access, paths, groups, ip_allowlist, rate_limit, created_at, expires_at, last_used_at, last_used_ip, revoked_at, created_by';
-
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,255}$/;
@@ -94,79 +62,36 @@ function checkList(field: string, values: string[] | undefined, valid: (s: strin
   return [...new Set(list)];
 }
 
-function toRecord(r: Omit<Row, 'token_hash'>): ApiTokenRecord {
-  const rec: ApiTokenRecord = {
-    id: r.id,
-    owner: r.owner,
-    name: r.name,
-    access: r.access,
-    paths: JSON.parse(r.paths) as string[],
-    groups: JSON.parse(r.groups) as string[],
-    ipAllowlist: JSON.parse(r.ip_allowlist) as string[],
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    createdBy: r.created_by,
-  };
-  if (r.rate_limit) rec.rateLimit = JSON.parse(r.rate_limit) as ApiTokenRecord['rateLimit'];
-  if (r.last_used_at !== null) rec.lastUsedAt = r.last_used_at;
-  if (r.last_used_ip !== null) rec.lastUsedIp = r.last_used_ip;
-  if (r.revoked_at !== null) rec.revokedAt = r.revoked_at;
-  return rec;
-}
-
-export interface TokenStoreOptions {
+export interface ApiTokensOptions {
   clock?: Clock;
   /**
-   * Last-used stamps are kept in memory and written in one batched transaction at most this often
-   * (so at most one write per token per interval, never a write on the request path). Readers in
-   * this process (list/get) see the pending values at once; other processes (the CLI) see them up
-   * to this late. Default 60 s.
+   * Last-used stamps are kept in memory and written in one batch at most this often (so at most
+   * one write per token per interval, never a write on the request path). Readers in this process
+   * (list/get) see the pending values at once; other processes see them up to this late. Default 60 s.
    */
   touchFlushMs?: number;
-  /** A failed background flush (e.g. SQLITE_BUSY): the stamps stay pending for the next one. */
+  /** A failed background flush (a busy or unreachable store): the stamps stay pending for the next one. */
   onFlushError?: (err: unknown) => void;
 }
 
-export class TokenStore {
+export class ApiTokens {
   private readonly clock: Clock;
   private readonly touchFlushMs: number;
   private readonly onFlushError: (err: unknown) => void;
-  private readonly pending = new Map<string, { at: number; ip: string }>();
+  private readonly pending = new Map<string, TokenUse>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly stmt: {
-    insert: Statement;
-    byHash: Statement<[string]>;
-    byId: Statement<[string]>;
-    all: Statement<[]>;
-    byOwner: Statement<[string]>;
-    revoke: Statement<[number, string]>;
-    touch: Statement<[number, string, string, number]>;
-  };
 
   constructor(
-    private readonly db: Db,
-    opts: TokenStoreOptions = {},
+    readonly store: TokenStore,
+    opts: ApiTokensOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
     this.touchFlushMs = opts.touchFlushMs ?? 60_000;
     this.onFlushError = opts.onFlushError ?? (() => {});
-    this.stmt = {
-      insert: db.prepare(
-        `INSERT INTO api_tokens (id, token_hash, owner, name, access, paths, groups, ip_allowlist, rate_limit, created_at, expires_at, created_by)
-         VALUES (@id, @token_hash, @owner, @name, @access, @paths, @groups, @ip_allowlist, @rate_limit, @created_at, @expires_at, @created_by)`,
-      ),
-      byHash: db.prepare(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ?`),
-      byId: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE id = ?`),
-      all: db.prepare(`SELECT ${COLUMNS} FROM api_tokens ORDER BY created_at DESC, id`),
-      byOwner: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE owner = ? ORDER BY created_at DESC, id`),
-      revoke: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-      // Never moves last_used_at backwards (two processes stamping the same token).
-      touch: db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
-    };
   }
 
-  /** Mints a token. The secret is in the result only; the database gets its SHA-256. */
-  create(input: CreateTokenInput, settings: TokenSettings): CreatedToken {
+  /** Mints a token. The secret is in the result only; the store gets its SHA-256. */
+  async create(input: CreateTokenInput, settings: TokenSettings): Promise<CreatedToken> {
     if (typeof input.owner !== 'string' || !USERNAME.test(input.owner)) throw new TokenInputError('owner', 'must be a Jira username (1-255 characters, no spaces)');
     if (typeof input.name !== 'string' || !NAME.test(input.name.trim())) throw new TokenInputError('name', 'must be 1-100 characters');
     const access = input.access ?? 'write';
@@ -186,33 +111,31 @@ export class TokenStore {
     const now = this.clock.now();
     const token = generateApiToken(settings.prefix);
     const id = `tok_${randomBytes(12).toString('base64url')}`;
-    const expiresAt = now + Math.round(Math.min(days, max) * DAY_MS);
-    this.stmt.insert.run({
+    const record: ApiTokenRecord = {
       id,
-      token_hash: hashToken(token),
       owner: input.owner,
       name: input.name.trim(),
       access,
-      paths: JSON.stringify(paths),
-      groups: JSON.stringify(groups),
-      ip_allowlist: JSON.stringify(ipAllowlist),
-      rate_limit: rl ? JSON.stringify({ points: rl.points, durationSec: rl.durationSec }) : null,
-      created_at: now,
-      expires_at: expiresAt,
-      created_by: input.createdBy,
-    });
-    return { id, token, record: this.get(id)!, capped };
+      paths,
+      groups,
+      ipAllowlist,
+      createdAt: now,
+      expiresAt: now + Math.round(Math.min(days, max) * DAY_MS),
+      createdBy: input.createdBy,
+    };
+    if (rl) record.rateLimit = { points: rl.points, durationSec: rl.durationSec };
+    await this.store.insert({ ...record, tokenHash: hashToken(token) });
+    return { id, token, record, capped };
   }
 
   /** Every token (or one owner's), newest first. Never includes the hash. */
-  list(filter: { owner?: string } = {}): ApiTokenRecord[] {
-    const rows = (filter.owner === undefined ? this.stmt.all.all() : this.stmt.byOwner.all(filter.owner)) as Row[];
-    return rows.map((r) => this.withPending(toRecord(r)));
+  async list(filter: { owner?: string } = {}): Promise<ApiTokenRecord[]> {
+    return (await this.store.list(filter)).map((r) => this.withPending(r));
   }
 
-  get(id: string): ApiTokenRecord | undefined {
-    const r = this.stmt.byId.get(id) as Row | undefined;
-    return r ? this.withPending(toRecord(r)) : undefined;
+  async get(id: string): Promise<ApiTokenRecord | undefined> {
+    const r = await this.store.get(id);
+    return r && this.withPending(r);
   }
 
   /**
@@ -220,10 +143,10 @@ export class TokenStore {
    * owner's token is touched (self-service), and someone else's id answers "not found".
    * Returns the record after revocation, or undefined when there is no such (own) token.
    */
-  revoke(id: string, opts: { owner?: string } = {}): ApiTokenRecord | undefined {
-    const existing = this.get(id);
+  async revoke(id: string, opts: { owner?: string } = {}): Promise<ApiTokenRecord | undefined> {
+    const existing = await this.get(id);
     if (!existing || (opts.owner !== undefined && existing.owner !== opts.owner)) return undefined;
-    this.stmt.revoke.run(this.clock.now(), id);
+    await this.store.revoke(id, this.clock.now());
     return this.get(id);
   }
 
@@ -233,50 +156,44 @@ export class TokenStore {
    * secret-derived bytes with a short-circuiting `===`. (The index lookup's timing depends only on
    * a SHA-256 of a ~178-bit secret, which tells an attacker nothing usable.)
    */
-  findByToken(secret: string): ApiTokenRecord | undefined {
+  async findByToken(secret: string): Promise<ApiTokenRecord | undefined> {
     const digest = hashToken(secret);
-    const row = this.stmt.byHash.get(digest) as Row | undefined;
-    if (!row) return undefined;
-    const a = Buffer.from(row.token_hash, 'hex');
+    const found = await this.store.findByHash(digest);
+    if (!found) return undefined;
+    const a = Buffer.from(found.tokenHash, 'hex');
     const b = Buffer.from(digest, 'hex');
     if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
-    return this.withPending(toRecord(row));
+    return this.withPending(found.record);
   }
 
-  /** Records a use in memory; written later in one batch (see TokenStoreOptions.touchFlushMs). */
+  /** Records a use in memory; written later in one batch (see ApiTokensOptions.touchFlushMs). */
   touch(id: string, ip: string, timeMs: number): void {
     const p = this.pending.get(id);
     if (p && p.at >= timeMs) return;
-    this.pending.set(id, { at: timeMs, ip });
+    this.pending.set(id, { id, at: timeMs, ip });
     if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        try {
-          this.flush();
-        } catch (e) {
-          this.onFlushError(e);
-        }
+        this.flush().catch(this.onFlushError);
       }, this.touchFlushMs);
       this.timer.unref();
     }
   }
 
-  /** Writes pending last-used stamps in one transaction (also called on shutdown). */
-  flush(): void {
+  /** Writes pending last-used stamps in one batch (also called on shutdown). */
+  async flush(): Promise<void> {
     if (this.pending.size === 0) return;
-    const batch = [...this.pending];
-    this.db.transaction(() => {
-      for (const [id, { at, ip }] of batch) this.stmt.touch.run(at, ip, id, at);
-    })();
+    const batch = [...this.pending.values()];
+    await this.store.recordUses(batch);
     // Only drop what was written: a touch that arrived meanwhile (newer `at`) stays pending.
-    for (const [id, v] of batch) if (this.pending.get(id) === v) this.pending.delete(id);
+    for (const v of batch) if (this.pending.get(v.id) === v) this.pending.delete(v.id);
   }
 
-  /** Flushes and stops the timer; the Db itself is closed by its owner. */
-  close(): void {
+  /** Flushes and stops the timer; the store itself is closed by its owner. */
+  async close(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.flush();
+    await this.flush();
   }
 
   private withPending(rec: ApiTokenRecord): ApiTokenRecord {

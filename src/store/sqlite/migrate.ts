@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'migrations', 'sqlite');
 
 /** SIDECAR_MIGRATIONS_DIR overrides the shipped migrations/ (operators testing a migration, and the CLI tests). */
 export const defaultMigrationsDir = (env: NodeJS.ProcessEnv = process.env): string => env.SIDECAR_MIGRATIONS_DIR || MIGRATIONS_DIR;

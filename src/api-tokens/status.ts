@@ -1,7 +1,7 @@
 // Is a stored API token usable right now? Pure: plain data in, plain data out (the verifier, the
 // CLI listing and the admin API all judge a token with this one function).
 
-import type { ApiTokenStatus } from '../../../admin/wire.js';
+import type { ApiTokenStatus } from '../admin/wire.js';
 export type { ApiTokenStatus };
 
 export const DAY_MS = 86_400_000;

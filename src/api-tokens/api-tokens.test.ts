@@ -1,0 +1,45 @@
+// What ApiTokens does with the secret, on a real SQLite file (the behaviour both backends share is
+// in test/store/conformance/tokens.ts).
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+import type { Db } from '../store/sqlite/db.js';
+import type { ApiTokens } from './api-tokens.js';
+import { useTokenStore } from '../../test/helpers/token-store.js';
+
+// Spy on the compare ApiTokens imports, to prove the final equality goes through it.
+vi.mock('node:crypto', async (importOriginal) => {
+  const orig = await importOriginal<typeof import('node:crypto')>();
+  return { ...orig, timingSafeEqual: vi.fn(orig.timingSafeEqual) };
+});
+const { timingSafeEqual } = await import('node:crypto');
+
+let dir: string;
+let db: Db;
+let store: ApiTokens;
+useTokenStore('api-tokens-unit-', Date.UTC(2026, 0, 1), (f) => ({ dir, db, store } = f));
+const mint = () => store.create({ owner: 'alice', name: 'ci', createdBy: 'test' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+
+describe('ApiTokens and the secret', () => {
+  it('stores only the SHA-256: no column holds the secret', async () => {
+    const { token, id } = await mint();
+    const row = db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as Record<string, unknown>;
+    expect(row.token_hash).toBe(createHash('sha256').update(token).digest('hex'));
+    for (const v of Object.values(row)) expect(String(v)).not.toContain(token.slice(4));
+  });
+
+  it('never writes the secret to the database files (db + WAL)', async () => {
+    const { token } = await mint();
+    db.pragma('wal_checkpoint(PASSIVE)');
+    const body = token.slice(4, 34);
+    for (const f of readdirSync(dir)) expect(readFileSync(path.join(dir, f)).includes(Buffer.from(body))).toBe(false);
+  });
+
+  it('decides equality with crypto.timingSafeEqual', async () => {
+    const { token, id } = await mint();
+    vi.mocked(timingSafeEqual).mockClear();
+    expect((await store.findByToken(token))?.id).toBe(id);
+    expect(timingSafeEqual).toHaveBeenCalledTimes(1);
+  });
+});

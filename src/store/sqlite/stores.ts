@@ -1,0 +1,15 @@
+// Every store on one SQLite handle (better-sqlite3, WAL).
+import type { Stores } from '../stores.js';
+import type { Db } from './db.js';
+import { SqliteTokenStore } from './tokens.js';
+
+/** The stores over an open, migrated handle; `close` closes the handle only when `ownsDb`. */
+export function sqliteStores(db: Db, opts: { ownsDb?: boolean } = {}): Stores {
+  return {
+    kind: 'sqlite',
+    tokens: new SqliteTokenStore(db),
+    close: async () => {
+      if (opts.ownsDb) db.close();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// TokenStore on SQLite (better-sqlite3): prepared statements, JSON text for the list columns.
+import type { Statement } from 'better-sqlite3';
+import type { ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
+import type { Db } from './db.js';
+
+/** An api_tokens row without token_hash; `L`/`R`: how the list and rate-limit columns come back (JSON text here, parsed JSONB in PostgreSQL). */
+export interface TokenRow<L = string[], R = NonNullable<ApiTokenRecord['rateLimit']>> {
+  id: string;
+  owner: string;
+  name: string;
+  access: ApiTokenRecord['access'];
+  paths: L;
+  groups: L;
+  ip_allowlist: L;
+  rate_limit: R | null;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  revoked_at: number | null;
+  created_by: string;
+}
+type Row = TokenRow<string, string>;
+
+// Every column but token_hash: the hash is read only by findByHash.
+const COLUMNS = 'id, owner, name, access, paths, groups, ip_allowlist, rate_limit, created_at, expires_at, last_used_at, last_used_ip, revoked_at, created_by';
+
+export function tokenRecordOf(r: TokenRow): ApiTokenRecord {
+  const rec: ApiTokenRecord = {
+    id: r.id,
+    owner: r.owner,
+    name: r.name,
+    access: r.access,
+    paths: r.paths,
+    groups: r.groups,
+    ipAllowlist: r.ip_allowlist,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    createdBy: r.created_by,
+  };
+  if (r.rate_limit) rec.rateLimit = r.rate_limit;
+  if (r.last_used_at !== null) rec.lastUsedAt = r.last_used_at;
+  if (r.last_used_ip !== null) rec.lastUsedIp = r.last_used_ip;
+  if (r.revoked_at !== null) rec.revokedAt = r.revoked_at;
+  return rec;
+}
+
+const recordOf = (r: Row): ApiTokenRecord =>
+  tokenRecordOf({
+    ...r,
+    paths: JSON.parse(r.paths) as string[],
+    groups: JSON.parse(r.groups) as string[],
+    ip_allowlist: JSON.parse(r.ip_allowlist) as string[],
+    rate_limit: r.rate_limit ? (JSON.parse(r.rate_limit) as TokenRow['rate_limit']) : null,
+  });
+
+export class SqliteTokenStore implements TokenStore {
+  private readonly stmt: {
+    insert: Statement;
+    byHash: Statement<[string]>;
+    byId: Statement<[string]>;
+    all: Statement<[]>;
+    byOwner: Statement<[string]>;
+    revoke: Statement<[number, string]>;
+    touch: Statement<[number, string, string, number]>;
+  };
+
+  constructor(private readonly db: Db) {
+    this.stmt = {
+      insert: db.prepare(
+        `INSERT INTO api_tokens (id, token_hash, owner, name, access, paths, groups, ip_allowlist, rate_limit, created_at, expires_at, created_by)
+         VALUES (@id, @token_hash, @owner, @name, @access, @paths, @groups, @ip_allowlist, @rate_limit, @created_at, @expires_at, @created_by)`,
+      ),
+      byHash: db.prepare(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ?`),
+      byId: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE id = ?`),
+      all: db.prepare(`SELECT ${COLUMNS} FROM api_tokens ORDER BY created_at DESC, id`),
+      byOwner: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE owner = ? ORDER BY created_at DESC, id`),
+      revoke: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      touch: db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
+    };
+  }
+
+  async insert(t: NewApiToken): Promise<void> {
+    this.stmt.insert.run({
+      id: t.id,
+      token_hash: t.tokenHash,
+      owner: t.owner,
+      name: t.name,
+      access: t.access,
+      paths: JSON.stringify(t.paths),
+      groups: JSON.stringify(t.groups),
+      ip_allowlist: JSON.stringify(t.ipAllowlist),
+      rate_limit: t.rateLimit ? JSON.stringify(t.rateLimit) : null,
+      created_at: t.createdAt,
+      expires_at: t.expiresAt,
+      created_by: t.createdBy,
+    });
+  }
+
+  async findByHash(tokenHash: string) {
+    const r = this.stmt.byHash.get(tokenHash) as (Row & { token_hash: string }) | undefined;
+    return r ? { record: recordOf(r), tokenHash: r.token_hash } : undefined;
+  }
+
+  async get(id: string) {
+    const r = this.stmt.byId.get(id) as Row | undefined;
+    return r ? recordOf(r) : undefined;
+  }
+
+  async list(filter: { owner?: string } = {}) {
+    const rows = (filter.owner === undefined ? this.stmt.all.all() : this.stmt.byOwner.all(filter.owner)) as Row[];
+    return rows.map(recordOf);
+  }
+
+  async revoke(id: string, at: number) {
+    return this.stmt.revoke.run(at, id).changes > 0;
+  }
+
+  async recordUses(uses: readonly TokenUse[]) {
+    this.db.transaction(() => {
+      for (const u of uses) this.stmt.touch.run(u.at, u.ip, u.id, u.at);
+    })();
+  }
+}

@@ -1,0 +1,10 @@
+// The storage of one sidecar, one interface per concern (STYLE.md §8). The Runtime holds this,
+// never a driver handle; SQLite (sqlite/) and PostgreSQL (postgres/) each implement every concern.
+import type { TokenStore } from './token-store.js';
+
+export interface Stores {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly tokens: TokenStore;
+  /** Closes the connections (the SQLite handle, the PostgreSQL pool). */
+  close(): Promise<void>;
+}

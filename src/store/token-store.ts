@@ -1,0 +1,55 @@
+// API tokens at rest: the interface both backends implement (sqlite/tokens.ts, postgres/tokens.ts),
+// its records, and nothing else. Behaviour is pinned once, for both, by the conformance suite
+// (test/store/conformance/tokens.ts). Minting, validation and the last-used batching sit above it,
+// in api-tokens/api-tokens.ts. Times are ms since the epoch.
+
+export type TokenAccess = 'read' | 'write';
+
+/** A stored token: what it grants and its times. Never the secret; the hash only via findByHash. */
+export interface ApiTokenRecord {
+  /** Public id ("tok_…"); never derived from the secret. */
+  id: string;
+  /** The Jira username the token acts as. */
+  owner: string;
+  name: string;
+  access: TokenAccess;
+  /** Path patterns the token may call; empty: every path. */
+  paths: string[];
+  /** The owner's groups when the token was minted. */
+  groups: string[];
+  /** CIDRs the token may be used from; empty: any address. */
+  ipAllowlist: string[];
+  rateLimit?: { points: number; durationSec: number };
+  createdAt: number;
+  expiresAt: number;
+  lastUsedAt?: number;
+  lastUsedIp?: string;
+  revokedAt?: number;
+  /** "cli", "self-service:<user>", "admin:<user>". */
+  createdBy: string;
+}
+
+/** A token to insert: its record as minted, and the SHA-256 (hex) of its secret. */
+export interface NewApiToken extends Omit<ApiTokenRecord, 'lastUsedAt' | 'lastUsedIp' | 'revokedAt'> {
+  tokenHash: string;
+}
+
+export interface TokenUse {
+  id: string;
+  at: number;
+  ip: string;
+}
+
+export interface TokenStore {
+  /** Stores a new token; a duplicate id or hash is an error. */
+  insert(token: NewApiToken): Promise<void>;
+  /** The token with this hash and the stored hash itself (the caller compares it in constant time). */
+  findByHash(tokenHash: string): Promise<{ record: ApiTokenRecord; tokenHash: string } | undefined>;
+  get(id: string): Promise<ApiTokenRecord | undefined>;
+  /** Every token, or one owner's, newest first (ties by id). */
+  list(filter?: { owner?: string }): Promise<ApiTokenRecord[]>;
+  /** Marks the token revoked at `at` unless it already is (the first time is kept); true when this call did it. */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** Last-used stamps, in one write; a stamp older than the stored one is ignored (never backwards). */
+  recordUses(uses: readonly TokenUse[]): Promise<void>;
+}

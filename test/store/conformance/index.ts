@@ -1,0 +1,11 @@
+// The storage conformance suite: every concern's tests, written once against the interfaces
+// (src/store/*-store.ts) and run unchanged on each backend. Shape after oauth2-proxy's
+// RunSessionStoreTests (pkg/sessions/tests), called from each store's own test file.
+import type { Backend } from './harness.js';
+import { tokenStoreConformance } from './tokens.js';
+
+export type { Backend };
+
+export function storeConformance(backend: Backend): void {
+  tokenStoreConformance(backend);
+}
