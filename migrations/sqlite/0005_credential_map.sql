@@ -1,7 +1,7 @@
 -- credential-map (issue 6): a Jira credential (a service account's PAT) the sidecar forwards for a
 -- service principal (subject_type 'client', by client id) or a chosen user (subject_type 'user').
 --
--- The secret is stored only as AES-256-GCM ciphertext (src/store/secret-keys.ts): key_id names the
+-- The secret is stored only as AES-256-GCM ciphertext (src/credential-map/secret-keys.ts): key_id names the
 -- key that sealed it (rotation re-encrypts row by row), iv is the 96-bit nonce, tag the GCM tag. The
 -- additional authenticated data is the row's subject and kind, so a ciphertext copied onto another
 -- row does not decrypt. No column holds any part of the plaintext (no prefix, no last four).

@@ -5,7 +5,7 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { SidecarError } from '../errors.js';
 import type { Runtime } from '../http/runtime.js';
-import { AdminStore, type SessionInfo } from './admin-store.js';
+import { AdminAccounts, type SessionInfo } from './accounts.js';
 import { fieldError, readJson, reqString } from './http-util.js';
 import { dummyHash, passwordProblem, verifyPassword } from './password.js';
 import { recordAdminAction } from './activity.js';
@@ -66,27 +66,27 @@ function setSessionCookie(ctx: Context, value: string, maxAgeSec: number) {
   ctx.set('Set-Cookie', `${SESSION_COOKIE}=${value}; Path=/api/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSec}${secure}`);
 }
 
-export function adminStoreOf(rt: Runtime): AdminStore {
-  return ((rt as unknown as { adminStore?: AdminStore }).adminStore ??= new AdminStore(rt.db, () => rt.deps.clock.now()));
+export function adminAccountsOf(rt: Runtime): AdminAccounts {
+  return ((rt as unknown as { adminAccounts?: AdminAccounts }).adminAccounts ??= new AdminAccounts(rt.stores.admin, () => rt.deps.clock.now()));
 }
 
 const peerIp = (ctx: Context) => ctx.req.socket.remoteAddress ?? '';
 
 /** Authenticates every /api/* request except login; refuses session writes without the CSRF token. */
 export function requireAdmin(rt: Runtime, open: Set<string>): Middleware {
-  const store = adminStoreOf(rt);
+  const accounts = adminAccountsOf(rt);
   return async function requireAdmin(ctx, next) {
     if (!ctx.path.startsWith('/api/') || open.has(`${ctx.method} ${ctx.path}`)) return next();
     const auth = ctx.get('authorization');
     if (auth) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      const key = m && store.useApiKey(m[1]!);
+      const key = m && (await accounts.useApiKey(m[1]!));
       if (!key) throw new SidecarError('admin_auth_required', { detail: 'unknown, revoked or expired admin API key' });
       ctx.state.admin = { username: `api-key:${key.name}`, via: 'api-key', apiKeyId: key.id } satisfies AdminPrincipal;
       return next();
     }
     const sid = readCookie(ctx, SESSION_COOKIE);
-    const session = sid ? store.findSession(sid) : undefined;
+    const session = sid ? await accounts.findSession(sid) : undefined;
     if (!sid || !session) throw new SidecarError('admin_auth_required');
     const csrfToken = csrfFor(sid);
     if (!SAFE_METHODS.has(ctx.method)) {
@@ -95,7 +95,7 @@ export function requireAdmin(rt: Runtime, open: Set<string>): Middleware {
       if (ctx.get('sec-fetch-site') === 'cross-site' || !sameOrigin(ctx.get('origin'), ctx.get('host')))
         throw new SidecarError('csrf_invalid', { detail: 'cross-origin write' });
     }
-    store.touchSession(session.idHash);
+    await accounts.touchSession(session.idHash);
     ctx.state.admin = { username: session.username, via: 'session', session, csrfToken } satisfies AdminPrincipal;
     return next();
   };
@@ -107,7 +107,7 @@ export const principal = (ctx: Context): AdminPrincipal => ctx.state.admin as Ad
 export const OPEN_ROUTES = new Set(['POST /api/login', 'POST /api/logout']);
 
 export function registerAuthRoutes(router: Router, rt: Runtime): void {
-  const store = adminStoreOf(rt);
+  const accounts = adminAccountsOf(rt);
   const ttl = () => rt.deps.getPolicy().config.admin.sessionTtlSec;
 
   router.post('/api/login', async (ctx) => {
@@ -115,29 +115,29 @@ export function registerAuthRoutes(router: Router, rt: Runtime): void {
     const username = reqString(body, 'username', 128);
     const password = reqString(body, 'password', 1024);
     const keys = [`user:${username}`, `ip:${peerIp(ctx)}`];
-    const wait = store.lockedForMs(keys);
+    const wait = await accounts.lockedForMs(keys);
     if (wait > 0) throw new SidecarError('login_throttled', { headers: { 'Retry-After': String(Math.ceil(wait / 1000)) } });
-    const user = store.findUser(username);
+    const user = await accounts.findUser(username);
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash()));
     if (!user || !ok) {
-      store.recordFailure(keys);
+      await accounts.recordFailure(keys);
       rt.deps.logger.warn({ username, ip: peerIp(ctx) }, 'admin login failed');
       recordAdminAction(rt, { actor: username, action: 'admin.login_failed', after: { ip: peerIp(ctx) } });
       throw new SidecarError('login_failed');
     }
-    store.clearFailures(keys);
-    const { sessionId } = store.createSession(user.id, ttl(), peerIp(ctx));
+    await accounts.clearFailures(keys);
+    const { sessionId } = await accounts.createSession(user.id, ttl(), peerIp(ctx));
     setSessionCookie(ctx, sessionId, ttl());
     recordAdminAction(rt, { actor: username, action: 'admin.login', after: { ip: peerIp(ctx) } });
     ctx.body = { username, csrfToken: csrfFor(sessionId) };
   });
 
   // Logout needs no CSRF token: the worst a forged logout does is end a session.
-  router.post('/api/logout', (ctx) => {
+  router.post('/api/logout', async (ctx) => {
     const sid = readCookie(ctx, SESSION_COOKIE);
-    const session = sid ? store.findSession(sid) : undefined;
+    const session = sid ? await accounts.findSession(sid) : undefined;
     if (session) {
-      store.deleteSession(session.idHash);
+      await accounts.deleteSession(session.idHash);
       recordAdminAction(rt, { actor: session.username, action: 'admin.logout' });
     }
     setSessionCookie(ctx, '', 0);
@@ -157,18 +157,18 @@ export function registerAuthRoutes(router: Router, rt: Runtime): void {
     const next = body.newPassword;
     const problem = passwordProblem(next);
     if (problem) throw fieldError('newPassword', problem);
-    const user = store.findUser(p.session.username);
+    const user = await accounts.findUser(p.session.username);
     if (!user || !(await verifyPassword(current, user.passwordHash))) throw fieldError('currentPassword', 'is not the current password');
-    await store.setPassword(user.username, next as string);
+    await accounts.setPassword(user.username, next as string);
     // setPassword ended every session; keep this browser logged in with a fresh one.
-    const { sessionId } = store.createSession(user.id, ttl(), peerIp(ctx));
+    const { sessionId } = await accounts.createSession(user.id, ttl(), peerIp(ctx));
     setSessionCookie(ctx, sessionId, ttl());
     recordAdminAction(rt, { actor: user.username, action: 'admin.password_change' });
     ctx.body = { ok: true, csrfToken: csrfFor(sessionId) };
   });
 
-  router.get('/api/admin-keys', (ctx) => {
-    ctx.body = { keys: store.listApiKeys() };
+  router.get('/api/admin-keys', async (ctx) => {
+    ctx.body = { keys: await accounts.listApiKeys() };
   });
   router.post('/api/admin-keys', async (ctx) => {
     const body = await readJson(ctx);
@@ -179,13 +179,13 @@ export function registerAuthRoutes(router: Router, rt: Runtime): void {
       if (!Number.isInteger(d) || d < 1 || d > 3650) throw fieldError('expiresInDays', 'must be a whole number of days from 1 to 3650');
       expiresAt = rt.deps.clock.now() + d * 86_400_000;
     }
-    const { key, apiKey } = store.createApiKey(name, principal(ctx).username, expiresAt);
+    const { key, apiKey } = await accounts.createApiKey(name, principal(ctx).username, expiresAt);
     recordAdminAction(rt, { actor: principal(ctx).username, action: 'admin_key.create', target: apiKey.id, after: { name, expiresAt } });
     ctx.status = 201;
     ctx.body = { key, apiKey };
   });
-  router.delete('/api/admin-keys/:id', (ctx) => {
-    const k = store.revokeApiKey(ctx.params.id!);
+  router.delete('/api/admin-keys/:id', async (ctx) => {
+    const k = await accounts.revokeApiKey(ctx.params.id!);
     if (!k) throw new SidecarError('not_found');
     recordAdminAction(rt, { actor: principal(ctx).username, action: 'admin_key.revoke', target: k.id });
     ctx.body = { apiKey: k };

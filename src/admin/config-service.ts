@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { SidecarError } from '../errors.js';
 import type { Runtime } from '../http/runtime.js';
 import { diffLeaves, getIn, isObj, maskedChanges, maskSecrets, secretPaths, unmaskSecrets, applyChanges, type DocPath } from './config-doc.js';
-import { loadStoredChanges, placeholderPaths, planFileWrite, storeChanges, withoutEnvIssuer, writeConfigFile } from './config-store.js';
+import { changesToStore, placeholderPaths, planFileWrite, withoutEnvIssuer, writeConfigFile } from './config-store.js';
 
 /** Settings read only at start (listeners, the audit writer): saved, but applied at the next restart. */
 export const RESTART_PATHS = ['server', 'audit.writer'];
@@ -56,10 +56,10 @@ export function envOverrides(env: NodeJS.ProcessEnv): Array<{ path: string; vari
  * A stored change set that no longer validates stops the start (failing open to defaults could
  * undo a lockdown); `jira-auth-sidecar admin reset-config` clears it.
  */
-export function loadStoredConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env): boolean {
+export async function loadStoredConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const s = stateOf(rt);
   if (rt.configFile) return false;
-  const stored = loadStoredChanges(rt.db);
+  const stored = await rt.stores.config.load();
   if (!stored || stored.changes.length === 0) return false;
   // Env is applied last: a SIDECAR_* variable set at this start wins over the value the admin saved.
   const changes = stored.changes.filter((c) => formatPath(c.path) !== DATA_DIR);
@@ -74,16 +74,16 @@ export function loadStoredConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.e
   rt.applyConfig(v.config, doc);
   // The logger was built from the startup level, before the saved one was known.
   if (rt.deps.logger.level !== v.config.log.level) rt.deps.logger.level = v.config.log.level;
-  rt.deps.logger.info({ changes: stored.changes.length, savedAt: new Date(stored.savedAt).toISOString(), savedBy: stored.savedBy }, 'admin configuration changes loaded from the database');
+  rt.deps.logger.info({ changes: stored.changes.length, savedAt: new Date(stored.savedAt).toISOString(), savedBy: stored.savedBy, version: stored.version }, 'admin configuration changes loaded from the database');
   return true;
 }
 
-export function describeConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env) {
+export async function describeConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env) {
   const policy = rt.deps.getPolicy();
   return {
     config: maskSecrets(policy.config),
     version: policy.version,
-    source: rt.configFile ? 'file' : loadStoredChanges(rt.db) ? 'database' : 'defaults',
+    source: rt.configFile ? 'file' : (await rt.stores.config.load()) ? 'database' : 'defaults',
     file: rt.configFile ?? null,
     secrets: secretPaths(policy.config),
     envOverrides: envOverrides(env),
@@ -146,8 +146,8 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
       }
     } else {
       const envPaths = new Set(envOverrides(env).map((o) => o.path));
-      const keep = (loadStoredChanges(rt.db)?.changes ?? []).filter((c) => envPaths.has(formatPath(c.path)));
-      storeChanges(rt.db, s.base, next, env, actor, rt.deps.clock.now(), keep);
+      const keep = ((await rt.stores.config.load())?.changes ?? []).filter((c) => envPaths.has(formatPath(c.path)));
+      await rt.stores.config.save({ changes: changesToStore(s.base, next, env, keep), savedAt: rt.deps.clock.now(), savedBy: actor });
     }
     rt.applyConfig(next, doc);
     if (next.log.level !== current.log.level) rt.deps.logger.level = next.log.level;

@@ -5,17 +5,16 @@
 //    through the API (change the variable), and a value sent through the API may not contain "${",
 //    because the file loader would expand it.
 //  - Without a file: the list of changed settings (path -> value, relative to the startup
-//    configuration) is stored in the `settings` table and replayed over the startup configuration at
-//    each start, so new defaults or env values still apply to everything the admin did not touch.
+//    configuration) is kept by the ConfigStore (store/config-store.ts) and replayed over the startup
+//    configuration at each start, so new defaults or env values still apply to everything the admin
+//    did not touch.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isNode, parseDocument, YAMLSeq, type Document } from 'yaml';
-import type { Db } from '../store/sqlite/db.js';
+import type { StoredChange } from '../store/config-store.js';
 import { formatPath, type ConfigIssue } from '../config/validate.js';
 import { deepEqual, diffLeaves, getIn, isObj, type Change, type DocPath } from './config-doc.js';
-
-const SETTINGS_KEY = 'admin.configChanges';
 
 const hasPlaceholder = (v: unknown) => v !== undefined && JSON.stringify(v).includes('${');
 
@@ -125,40 +124,14 @@ export function writeConfigFile(file: string, text: string): void {
   atomicWrite(file, text);
 }
 
-export interface StoredChanges {
-  changes: Array<{ path: DocPath; after?: unknown }>;
-  savedAt: number;
-  savedBy: string;
-}
-
 /**
- * The admin's changes relative to the startup configuration, replayed at each start. `keep`: earlier
- * stored changes to settings a SIDECAR_* variable fixes at this start (env wins while it is set; the
- * saved value returns when it is unset, so saving something else must not forget it).
+ * The admin's changes relative to the startup configuration, replayed at each start (kept by the
+ * ConfigStore). `keep`: earlier stored changes to settings a SIDECAR_* variable fixes at this start
+ * (env wins while it is set; the saved value returns when it is unset, so saving something else must
+ * not forget it).
  */
-export function storeChanges(db: Db, base: unknown, next: unknown, env: NodeJS.ProcessEnv, savedBy: string, now: number, keep: StoredChanges['changes'] = []): void {
-  const changes: StoredChanges['changes'] = diffLeaves(withoutEnvIssuer(base, env), withoutEnvIssuer(next, env)).map((c) => ({ path: c.path, after: c.after }));
+export function changesToStore(base: unknown, next: unknown, env: NodeJS.ProcessEnv, keep: StoredChange[] = []): StoredChange[] {
+  const changes: StoredChange[] = diffLeaves(withoutEnvIssuer(base, env), withoutEnvIssuer(next, env)).map((c) => ({ path: c.path, after: c.after }));
   for (const k of keep) if (!changes.some((c) => formatPath(c.path) === formatPath(k.path))) changes.push(k);
-  const value: StoredChanges = { changes, savedAt: now, savedBy };
-  db.prepare(
-    `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
-     ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-  ).run(SETTINGS_KEY, JSON.stringify(value), now);
-}
-
-export function loadStoredChanges(db: Db): StoredChanges | undefined {
-  const r = db.prepare('SELECT value FROM settings WHERE key = ?').get(SETTINGS_KEY) as { value: string } | undefined;
-  if (!r) return undefined;
-  let v: StoredChanges;
-  try {
-    v = JSON.parse(r.value) as StoredChanges;
-  } catch {
-    v = { changes: 'unreadable' } as unknown as StoredChanges;
-  }
-  if (!Array.isArray(v.changes)) throw new Error('the configuration changes saved in the admin UI are unreadable; run `jira-auth-sidecar admin reset-config`');
-  return v;
-}
-
-export function clearStoredChanges(db: Db): boolean {
-  return db.prepare('DELETE FROM settings WHERE key = ?').run(SETTINGS_KEY).changes > 0;
+  return changes;
 }

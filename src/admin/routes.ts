@@ -25,8 +25,8 @@ export function registerAdminRoutes(router: Router, rt: Runtime, app: Koa): void
 
   registerAuthRoutes(router, rt);
 
-  router.get('/api/config', (ctx) => {
-    ctx.body = describeConfig(rt);
+  router.get('/api/config', async (ctx) => {
+    ctx.body = await describeConfig(rt);
   });
   // Body: the configuration document (as GET returns it in `config`), or {config: document}.
   router.put('/api/config', async (ctx) => {
@@ -35,7 +35,7 @@ export function registerAdminRoutes(router: Router, rt: Runtime, app: Koa): void
     const doc = keys.length === 1 && keys[0] === 'config' && isObj(body.config) ? body.config : body;
     const actor = principal(ctx).username;
     const result = await putConfig(rt, doc, actor, (changes) => recordAdminAction(rt, { actor, action: 'config.update', target: rt.configFile ?? 'database', after: { changes } }));
-    ctx.body = { ...describeConfig(rt), changes: result.changes, restartRequired: result.restartRequired };
+    ctx.body = { ...(await describeConfig(rt)), changes: result.changes, restartRequired: result.restartRequired };
   });
 
   registerTestRoute(router, rt);

@@ -1,8 +1,8 @@
 // Start-up work for the admin console (called from http/services.ts before the listeners open):
 // replay stored configuration changes, and make sure an admin account exists.
 import type { Runtime } from '../http/runtime.js';
-import { DEFAULT_ADMIN } from './admin-store.js';
-import { adminStoreOf } from './auth.js';
+import { DEFAULT_ADMIN } from './accounts.js';
+import { adminAccountsOf } from './auth.js';
 import { initConfigState, loadStoredConfig } from './config-service.js';
 import { generatePassword, MIN_PASSWORD_LENGTH, verifyPassword } from './password.js';
 
@@ -14,22 +14,22 @@ import { generatePassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwor
  */
 export async function setupAdmin(rt: Runtime, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   initConfigState(rt);
-  loadStoredConfig(rt, env);
-  const store = adminStoreOf(rt);
+  await loadStoredConfig(rt, env);
+  const accounts = adminAccountsOf(rt);
   const log = rt.deps.logger;
   const fromEnv = env.SIDECAR_ADMIN_PASSWORD;
   if (fromEnv) {
     if (fromEnv.length < MIN_PASSWORD_LENGTH) log.warn({ minLength: MIN_PASSWORD_LENGTH }, 'SIDECAR_ADMIN_PASSWORD is short; use a longer one');
-    const user = store.findUser(DEFAULT_ADMIN);
+    const user = await accounts.findUser(DEFAULT_ADMIN);
     if (!user || !(await verifyPassword(fromEnv, user.passwordHash))) {
-      await store.setPassword(DEFAULT_ADMIN, fromEnv);
+      await accounts.setPassword(DEFAULT_ADMIN, fromEnv);
       log.info({ username: DEFAULT_ADMIN }, 'admin password set from SIDECAR_ADMIN_PASSWORD');
     }
     return;
   }
-  if (store.userCount() > 0) return;
+  if ((await accounts.userCount()) > 0) return;
   const generated = generatePassword();
-  await store.setPassword(DEFAULT_ADMIN, generated);
+  await accounts.setPassword(DEFAULT_ADMIN, generated);
   // The password is printed once as a plain stdout line, never put in a structured log line
   // (log pipelines keep and ship those; secrets never reach a log).
   log.warn({ username: DEFAULT_ADMIN }, 'no admin account existed: generated an admin password, printed once on stdout (change it after logging in)');

@@ -3,8 +3,9 @@
 // runs: a new password ends that admin's sessions at once).
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { AdminStore, DEFAULT_ADMIN } from '../admin/admin-store.js';
-import { clearStoredChanges } from '../admin/config-store.js';
+import { AdminAccounts, DEFAULT_ADMIN } from '../admin/accounts.js';
+import { sqliteStores } from '../store/sqlite/stores.js';
+import { SqliteConfigStore } from '../store/sqlite/config.js';
 import { passwordProblem } from '../admin/password.js';
 import { die, loadOrExit, openDbOrExit } from './common.js';
 
@@ -38,7 +39,8 @@ function prompt(question: string): Promise<string> {
 function openStore(configFile?: string) {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   const { db } = openDbOrExit(config.server.dataDir);
-  return { db, store: new AdminStore(db, () => Date.now()) };
+  const stores = sqliteStores(db, { ownsDb: true });
+  return { db, stores, accounts: new AdminAccounts(stores.admin, () => Date.now()) };
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -59,11 +61,11 @@ export function registerAdminCommands(program: Command): void {
       } else die('no terminal to prompt on: pass the password on standard input with --password-stdin');
       const problem = passwordProblem(password);
       if (problem) die(`password ${problem}; nothing changed`);
-      const { db, store } = openStore(o.config);
+      const { stores, accounts } = openStore(o.config);
       try {
-        await store.setPassword(o.username, password);
+        await accounts.setPassword(o.username, password);
       } finally {
-        db.close();
+        await stores.close();
       }
       process.stdout.write(`password set for ${o.username}\n`);
     });
@@ -74,16 +76,16 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption('-n, --name <name>', 'what the key is for')
     .option('--days <n>', 'expire after this many days')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
-    .action((o: { name: string; days?: string; config?: string }) => {
+    .action(async (o: { name: string; days?: string; config?: string }) => {
       const days = o.days === undefined ? undefined : Number(o.days);
       if (days !== undefined && !(Number.isInteger(days) && days >= 1)) die('--days must be a whole number >= 1');
-      const { db, store } = openStore(o.config);
+      const { stores, accounts } = openStore(o.config);
       try {
-        const { key, apiKey } = store.createApiKey(o.name, 'cli', days ? Date.now() + days * 86_400_000 : null);
+        const { key, apiKey } = await accounts.createApiKey(o.name, 'cli', days ? Date.now() + days * 86_400_000 : null);
         process.stdout.write(`${key}\n`);
         process.stderr.write(`created admin API key ${apiKey.id} (${apiKey.name}); it is shown only this once\n`);
       } finally {
-        db.close();
+        await stores.close();
       }
     });
 
@@ -91,10 +93,10 @@ export function registerAdminCommands(program: Command): void {
     .command('reset-config')
     .description('forget configuration changes saved through the admin UI in the database (no config file in use)')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
-    .action((o: { config?: string }) => {
+    .action(async (o: { config?: string }) => {
       const { db } = openStore(o.config);
       try {
-        process.stdout.write(clearStoredChanges(db) ? 'stored admin configuration changes removed; restart the sidecar\n' : 'no stored admin configuration changes\n');
+        process.stdout.write((await new SqliteConfigStore(db).clear(Date.now())) ? 'stored admin configuration changes removed; restart the sidecar\n' : 'no stored admin configuration changes\n');
       } finally {
         db.close();
       }

@@ -5,8 +5,10 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
 import { recordAdminAction } from '../store/audit.js';
-import { CredentialError, CredentialStore, type CredentialSubjectType, type CredentialSummary } from '../store/credentials.js';
-import { KeyRingError, loadKeyRing } from '../store/secret-keys.js';
+import { CredentialError, CredentialMap, type CredentialSubjectType, type CredentialSummary } from '../credential-map/credentials.js';
+import { KeyRingError, loadKeyRing } from '../credential-map/secret-keys.js';
+import type { Db } from '../store/sqlite/db.js';
+import { sqliteStores } from '../store/sqlite/stores.js';
 import { die, loadOrExit, openDbOrExit } from './common.js';
 
 interface SubjectOpts {
@@ -20,7 +22,7 @@ function subjectOf(o: SubjectOpts): { type: CredentialSubjectType; id: string } 
   return o.client !== undefined ? { type: 'client', id: o.client } : { type: 'user', id: o.user! };
 }
 
-function withStore<T>(configFile: string | undefined, fn: (store: CredentialStore, db: ReturnType<typeof openDbOrExit>['db']) => T): T {
+async function withStore<T>(configFile: string | undefined, fn: (store: CredentialMap, db: Db) => Promise<T>): Promise<T> {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   let keys;
   try {
@@ -30,13 +32,14 @@ function withStore<T>(configFile: string | undefined, fn: (store: CredentialStor
     throw e;
   }
   const { db } = openDbOrExit(config.server.dataDir);
+  const stores = sqliteStores(db, { ownsDb: true });
   try {
-    return fn(new CredentialStore(db, keys, systemClock), db);
+    return await fn(new CredentialMap(stores.credentials, keys, systemClock), db);
   } catch (e) {
     if (e instanceof CredentialError) die(`${e.code === 'invalid' ? 'invalid input' : 'cannot do that'}: ${e.message}`);
     throw e;
   } finally {
-    db.close();
+    await stores.close();
   }
 }
 
@@ -106,9 +109,9 @@ export function registerCredentialCommands(program: Command): void {
         secret = process.env[o.fromEnv] ?? '';
         if (!secret) die(`environment variable ${o.fromEnv} is empty or not set`);
       } else secret = await readSecret(`Jira personal access token for ${subject.type}:${subject.id}: `);
-      withStore(o.config, (store, db) => {
-        const before = store.get(subject.type, subject.id);
-        const saved = store.set({ subjectType: subject.type, subject: subject.id, secret, createdBy: 'cli', ...(o.note !== undefined ? { note: o.note } : {}) });
+      await withStore(o.config, async (store, db) => {
+        const before = await store.get(subject.type, subject.id);
+        const saved = await store.set({ subjectType: subject.type, subject: subject.id, secret, createdBy: 'cli', ...(o.note !== undefined ? { note: o.note } : {}) });
         recordAdminAction(db, systemClock, { actor: 'cli', action: before ? 'credential.replace' : 'credential.create', target: `${subject.type}:${subject.id}`, before: auditView(before), after: auditView(saved) });
         process.stdout.write(`${before ? 'replaced' : 'stored'} the Jira credential for ${subject.type}:${subject.id} (encrypted with key ${saved.keyId})\n`);
       });
@@ -120,9 +123,9 @@ export function registerCredentialCommands(program: Command): void {
     .option('--json', 'one JSON document')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action((o: { json?: boolean; config?: string }) =>
-      withStore(o.config, (store) => {
-        const items = store.list();
-        const status = store.status();
+      withStore(o.config, async (store) => {
+        const items = await store.list();
+        const status = await store.status();
         if (o.json) return void process.stdout.write(`${JSON.stringify({ credentials: items, keys: status })}\n`);
         process.stdout.write(items.length ? `${table(items)}\n` : 'no stored credentials\n');
         if (!status.keyLoaded) process.stdout.write('note: no encryption key is set (SIDECAR_SECRET_KEY / SIDECAR_SECRET_KEY_FILE): stored credentials cannot be used\n');
@@ -138,9 +141,9 @@ export function registerCredentialCommands(program: Command): void {
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action((o: SubjectOpts) => {
       const subject = subjectOf(o);
-      withStore(o.config, (store, db) => {
-        const before = store.get(subject.type, subject.id);
-        if (!before || !store.delete(subject.type, subject.id)) die(`no stored credential for ${subject.type}:${subject.id}`);
+      return withStore(o.config, async (store, db) => {
+        const before = await store.get(subject.type, subject.id);
+        if (!before || !(await store.delete(subject.type, subject.id))) die(`no stored credential for ${subject.type}:${subject.id}`);
         recordAdminAction(db, systemClock, { actor: 'cli', action: 'credential.delete', target: `${subject.type}:${subject.id}`, before: auditView(before) });
         process.stdout.write(`deleted the Jira credential for ${subject.type}:${subject.id}\n`);
       });
@@ -151,9 +154,9 @@ export function registerCredentialCommands(program: Command): void {
     .description('re-encrypt every stored credential with the primary key (after making a new key primary; keep the old one in SIDECAR_SECRET_KEY_PREVIOUS or the key file until this succeeds)')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action((o: { config?: string }) =>
-      withStore(o.config, (store, db) => {
-        const r = store.rotate();
-        const primary = store.status().primaryKeyId;
+      withStore(o.config, async (store, db) => {
+        const r = await store.rotate();
+        const primary = (await store.status()).primaryKeyId;
         recordAdminAction(db, systemClock, { actor: 'cli', action: 'credential.rotate', after: { sealedWith: primary, reencrypted: r.reencrypted, alreadyCurrent: r.alreadyCurrent, failed: r.failed.length } });
         process.stdout.write(`re-encrypted ${r.reencrypted}, already on key ${primary}: ${r.alreadyCurrent}, failed: ${r.failed.length}\n`);
         for (const f of r.failed) process.stdout.write(`  ${f.subjectType}:${f.subject} (key ${f.keyId}): ${f.reason}\n`);

@@ -1,10 +1,16 @@
 // The storage of one sidecar, one interface per concern (STYLE.md §8). The Runtime holds this,
 // never a driver handle; SQLite (sqlite/) and PostgreSQL (postgres/) each implement every concern.
 import type { TokenStore } from './token-store.js';
+import type { AdminStore } from './admin-store.js';
+import type { ConfigStore } from './config-store.js';
+import type { CredentialStore } from './credential-store.js';
 
 export interface Stores {
   readonly kind: 'sqlite' | 'postgres';
   readonly tokens: TokenStore;
+  readonly admin: AdminStore;
+  readonly config: ConfigStore;
+  readonly credentials: CredentialStore;
   /** Closes the connections (the SQLite handle, the PostgreSQL pool). */
   close(): Promise<void>;
 }

@@ -138,3 +138,27 @@ jwt:
     expect(scalar.stderr).toContain('the top level must be a mapping of settings');
   });
 });
+
+describe('admin reset-config', () => {
+  it('forgets the changes saved in the database, says so, and moves the config version on', async () => {
+    const { openDb } = await import('../../src/store/sqlite/db.js');
+    const { SqliteConfigStore } = await import('../../src/store/sqlite/config.js');
+    const dataDir = path.join(dir, 'reset-config-data');
+    const db = openDb(dataDir).db;
+    const store = new SqliteConfigStore(db);
+    await store.save({ changes: [{ path: ['access', 'readOnlyGroups'], after: ['auditors'] }], savedAt: 1, savedBy: 'admin' });
+    db.close();
+    const first = cli(['admin', 'reset-config'], { SIDECAR_DATA_DIR: dataDir });
+    expect([first.status, first.stdout]).toEqual([0, 'stored admin configuration changes removed; restart the sidecar\n']);
+    const again = cli(['admin', 'reset-config'], { SIDECAR_DATA_DIR: dataDir });
+    expect([again.status, again.stdout]).toEqual([0, 'no stored admin configuration changes\n']);
+    const after = openDb(dataDir).db;
+    try {
+      const s = new SqliteConfigStore(after);
+      expect(await s.load()).toBeUndefined();
+      expect(await s.version()).toBe(2);
+    } finally {
+      after.close();
+    }
+  });
+});

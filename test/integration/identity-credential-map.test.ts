@@ -85,8 +85,8 @@ describe('credential-map', () => {
     dirs.push(dataDir);
     sc = await start(dataDir, { key: keyA });
     const store = sc.runtime.deps.services.credentialMap!;
-    store.set({ subjectType: 'client', subject: 'app-svc', secret: PAT, createdBy: 'test' });
-    store.set({ subjectType: 'client', subject: 'app-bob', secret: REVOKED_PAT, createdBy: 'test', note: 'revoked in Jira' });
+    await store.set({ subjectType: 'client', subject: 'app-svc', secret: PAT, createdBy: 'test' });
+    await store.set({ subjectType: 'client', subject: 'app-bob', secret: REVOKED_PAT, createdBy: 'test', note: 'revoked in Jira' });
   });
 
   it('forwards a service principal with its mapped PAT; the audit row keeps the real caller', async () => {
@@ -123,9 +123,9 @@ describe('credential-map', () => {
     expect(sc.logs.some((l) => l.includes('upstream_rejected_identity') && l.includes('client:app-bob'))).toBe(true);
   });
 
-  it('the admin store API lists subjects and never any part of the secret', () => {
+  it('the admin store API lists subjects and never any part of the secret', async () => {
     const store = sc.runtime.deps.services.credentialMap!;
-    const listed = JSON.stringify([store.list(), store.get('client', 'app-svc'), store.status()]);
+    const listed = JSON.stringify([await store.list(), await store.get('client', 'app-svc'), await store.status()]);
     expect(listed).toContain('app-svc');
     for (const secret of [PAT, REVOKED_PAT]) {
       expect(listed).not.toContain(secret);
@@ -171,8 +171,8 @@ describe('encryption key rotation', () => {
 
     // 1. stored under key A
     let s = await start(dataDir, { key: keyA });
-    s.runtime.deps.services.credentialMap!.set({ subjectType: 'client', subject: 'app-svc', secret: PAT, createdBy: 'test' });
-    const idA = s.runtime.deps.services.credentialMap!.status().primaryKeyId!;
+    await s.runtime.deps.services.credentialMap!.set({ subjectType: 'client', subject: 'app-svc', secret: PAT, createdBy: 'test' });
+    const idA = (await s.runtime.deps.services.credentialMap!.status()).primaryKeyId!;
     expect((await call(s)).status).toBe(200);
     await s.close();
 
@@ -180,11 +180,11 @@ describe('encryption key rotation', () => {
     s = await start(dataDir, { key: keyB, previous: keyA });
     expect((await call(s)).status).toBe(200);
     const store = s.runtime.deps.services.credentialMap!;
-    expect(store.status()).toMatchObject({ count: 1, notOnPrimary: 1 });
+    expect(await store.status()).toMatchObject({ count: 1, notOnPrimary: 1 });
     expect(s.logs.some((l) => l.includes('credentials rotate'))).toBe(true);
-    expect(store.rotate()).toEqual({ reencrypted: 1, alreadyCurrent: 0, failed: [] });
-    expect(store.get('client', 'app-svc')!.keyId).not.toBe(idA);
-    expect(store.rotate()).toEqual({ reencrypted: 0, alreadyCurrent: 1, failed: [] });
+    expect(await store.rotate()).toEqual({ reencrypted: 1, alreadyCurrent: 0, failed: [] });
+    expect((await store.get('client', 'app-svc'))!.keyId).not.toBe(idA);
+    expect(await store.rotate()).toEqual({ reencrypted: 0, alreadyCurrent: 1, failed: [] });
     await s.close();
 
     // 3. A dropped: B alone decrypts

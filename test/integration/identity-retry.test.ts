@@ -134,7 +134,7 @@ beforeAll(async () => {
   delete process.env.SIDECAR_SECRET_KEY_PREVIOUS;
   process.env.SIDECAR_SECRET_KEY = randomBytes(32).toString('base64');
   sc = await startIdentitySidecar(jira.url, config);
-  sc.runtime.deps.services.credentialMap!.set({ subjectType: 'client', subject: 'app-svc', secret: PAT, createdBy: 'test' });
+  await sc.runtime.deps.services.credentialMap!.set({ subjectType: 'client', subject: 'app-svc', secret: PAT, createdBy: 'test' });
 });
 afterAll(async () => {
   process.env = envBefore;

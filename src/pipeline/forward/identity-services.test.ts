@@ -39,7 +39,7 @@ function state(identity: Partial<Identity> | undefined, kind: Credential['kind']
 }
 
 const target = { method: 'GET', url: new URL('http://jira:8080/rest/api/2/myself'), path: '/rest/api/2/myself', req: { headers: {}, readableEnded: true } as unknown as IncomingMessage };
-const source = (map: Record<string, string>): CredentialSource => ({ reveal: (t, s) => (map[`${t}:${s}`] ? { secret: map[`${t}:${s}`]!, kind: 'jira-pat', keyId: 'k1' } : undefined) });
+const source = (map: Record<string, string>): CredentialSource => ({ reveal: async (t, s) => (map[`${t}:${s}`] ? { secret: map[`${t}:${s}`]!, kind: 'jira-pat', keyId: 'k1' } : undefined) });
 const pick = (st: RequestState, src: CredentialSource | undefined = source({ 'client:app-map': PAT })) => identityPicker(fixedClock(1_700_000_000_000), src)(st)(st, target);
 
 describe('identityPicker', () => {
@@ -86,7 +86,7 @@ describe('identityPicker', () => {
 
   it('a stored credential that cannot be read is a 503, never a fallback', async () => {
     const broken: CredentialSource = {
-      reveal: () => {
+      reveal: async () => {
         throw new Error('key 1234 is not loaded');
       },
     };

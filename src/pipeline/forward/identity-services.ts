@@ -8,8 +8,8 @@ import type { Clock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
 import { perPolicy, type Policy } from '../../config/policy.js';
 import { rsaPrivateKeyProblem } from '../../config/identity-schema.js';
-import { CredentialStore, type CredentialAdmin } from '../../store/credentials.js';
-import { loadKeyRing } from '../../store/secret-keys.js';
+import { CredentialMap, type CredentialAdmin } from '../../credential-map/credentials.js';
+import { loadKeyRing } from '../../credential-map/secret-keys.js';
 import type { RequestState } from '../state.js';
 import { recordRefusal } from '../step.js';
 import { headerIdentity, isReplacedCredential, type IdentityForwarder } from './identity.js';
@@ -87,7 +87,7 @@ export function identityPicker(clock: Clock, credentials: CredentialSource | und
     return oauth1Forwarder(s, clock);
   };
   const noKey: CredentialSource = {
-    reveal: () => {
+    reveal: async () => {
       throw new Error('credential-map needs SIDECAR_SECRET_KEY or SIDECAR_SECRET_KEY_FILE');
     },
   };
@@ -109,7 +109,7 @@ export function identityPicker(clock: Clock, credentials: CredentialSource | und
 export function buildIdentityServices(rt: Runtime): void {
   const { deps } = rt;
   const keys = loadKeyRing(process.env);
-  const store = new CredentialStore(rt.db, keys, deps.clock);
+  const store = new CredentialMap(rt.stores.credentials, keys, deps.clock);
   // The admin surface gets a facade of the admin methods only: reveal() is not reachable from services.
   deps.services.credentialMap = {
     list: () => store.list(),
@@ -128,7 +128,12 @@ export function buildIdentityServices(rt: Runtime): void {
         : { ok: true },
   });
   if (keys) {
-    const { notOnPrimary } = store.status();
-    if (notOnPrimary > 0) deps.logger.warn({ rows: notOnPrimary, primaryKeyId: keys.primary.id }, 'stored Jira credentials sealed with an older key: run `jira-auth-sidecar credentials rotate`');
+    // A hint for the operator, not a condition of starting: the count arrives when the store answers.
+    store.status().then(
+      ({ notOnPrimary }) => {
+        if (notOnPrimary > 0) deps.logger.warn({ rows: notOnPrimary, primaryKeyId: keys.primary.id }, 'stored Jira credentials sealed with an older key: run `jira-auth-sidecar credentials rotate`');
+      },
+      (err: unknown) => deps.logger.warn({ err }, 'could not count stored Jira credentials sealed with an older key'),
+    );
   }
 }

@@ -52,3 +52,19 @@ export function createPool(o: PostgresOptions): pg.Pool {
   pool.on('error', () => {});
   return pool;
 }
+
+/** Runs `fn` on one pooled client inside BEGIN/COMMIT (ROLLBACK when it throws). */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}

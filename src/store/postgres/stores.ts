@@ -3,6 +3,9 @@ import type { Stores } from '../stores.js';
 import { createPool, type PostgresOptions } from './pool.js';
 import { migratePostgres } from './migrate.js';
 import { PgTokenStore } from './tokens.js';
+import { PgAdminStore } from './admin.js';
+import { PgConfigStore } from './config.js';
+import { PgCredentialStore } from './credentials.js';
 import type { MigrationResult } from '../sqlite/migrate.js';
 
 export async function openPostgresStores(o: PostgresOptions & { migrate?: boolean; migrationsDir?: string }): Promise<{ stores: Stores; migrations?: MigrationResult }> {
@@ -17,6 +20,9 @@ export async function openPostgresStores(o: PostgresOptions & { migrate?: boolea
   const stores: Stores = {
     kind: 'postgres',
     tokens: new PgTokenStore(pool),
+    admin: new PgAdminStore(pool),
+    config: new PgConfigStore(pool),
+    credentials: new PgCredentialStore(pool),
     close: () => pool.end(),
   };
   return { stores, migrations };

@@ -3,9 +3,15 @@
 // RunSessionStoreTests (pkg/sessions/tests), called from each store's own test file.
 import type { Backend } from './harness.js';
 import { tokenStoreConformance } from './tokens.js';
+import { adminStoreConformance } from './admin.js';
+import { configStoreConformance } from './config.js';
+import { credentialStoreConformance } from './credentials.js';
 
 export type { Backend };
 
 export function storeConformance(backend: Backend): void {
   tokenStoreConformance(backend);
+  adminStoreConformance(backend);
+  configStoreConformance(backend);
+  credentialStoreConformance(backend);
 }

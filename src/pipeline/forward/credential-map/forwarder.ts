@@ -6,10 +6,10 @@ import type { RequestState } from '../../state.js';
 import type { ForwardTarget, IdentityForwarder, IdentityPlan } from '../identity.js';
 import { credentialSubject } from '../identity-mode.js';
 
-/** Where mapped credentials come from (the store's reveal(); a stub in tests). */
+/** Where mapped credentials come from (CredentialMap.reveal(); a stub in tests). */
 export interface CredentialSource {
-  /** undefined: nothing stored for the subject. Throws when one is stored but cannot be decrypted. */
-  reveal(subjectType: 'client' | 'user', subject: string): { secret: string; kind: 'jira-pat'; keyId: string } | undefined;
+  /** undefined: nothing stored for the subject. Rejects when one is stored but cannot be decrypted (or the store cannot be read). */
+  reveal(subjectType: 'client' | 'user', subject: string): Promise<{ secret: string; kind: 'jira-pat'; keyId: string } | undefined>;
 }
 
 /** Jira's 401 to a mapped credential: the stored PAT is expired, revoked or wrong. */
@@ -29,9 +29,9 @@ export function mappedCredentialRejection(status: number, label: string, keyId: 
 export async function planCredentialMap(st: RequestState, target: ForwardTarget, source: CredentialSource, fallback: IdentityForwarder | 'deny'): Promise<IdentityPlan | undefined> {
   const subject = credentialSubject(st.identity!);
   const label = `${subject.type}:${subject.id}`;
-  let found: ReturnType<CredentialSource['reveal']>;
+  let found: Awaited<ReturnType<CredentialSource['reveal']>>;
   try {
-    found = source.reveal(subject.type, subject.id);
+    found = await source.reveal(subject.type, subject.id);
   } catch (e) {
     throw new SidecarError('auth_unavailable', { rule: 'credential-map:undecryptable', detail: (e as Error).message });
   }

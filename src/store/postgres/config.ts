@@ -1,0 +1,41 @@
+// ConfigStore on PostgreSQL: the same two settings rows as sqlite/config.ts. The version row is
+// bumped with one atomic upsert, so saves from two replicas at once get two distinct versions.
+import type pg from 'pg';
+import { CONFIG_KEY, CONFIG_VERSION_KEY, parseStoredConfig, type ConfigStore, type StoredConfig } from '../config-store.js';
+import { inTransaction } from './pool.js';
+
+const BUMP = `INSERT INTO settings (key, value, updated_at) VALUES ($1, '1', $2)
+  ON CONFLICT (key) DO UPDATE SET value = (settings.value::bigint + 1)::text, updated_at = EXCLUDED.updated_at
+  RETURNING value::bigint AS version`;
+
+export class PgConfigStore implements ConfigStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async load(): Promise<StoredConfig | undefined> {
+    const rows = (await this.pool.query<{ key: string; value: string }>('SELECT key, value FROM settings WHERE key = ANY($1)', [[CONFIG_KEY, CONFIG_VERSION_KEY]])).rows;
+    const text = rows.find((r) => r.key === CONFIG_KEY)?.value;
+    return text === undefined ? undefined : parseStoredConfig(text, Number(rows.find((r) => r.key === CONFIG_VERSION_KEY)?.value ?? 0));
+  }
+
+  async save(doc: Omit<StoredConfig, 'version'>): Promise<number> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query(
+        `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
+        [CONFIG_KEY, JSON.stringify({ changes: doc.changes, savedAt: doc.savedAt, savedBy: doc.savedBy }), doc.savedAt],
+      );
+      return (await c.query<{ version: number }>(BUMP, [CONFIG_VERSION_KEY, doc.savedAt])).rows[0]!.version;
+    });
+  }
+
+  async clear(at: number): Promise<boolean> {
+    return inTransaction(this.pool, async (c) => {
+      const removed = ((await c.query('DELETE FROM settings WHERE key = $1', [CONFIG_KEY])).rowCount ?? 0) > 0;
+      if (removed) await c.query(BUMP, [CONFIG_VERSION_KEY, at]);
+      return removed;
+    });
+  }
+
+  async version(): Promise<number> {
+    return Number((await this.pool.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [CONFIG_VERSION_KEY])).rows[0]?.value ?? 0);
+  }
+}
