@@ -1,7 +1,7 @@
 -- Audit log (CONTRACT section 6): one row per guarded request, one per admin action.
 --
 -- Tamper evidence: every row carries row_hash = SHA-256(prev_hash || canonical row JSON) and the
--- prev_hash of the row before it (src/store/audit-chain.ts). Ids are assigned by the writer as
+-- prev_hash of the row before it (src/audit/chain.ts). Ids are assigned by the writer as
 -- previous id + 1, so a chain has no gaps and its length is max(id) - min(id) + 1 without a scan.
 -- Request rows and admin rows are two separate chains ('request', 'admin'): request rows are written
 -- in batches by the sink while admin rows are written synchronously by the admin API, and two chains

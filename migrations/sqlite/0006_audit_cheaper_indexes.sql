@@ -5,7 +5,7 @@
 -- thousand active callers, a batch of 100 rows changed ~100 pages, each copied whole into the WAL
 -- on commit: about 12 of the 25 µs of writer CPU per row (measured on 400k rows, 1,000 users).
 -- audit_by_user holds the same (user, time, id) entries, but the writer adds them every
--- 10,000 rows, sorted (src/store/audit-index.ts), so each user's new entries land together:
+-- 10,000 rows, sorted (src/store/sqlite/audit-index.ts), so each user's new entries land together:
 -- ~3 µs per row. Rows newer than audit_index_state.through_id have no entry yet; queries by user
 -- read them from audit_log directly (at most about 10,000 rows, by rowid), so results are exact
 -- and immediate. Retention deletes a row's entry together with the row.
@@ -30,7 +30,7 @@ DROP INDEX IF EXISTS audit_log_user;
 -- query for that value finds its rows at once by walking the time index, and an entry per row only
 -- cost writer time (about 1.8 µs per row for the two). Queries for any other value carry the
 -- literal term (decision <> 'allow', status <> 200) that lets SQLite use the partial index
--- (src/store/audit-query.ts).
+-- (src/store/sqlite/audit-query.ts).
 DROP INDEX IF EXISTS audit_log_decision;
 DROP INDEX IF EXISTS audit_log_status;
 CREATE INDEX IF NOT EXISTS audit_log_decision ON audit_log (decision, time) WHERE decision <> 'allow';

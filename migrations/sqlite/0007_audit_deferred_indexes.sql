@@ -5,9 +5,9 @@
 -- commit. Writer CPU per row, 400k rows, the worker's settings: 50,000 paths and 2,000 addresses
 -- 33-38 µs with their SQLite indexes, 17-19 µs deferred; 200 API tokens 23-24 µs with the token
 -- index, 12-14 µs without; 50 client apps 16-21 µs with the client index, 11-13 µs without. The
--- writer adds the entries every audit.indexBatchRows rows, sorted (src/store/audit-index.ts); queries
+-- writer adds the entries every audit.indexBatchRows rows, sorted (src/store/sqlite/audit-index.ts); queries
 -- read rows newer than through_id from audit_log by rowid, so results stay exact and immediate
--- (src/store/audit-query.ts).
+-- (src/store/sqlite/audit-query.ts).
 -- OR IGNORE throughout: entries or state rows already there (a development build of this migration
 -- under its first name, 0007_audit_deferred_path_ip) are kept, not an error.
 CREATE TABLE IF NOT EXISTS audit_by_path (

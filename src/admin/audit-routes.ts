@@ -3,14 +3,15 @@
 import type Router from '@koa/router';
 import type { Runtime } from '../http/runtime.js';
 import { SidecarError } from '../errors.js';
-import { AuditFilterError, parseAuditFilters, type ExportFormat } from '../store/audit-query.js';
+import { AuditFilterError, parseAuditFilters } from '../audit/filters.js';
+import type { ExportFormat } from '../audit/export.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
 /** Runs fn, turning a bad filter or cursor into 400 bad_request naming the field. */
-function asBadRequest<T>(fn: () => T): T {
+export async function asBadRequest<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof AuditFilterError) throw new SidecarError('bad_request', { message: `Invalid audit filter ${e.message}.`, issues: [{ path: e.field, message: e.message }] });
     throw e;
@@ -24,20 +25,20 @@ function auditService(rt: Runtime) {
 }
 
 export function registerAuditRoutes(router: Router, rt: Runtime): void {
-  router.get('/api/audit', (ctx) => {
+  router.get('/api/audit', async (ctx) => {
     const q = ctx.query as Query;
     const limit = q.limit === undefined ? undefined : Number(q.limit);
     const cursor = typeof q.cursor === 'string' && q.cursor ? q.cursor : undefined;
-    ctx.body = asBadRequest(() => {
+    ctx.body = await asBadRequest(() => {
       if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new AuditFilterError('limit', 'a positive integer (at most 1000 are returned)');
       return auditService(rt).query(parseAuditFilters(q), { limit, cursor });
     });
   });
 
-  router.get('/api/audit/export', (ctx) => {
+  router.get('/api/audit/export', async (ctx) => {
     const q = ctx.query as Query;
     const format = (typeof q.format === 'string' ? q.format : 'csv') as ExportFormat;
-    const filters = asBadRequest(() => {
+    const filters = await asBadRequest(() => {
       if (format !== 'csv' && format !== 'ndjson') throw new AuditFilterError('format', 'csv or ndjson');
       return parseAuditFilters(q);
     });

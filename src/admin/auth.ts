@@ -122,13 +122,13 @@ export function registerAuthRoutes(router: Router, rt: Runtime): void {
     if (!user || !ok) {
       await accounts.recordFailure(keys);
       rt.deps.logger.warn({ username, ip: peerIp(ctx) }, 'admin login failed');
-      recordAdminAction(rt, { actor: username, action: 'admin.login_failed', after: { ip: peerIp(ctx) } });
+      await recordAdminAction(rt, { actor: username, action: 'admin.login_failed', after: { ip: peerIp(ctx) } });
       throw new SidecarError('login_failed');
     }
     await accounts.clearFailures(keys);
     const { sessionId } = await accounts.createSession(user.id, ttl(), peerIp(ctx));
     setSessionCookie(ctx, sessionId, ttl());
-    recordAdminAction(rt, { actor: username, action: 'admin.login', after: { ip: peerIp(ctx) } });
+    await recordAdminAction(rt, { actor: username, action: 'admin.login', after: { ip: peerIp(ctx) } });
     ctx.body = { username, csrfToken: csrfFor(sessionId) };
   });
 
@@ -138,7 +138,7 @@ export function registerAuthRoutes(router: Router, rt: Runtime): void {
     const session = sid ? await accounts.findSession(sid) : undefined;
     if (session) {
       await accounts.deleteSession(session.idHash);
-      recordAdminAction(rt, { actor: session.username, action: 'admin.logout' });
+      await recordAdminAction(rt, { actor: session.username, action: 'admin.logout' });
     }
     setSessionCookie(ctx, '', 0);
     ctx.body = { ok: true };
@@ -163,7 +163,7 @@ export function registerAuthRoutes(router: Router, rt: Runtime): void {
     // setPassword ended every session; keep this browser logged in with a fresh one.
     const { sessionId } = await accounts.createSession(user.id, ttl(), peerIp(ctx));
     setSessionCookie(ctx, sessionId, ttl());
-    recordAdminAction(rt, { actor: user.username, action: 'admin.password_change' });
+    await recordAdminAction(rt, { actor: user.username, action: 'admin.password_change' });
     ctx.body = { ok: true, csrfToken: csrfFor(sessionId) };
   });
 
@@ -180,14 +180,14 @@ export function registerAuthRoutes(router: Router, rt: Runtime): void {
       expiresAt = rt.deps.clock.now() + d * 86_400_000;
     }
     const { key, apiKey } = await accounts.createApiKey(name, principal(ctx).username, expiresAt);
-    recordAdminAction(rt, { actor: principal(ctx).username, action: 'admin_key.create', target: apiKey.id, after: { name, expiresAt } });
+    await recordAdminAction(rt, { actor: principal(ctx).username, action: 'admin_key.create', target: apiKey.id, after: { name, expiresAt } });
     ctx.status = 201;
     ctx.body = { key, apiKey };
   });
   router.delete('/api/admin-keys/:id', async (ctx) => {
     const k = await accounts.revokeApiKey(ctx.params.id!);
     if (!k) throw new SidecarError('not_found');
-    recordAdminAction(rt, { actor: principal(ctx).username, action: 'admin_key.revoke', target: k.id });
+    await recordAdminAction(rt, { actor: principal(ctx).username, action: 'admin_key.revoke', target: k.id });
     ctx.body = { apiKey: k };
   });
 }

@@ -101,7 +101,7 @@ export interface PutResult {
 }
 
 /** Validates, persists, swaps and audits one configuration document sent by an admin. */
-export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: string, record: (changes: PutResult['changes']) => void, env: NodeJS.ProcessEnv = process.env): Promise<PutResult> {
+export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: string, record: (changes: PutResult['changes']) => Promise<void>, env: NodeJS.ProcessEnv = process.env): Promise<PutResult> {
   const s = stateOf(rt);
   const run = async (): Promise<PutResult> => {
     const current = rt.deps.getPolicy().config;
@@ -135,7 +135,7 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
       text = plan.text!;
     }
     // Recorded before it is saved: a change whose record cannot be stored is not made.
-    record(masked);
+    await record(masked);
     if (rt.configFile) {
       try {
         writeConfigFile(rt.configFile, text!);

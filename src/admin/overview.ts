@@ -1,14 +1,15 @@
 // GET /api/overview: the last hour of traffic from the audit log, in one-minute buckets
 // (requests, denials, rate-limited calls, p50/p99 latency) plus denials by reason.
 //
-// The audit table can hold millions of rows an hour and better-sqlite3 is synchronous, so one big
-// query would stall the proxy (same event loop) for seconds. Instead each minute is one small
-// grouped query, the event loop is yielded between minutes, and minutes that can no longer change
-// are kept, so a refresh re-reads only the last few minutes.
+// The audit table can hold millions of rows an hour and one big query would stall the store (on
+// SQLite the proxy's own event loop) for seconds. Instead each minute is one small grouped query
+// (AuditStore.overview), the event loop is yielded between minutes, and minutes that can no longer
+// change are kept, so a refresh re-reads only the last few minutes.
 import type Router from '@koa/router';
-import type { Db } from '../store/sqlite/db.js';
+import type { AuditStore, OverviewGroup } from '../store/audit-store.js';
 import type { Runtime } from '../http/runtime.js';
-import type { Overview, OverviewBucket } from './wire.js';
+import type { AdminAuditEntry, Overview, OverviewBucket } from './wire.js';
+import { asBadRequest } from './audit-routes.js';
 export type { Overview, OverviewBucket };
 
 interface Minute {
@@ -33,23 +34,22 @@ function percentile(hist: Array<[number, number]>, n: number, p: number): number
   return hist[hist.length - 1]![0];
 }
 
-function readMinute(db: Db, start: number): Minute {
-  const rows = db
-    .prepare('SELECT latency_ms AS l, decision AS d, reason AS r, count(*) AS n FROM audit_log WHERE time >= ? AND time < ? GROUP BY l, d, r ORDER BY l')
-    .all(start, start + MINUTE) as Array<{ l: number; d: string; r: string; n: number }>;
+/** One minute's groups as a bucket; the latency histogram needs them in latency order. */
+function minuteOf(start: number, groups: OverviewGroup[]): Minute {
+  const rows = [...groups].sort((a, b) => a.latencyMs - b.latencyMs);
   const byDecision: Record<string, number> = {};
   const denyReasons: Record<string, number> = {};
   const hist: Array<[number, number]> = [];
   let requests = 0;
   let rateLimited = 0;
   for (const row of rows) {
-    requests += row.n;
-    byDecision[row.d] = (byDecision[row.d] ?? 0) + row.n;
-    if (row.d === 'deny') denyReasons[row.r] = (denyReasons[row.r] ?? 0) + row.n;
-    if (row.r === 'rate_limited') rateLimited += row.n;
+    requests += row.count;
+    byDecision[row.decision] = (byDecision[row.decision] ?? 0) + row.count;
+    if (row.decision === 'deny') denyReasons[row.reason] = (denyReasons[row.reason] ?? 0) + row.count;
+    if (row.reason === 'rate_limited') rateLimited += row.count;
     const last = hist[hist.length - 1];
-    if (last && last[0] === row.l) last[1] += row.n;
-    else hist.push([row.l, row.n]);
+    if (last && last[0] === row.latencyMs) last[1] += row.count;
+    else hist.push([row.latencyMs, row.count]);
   }
   return {
     bucket: {
@@ -70,7 +70,7 @@ const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
 /** Per-runtime cache of settled minutes (keyed by minute start). */
 export class OverviewCache {
   private readonly settled = new Map<number, Minute>();
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: AuditStore) {}
 
   async compute(now: number, minutes = 60): Promise<Overview> {
     const end = Math.floor(now / MINUTE) * MINUTE + MINUTE;
@@ -80,7 +80,7 @@ export class OverviewCache {
     for (let t = start; t < end; t += MINUTE) {
       let m = this.settled.get(t);
       if (!m) {
-        m = readMinute(this.db, t);
+        m = minuteOf(t, await this.store.overview(t, t + MINUTE));
         if (t + MINUTE <= now - SETTLED_MS) this.settled.set(t, m);
         await yieldLoop();
       }
@@ -111,7 +111,7 @@ export class OverviewCache {
 const CACHE_MS = 5000;
 
 export function registerOverviewRoutes(router: Router, rt: Runtime): void {
-  const cache = new OverviewCache(rt.db);
+  const cache = new OverviewCache(rt.stores.audit);
   let last: { at: number; value: Promise<Overview> } | undefined;
   router.get('/api/overview', async (ctx) => {
     // Wall-clock age (not the injected Clock): this bounds database work, it decides nothing.
@@ -122,10 +122,13 @@ export function registerOverviewRoutes(router: Router, rt: Runtime): void {
     }
     ctx.body = await last.value;
   });
-  router.get('/api/admin-activity', (ctx) => {
+  router.get('/api/admin-activity', async (ctx) => {
     const audit = rt.deps.services.audit;
     const limit = Number(ctx.query.limit ?? 50);
     const cursor = typeof ctx.query.cursor === 'string' && ctx.query.cursor ? ctx.query.cursor : undefined;
-    ctx.body = audit ? audit.queryAdmin({ limit: Number.isInteger(limit) && limit > 0 ? limit : 50, cursor }) : { items: [], nextCursor: null };
+    const body: { items: AdminAuditEntry[]; nextCursor: string | null } = audit
+      ? await asBadRequest(() => audit.queryAdmin({ limit: Number.isInteger(limit) && limit > 0 ? limit : 50, cursor }))
+      : { items: [], nextCursor: null };
+    ctx.body = body;
   });
 }

@@ -76,7 +76,7 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
       throw e;
     }
     const v = view(ctx)(created.record);
-    recordAdminAction(rt, { actor, action: 'token.create', target: created.id, after: { owner: v.owner, name: v.name, access: v.access, groups: v.groups, paths: v.paths, expires: v.expiresAt } });
+    await recordAdminAction(rt, { actor, action: 'token.create', target: created.id, after: { owner: v.owner, name: v.name, access: v.access, groups: v.groups, paths: v.paths, expires: v.expiresAt } });
     ctx.status = 201;
     // The secret is in this answer only; it is never stored or shown again.
     ctx.body = { ...v, token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
@@ -87,7 +87,7 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
     const rec = await store.get(ctx.params.id!);
     if (!rec) throw new SidecarError('not_found');
     const revoked = (await store.revoke(rec.id)) ?? rec;
-    recordAdminAction(rt, { actor: principal(ctx).username, action: 'token.revoke', target: rec.id, after: { owner: rec.owner, name: rec.name } });
+    await recordAdminAction(rt, { actor: principal(ctx).username, action: 'token.revoke', target: rec.id, after: { owner: rec.owner, name: rec.name } });
     ctx.body = view(ctx)(revoked);
   });
 }

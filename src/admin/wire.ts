@@ -43,6 +43,8 @@ export interface AdminAuditEntry {
   before: unknown;
   after: unknown;
   rowHash: string;
+  /** The sidecar that wrote it (server.replicaName). */
+  replica: string;
 }
 
 export interface OverviewBucket {

@@ -8,6 +8,7 @@
 // attacker rewrites every later row too. Keep the head hash that `audit verify` prints somewhere
 // else (a ticket, a SIEM) to detect that as well.
 import { hash } from 'node:crypto';
+import type { ChainBreak, ChainId, ChainReport } from '../store/audit-store.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -34,4 +35,52 @@ export function hashValues(prevHash: string, values: ReadonlyArray<string | numb
 export function hashCanonical(prevHash: string, rowJson: string): string {
   // One-shot hash of the concatenation: the same digest as update(prev).update(json), half the cost.
   return hash('sha256', prevHash + rowJson, 'hex');
+}
+
+/**
+ * One chain walked row by row in id order from its anchor (or GENESIS): the judgement `audit verify`
+ * makes, the same on every backend. `step` returns the report of the first break, `done` the report
+ * of a chain that held.
+ */
+export class ChainWalk {
+  private prevId: number;
+  private prevHash: string;
+  private count = 0;
+  private readonly anchorId: number;
+
+  constructor(
+    private readonly chain: ChainId,
+    anchor: { id: number; hash: string } | undefined,
+    private readonly columns: readonly string[],
+    private readonly onProgress?: (checked: number) => void,
+  ) {
+    this.prevId = anchor?.id ?? 0;
+    this.prevHash = anchor?.hash ?? GENESIS;
+    this.anchorId = this.prevId;
+  }
+
+  step(row: ChainRow): ChainReport | undefined {
+    this.count++;
+    const id = row.id as number;
+    const fail = (problem: ChainBreak['problem'], detail: string): ChainReport => ({ ...this.report(false), break: { id, problem, detail } });
+    if (row.prev_hash !== this.prevHash) {
+      return id !== this.prevId + 1
+        ? fail('missing_before', `row ${id} follows row ${this.prevId}: ${id - this.prevId - 1} row(s) missing or the chain was re-linked`)
+        : fail('prev_hash_mismatch', `row ${id} does not link to row ${this.prevId} (row inserted, removed or re-linked)`);
+    }
+    if (id !== this.prevId + 1) return fail('missing_before', `row ${id} follows row ${this.prevId}: ids must be consecutive`);
+    if (row.row_hash !== hashRow(this.prevHash, row, this.columns)) return fail('edited', `row ${id} does not match its hash (contents changed)`);
+    this.prevId = id;
+    this.prevHash = row.row_hash as string;
+    if (this.onProgress && this.count % 10_000 === 0) this.onProgress(this.count);
+    return undefined;
+  }
+
+  done(): ChainReport {
+    return this.report(true);
+  }
+
+  private report(ok: boolean): ChainReport {
+    return { chain: this.chain, ok, count: this.count, anchorId: this.anchorId, headId: this.prevId, headHash: this.prevHash };
+  }
 }

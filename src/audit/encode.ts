@@ -4,10 +4,16 @@ import type { AuditRecord } from '../pipeline/audit/sink.js';
 import { REQUEST_COLUMNS } from './chain.js';
 
 /**
- * A string as the database gives it back: lone UTF-16 surrogates (possible in JWT claims) become
- * U+FFFD when stored as UTF-8 (SQLite) or are refused (PostgreSQL), so they are replaced before hashing.
+ * A string as every backend stores it: lone UTF-16 surrogates (possible in JWT claims) become U+FFFD
+ * when stored as UTF-8 (SQLite) or are refused (PostgreSQL), and PostgreSQL refuses U+0000 in text;
+ * both are replaced before hashing, so a row hashes the same on either backend and survives a copy.
  */
-export const stored = (v: string | null): string | null => (v === null ? null : (v as string & { toWellFormed(): string }).toWellFormed());
+const NUL = /\0/g;
+export const stored = (v: string | null): string | null => {
+  if (v === null) return null;
+  const w = (v as string & { toWellFormed(): string }).toWellFormed();
+  return w.includes('\0') ? w.replace(NUL, '\uFFFD') : w;
+};
 
 /** REQUEST_COLUMNS without the id, which the writer assigns: the order of an encoded row. */
 export const ENCODED_COLUMNS = REQUEST_COLUMNS.slice(1);

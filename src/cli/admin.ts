@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { AdminAccounts, DEFAULT_ADMIN } from '../admin/accounts.js';
 import { sqliteStores } from '../store/sqlite/stores.js';
+import { replicaName } from '../config/replica.js';
 import { SqliteConfigStore } from '../store/sqlite/config.js';
 import { passwordProblem } from '../admin/password.js';
 import { die, loadOrExit, openDbOrExit } from './common.js';
@@ -39,7 +40,7 @@ function prompt(question: string): Promise<string> {
 function openStore(configFile?: string) {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   const { db } = openDbOrExit(config.server.dataDir);
-  const stores = sqliteStores(db, { ownsDb: true });
+  const stores = sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
   return { db, stores, accounts: new AdminAccounts(stores.admin, () => Date.now()) };
 }
 

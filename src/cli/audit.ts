@@ -1,16 +1,30 @@
-// `audit verify` (walk both hash chains, report the first broken link) and `audit export` (stream a
-// filtered range to a file as CSV or NDJSON, with a progress bar on stderr when it is a terminal).
-// Both only read, so they are safe while the sidecar runs (WAL readers do not block its writer).
+// `audit verify` (walk every hash chain, each replica's request and admin chain, report the first
+// broken link of each) and `audit export` (stream a filtered range to a file as CSV or NDJSON, with a
+// progress bar on stderr when it is a terminal). Both only read, so they are safe while the sidecar
+// runs (WAL readers do not block its writer).
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { die, loadOrExit, openDbOrExit } from './common.js';
-import { verifyChain, type ChainReport } from '../store/audit-chain.js';
-import { AuditFilterError, countAudit, exportAudit, parseAuditFilters, type ExportFormat } from '../store/audit-query.js';
+import type { Config } from '../config/schema.js';
+import { replicaName } from '../config/replica.js';
+import type { ChainReport } from '../store/audit-store.js';
+import type { Stores } from '../store/stores.js';
+import { sqliteStores } from '../store/sqlite/stores.js';
+import { verifyAll } from '../audit/verify.js';
+import { AuditFilterError, parseAuditFilters } from '../audit/filters.js';
+import { exportAudit, type ExportFormat } from '../audit/export.js';
 
+/** The stores of the configured data dir, named as `serve` names its replica. */
+function openStores(config: Config): Stores {
+  const { db } = openDbOrExit(config.server.dataDir);
+  return sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
+}
+
+/** One line per chain; the replica in front, so every replica's lines read alike. */
 function describe(r: ChainReport): string {
-  const name = r.chain === 'request' ? 'request log' : 'admin log';
+  const name = `[${r.chain.replica}] ${r.chain.kind === 'request' ? 'request log' : 'admin log'}`;
   const start = r.anchorId ? ` (after retention anchor at row ${r.anchorId})` : '';
   if (r.ok) return `${name}: OK, ${r.count} row(s) verified${start}; head row ${r.headId} hash ${r.headHash}`;
   return `${name}: BROKEN at row ${r.break!.id} (${r.break!.problem}): ${r.break!.detail}; ${r.count - 1} row(s) before it verified${start}`;
@@ -29,6 +43,7 @@ interface ExportOpts {
   decision?: string;
   status?: string;
   path?: string;
+  replica?: string;
 }
 
 export function registerAuditCommands(program: Command): void {
@@ -37,17 +52,16 @@ export function registerAuditCommands(program: Command): void {
   audit
     .command('verify')
     .description('walk the hash chains of the audit log; exit 1 naming the first broken link')
-    .action(() => {
+    .action(async () => {
       const { config } = loadOrExit();
-      const { db } = openDbOrExit(config.server.dataDir);
-      let failed = false;
-      for (const chain of ['request', 'admin'] as const) {
-        const r = verifyChain(db, chain);
-        process.stdout.write(`${describe(r)}\n`);
-        failed ||= !r.ok;
+      const stores = openStores(config);
+      try {
+        const reports = await verifyAll(stores.audit, { onReport: (r) => process.stdout.write(`${describe(r)}\n`) });
+        if (!reports.length) process.stdout.write('the audit log is empty: no chain to verify\n');
+        process.exitCode = reports.every((r) => r.ok) ? 0 : 1;
+      } finally {
+        await stores.close();
       }
-      db.close();
-      process.exitCode = failed ? 1 : 0;
     });
 
   audit
@@ -65,18 +79,19 @@ export function registerAuditCommands(program: Command): void {
     .option('--decision <d>', 'allow | deny | passthrough | error')
     .option('--status <s>', 'HTTP status (403) or class (4xx)')
     .option('--path <prefix>', 'path prefix, e.g. /rest/api/2/')
+    .option('--replica <name>', "only this replica's rows (server.replicaName)")
     .action(async (o: ExportOpts) => {
       if (o.format !== 'csv' && o.format !== 'ndjson') die('--format must be csv or ndjson');
-      let filters;
+      let filters: ReturnType<typeof parseAuditFilters>;
       try {
-        const { from, to, user, client, token, ip, decision, status, path } = o;
-        filters = parseAuditFilters({ from, to, user, client, token, ip, decision, status, path });
+        const { from, to, user, client, token, ip, decision, status, path, replica } = o;
+        filters = parseAuditFilters({ from, to, user, client, token, ip, decision, status, path, replica });
       } catch (e) {
         if (e instanceof AuditFilterError) die(`--${e.message}`);
         throw e;
       }
       const { config } = loadOrExit();
-      const { db } = openDbOrExit(config.server.dataDir);
+      const stores = openStores(config);
       const toFile = o.out !== undefined && o.out !== '-';
       // Not when the rows themselves go to the same terminal: the bar would be drawn into them.
       const showBar = Boolean(o.progress) || (process.stderr.isTTY && (toFile || !process.stdout.isTTY));
@@ -86,10 +101,10 @@ export function registerAuditCommands(program: Command): void {
           { stream: process.stderr, format: 'export [{bar}] {percentage}% | {value}/{total} rows | eta {eta_formatted}', noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 1000, etaBuffer: 50 },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(countAudit(db, filters), 0);
+        bar.start(await stores.audit.count(filters), 0);
       }
       let rows = 0;
-      const src = exportAudit(db, filters, o.format as ExportFormat, {
+      const src = exportAudit(stores.audit, filters, o.format as ExportFormat, {
         onRows: (n) => {
           rows = n;
           bar?.update(n);
@@ -100,11 +115,11 @@ export function registerAuditCommands(program: Command): void {
         else await pipeline(src, process.stdout, { end: false }); // stdout is never ended
       } catch (e) {
         bar?.stop();
-        db.close();
+        await stores.close();
         die(`export failed: ${(e as Error).message}`);
       }
       bar?.stop();
-      db.close();
+      await stores.close();
       if (toFile) process.stderr.write(`exported ${rows} row(s) to ${o.out}\n`);
     });
 }

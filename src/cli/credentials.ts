@@ -4,10 +4,11 @@
 // (argv is visible in `ps` and shell history), and is never printed.
 import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
-import { recordAdminAction } from '../store/audit.js';
+import { recordAdminAction } from '../audit/record-admin.js';
+import { replicaName } from '../config/replica.js';
 import { CredentialError, CredentialMap, type CredentialSubjectType, type CredentialSummary } from '../credential-map/credentials.js';
 import { KeyRingError, loadKeyRing } from '../credential-map/secret-keys.js';
-import type { Db } from '../store/sqlite/db.js';
+import type { AuditStore } from '../store/audit-store.js';
 import { sqliteStores } from '../store/sqlite/stores.js';
 import { die, loadOrExit, openDbOrExit } from './common.js';
 
@@ -22,7 +23,7 @@ function subjectOf(o: SubjectOpts): { type: CredentialSubjectType; id: string } 
   return o.client !== undefined ? { type: 'client', id: o.client } : { type: 'user', id: o.user! };
 }
 
-async function withStore<T>(configFile: string | undefined, fn: (store: CredentialMap, db: Db) => Promise<T>): Promise<T> {
+async function withStore<T>(configFile: string | undefined, fn: (store: CredentialMap, audit: AuditStore) => Promise<T>): Promise<T> {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   let keys;
   try {
@@ -32,9 +33,9 @@ async function withStore<T>(configFile: string | undefined, fn: (store: Credenti
     throw e;
   }
   const { db } = openDbOrExit(config.server.dataDir);
-  const stores = sqliteStores(db, { ownsDb: true });
+  const stores = sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
   try {
-    return await fn(new CredentialMap(stores.credentials, keys, systemClock), db);
+    return await fn(new CredentialMap(stores.credentials, keys, systemClock), stores.audit);
   } catch (e) {
     if (e instanceof CredentialError) die(`${e.code === 'invalid' ? 'invalid input' : 'cannot do that'}: ${e.message}`);
     throw e;
@@ -109,10 +110,10 @@ export function registerCredentialCommands(program: Command): void {
         secret = process.env[o.fromEnv] ?? '';
         if (!secret) die(`environment variable ${o.fromEnv} is empty or not set`);
       } else secret = await readSecret(`Jira personal access token for ${subject.type}:${subject.id}: `);
-      await withStore(o.config, async (store, db) => {
+      await withStore(o.config, async (store, audit) => {
         const before = await store.get(subject.type, subject.id);
         const saved = await store.set({ subjectType: subject.type, subject: subject.id, secret, createdBy: 'cli', ...(o.note !== undefined ? { note: o.note } : {}) });
-        recordAdminAction(db, systemClock, { actor: 'cli', action: before ? 'credential.replace' : 'credential.create', target: `${subject.type}:${subject.id}`, before: auditView(before), after: auditView(saved) });
+        await recordAdminAction(audit, systemClock, { actor: 'cli', action: before ? 'credential.replace' : 'credential.create', target: `${subject.type}:${subject.id}`, before: auditView(before), after: auditView(saved) });
         process.stdout.write(`${before ? 'replaced' : 'stored'} the Jira credential for ${subject.type}:${subject.id} (encrypted with key ${saved.keyId})\n`);
       });
     });
@@ -141,10 +142,10 @@ export function registerCredentialCommands(program: Command): void {
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action((o: SubjectOpts) => {
       const subject = subjectOf(o);
-      return withStore(o.config, async (store, db) => {
+      return withStore(o.config, async (store, audit) => {
         const before = await store.get(subject.type, subject.id);
         if (!before || !(await store.delete(subject.type, subject.id))) die(`no stored credential for ${subject.type}:${subject.id}`);
-        recordAdminAction(db, systemClock, { actor: 'cli', action: 'credential.delete', target: `${subject.type}:${subject.id}`, before: auditView(before) });
+        await recordAdminAction(audit, systemClock, { actor: 'cli', action: 'credential.delete', target: `${subject.type}:${subject.id}`, before: auditView(before) });
         process.stdout.write(`deleted the Jira credential for ${subject.type}:${subject.id}\n`);
       });
     });
@@ -154,10 +155,10 @@ export function registerCredentialCommands(program: Command): void {
     .description('re-encrypt every stored credential with the primary key (after making a new key primary; keep the old one in SIDECAR_SECRET_KEY_PREVIOUS or the key file until this succeeds)')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action((o: { config?: string }) =>
-      withStore(o.config, async (store, db) => {
+      withStore(o.config, async (store, audit) => {
         const r = await store.rotate();
         const primary = (await store.status()).primaryKeyId;
-        recordAdminAction(db, systemClock, { actor: 'cli', action: 'credential.rotate', after: { sealedWith: primary, reencrypted: r.reencrypted, alreadyCurrent: r.alreadyCurrent, failed: r.failed.length } });
+        await recordAdminAction(audit, systemClock, { actor: 'cli', action: 'credential.rotate', after: { sealedWith: primary, reencrypted: r.reencrypted, alreadyCurrent: r.alreadyCurrent, failed: r.failed.length } });
         process.stdout.write(`re-encrypted ${r.reencrypted}, already on key ${primary}: ${r.alreadyCurrent}, failed: ${r.failed.length}\n`);
         for (const f of r.failed) process.stdout.write(`  ${f.subjectType}:${f.subject} (key ${f.keyId}): ${f.reason}\n`);
         if (r.failed.length) process.exit(1);

@@ -4,8 +4,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../store/sqlite/db.js';
-import { recordAdminAction } from '../store/audit.js';
+import type { AuditStore } from '../store/audit-store.js';
+import { recordAdminAction } from '../audit/record-admin.js';
+import { replicaName } from '../config/replica.js';
 import { ApiTokens, describeToken, tokenAuditSummary, TokenInputError, type ApiTokenView } from '../api-tokens/api-tokens.js';
 import { sqliteStores } from '../store/sqlite/stores.js';
 import { die, loadOrExit, openDbOrExit } from './common.js';
@@ -29,13 +30,13 @@ function rateLimit(v: string): { points: number; durationSec: number } {
   return { points: Number(m[1]), durationSec: Number(m[2]) };
 }
 
-async function withStore<T>(configFile: string | undefined, fn: (store: ApiTokens, settings: Config['apiTokens'], db: Db, config: Config) => Promise<T>): Promise<T> {
+async function withStore<T>(configFile: string | undefined, fn: (store: ApiTokens, settings: Config['apiTokens'], audit: AuditStore, config: Config) => Promise<T>): Promise<T> {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
   const { db } = openDbOrExit(config.server.dataDir);
-  const stores = sqliteStores(db, { ownsDb: true });
+  const stores = sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
   const store = new ApiTokens(stores.tokens);
   try {
-    return await fn(store, config.apiTokens, db, config);
+    return await fn(store, config.apiTokens, stores.audit, config);
   } finally {
     await store.close();
     await stores.close();
@@ -89,7 +90,7 @@ export function registerTokenCommands(program: Command): void {
         json?: boolean;
         config?: string;
       }) =>
-        withStore(o.config, async (store, settings, db, config) => {
+        withStore(o.config, async (store, settings, audit, config) => {
           if (!settings.enabled) process.stderr.write('warning: apiTokens.enabled is false; the token is refused until API tokens are enabled\n');
           if (!o.groups?.length && config.access.allowedGroups.length) {
             process.stderr.write(`warning: no --groups; access.allowedGroups (${config.access.allowedGroups.join(', ')}) will refuse this token\n`);
@@ -117,7 +118,7 @@ export function registerTokenCommands(program: Command): void {
           const view = describeToken(created.record, Date.now(), settings.maxLifetimeDays);
           // The token is only handed out once its creation is on the admin audit chain.
           try {
-            recordAdminAction(db, systemClock, { actor: 'cli', action: 'token.create', target: view.id, after: tokenAuditSummary(view) });
+            await recordAdminAction(audit, systemClock, { actor: 'cli', action: 'token.create', target: view.id, after: tokenAuditSummary(view) });
           } catch (e) {
             await store.revoke(view.id);
             die(`token not created: the admin audit log could not record it (${(e as Error).message})`);
@@ -156,7 +157,7 @@ export function registerTokenCommands(program: Command): void {
     .argument('<id>', 'token id (tok_…), as shown by `token list`')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action((id: string, o: { config?: string }) =>
-      withStore(o.config, async (store, _settings, db) => {
+      withStore(o.config, async (store, _settings, audit) => {
         const before = await store.get(id);
         if (!before) die(`no such token: ${id}`);
         if (before.revokedAt !== undefined) {
@@ -164,7 +165,7 @@ export function registerTokenCommands(program: Command): void {
           return;
         }
         await store.revoke(id);
-        recordAdminAction(db, systemClock, { actor: 'cli', action: 'token.revoke', target: id, after: { owner: before.owner, name: before.name } });
+        await recordAdminAction(audit, systemClock, { actor: 'cli', action: 'token.revoke', target: id, after: { owner: before.owner, name: before.name } });
         process.stdout.write(`revoked ${id} ("${before.name}", owner ${before.owner})\n`);
       }),
     );

@@ -101,6 +101,11 @@ export const configSchema = z.strictObject({
        * drop every field past its 2,000th silently, so the sidecar counts them itself.
        */
       maxHeaderCount: z.number().int().min(10).max(10_000).default(100),
+      /**
+       * This sidecar's name in a shared store (the `replica` of its audit rows). No default here:
+       * "<hostname>:<port>" is computed where the stores are built (config/replica.ts).
+       */
+      replicaName: nonEmpty.max(200).optional(),
     })
     .prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import { openDb } from '../store/sqlite/db.js';
 import { sqliteStores } from '../store/sqlite/stores.js';
+import { replicaName } from '../config/replica.js';
 import { createMetrics } from '../pipeline/metrics/metrics.js';
 import { NullAuditSink } from '../pipeline/audit/sink.js';
 import type { Deps } from '../pipeline/deps.js';
@@ -138,7 +139,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const rt: Runtime = {
     deps,
     db,
-    stores: sqliteStores(db),
+    stores: sqliteStores(db, { replica: replicaName(config.server), logger }),
     configFile: opts.configFile,
     applyConfig(next, nextRaw) {
       const p = compilePolicy(next);

@@ -3,7 +3,7 @@
 import type { Runtime } from './runtime.js';
 import { setupAdmin } from '../admin/setup.js';
 import { buildIdentityServices } from '../pipeline/forward/identity-services.js';
-import { installAudit } from '../store/audit-service.js';
+import { installAudit } from '../audit/service.js';
 import { buildApiTokenServices } from '../pipeline/verify/api-token/services.js';
 import { buildAuthServices } from '../pipeline/verify/auth-services.js';
 import { installRateLimiter } from '../pipeline/rate-limit/service.js';
@@ -11,7 +11,7 @@ import { installUpstreamPools } from '../pipeline/forward/upstream-pool.js';
 
 export async function buildServices(rt: Runtime): Promise<void> {
   await setupAdmin(rt); // first: replays admin config changes (so every service starts on them), ensures an admin account
-  installAudit(rt); // SQLite audit sink (replaces deps.auditSink), retention, services.audit
+  installAudit(rt); // queued audit sink on the store's writer (replaces deps.auditSink), retention, services.audit
   buildApiTokenServices(rt); // our API tokens: store, verifier, /_sidecar/tokens
   buildAuthServices(rt); // JWT (key sources, Entra) and introspection verifiers, jwt-keys readiness
   await installRateLimiter(rt); // memory or Redis limiter, rebuilt on store changes, rate-limit-store readiness

@@ -4,6 +4,7 @@ import type { TokenStore } from './token-store.js';
 import type { AdminStore } from './admin-store.js';
 import type { ConfigStore } from './config-store.js';
 import type { CredentialStore } from './credential-store.js';
+import type { AuditStore } from './audit-store.js';
 
 export interface Stores {
   readonly kind: 'sqlite' | 'postgres';
@@ -11,6 +12,7 @@ export interface Stores {
   readonly admin: AdminStore;
   readonly config: ConfigStore;
   readonly credentials: CredentialStore;
+  readonly audit: AuditStore;
   /** Closes the connections (the SQLite handle, the PostgreSQL pool). */
   close(): Promise<void>;
 }

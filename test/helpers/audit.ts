@@ -1,13 +1,19 @@
-// Audit test helpers: a migrated temp database, a sink on it, and AuditRecord factories.
+// Audit test helpers: a migrated temp database, its SQLite audit store, a sink on the store's
+// writer, and AuditRecord factories.
 import { fixedClock } from '../../src/clock.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { createMetrics } from '../../src/pipeline/metrics/metrics.js';
 import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
 import { openDb, type Db } from '../../src/store/sqlite/db.js';
-import { SqliteAuditSink, type AuditSettings } from '../../src/store/audit.js';
+import { SqliteAuditStore } from '../../src/store/sqlite/audit.js';
+import type { ChainKind, ChainReport } from '../../src/store/audit-store.js';
+import { QueuedAuditSink, type AuditSettings } from '../../src/audit/sink.js';
 import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tempDir } from './sidecar.js';
+
+/** The replica name of every fixture store. */
+export const REPLICA = 'test-replica';
 
 export function auditRecord(i: number, over: Partial<AuditRecord> = {}): AuditRecord {
   return {
@@ -36,10 +42,16 @@ export function auditRecord(i: number, over: Partial<AuditRecord> = {}): AuditRe
 export interface AuditFixture {
   dataDir: string;
   db: Db;
-  sink: SqliteAuditSink;
+  store: SqliteAuditStore;
+  sink: QueuedAuditSink;
   metrics: ReturnType<typeof createMetrics>;
   clock: ReturnType<typeof fixedClock>;
   settings: AuditSettings;
+}
+
+/** A sink on the fixture's store: its worker writer unless `writer` says inline. */
+export function sinkOn(fx: Pick<AuditFixture, 'store' | 'metrics' | 'settings'>, o: { logger?: Logger; writer?: 'worker' | 'inline' } = {}): QueuedAuditSink {
+  return new QueuedAuditSink({ writer: fx.store.requestWriter(o.writer ?? 'worker'), settings: () => fx.settings, logger: o.logger ?? createLogger('silent'), metrics: fx.metrics });
 }
 
 export function auditFixture(settings: Partial<AuditSettings> = {}, dataDir = tempDir('audit-')): AuditFixture {
@@ -47,13 +59,19 @@ export function auditFixture(settings: Partial<AuditSettings> = {}, dataDir = te
   const metrics = createMetrics(false);
   const clock = fixedClock(1_767_225_600_000);
   const s: AuditSettings = { queueMax: 50_000, batchSize: 500, flushIntervalMs: 20, indexBatchRows: 10_000, ...settings };
-  const sink = new SqliteAuditSink({ db, settings: () => s, clock, logger: createLogger('silent'), metrics });
-  return { dataDir, db, sink, metrics, clock, settings: s };
+  const store = new SqliteAuditStore(db, REPLICA);
+  const sink = sinkOn({ store, metrics, settings: s });
+  return { dataDir, db, store, sink, metrics, clock, settings: s };
 }
 
 /** A fresh sink on the same database (as after a restart): it continues the stored chain. */
 export function restartSink(fx: AuditFixture): void {
-  fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx.settings, clock: fx.clock, logger: createLogger('silent'), metrics: fx.metrics });
+  fx.sink = sinkOn(fx);
+}
+
+/** Walks one chain of a SQLite database (the fixture's, or one a sidecar wrote) through the store. */
+export function verifyChain(db: Db, kind: ChainKind): Promise<ChainReport> {
+  return new SqliteAuditStore(db, REPLICA).verify({ kind, replica: REPLICA });
 }
 
 export async function failureCount(m: ReturnType<typeof createMetrics>, reason: string): Promise<number> {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSidecar, tempDir } from '../helpers/sidecar.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { openDb } from '../../src/store/sqlite/db.js';
-import { verifyChain } from '../../src/store/audit-chain.js';
+import { verifyChain } from '../helpers/audit.js';
 
 const TOTAL = 10_000;
 const SIGTERM_AT = 3_000;
@@ -57,7 +57,7 @@ describe('audit under a burst with SIGTERM', () => {
       expect(failed).toBeGreaterThan(0); // the burst really outlived the listener
       expect(ids.length).toBe(answered.size);
       expect(new Set(ids)).toEqual(answered);
-      expect(verifyChain(db, 'request')).toMatchObject({ ok: true, count: answered.size });
+      expect(await verifyChain(db, 'request')).toMatchObject({ ok: true, count: answered.size });
     } finally {
       db.close();
     }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers/sidecar.js';
 import { openDb } from '../../src/store/sqlite/db.js';
-import { GENESIS } from '../../src/store/audit-chain.js';
+import { GENESIS } from '../../src/audit/chain.js';
 
 const ROWS = 1_000_000;
 const T0 = 1_767_225_600_000;

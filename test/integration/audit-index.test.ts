@@ -1,4 +1,4 @@
-// The deferred indexes (audit-index.ts, migrations 0006 and 0007: user, client IP, path, API token,
+// The deferred indexes (store/sqlite/audit-index.ts, migrations 0006 and 0007: user, client IP, path, API token,
 // client app): entries
 // added in sorted batches by the writer, queries that merge them with the newest rows read by rowid. Checked against brute force on
 // a real SQLite file written by the real worker: same rows, same order, every page, before and after
@@ -7,10 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { auditFixture, auditRecord, disposeFixture, waitFor, type AuditFixture } from '../helpers/audit.js';
-import { countAudit, exportAudit, queryAudit, type AuditEntry, type AuditFilters } from '../../src/store/audit-query.js';
-import { runRetention } from '../../src/store/audit-retention.js';
-import { verifyChain } from '../../src/store/audit-chain.js';
+import { auditFixture, auditRecord, disposeFixture, REPLICA, verifyChain, waitFor, type AuditFixture } from '../helpers/audit.js';
+import { queryAudit, type AuditEntry } from '../../src/audit/query.js';
+import { exportAudit } from '../../src/audit/export.js';
+import type { AuditFilters } from '../../src/store/audit-store.js';
+import { SqliteAuditStore } from '../../src/store/sqlite/audit.js';
 import { MIGRATIONS_DIR, listMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { tempDir } from '../helpers/sidecar.js';
 import type { Db } from '../../src/store/sqlite/db.js';
@@ -72,11 +73,13 @@ function bruteForce(db: Db, pred: (e: Row) => boolean): number[] {
     .map((r) => r.id);
 }
 
-function pagedIds(db: Db, f: AuditFilters, limit: number): number[] {
+/** Through the store and the API's paging, as GET /api/audit reads them. */
+async function pagedIds(db: Db, f: AuditFilters, limit: number): Promise<number[]> {
+  const store = new SqliteAuditStore(db, REPLICA);
   const ids: number[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const p = queryAudit(db, f, { limit, cursor });
+    const p = await queryAudit(store, f, { limit, cursor });
     ids.push(...p.items.map((e) => e.id));
     if (!p.nextCursor) return ids;
     cursor = p.nextCursor;
@@ -85,7 +88,7 @@ function pagedIds(db: Db, f: AuditFilters, limit: number): number[] {
 
 async function exportedIds(db: Db, f: AuditFilters): Promise<number[]> {
   let text = '';
-  for await (const chunk of exportAudit(db, f, 'ndjson')) text += String(chunk);
+  for await (const chunk of exportAudit(new SqliteAuditStore(db, REPLICA), f, 'ndjson')) text += String(chunk);
   return text
     .trimEnd()
     .split('\n')
@@ -129,9 +132,9 @@ async function expectSameAsBruteForce(db: Db): Promise<void> {
   for (const p of distinct('path')) cases.push([{ path: p }, (e) => e.path.startsWith(p)]);
   for (const [f, pred] of cases) {
     const want = bruteForce(db, pred);
-    expect(pagedIds(db, f, 1000), JSON.stringify(f)).toEqual(want);
-    expect(pagedIds(db, f, 9), JSON.stringify(f)).toEqual(want);
-    expect(countAudit(db, f)).toBe(want.length);
+    expect(await pagedIds(db, f, 1000), JSON.stringify(f)).toEqual(want);
+    expect(await pagedIds(db, f, 9), JSON.stringify(f)).toEqual(want);
+    expect(await new SqliteAuditStore(db, REPLICA).count(f)).toBe(want.length);
     expect(await exportedIds(db, f)).toEqual([...want].reverse());
   }
 }
@@ -181,13 +184,13 @@ describe('deferred indexes (user, client IP, path)', () => {
     fx = auditFixture({ batchSize: 50, indexBatchRows: 200 });
     await writeRows(fx, 1000);
     fx.clock.set(T0 + 86_400_000 + 500_000); // rows older than T0 + 500 s are past 1 day
-    const res = await runRetention(fx.db, fx.clock, { retentionDays: 1, maxEntries: 600, batchRows: 64 });
+    const res = await fx.store.prune({ retentionDays: 1, maxEntries: 600, batchRows: 64, now: fx.clock.now() });
     expect(res.deletedByAge + res.deletedByCount).toBeGreaterThan(400);
     for (const table of TABLES) {
       const orphans = fx.db.prepare(`SELECT COUNT(*) FROM ${table} x LEFT JOIN audit_log a ON a.id = x.id WHERE a.id IS NULL`).pluck().get();
       expect(orphans, table).toBe(0);
     }
-    expect(verifyChain(fx.db, 'request').ok).toBe(true);
+    expect((await verifyChain(fx.db, 'request')).ok).toBe(true);
     await expectSameAsBruteForce(fx.db);
   });
 
@@ -214,12 +217,12 @@ describe('deferred indexes (user, client IP, path)', () => {
     expect(throughIdOf(fx.db, 'audit_by_ip')).toBe(61);
     expect(throughIdOf(fx.db, 'audit_by_path')).toBe(62);
     for (const table of ['audit_by_ip', 'audit_by_path']) expect(fx.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), table).toBe(throughIdOf(fx.db, table));
-    expect(verifyChain(fx.db, 'request').ok).toBe(true);
+    expect((await verifyChain(fx.db, 'request')).ok).toBe(true);
   });
 });
 
 /** A database migrated up to (not including) `before`, with `rows` written by `fill`, then migrated to the end. */
-function migratedFrom(before: string, fill: (db: Db) => void, check: (db: Db) => void): void {
+async function migratedFrom(before: string, fill: (db: Db) => void, check: (db: Db) => Promise<void>): Promise<void> {
   const dir = tempDir('mig-');
   const older = path.join(dir, 'migrations');
   mkdirSync(older);
@@ -229,7 +232,7 @@ function migratedFrom(before: string, fill: (db: Db) => void, check: (db: Db) =>
     migrate(db, older);
     db.transaction(() => fill(db))();
     migrate(db);
-    check(db);
+    await check(db);
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -240,27 +243,27 @@ const insertRow = (db: Db) =>
   db.prepare("INSERT INTO audit_log VALUES (@id, @time, @rid, 'allow', 'allowed', 200, 'GET', @path, @ip, @user, 'jwt', @token, @client, NULL, 1, 200, 'guarded', NULL, NULL, '', '')");
 
 describe('migrations 0006 and 0007', () => {
-  it('0006 moves an existing log onto the user index table (every row gets its entry, through_id is the last id, the old index is gone) and makes the decision/status indexes partial', () => {
-    migratedFrom(
+  it('0006 moves an existing log onto the user index table (every row gets its entry, through_id is the last id, the old index is gone) and makes the decision/status indexes partial', async () => {
+    await migratedFrom(
       '0006',
       (db) => {
         const ins = insertRow(db);
         for (let i = 1; i <= 500; i++) ins.run({ id: i, time: T0 + i, rid: `r${i}`, path: '/rest/x', ip: '10.0.0.1', user: i % 9 === 0 ? null : `u${i % 4}`, token: null, client: null });
       },
-      (db) => {
+      async (db) => {
         expect(throughId(db)).toBe(500);
         expect(db.prepare('SELECT user, time, id FROM audit_by_user ORDER BY id').all()).toEqual(db.prepare('SELECT user, time, id FROM audit_log WHERE user IS NOT NULL ORDER BY id').all());
         expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_log_user'").pluck().get()).toBe(0);
         const indexSql = (name: string) => db.prepare('SELECT sql FROM sqlite_master WHERE name = ?').pluck().get(name);
         expect(indexSql('audit_log_decision')).toMatch(/WHERE decision <> 'allow'$/);
         expect(indexSql('audit_log_status')).toMatch(/WHERE status <> 200$/);
-        expect(pagedIds(db, { user: 'u2' }, 50)).toEqual(bruteForce(db, (e) => e.user === 'u2'));
+        expect(await pagedIds(db, { user: 'u2' }, 50)).toEqual(bruteForce(db, (e) => e.user === 'u2'));
       },
     );
   });
 
-  it('0007 moves an existing log onto the ip, path, token and client index tables and drops their SQLite indexes; queries match brute force', () => {
-    migratedFrom(
+  it('0007 moves an existing log onto the ip, path, token and client index tables and drops their SQLite indexes; queries match brute force', async () => {
+    await migratedFrom(
       '0007',
       (db) => {
         const ins = insertRow(db);
@@ -271,7 +274,7 @@ describe('migrations 0006 and 0007', () => {
           ins.run({ id: i, time: T0 + ((i * 37) % 600), rid: `r${i}`, path: `/rest/api/2/issue/P-${i % 13}`, ip: `10.0.0.${i % 6}`, user: `u${i % 4}`, token, client });
         }
       },
-      (db) => {
+      async (db) => {
         // The user index keeps its own through_id (0 here: these rows were inserted after 0006 by hand).
         for (const [table, column] of INDEXED.filter(([t]) => t !== 'audit_by_user')) {
           expect(throughIdOf(db, table), table).toBe(600);
@@ -280,10 +283,10 @@ describe('migrations 0006 and 0007', () => {
           );
         }
         expect(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit_log_ip', 'audit_log_path', 'audit_log_token', 'audit_log_client')").pluck().get()).toBe(0);
-        expect(pagedIds(db, { token: 'tok3' }, 30)).toEqual(bruteForce(db, (e) => e.token_id === 'tok3'));
-        expect(pagedIds(db, { client: 'app-2' }, 30)).toEqual(bruteForce(db, (e) => e.client_id === 'app-2'));
-        expect(pagedIds(db, { ip: '10.0.0.4' }, 30)).toEqual(bruteForce(db, (e) => e.client_ip === '10.0.0.4'));
-        expect(pagedIds(db, { path: '/rest/api/2/issue/P-1' }, 30)).toEqual(bruteForce(db, (e) => e.path.startsWith('/rest/api/2/issue/P-1')));
+        expect(await pagedIds(db, { token: 'tok3' }, 30)).toEqual(bruteForce(db, (e) => e.token_id === 'tok3'));
+        expect(await pagedIds(db, { client: 'app-2' }, 30)).toEqual(bruteForce(db, (e) => e.client_id === 'app-2'));
+        expect(await pagedIds(db, { ip: '10.0.0.4' }, 30)).toEqual(bruteForce(db, (e) => e.client_ip === '10.0.0.4'));
+        expect(await pagedIds(db, { path: '/rest/api/2/issue/P-1' }, 30)).toEqual(bruteForce(db, (e) => e.path.startsWith('/rest/api/2/issue/P-1')));
       },
     );
   });

@@ -2,6 +2,7 @@
 // every filter (EXPLAIN QUERY PLAN: no full scan, no sort).
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
+import { hostname } from 'node:os';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,11 @@ import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.
 import { openDb, type Db } from '../../src/store/sqlite/db.js';
 import { auditRecord } from '../helpers/audit.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
-import { DEFERRED_INDEXES, deferredIndexFiller } from '../../src/store/audit-index.js';
-import { auditQuerySql, parseAuditFilters, type AuditEntry, type AuditFilters } from '../../src/store/audit-query.js';
+import { DEFERRED_INDEXES, deferredIndexFiller } from '../../src/store/sqlite/audit-index.js';
+import { auditQuerySql } from '../../src/store/sqlite/audit-query.js';
+import type { AuditFilters } from '../../src/store/audit-store.js';
+import { parseAuditFilters } from '../../src/audit/filters.js';
+import type { AuditEntry } from '../../src/audit/query.js';
 import { registerAuditRoutes } from '../../src/admin/audit-routes.js';
 import { toErrorResponse } from '../../src/errors.js';
 
@@ -24,7 +28,7 @@ let apiUrl: string;
 beforeAll(async () => {
   upstream = await startJiraUpstream();
   // indexBatchRows 150 with 100-row batches: rows 1-200 get user-index entries, 201-302 stay
-  // without (checked below), so every user query reads both arms (audit-index.ts).
+  // without (checked below), so every user query reads both arms (store/sqlite/audit-index.ts).
   s = await startTestSidecar(upstream.url, { audit: { batchSize: 100, indexBatchRows: 150 } });
   const audit = s.runtime.deps.services.audit!;
   for (let i = 1; i <= 300; i++) audit.sink.write(auditRecord(i, { tokenId: i % 10 === 0 ? `tok${i % 20}` : null }));
@@ -124,6 +128,16 @@ describe('GET /api/audit', () => {
     expect(paged).toEqual(body.items.map((e) => e.id));
   });
 
+  it('names the replica of every row (server.replicaName, else host:port) and filters by it', async () => {
+    const replica = s.runtime.stores.audit.replica;
+    expect(replica).toBe(`${hostname()}:0`); // the test config's port
+    const all = (await getJson('limit=1000')).body.items;
+    expect(all).toHaveLength(302);
+    expect(all.every((e) => e.replica === replica)).toBe(true);
+    expect((await getJson(`replica=${encodeURIComponent(replica)}&limit=1000`)).body.items.map((e) => e.id)).toEqual(all.map((e) => e.id));
+    expect((await getJson('replica=elsewhere%3A8090&limit=1000')).body).toEqual({ items: [], nextCursor: null });
+  });
+
   it.each([['decision=maybe'], ['status=abc'], ['from=yesterday'], ['cursor=bm9wZQ'], ['limit=0']])('refuses %s with 400 bad_request', async (q) => {
     const { status, body } = await getJson(q);
     expect(status).toBe(400);
@@ -140,6 +154,8 @@ describe('GET /api/audit/export', () => {
     const text = await r.text();
     const lines = text.split('\r\n');
     expect(lines[0]!.startsWith('id,time,request_id,decision,reason,status,method,path,client_ip,user,')).toBe(true);
+    expect(lines[0]!.endsWith(',prev_hash,row_hash,replica')).toBe(true);
+    expect(lines[1]!.endsWith(`,${s.runtime.stores.audit.replica}`)).toBe(true);
     expect(text).toContain(`,"/rest/api/2/search,x",10.9.9.9,"'=cmd|""/c calc""!A1",`);
     expect(text).toContain(',"multi\r\nline",');
     expect(text.endsWith('\r\n')).toBe(true);

@@ -1,10 +1,8 @@
 // Retention: deletes exactly the expired rows (time injected through the Clock) and the oldest rows
 // beyond maxEntries, in small batches, and moves the anchor so verify still passes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditFixture, disposeFixture, auditRecord, restartSink, waitFor, type AuditFixture } from '../helpers/audit.js';
-import { runRetention } from '../../src/store/audit-retention.js';
-import { verifyChain } from '../../src/store/audit-chain.js';
-import { recordAdminAction } from '../../src/store/audit.js';
+import { auditFixture, disposeFixture, auditRecord, restartSink, verifyChain, waitFor, type AuditFixture } from '../helpers/audit.js';
+import { recordAdminAction } from '../../src/audit/record-admin.js';
 import { fixedClock } from '../../src/clock.js';
 import { startTestSidecar } from '../helpers/sidecar.js';
 import { startJiraUpstream } from '../../src/demo/jira-upstream.js';
@@ -29,49 +27,49 @@ describe('audit retention', () => {
     const cutoff = fx.clock.now() - 30 * DAY;
     const expired = (fx.db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE time < ?').get(cutoff) as { n: number }).n;
     expect(expired).toBeGreaterThan(1000); // more than one batch of 333
-    const r = await runRetention(fx.db, fx.clock, { retentionDays: 30, maxEntries: 1_000_000, batchRows: 333 });
+    const r = await fx.store.prune({ retentionDays: 30, maxEntries: 1_000_000, batchRows: 333, now: fx.clock.now() });
     expect(r).toEqual({ deletedByAge: expired, deletedByCount: 0 });
     expect((fx.db.prepare('SELECT COUNT(*) AS n FROM audit_log WHERE time < ?').get(cutoff) as { n: number }).n).toBe(0);
     expect(ids(fx)[0]).toBe(expired + 1);
     expect(ids(fx)).toHaveLength(2500 - expired);
     const anchor = fx.db.prepare("SELECT * FROM audit_anchor WHERE chain = 'request'").get() as { last_id: number; deleted_total: number };
     expect(anchor).toMatchObject({ last_id: expired, deleted_total: expired });
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 2500 - expired, anchorId: expired });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 2500 - expired, anchorId: expired });
     // A second pass at the same time deletes nothing.
-    expect(await runRetention(fx.db, fx.clock, { retentionDays: 30, maxEntries: 1_000_000, batchRows: 333 })).toEqual({ deletedByAge: 0, deletedByCount: 0 });
+    expect(await fx.store.prune({ retentionDays: 30, maxEntries: 1_000_000, batchRows: 333, now: fx.clock.now() })).toEqual({ deletedByAge: 0, deletedByCount: 0 });
   });
 
   it('keeps at most maxEntries rows (oldest go first) and the chain continues across the anchor', async () => {
     fx = auditFixture({ batchSize: 1000 });
     for (let i = 0; i < 3000; i++) fx.sink.write(auditRecord(i, { time: T0 + i }));
     await fx.sink.close();
-    const r = await runRetention(fx.db, fx.clock, { retentionDays: 3650, maxEntries: 1000, batchRows: 400 });
+    const r = await fx.store.prune({ retentionDays: 3650, maxEntries: 1000, batchRows: 400, now: fx.clock.now() });
     expect(r).toEqual({ deletedByAge: 0, deletedByCount: 2000 });
     expect(ids(fx)).toEqual(Array.from({ length: 1000 }, (_, i) => 2001 + i));
     // New rows chain onto the remaining head; verify walks from the anchor through them.
     restartSink(fx);
     for (let i = 0; i < 10; i++) fx.sink.write(auditRecord(5000 + i));
     await fx.sink.close();
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 1010, anchorId: 2000, headId: 3010 });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 1010, anchorId: 2000, headId: 3010 });
   });
 
   it('an emptied chain restarts from its anchor, and the admin chain is pruned by age', async () => {
     fx = auditFixture();
     for (let i = 0; i < 5; i++) fx.sink.write(auditRecord(i, { time: T0 + i }));
     await fx.sink.close();
-    recordAdminAction(fx.db, fx.clock, { actor: 'admin', action: 'config.update' });
+    await recordAdminAction(fx.store, fx.clock, { actor: 'admin', action: 'config.update' });
     fx.clock.set(T0 + 100 * DAY);
-    recordAdminAction(fx.db, fx.clock, { actor: 'admin', action: 'token.revoke' });
-    const r = await runRetention(fx.db, fx.clock, { retentionDays: 90, maxEntries: 1000 });
+    await recordAdminAction(fx.store, fx.clock, { actor: 'admin', action: 'token.revoke' });
+    const r = await fx.store.prune({ retentionDays: 90, maxEntries: 1000, now: fx.clock.now() });
     expect(r.deletedByAge).toBe(5 + 1);
     expect(ids(fx)).toEqual([]);
     expect(ids(fx, 'admin_audit')).toEqual([2]);
-    expect(verifyChain(fx.db, 'admin')).toMatchObject({ ok: true, count: 1, anchorId: 1 });
+    expect(await verifyChain(fx.db, 'admin')).toMatchObject({ ok: true, count: 1, anchorId: 1 });
     restartSink(fx);
     fx.sink.write(auditRecord(99));
     await fx.sink.close();
     expect(ids(fx)).toEqual([6]);
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 1, anchorId: 5 });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 1, anchorId: 5 });
   });
 
   it('runs at sidecar start (time from the injected clock) and on demand through services.audit', async () => {
@@ -86,7 +84,7 @@ describe('audit retention', () => {
       await waitFor(() => live() === 30, 'retention at start'); // days 70..99 are younger than 30 days
       clock.advance(10 * DAY);
       expect(await s.runtime.deps.services.audit!.runRetention()).toEqual({ deletedByAge: 10, deletedByCount: 0 });
-      expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 20, anchorId: 80 });
+      expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 20, anchorId: 80 });
     } finally {
       await s.close();
       await upstream.close();

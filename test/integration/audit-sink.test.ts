@@ -3,12 +3,10 @@
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditFixture, disposeFixture, auditRecord, failureCount, logCapture, waitFor, type AuditFixture } from '../helpers/audit.js';
+import { auditFixture, disposeFixture, auditRecord, failureCount, logCapture, sinkOn, verifyChain, waitFor, type AuditFixture } from '../helpers/audit.js';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { dbPath, openDb } from '../../src/store/sqlite/db.js';
-import { verifyChain } from '../../src/store/audit-chain.js';
-import { SqliteAuditSink } from '../../src/store/audit.js';
 
 let fx: AuditFixture | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -25,12 +23,12 @@ function metricValue(text: string, sample: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
 
-describe('SqliteAuditSink', () => {
+describe('QueuedAuditSink on the SQLite store', () => {
   it('retries SQLITE_BUSY with backoff and then writes every queued row', async () => {
     fx = auditFixture({ batchSize: 5 });
     fx.db.pragma('busy_timeout = 0'); // fail fast instead of blocking the loop inside the test
     const cap = logCapture();
-    fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx!.settings, clock: fx.clock, logger: cap.logger, metrics: fx.metrics });
+    fx.sink = sinkOn(fx, { logger: cap.logger });
     const other = new Database(dbPath(fx.dataDir));
     other.exec('BEGIN IMMEDIATE'); // another process holds the write lock
     for (let i = 1; i <= 12; i++) expect(fx.sink.write(auditRecord(i))).toBe(true);
@@ -42,7 +40,7 @@ describe('SqliteAuditSink', () => {
     other.close();
     await waitFor(() => fx!.sink.queued === 0, 'the queue to drain');
     expect(count(fx.db)).toBe(12);
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 12 });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 12 });
     // The writer's work per batch: busy attempts and written batches apart, and every row once.
     const text = await fx.metrics.registry.metrics();
     expect(metricValue(text, 'sidecar_audit_rows_written_total')).toBe(12);
@@ -55,7 +53,7 @@ describe('SqliteAuditSink', () => {
     const cap = logCapture();
     // Inline: max_page_count (the "full disk") is a per-connection pragma, so it only reaches a
     // writer using fx.db. The worker's failure path is covered in audit-worker.test.ts.
-    fx.sink = new SqliteAuditSink({ db: fx.db, settings: () => fx!.settings, clock: fx.clock, logger: cap.logger, metrics: fx.metrics, writer: 'inline' });
+    fx.sink = sinkOn(fx, { logger: cap.logger, writer: 'inline' });
     const pages = fx.db.pragma('page_count', { simple: true }) as number;
     fx.db.pragma(`max_page_count = ${pages}`); // the "disk" is full at its current size
     let written = 0;
@@ -73,7 +71,7 @@ describe('SqliteAuditSink', () => {
     fx.db.pragma('max_page_count = 1073741823');
     await waitFor(() => fx!.sink.queued === 0 && fx!.sink.isAccepting(), 'recovery');
     expect(count(fx.db)).toBe(written);
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: written });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: written });
     const text = await fx.metrics.registry.metrics();
     expect(metricValue(text, 'sidecar_audit_write_seconds_count{result="storage_full"}')).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'sidecar_audit_rows_written_total')).toBe(written);
@@ -111,10 +109,10 @@ describe('queue overflow through the pipeline follows audit.onFailure', () => {
     const text = await (await fetch(`${s.adminUrl}/metrics`)).text();
     return Number(/sidecar_audit_failures_total\{reason="queue_full"\} (\d+)/.exec(text)?.[1] ?? 0);
   };
-  const rows = (dataDir: string) => {
+  const rows = async (dataDir: string) => {
     const { db } = openDb(dataDir);
     try {
-      return { n: count(db), chain: verifyChain(db, 'request') };
+      return { n: count(db), chain: await verifyChain(db, 'request') };
     } finally {
       db.close();
     }
@@ -137,7 +135,7 @@ describe('queue overflow through the pipeline follows audit.onFailure', () => {
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { missing: string[] }).missing).toContain('audit');
     await s.close();
-    expect(rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
+    expect(await rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
   });
 
   it('allow: forwarded (200) and the missing row is counted in the metric', async () => {
@@ -150,6 +148,6 @@ describe('queue overflow through the pipeline follows audit.onFailure', () => {
     expect(await metric(s)).toBe(1);
     expect((await fetch(`${s.adminUrl}/readyz`)).status).toBe(200); // allow: still serving
     await s.close();
-    expect(rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
+    expect(await rows(dataDir)).toMatchObject({ n: 100, chain: { ok: true } });
   });
 });

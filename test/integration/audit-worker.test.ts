@@ -3,9 +3,9 @@
 // without losing or duplicating rows, and the main connection never writes the request chain.
 import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditFixture, auditRecord, disposeFixture, failureCount, logCapture, waitFor, type AuditFixture } from '../helpers/audit.js';
-import { verifyChain } from '../../src/store/audit-chain.js';
-import { recordAdminAction, SqliteAuditSink } from '../../src/store/audit.js';
+import { auditFixture, auditRecord, disposeFixture, failureCount, logCapture, sinkOn, verifyChain, waitFor, type AuditFixture } from '../helpers/audit.js';
+import { recordAdminAction } from '../../src/audit/record-admin.js';
+import type { QueuedAuditSink } from '../../src/audit/sink.js';
 import { createLogger } from '../../src/log.js';
 
 let fx: AuditFixture | undefined;
@@ -16,8 +16,8 @@ afterEach(async () => {
 
 const count = (f: AuditFixture) => (f.db.prepare('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n;
 
-function workerSink(f: AuditFixture, logger = createLogger('silent')): SqliteAuditSink {
-  return new SqliteAuditSink({ db: f.db, settings: () => f.settings, clock: f.clock, logger, metrics: f.metrics, writer: 'worker' });
+function workerSink(f: AuditFixture, logger = createLogger('silent')): QueuedAuditSink {
+  return sinkOn(f, { logger, writer: 'worker' });
 }
 
 describe('audit worker', () => {
@@ -40,7 +40,7 @@ describe('audit worker', () => {
     await waitFor(() => fx!.sink.queued === 0 && fx!.sink.isAccepting(), 'recovery');
     expect(cap.lines.some((l) => l.includes('audit storage recovered'))).toBe(true);
     expect(count(fx)).toBe(26);
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 26 });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 26 });
   });
 
   it('a worker that exits is replaced: the rows it had not confirmed are written once, by the next one', async () => {
@@ -56,7 +56,7 @@ describe('audit worker', () => {
     await waitFor(() => fx!.sink.queued === 0 && fx!.sink.isAccepting(), 'the rows to be written by a new worker');
     await fx.sink.close();
     expect(count(fx)).toBe(17);
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 17 });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 17 });
   });
 
   it('admin actions on the main connection and request rows from the worker keep two valid chains', async () => {
@@ -65,13 +65,13 @@ describe('audit worker', () => {
     for (let i = 1; i <= 60; i++) {
       fx.sink.write(auditRecord(i));
       if (i % 10 === 0) {
-        recordAdminAction(fx.db, fx.clock, { actor: 'admin', action: 'config.update', after: { n: i } });
+        await recordAdminAction(fx.store, fx.clock, { actor: 'admin', action: 'config.update', after: { n: i } });
         await new Promise((r) => setTimeout(r, 2)); // let batches and admin writes interleave
       }
     }
     await fx.sink.close();
     expect(count(fx)).toBe(60);
-    expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 60 });
-    expect(verifyChain(fx.db, 'admin')).toMatchObject({ ok: true, count: 6 });
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 60 });
+    expect(await verifyChain(fx.db, 'admin')).toMatchObject({ ok: true, count: 6 });
   });
 });

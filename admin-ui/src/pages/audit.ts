@@ -25,6 +25,8 @@ interface Entry {
   rule: string | null;
   prevHash: string;
   rowHash: string;
+  /** The sidecar that wrote the row; ids are per replica. */
+  replica: string;
 }
 
 const FILTERS: Array<[string, string, string]> = [
@@ -140,7 +142,7 @@ export class AuditPage extends LightElement {
         <tbody>
           ${this.items.length === 0 && !this.loading ? html`<tr><td colspan="9">No rows match.</td></tr>` : nothing}
           ${this.items.map(
-            (e) => html`<tr class=${this.selected?.id === e.id ? 'selected' : ''}>
+            (e) => html`<tr class=${this.selected?.id === e.id && this.selected.replica === e.replica ? 'selected' : ''}>
               <td><button type="button" class="link" aria-label=${`Details of request ${e.requestId}`} @click=${() => ((this.selected = e), this.requestUpdate())}>${e.time.replace('T', ' ').slice(0, 19)}</button></td>
               <td><span class="badge ${e.decision}">${e.decision}</span></td><td>${e.status}</td><td><code>${e.reason}</code></td><td>${e.method}</td>
               <td class="path">${e.path}</td><td>${e.user ?? '—'}</td><td>${e.clientIp}</td><td>${e.latencyMs} ms</td>

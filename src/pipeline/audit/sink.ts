@@ -1,5 +1,5 @@
-// The audit stage's port: where one row per guarded request goes. The SQLite implementation
-// (batched, off the request path) lives in src/store/audit.ts; tests and `audit.enabled: false` use NullAuditSink.
+// The audit stage's port: where one row per guarded request goes. The real one (queued, written
+// in batches off the request path by the store's writer) is src/audit/sink.ts; tests and `audit.enabled: false` use NullAuditSink.
 import type { CredentialKind, RouteKind, StageName } from '../state.js';
 
 export interface AuditRecord {

@@ -1,4 +1,5 @@
 // Every store on one PostgreSQL pool: replicas pointing at the same database share all of it.
+import { hostname } from 'node:os';
 import type { Stores } from '../stores.js';
 import { createPool, type PostgresOptions } from './pool.js';
 import { migratePostgres } from './migrate.js';
@@ -6,9 +7,17 @@ import { PgTokenStore } from './tokens.js';
 import { PgAdminStore } from './admin.js';
 import { PgConfigStore } from './config.js';
 import { PgCredentialStore } from './credentials.js';
+import { PgAuditStore } from './audit.js';
 import type { MigrationResult } from '../sqlite/migrate.js';
 
-export async function openPostgresStores(o: PostgresOptions & { migrate?: boolean; migrationsDir?: string }): Promise<{ stores: Stores; migrations?: MigrationResult }> {
+export interface OpenPostgresOptions extends PostgresOptions {
+  migrate?: boolean;
+  migrationsDir?: string;
+  /** This process's name among the replicas (config/replica.ts): the audit chains it appends to. The host name when not given. */
+  replica?: string;
+}
+
+export async function openPostgresStores(o: OpenPostgresOptions): Promise<{ stores: Stores; migrations?: MigrationResult }> {
   const pool = createPool(o);
   let migrations: MigrationResult | undefined;
   try {
@@ -23,6 +32,7 @@ export async function openPostgresStores(o: PostgresOptions & { migrate?: boolea
     admin: new PgAdminStore(pool),
     config: new PgConfigStore(pool),
     credentials: new PgCredentialStore(pool),
+    audit: new PgAuditStore(pool, o.replica ?? hostname()),
     close: () => pool.end(),
   };
   return { stores, migrations };

@@ -1,19 +1,32 @@
 // Every store on one SQLite handle (better-sqlite3, WAL).
+import { hostname } from 'node:os';
 import type { Stores } from '../stores.js';
 import type { Db } from './db.js';
+import type { Logger } from '../../log.js';
 import { SqliteTokenStore } from './tokens.js';
 import { SqliteAdminStore } from './admin.js';
 import { SqliteConfigStore } from './config.js';
 import { SqliteCredentialStore } from './credentials.js';
+import { SqliteAuditStore } from './audit.js';
 
-/** The stores over an open, migrated handle; `close` closes the handle only when `ownsDb`. */
-export function sqliteStores(db: Db, opts: { ownsDb?: boolean } = {}): Stores {
+export interface SqliteStoresOptions {
+  /** `close` closes the handle too. */
+  ownsDb?: boolean;
+  /** The replica name audit rows report (config/replica.ts); the host name when not given. */
+  replica?: string;
+  /** Where the audit worker's own failures are logged. */
+  logger?: Logger;
+}
+
+/** The stores over an open, migrated handle. */
+export function sqliteStores(db: Db, opts: SqliteStoresOptions = {}): Stores {
   return {
     kind: 'sqlite',
     tokens: new SqliteTokenStore(db),
     admin: new SqliteAdminStore(db),
     config: new SqliteConfigStore(db),
     credentials: new SqliteCredentialStore(db),
+    audit: new SqliteAuditStore(db, opts.replica ?? hostname(), { logger: opts.logger }),
     close: async () => {
       if (opts.ownsDb) db.close();
     },

@@ -7,9 +7,24 @@ export interface Backend {
   name: 'sqlite' | 'postgres';
   /** Fresh, migrated, empty stores; `destroy` closes them and removes their data. */
   open(): Promise<{ stores: Stores; destroy(): Promise<void> }>;
-  /** A second handle on the same data (another replica, or the CLI next to a running sidecar). */
-  reopen?(stores: Stores): Promise<Stores>;
+  /**
+   * A second handle on the same data (another replica, or the CLI next to a running sidecar), named
+   * `replica` (default: the same name as `stores`). Closed by the original's `destroy`. Absent on
+   * a backend that is one replica by design (SQLite): the multi-replica cases skip there.
+   */
+  reopen?(stores: Stores, replica?: string): Promise<Stores>;
+  /**
+   * Test only: changes one stored audit row the way someone with write access to the database
+   * would, so the suite can check that verify notices. Absent: those cases skip.
+   */
+  tamperAudit?(stores: Stores, t: AuditTamper): Promise<void>;
 }
+
+/** One audit row to change (`set`: columns as stored, snake_case) or to delete. */
+export type AuditTamper = { table: 'audit_log' | 'admin_audit'; replica: string; id: number } & (
+  | { set: Record<string, string | number | null> }
+  | { delete: true }
+);
 
 export const T0 = Date.UTC(2026, 0, 1);
 

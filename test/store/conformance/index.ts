@@ -6,6 +6,7 @@ import { tokenStoreConformance } from './tokens.js';
 import { adminStoreConformance } from './admin.js';
 import { configStoreConformance } from './config.js';
 import { credentialStoreConformance } from './credentials.js';
+import { auditStoreConformance } from './audit.js';
 
 export type { Backend };
 
@@ -14,4 +15,5 @@ export function storeConformance(backend: Backend): void {
   adminStoreConformance(backend);
   configStoreConformance(backend);
   credentialStoreConformance(backend);
+  auditStoreConformance(backend);
 }

@@ -12,7 +12,7 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { SidecarError } from '../../../errors.js';
 import type { AuditRecord } from '../../audit/sink.js';
-import type { AdminAction } from '../../../store/audit.js';
+import type { AdminAction } from '../../../audit/record-admin.js';
 import type { Deps } from '../../deps.js';
 import { decisionStages } from '../../index.js';
 import type { RequestState, StageName } from '../../state.js';
@@ -190,7 +190,7 @@ async function recordTokenAction(d: Deps, id: string, action: () => AdminAction,
   const audit = d.services.audit;
   if (!audit) return; // audit disabled / not installed (unit setups)
   try {
-    audit.recordAdminAction(action());
+    await audit.recordAdminAction(action());
   } catch (e) {
     await undoCreate?.revoke(id);
     throw new SidecarError('audit_unavailable', { rule: 'self-service:audit', detail: (e as Error).message, cause: e });

@@ -1,12 +1,14 @@
 // The audit worker (worker_threads): writes batches of request audit rows, with the hash chain, on
 // its own SQLite connection, so each batch's transaction (inserts, indexes, hashing, now and then
-// the user-index fill) runs off the event loop that serves requests. The main side (SqliteAuditSink) keeps the queue,
-// the retry/backoff, the metrics and the logs: this file only writes what it is sent and says how
-// it went, one reply per batch. Only this worker writes the request chain while it runs; admin rows
-// (the other chain) stay on the main connection.
+// the user-index fill) runs off the event loop that serves requests. The main side (the queued sink,
+// audit/sink.ts, through WorkerWriter in audit.ts) keeps the queue, the retry/backoff, the metrics
+// and the logs: this file only writes what it is sent and says how it went, one reply per batch.
+// Only this worker writes the request chain while it runs; admin rows (the other chain) stay on
+// the main connection.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { requestChainWriter, toWriteError, type WriteError } from './audit-writer.js';
+import type { AuditWriteError } from '../audit-store.js';
+import { requestChainWriter, toWriteError } from './audit-writer.js';
 
 export interface AuditWorkerData {
   /** The database file (the main connection's). */
@@ -18,7 +20,7 @@ export interface AuditWorkerData {
 /** main -> worker: one batch, written in one transaction. */
 export interface AuditBatchMessage {
   seq: number;
-  /** Encoded rows (audit-writer.ts encodeRow): strings cross the thread boundary as one copy each. */
+  /** Encoded rows (audit/encode.ts encodeRow): strings cross the thread boundary as one copy each. */
   rows: string[];
   /** audit.indexBatchRows (read per batch, so a config reload applies). */
   indexBatchRows: number;
@@ -28,7 +30,7 @@ export interface AuditBatchMessage {
 export interface AuditBatchReply {
   seq: number;
   written: number;
-  error?: WriteError;
+  error?: AuditWriteError;
 }
 
 if (parentPort) {

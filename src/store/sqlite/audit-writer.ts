@@ -1,32 +1,24 @@
-// Writing request audit rows: one transaction per batch, each row chained onto the previous one.
-// Shared by the inline writer (main thread) and the audit worker (audit-worker.ts), so both produce
-// byte-identical rows and hashes. Imports nothing but better-sqlite3's types and the chain.
-import type { Db } from './sqlite/db.js';
-import { chainHeadReader, hashCanonical } from './audit-chain.js';
-import { ENCODED_COLUMNS, rowJson } from '../audit/encode.js';
-export { encodeRow, ENCODED_COLUMNS, rowJson, stored } from '../audit/encode.js';
+// Writing request audit rows on SQLite: one transaction per batch, each row chained onto the
+// previous one. Shared by the inline writer (main thread, audit.ts) and the audit worker
+// (audit-worker.ts), so both produce byte-identical rows and hashes. Imports nothing but
+// better-sqlite3's types, the chain and the deferred indexes (the worker loads this file alone).
+import type { Db } from './db.js';
+import type { AuditWriteError } from '../audit-store.js';
+import { chainHeadReader } from './audit-chain.js';
+import { hashCanonical } from '../../audit/chain.js';
+import { ENCODED_COLUMNS, rowJson } from '../../audit/encode.js';
 import { deferredIndexFiller } from './audit-index.js';
-
-/** How a failed batch is handled: busy = wait and retry (not a failure); the others stop acceptance. */
-export type WriteErrorKind = 'busy' | 'storage_full' | 'write_failed';
 
 const errCode = (e: unknown) => String((e as { code?: unknown })?.code ?? '');
 
-export function writeErrorKind(e: unknown): WriteErrorKind {
+export function writeErrorKind(e: unknown): AuditWriteError['kind'] {
   const code = errCode(e);
   if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return 'busy';
   if (/^SQLITE_FULL/.test(code) || code === 'ENOSPC') return 'storage_full';
   return 'write_failed';
 }
 
-/** What a failed batch reports (plain data: it crosses the worker boundary). */
-export interface WriteError {
-  kind: WriteErrorKind;
-  code: string;
-  message: string;
-}
-
-export const toWriteError = (e: unknown): WriteError => ({ kind: writeErrorKind(e), code: errCode(e), message: String((e as Error)?.message ?? e) });
+export const toWriteError = (e: unknown): AuditWriteError => ({ kind: writeErrorKind(e), code: errCode(e), message: String((e as Error)?.message ?? e) });
 
 /**
  * A function writing one batch of encoded rows (encodeRow) in one transaction (throws on failure,

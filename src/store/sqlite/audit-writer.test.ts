@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { auditFixture, auditRecord, disposeFixture } from '../../test/helpers/audit.js';
-import type { AuditRecord } from '../pipeline/audit/sink.js';
-import { GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, verifyChain } from './audit-chain.js';
-import { encodeRow, requestChainWriter, rowJson, writeErrorKind } from './audit-writer.js';
+import { auditFixture, auditRecord, disposeFixture, verifyChain } from '../../../test/helpers/audit.js';
+import type { AuditRecord } from '../../pipeline/audit/sink.js';
+import { GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS } from '../../audit/chain.js';
+import { encodeRow, rowJson } from '../../audit/encode.js';
+import { requestChainWriter, writeErrorKind } from './audit-writer.js';
 
 // The worker reports a kind, not an Error: the main side's counters and readiness depend on it.
 describe('writeErrorKind', () => {
@@ -66,7 +67,7 @@ describe('encodeRow / rowJson', () => {
       requestChainWriter(fx.db)(odd.map(encodeRow), 10_000);
       const rows = fx.db.prepare('SELECT * FROM audit_log ORDER BY id').all() as Array<Record<string, unknown>>;
       expect(rows.map(({ prev_hash: _p, row_hash: _h, ...cols }) => cols)).toEqual(odd.map((r, i) => expectedRow(r, i + 1)));
-      expect(verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: odd.length });
+      expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: odd.length });
     } finally {
       await disposeFixture(fx);
     }

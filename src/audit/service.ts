@@ -1,20 +1,23 @@
-// Wires the audit log into a runtime: the SQLite sink replaces the NullAuditSink (the pipeline is
-// composed after buildServices, so the audit middleware picks this one up), retention runs at start
-// and every audit.retentionIntervalSec, and services.audit offers query/export/admin recording to
-// the admin API.
+// Wires the audit log into a runtime: the queued sink on the store's request writer replaces the
+// NullAuditSink (the pipeline is composed after buildServices, so the audit middleware picks this
+// one up), retention runs at start and every audit.retentionIntervalSec, and services.audit offers
+// query/export/admin recording to the admin API.
 import type { Readable } from 'node:stream';
-import type { Runtime } from '../http/runtime.js';
-import { SqliteAuditSink, recordAdminAction, type AdminAction } from './audit.js';
-import { runRetention, type RetentionResult } from './audit-retention.js';
-import { exportAudit, queryAdminAudit, queryAudit, type AuditFilters, type AuditPage, type ExportFormat, type ExportOptions, type Page } from './audit-query.js';
+import type { Deps } from '../pipeline/deps.js';
+import type { Policy } from '../config/policy.js';
+import type { AuditFilters, AuditStore, RetentionResult } from '../store/audit-store.js';
+import { QueuedAuditSink } from './sink.js';
+import { recordAdminAction, type AdminAction } from './record-admin.js';
+import { queryAdmin, queryAudit, type AdminEntry, type AuditPage, type Page } from './query.js';
+import { exportAudit, type ExportFormat, type ExportOptions } from './export.js';
 
 export interface AuditService {
-  sink: SqliteAuditSink;
-  query(filters: AuditFilters, page?: Page): AuditPage;
+  sink: QueuedAuditSink;
+  query(filters: AuditFilters, page?: Page): Promise<AuditPage>;
   export(filters: AuditFilters, format: ExportFormat, opts?: ExportOptions): Readable;
-  /** Synchronous and chained; throws if it cannot be stored (fail the admin request then). */
-  recordAdminAction(action: AdminAction): number;
-  queryAdmin(page?: Page): ReturnType<typeof queryAdminAudit>;
+  /** Chained onto this replica's admin chain; rejects if it cannot be stored (fail the admin request then). */
+  recordAdminAction(action: AdminAction): Promise<number>;
+  queryAdmin(page?: Page): Promise<AuditPage<AdminEntry>>;
   /** One retention pass now (also runs at start and on the schedule). */
   runRetention(): Promise<RetentionResult>;
 }
@@ -25,11 +28,23 @@ declare module '../pipeline/deps.js' {
   }
 }
 
-export function installAudit(rt: Runtime): AuditService {
-  const { deps, db } = rt;
+type Readiness = { ok: boolean; detail?: string };
+
+/** What installAudit needs of a runtime (http/runtime.ts Runtime has it; audit/ does not import http/). */
+export interface AuditHost {
+  deps: Deps;
+  stores: { readonly audit: AuditStore };
+  readiness: Array<{ name: string; check(): Readiness | Promise<Readiness> }>;
+  onReload: Array<(p: Policy) => void>;
+  onClose: Array<() => Promise<void> | void>;
+}
+
+export function installAudit(rt: AuditHost): AuditService {
+  const { deps } = rt;
+  const store = rt.stores.audit;
   const cfg = () => deps.getPolicy().config.audit;
   // audit.writer is read once: the worker (if any) owns the request chain for the sink's lifetime.
-  const sink = new SqliteAuditSink({ db, settings: cfg, clock: deps.clock, logger: deps.logger, metrics: deps.metrics, writer: cfg().writer });
+  const sink = new QueuedAuditSink({ writer: store.requestWriter(cfg().writer), settings: cfg, logger: deps.logger, metrics: deps.metrics });
   deps.auditSink = sink;
 
   // Not ready while the audit log refuses rows and audit.onFailure would refuse every guarded request.
@@ -47,12 +62,9 @@ export function installAudit(rt: Runtime): AuditService {
   const pass = async (): Promise<RetentionResult> => {
     try {
       if (abort.signal.aborted) return none;
-      const r = await runRetention(db, deps.clock, { ...cfg(), signal: abort.signal });
+      const r = await store.prune({ ...cfg(), signal: abort.signal, now: deps.clock.now() });
       if (abort.signal.aborted) return r;
       if (r.deletedByAge || r.deletedByCount) deps.logger.info(r, 'audit retention pruned rows');
-      // Fresh statistics (STAT4 samples) help the planner with the remaining filter choices.
-      db.pragma('analysis_limit = 1000');
-      db.pragma('optimize');
       return r;
     } catch (e) {
       deps.logger.error({ err: e }, 'audit retention failed; will retry on schedule');
@@ -75,7 +87,7 @@ export function installAudit(rt: Runtime): AuditService {
     clearInterval(timer);
     timer = arm();
   });
-  // The sink itself is closed by the server after onClose (it flushes into the still-open db).
+  // The sink itself is closed by the server after onClose (it flushes into the still-open store).
   rt.onClose.push(async () => {
     clearInterval(timer);
     clearImmediate(atStart);
@@ -85,10 +97,10 @@ export function installAudit(rt: Runtime): AuditService {
 
   const service: AuditService = {
     sink,
-    query: (f, page) => queryAudit(db, f, page),
-    export: (f, format, opts) => exportAudit(db, f, format, opts),
-    recordAdminAction: (a) => recordAdminAction(db, deps.clock, a),
-    queryAdmin: (page) => queryAdminAudit(db, page),
+    query: (f, page) => queryAudit(store, f, page),
+    export: (f, format, opts) => exportAudit(store, f, format, opts),
+    recordAdminAction: (a) => recordAdminAction(store, deps.clock, a),
+    queryAdmin: (page) => queryAdmin(store, page),
     runRetention: retention,
   };
   deps.services.audit = service;

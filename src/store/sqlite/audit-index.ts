@@ -6,7 +6,7 @@
 //
 // Rows after a table's through_id have no entry yet. Queries read those from audit_log by rowid
 // (audit-query.ts), so the results are the same as with an ordinary index, at once.
-import type { Db } from './sqlite/db.js';
+import type { Db } from './db.js';
 
 export interface DeferredIndex {
   /** The index table: (column, time, id) WITHOUT ROWID, primary key in that order. */

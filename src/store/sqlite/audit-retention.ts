@@ -8,31 +8,15 @@
 // was written after a younger one (a request that took longer than its successor) is therefore
 // deleted on the next run, at most one request latency later than exactly on time.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Clock } from '../clock.js';
-import type { Db } from './sqlite/db.js';
-import type { ChainName } from './audit-chain.js';
+import type { Db } from './db.js';
+import type { ChainKind, RetentionResult, RetentionSettings } from '../audit-store.js';
 import { CHAINS } from './audit-chain.js';
 import { DEFERRED_COLUMNS, entryDeleter } from './audit-index.js';
-
-export interface RetentionSettings {
-  retentionDays: number;
-  /** Request chain only: the admin chain is small and kept by age alone. */
-  maxEntries: number;
-  /** Rows per transaction. */
-  batchRows?: number;
-  /** Stops between batches (shutdown). */
-  signal?: AbortSignal;
-}
-
-export interface RetentionResult {
-  deletedByAge: number;
-  deletedByCount: number;
-}
 
 const DAY_MS = 86_400_000;
 
 /** Deletes up to batchRows rows from the front of a chain, ids <= maxId and time < beforeTime. */
-function pruneBatch(db: Db, chain: ChainName, opts: PruneOptions): number {
+function pruneBatch(db: Db, chain: ChainKind, opts: PruneOptions): number {
   const { table } = CHAINS[chain];
   // Request rows also have entries in the deferred indexes (audit-index.ts): deleted with them.
   const deferred = chain === 'request' ? DEFERRED_COLUMNS : [];
@@ -64,7 +48,7 @@ interface PruneOptions {
   signal?: AbortSignal;
 }
 
-async function prune(db: Db, chain: ChainName, opts: PruneOptions): Promise<number> {
+async function prune(db: Db, chain: ChainKind, opts: PruneOptions): Promise<number> {
   let total = 0;
   for (;;) {
     if (opts.signal?.aborted) return total;
@@ -75,10 +59,10 @@ async function prune(db: Db, chain: ChainName, opts: PruneOptions): Promise<numb
   }
 }
 
-/** One retention pass over both chains. Time comes from the injected clock. */
-export async function runRetention(db: Db, clock: Clock, s: RetentionSettings): Promise<RetentionResult> {
+/** One retention pass over both chains, judged at `s.now` (the caller's clock). */
+export async function runRetention(db: Db, s: RetentionSettings): Promise<RetentionResult> {
   const batchRows = s.batchRows ?? 1000;
-  const now = clock.now();
+  const now = s.now;
   const cutoff = now - s.retentionDays * DAY_MS;
   const byAge = { maxId: Number.MAX_SAFE_INTEGER, beforeTime: cutoff, batchRows, now, signal: s.signal };
   const deletedByAge = (await prune(db, 'request', byAge)) + (await prune(db, 'admin', byAge));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MASK, maskSecrets } from './audit.js';
+import { MASK, maskSecrets } from './mask.js';
 
 describe('maskSecrets', () => {
   it.each([

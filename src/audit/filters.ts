@@ -1,0 +1,71 @@
+// What a caller asks the audit log for: query-string filters parsed into the store's AuditFilters,
+// and the opaque cursors that carry a keyset position (time, replica, id) between pages.
+import type { AuditFilters, AuditPosition } from '../store/audit-store.js';
+
+export class AuditFilterError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+const DECISIONS = new Set(['allow', 'deny', 'passthrough', 'error']);
+
+function parseTime(field: string, v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) throw new AuditFilterError(field, 'use an ISO 8601 time (2026-01-31T00:00:00Z) or ms since the epoch');
+  return n;
+}
+
+/**
+ * Query-string values -> AuditFilters; throws AuditFilterError naming the bad field.
+ * `{from: "2026-01-01", status: "4xx", path: "/rest/api/2/"}` -> `{from: 1767225600000, statusClass: 4, path: "/rest/api/2/"}`
+ */
+export function parseAuditFilters(q: Record<string, string | string[] | undefined>): AuditFilters {
+  const one = (k: string) => {
+    const v = q[k];
+    const s = Array.isArray(v) ? v[0] : v;
+    return s === undefined || s === '' ? undefined : s;
+  };
+  const f: AuditFilters = {};
+  const from = one('from');
+  const to = one('to');
+  if (from) f.from = parseTime('from', from);
+  if (to) f.to = parseTime('to', to);
+  for (const k of ['user', 'client', 'token', 'ip', 'path', 'replica'] as const) {
+    const v = one(k);
+    if (v !== undefined) f[k] = v.slice(0, 2048);
+  }
+  const decision = one('decision');
+  if (decision) {
+    if (!DECISIONS.has(decision)) throw new AuditFilterError('decision', 'one of allow, deny, passthrough, error');
+    f.decision = decision as AuditFilters['decision'];
+  }
+  const status = one('status');
+  if (status) {
+    if (/^[1-5]xx$/i.test(status)) f.statusClass = Number(status[0]);
+    else if (/^[1-5]\d\d$/.test(status)) f.status = Number(status);
+    else throw new AuditFilterError('status', 'an HTTP status (403) or a class (4xx)');
+  }
+  if (f.path !== undefined && !f.path.startsWith('/')) throw new AuditFilterError('path', 'a path prefix starting with "/"');
+  return f;
+}
+
+// A JSON array rather than "time:id": replica names hold colons ("host:8090").
+export const encodeCursor = (p: AuditPosition): string => Buffer.from(JSON.stringify([p.time, p.replica, p.id])).toString('base64url');
+
+/** The position a cursor carries; AuditFilterError('cursor') for anything this API did not hand out. */
+export function decodeCursor(c: string): AuditPosition {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(c, 'base64url').toString());
+  } catch {
+    v = undefined;
+  }
+  if (!Array.isArray(v) || v.length !== 3 || !Number.isSafeInteger(v[0]) || typeof v[1] !== 'string' || !Number.isSafeInteger(v[2]) || v[2] < 0) {
+    throw new AuditFilterError('cursor', 'not a cursor returned by this API');
+  }
+  return { time: v[0] as number, replica: v[1], id: v[2] as number };
+}
