@@ -6,7 +6,7 @@ import { createLogger } from './log.js';
 import { startSidecar, type RunningSidecar } from './http/server.js';
 import { MigrationError } from './store/sqlite/migrate.js';
 import { registerCommands } from './cli/index.js';
-import { die, loadOrExit, openDbOrExit } from './cli/common.js';
+import { die, loadOrExit, openStoresOrExit } from './cli/common.js';
 
 const program = new Command()
   .name('jira-auth-sidecar')
@@ -54,11 +54,11 @@ program
 
 program
   .command('migrate')
-  .description('apply pending database migrations in SIDECAR_DATA_DIR and exit')
-  .action(() => {
+  .description('apply pending migrations to the configured store (SQLite in SIDECAR_DATA_DIR, or PostgreSQL) and exit')
+  .action(async () => {
     const { config } = loadOrExit();
-    const { db, migrations } = openDbOrExit(config.server.dataDir);
-    db.close();
+    const { stores, migrations } = await openStoresOrExit(config);
+    await stores.close();
     process.stdout.write(
       migrations?.applied.length ? `applied ${migrations.applied.length} migration(s): ${migrations.applied.join(', ')}\n` : 'database is up to date\n',
     );

@@ -73,3 +73,14 @@ describe('diffLeaves / applyChanges', () => {
     expect(maskedChanges(diffLeaves(current, next))).toEqual([{ path: 'upstream.sharedSecret', before: MASK, after: MASK }]);
   });
 });
+
+describe('store.url is a secret by where it sits', () => {
+  const doc = { store: { kind: 'postgres', url: 'postgres://sidecar:pw@db/sidecar' }, upstream: { url: 'http://jira:8080' } };
+  it('is masked, listed, kept on unmask, and masked in change records; other urls are not', () => {
+    expect(maskSecrets(doc)).toEqual({ store: { kind: 'postgres', url: MASK }, upstream: { url: 'http://jira:8080' } });
+    expect(secretPaths(doc)).toEqual(['store.url']);
+    expect(unmaskSecrets(maskSecrets(doc), doc)).toEqual(doc);
+    expect(maskedChanges([{ path: ['store', 'url'], before: 'postgres://a:b@x/y', after: 'postgres://a:c@x/y' }])).toEqual([{ path: 'store.url', before: MASK, after: MASK }]);
+  });
+});
+

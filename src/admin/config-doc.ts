@@ -13,6 +13,11 @@ export const MASK = '********';
  * without touching this file (sharedSecret, clientSecret, privateKeyPem, jiraGroupLookup.authorization,
  * rateLimit.redisUrl which may carry a password, and any *secret / *password / *privateKey* key).
  */
+/** A secret by where it sits: the database URL carries its password (store.url). */
+export function isSecretAt(path: DocPath, key: string | number): boolean {
+  return isSecretKey(key) || (key === 'url' && path.length === 1 && path[0] === 'store');
+}
+
 export function isSecretKey(key: string | number): boolean {
   if (typeof key !== 'string') return false;
   // ...but not the name of the header a secret travels in, or the path of the file that holds one.
@@ -61,16 +66,16 @@ export function setIn(doc: Obj, path: DocPath, value: unknown): void {
 
 /** Every secret replaced by MASK (unset secrets stay absent). Returns a copy. */
 export function maskSecrets<T>(value: T): T {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
+  const walk = (v: unknown, path: DocPath): unknown => {
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...path, i]));
     if (isObj(v)) {
       const out: Obj = {};
-      for (const [k, x] of Object.entries(v)) out[k] = isSecretKey(k) && x !== undefined && x !== null && x !== '' ? MASK : walk(x);
+      for (const [k, x] of Object.entries(v)) out[k] = isSecretAt(path, k) && x !== undefined && x !== null && x !== '' ? MASK : walk(x, [...path, k]);
       return out;
     }
     return v;
   };
-  return walk(value) as T;
+  return walk(value, []) as T;
 }
 
 /** Paths of the secrets that are set, e.g. ["upstream.sharedSecret"]. */
@@ -78,7 +83,7 @@ export function secretPaths(value: unknown, path: DocPath = [], out: string[] = 
   if (Array.isArray(value)) value.forEach((v, i) => secretPaths(v, [...path, i], out));
   else if (isObj(value))
     for (const [k, v] of Object.entries(value)) {
-      if (isSecretKey(k) && v !== undefined && v !== null && v !== '') out.push(formatPath([...path, k]));
+      if (isSecretAt(path, k) && v !== undefined && v !== null && v !== '') out.push(formatPath([...path, k]));
       else secretPaths(v, [...path, k], out);
     }
   return out;
@@ -95,7 +100,7 @@ export function unmaskSecrets(sent: Obj, current: unknown): Obj {
     if (isObj(v)) {
       const out: Obj = {};
       for (const [k, x] of Object.entries(v)) {
-        if (isSecretKey(k) && x === MASK) {
+        if (isSecretAt(path, k) && x === MASK) {
           const old = getIn(current, [...path, k]);
           if (old !== undefined) out[k] = old;
         } else out[k] = walk(x, [...path, k]);
@@ -139,7 +144,7 @@ export function applyChanges(base: Obj, changes: ReadonlyArray<{ path: DocPath; 
 /** A change list safe for the admin-activity log: secrets masked, paths formatted. */
 export function maskedChanges(changes: Change[]): Array<{ path: string; before: unknown; after: unknown }> {
   return changes.map((c) => {
-    const secret = c.path.some(isSecretKey);
+    const secret = c.path.some((k, i) => isSecretAt(c.path.slice(0, i), k));
     const show = (v: unknown) => (v === undefined ? null : secret ? MASK : maskSecrets(v));
     return { path: formatPath(c.path), before: show(c.before), after: show(c.after) };
   });

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { SidecarError } from '../errors.js';
 import type { Runtime } from '../http/runtime.js';
 import { diffLeaves, getIn, isObj, maskedChanges, maskSecrets, secretPaths, unmaskSecrets, applyChanges, type DocPath } from './config-doc.js';
+import type { StoredConfig } from '../store/config-store.js';
 import { changesToStore, placeholderPaths, planFileWrite, withoutEnvIssuer, writeConfigFile } from './config-store.js';
 
 /** Settings read only at start (listeners, the audit writer): saved, but applied at the next restart. */
@@ -23,13 +24,18 @@ const DATA_DIR_MESSAGE = 'is where the database keeping the changes saved here l
 interface ConfigState {
   /** The configuration the process started with (file or built-in + env), before stored admin changes. */
   base: Config;
-  /** Serialises PUTs: each one diffs against the configuration the previous one left. */
+  /** Serialises PUTs and syncs: each one works on the configuration the previous one left. */
   lock: Promise<unknown>;
+  /** The ConfigStore version this replica applied last (0: nothing stored yet), and when it last checked. */
+  applied: number;
+  syncedAt?: number;
+  /** A stored version that did not validate here: logged once, not on every check. */
+  refused?: number;
 }
 const states = new WeakMap<Runtime, ConfigState>();
 function stateOf(rt: Runtime): ConfigState {
   let s = states.get(rt);
-  if (!s) states.set(rt, (s = { base: structuredClone(rt.deps.getPolicy().config) as Config, lock: Promise.resolve() }));
+  if (!s) states.set(rt, (s = { base: structuredClone(rt.deps.getPolicy().config) as Config, lock: Promise.resolve(), applied: 0 }));
   return s;
 }
 
@@ -51,6 +57,32 @@ export function envOverrides(env: NodeJS.ProcessEnv): Array<{ path: string; vari
   return out;
 }
 
+/** Runs fn after every PUT or sync before it (they read and swap the same configuration). */
+function serialised<T>(s: ConfigState, fn: () => Promise<T>): Promise<T> {
+  const result = s.lock.then(fn, fn);
+  s.lock = result.catch(() => undefined);
+  return result;
+}
+
+/**
+ * The startup configuration with the stored changes over it (none: the startup configuration), env
+ * applied last: a SIDECAR_* variable set at this start wins over the value the admin saved.
+ */
+function replay(rt: Runtime, stored: StoredConfig | undefined, env: NodeJS.ProcessEnv) {
+  const s = stateOf(rt);
+  const all = stored?.changes ?? [];
+  const changes = all.filter((c) => formatPath(c.path) !== DATA_DIR);
+  if (changes.length < all.length) rt.deps.logger.warn({ path: DATA_DIR }, `a saved ${DATA_DIR} is ignored: it ${DATA_DIR_MESSAGE}`);
+  const doc = applyEnvOverrides(applyChanges(withoutEnvIssuer(s.base, env), changes), env);
+  return { doc, v: validate(doc) };
+}
+
+function swapIn(rt: Runtime, config: Config, doc: Record<string, unknown>): void {
+  rt.applyConfig(config, doc);
+  // The logger was built from the startup level, before the saved one was known.
+  if (rt.deps.logger.level !== config.log.level) rt.deps.logger.level = config.log.level;
+}
+
 /**
  * Start-up: without a config file, replay the admin's stored changes over the startup configuration.
  * A stored change set that no longer validates stops the start (failing open to defaults could
@@ -60,22 +92,54 @@ export async function loadStoredConfig(rt: Runtime, env: NodeJS.ProcessEnv = pro
   const s = stateOf(rt);
   if (rt.configFile) return false;
   const stored = await rt.stores.config.load();
+  s.applied = stored?.version ?? (await rt.stores.config.version());
+  s.syncedAt = rt.deps.clock.now();
   if (!stored || stored.changes.length === 0) return false;
-  // Env is applied last: a SIDECAR_* variable set at this start wins over the value the admin saved.
-  const changes = stored.changes.filter((c) => formatPath(c.path) !== DATA_DIR);
-  if (changes.length < stored.changes.length) rt.deps.logger.warn({ path: DATA_DIR }, `a saved ${DATA_DIR} is ignored: it ${DATA_DIR_MESSAGE}`);
-  const doc = applyEnvOverrides(applyChanges(withoutEnvIssuer(s.base, env), changes), env);
-  const v = validate(doc);
+  const { doc, v } = replay(rt, stored, env);
   if (!v.ok)
     throw new Error(
       `the configuration saved in the admin UI no longer validates (${v.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}); ` +
         'fix the startup configuration or run `jira-auth-sidecar admin reset-config`',
     );
-  rt.applyConfig(v.config, doc);
-  // The logger was built from the startup level, before the saved one was known.
-  if (rt.deps.logger.level !== v.config.log.level) rt.deps.logger.level = v.config.log.level;
+  swapIn(rt, v.config, doc);
   rt.deps.logger.info({ changes: stored.changes.length, savedAt: new Date(stored.savedAt).toISOString(), savedBy: stored.savedBy, version: stored.version }, 'admin configuration changes loaded from the database');
   return true;
+}
+
+/**
+ * Cluster: applies a configuration another replica saved (or cleared) since this one last looked.
+ * Cheap when nothing changed (one read of the version). A saved set that does not validate here (a
+ * different SIDECAR_* environment) is refused and logged once: this replica keeps what it has.
+ * Returns whether the configuration was swapped.
+ */
+export function syncStoredConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  return serialised(stateOf(rt), () => syncNow(rt, env));
+}
+
+/** syncStoredConfig's work, for a caller that already holds the lock (a PUT catches up first). */
+async function syncNow(rt: Runtime, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const s = stateOf(rt);
+  if (rt.configFile) return false;
+  const version = await rt.stores.config.version();
+  s.syncedAt = rt.deps.clock.now();
+  if (version === s.applied || version === s.refused) return false;
+  const stored = await rt.stores.config.load();
+  const { doc, v } = replay(rt, stored, env);
+  if (!v.ok) {
+    s.refused = version;
+    rt.deps.logger.error({ version, issues: v.issues }, 'configuration saved on another replica does not validate here; keeping the current one');
+    return false;
+  }
+  swapIn(rt, v.config, doc);
+  s.applied = stored?.version ?? version;
+  rt.deps.logger.info({ version: s.applied, savedBy: stored?.savedBy ?? null }, 'configuration saved on another replica applied');
+  return true;
+}
+
+/** The stored version applied here and when the store was last checked (readiness). */
+export function configSyncState(rt: Runtime): { applied: number; syncedAt?: number } {
+  const s = stateOf(rt);
+  return { applied: s.applied, syncedAt: s.syncedAt };
 }
 
 export async function describeConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env) {
@@ -104,6 +168,8 @@ export interface PutResult {
 export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: string, record: (changes: PutResult['changes']) => Promise<void>, env: NodeJS.ProcessEnv = process.env): Promise<PutResult> {
   const s = stateOf(rt);
   const run = async (): Promise<PutResult> => {
+    // A change saved on another replica first: this one is made on top of it, not over it.
+    await syncNow(rt, env);
     const current = rt.deps.getPolicy().config;
     const doc = unmaskSecrets(sent, current);
     const withEnv = applyEnvOverrides(doc, env);
@@ -118,6 +184,11 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
       issues.push({ path: DATA_DIR, message: DATA_DIR_MESSAGE });
     const v = validate(withEnv);
     if (!v.ok) throw invalid([...issues, ...v.issues]);
+    // The store holds what is saved here and is opened before anything is read from it: it is set at
+    // start (config file or SIDECAR_DATABASE_URL), never through this API.
+    for (const c of diffLeaves(current.store, v.config.store)) {
+      issues.push({ path: formatPath(['store', ...c.path]), message: 'is read at start from the config file or SIDECAR_DATABASE_URL; it cannot be changed here' });
+    }
     if (issues.length) throw invalid(issues);
     const next = v.config;
     const changes = diffLeaves(current, next);
@@ -147,15 +218,13 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
     } else {
       const envPaths = new Set(envOverrides(env).map((o) => o.path));
       const keep = ((await rt.stores.config.load())?.changes ?? []).filter((c) => envPaths.has(formatPath(c.path)));
-      await rt.stores.config.save({ changes: changesToStore(s.base, next, env, keep), savedAt: rt.deps.clock.now(), savedBy: actor });
+      s.applied = await rt.stores.config.save({ changes: changesToStore(s.base, next, env, keep), savedAt: rt.deps.clock.now(), savedBy: actor });
     }
     rt.applyConfig(next, doc);
     if (next.log.level !== current.log.level) rt.deps.logger.level = next.log.level;
     return { changes: masked, restartRequired: masked.map((c) => c.path).filter((p) => RESTART_PATHS.some((r) => p === r || p.startsWith(`${r}.`))) };
   };
-  const result = s.lock.then(run, run);
-  s.lock = result.catch(() => undefined);
-  return result;
+  return serialised(s, run);
 }
 
 /** Captures the startup configuration (call before anything else swaps the policy). */

@@ -4,6 +4,7 @@ import type { Runtime } from '../http/runtime.js';
 import { DEFAULT_ADMIN } from './accounts.js';
 import { adminAccountsOf } from './auth.js';
 import { initConfigState, loadStoredConfig } from './config-service.js';
+import { startConfigSync } from './config-sync.js';
 import { generatePassword, MIN_PASSWORD_LENGTH, verifyPassword } from './password.js';
 
 /**
@@ -15,6 +16,7 @@ import { generatePassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwor
 export async function setupAdmin(rt: Runtime, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   initConfigState(rt);
   await loadStoredConfig(rt, env);
+  startConfigSync(rt, env); // cluster: changes saved on other replicas, within store.syncIntervalMs
   const accounts = adminAccountsOf(rt);
   const log = rt.deps.logger;
   const fromEnv = env.SIDECAR_ADMIN_PASSWORD;

@@ -4,11 +4,8 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { AdminAccounts, DEFAULT_ADMIN } from '../admin/accounts.js';
-import { sqliteStores } from '../store/sqlite/stores.js';
-import { replicaName } from '../config/replica.js';
-import { SqliteConfigStore } from '../store/sqlite/config.js';
 import { passwordProblem } from '../admin/password.js';
-import { die, loadOrExit, openDbOrExit } from './common.js';
+import { die, loadOrExit, openStoresOrExit } from './common.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -37,11 +34,10 @@ function prompt(question: string): Promise<string> {
   });
 }
 
-function openStore(configFile?: string) {
+async function openStore(configFile?: string) {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
-  const { db } = openDbOrExit(config.server.dataDir);
-  const stores = sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
-  return { db, stores, accounts: new AdminAccounts(stores.admin, () => Date.now()) };
+  const { stores } = await openStoresOrExit(config);
+  return { stores, accounts: new AdminAccounts(stores.admin, () => Date.now()) };
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -62,7 +58,7 @@ export function registerAdminCommands(program: Command): void {
       } else die('no terminal to prompt on: pass the password on standard input with --password-stdin');
       const problem = passwordProblem(password);
       if (problem) die(`password ${problem}; nothing changed`);
-      const { stores, accounts } = openStore(o.config);
+      const { stores, accounts } = await openStore(o.config);
       try {
         await accounts.setPassword(o.username, password);
       } finally {
@@ -80,7 +76,7 @@ export function registerAdminCommands(program: Command): void {
     .action(async (o: { name: string; days?: string; config?: string }) => {
       const days = o.days === undefined ? undefined : Number(o.days);
       if (days !== undefined && !(Number.isInteger(days) && days >= 1)) die('--days must be a whole number >= 1');
-      const { stores, accounts } = openStore(o.config);
+      const { stores, accounts } = await openStore(o.config);
       try {
         const { key, apiKey } = await accounts.createApiKey(o.name, 'cli', days ? Date.now() + days * 86_400_000 : null);
         process.stdout.write(`${key}\n`);
@@ -95,11 +91,11 @@ export function registerAdminCommands(program: Command): void {
     .description('forget configuration changes saved through the admin UI in the database (no config file in use)')
     .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
     .action(async (o: { config?: string }) => {
-      const { db } = openStore(o.config);
+      const { stores } = await openStore(o.config);
       try {
-        process.stdout.write((await new SqliteConfigStore(db).clear(Date.now())) ? 'stored admin configuration changes removed; restart the sidecar\n' : 'no stored admin configuration changes\n');
+        process.stdout.write((await stores.config.clear(Date.now())) ? 'stored admin configuration changes removed; restart the sidecar\n' : 'no stored admin configuration changes\n');
       } finally {
-        db.close();
+        await stores.close();
       }
     });
 }

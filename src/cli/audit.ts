@@ -6,20 +6,17 @@ import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { die, loadOrExit, openDbOrExit } from './common.js';
+import { die, loadOrExit, openStoresOrExit } from './common.js';
 import type { Config } from '../config/schema.js';
-import { replicaName } from '../config/replica.js';
 import type { ChainReport } from '../store/audit-store.js';
 import type { Stores } from '../store/stores.js';
-import { sqliteStores } from '../store/sqlite/stores.js';
 import { verifyAll } from '../audit/verify.js';
 import { AuditFilterError, parseAuditFilters } from '../audit/filters.js';
 import { exportAudit, type ExportFormat } from '../audit/export.js';
 
 /** The stores of the configured data dir, named as `serve` names its replica. */
-function openStores(config: Config): Stores {
-  const { db } = openDbOrExit(config.server.dataDir);
-  return sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
+async function openStores(config: Config): Promise<Stores> {
+  return (await openStoresOrExit(config)).stores;
 }
 
 /** One line per chain; the replica in front, so every replica's lines read alike. */
@@ -54,7 +51,7 @@ export function registerAuditCommands(program: Command): void {
     .description('walk the hash chains of the audit log; exit 1 naming the first broken link')
     .action(async () => {
       const { config } = loadOrExit();
-      const stores = openStores(config);
+      const stores = await openStores(config);
       try {
         const reports = await verifyAll(stores.audit, { onReport: (r) => process.stdout.write(`${describe(r)}\n`) });
         if (!reports.length) process.stdout.write('the audit log is empty: no chain to verify\n');
@@ -91,7 +88,7 @@ export function registerAuditCommands(program: Command): void {
         throw e;
       }
       const { config } = loadOrExit();
-      const stores = openStores(config);
+      const stores = await openStores(config);
       const toFile = o.out !== undefined && o.out !== '-';
       // Not when the rows themselves go to the same terminal: the bar would be drawn into them.
       const showBar = Boolean(o.progress) || (process.stderr.isTTY && (toFile || !process.stdout.isTTY));

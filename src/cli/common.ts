@@ -1,8 +1,8 @@
 // Shared CLI helpers: every command reads the same env and config as serve.
 import { loadConfig, ConfigFileError, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { openDb } from '../store/sqlite/db.js';
 import { MigrationError } from '../store/sqlite/migrate.js';
+import { openStores, type OpenedStores } from '../store/open.js';
 
 export function die(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -24,12 +24,26 @@ export function loadOrExit(file = process.env.SIDECAR_CONFIG): LoadedConfig & { 
   return { ...loaded, config: loaded.result.config };
 }
 
-export function openDbOrExit(dataDir: string) {
+/**
+ * The configured store (store.kind: the SQLite file in server.dataDir, or the PostgreSQL database of a
+ * cluster), migrated, named as `serve` names its replica; or exit 1 saying why (the URL's password masked).
+ */
+export async function openStoresOrExit(config: Config, opts: { migrate?: boolean } = {}): Promise<OpenedStores> {
   try {
-    return openDb(dataDir);
+    return await openStores(config, opts);
   } catch (e) {
     if (e instanceof MigrationError) die(`migration failed: ${e.file}: ${e.sqlError.message}`);
-    throw e;
+    die(`store unavailable (${config.store.kind}): ${withoutPassword((e as Error).message, config.store.url)}`);
   }
 }
 
+/** A driver message with the database URL's password cut out, should the driver ever quote it. */
+function withoutPassword(message: string, url: string | undefined): string {
+  let password = '';
+  try {
+    password = url ? decodeURIComponent(new URL(url).password) : '';
+  } catch {
+    /* not a URL: nothing to cut */
+  }
+  return password ? message.split(password).join('***') : message;
+}

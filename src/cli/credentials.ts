@@ -5,12 +5,10 @@
 import type { Command } from 'commander';
 import { systemClock } from '../clock.js';
 import { recordAdminAction } from '../audit/record-admin.js';
-import { replicaName } from '../config/replica.js';
 import { CredentialError, CredentialMap, type CredentialSubjectType, type CredentialSummary } from '../credential-map/credentials.js';
 import { KeyRingError, loadKeyRing } from '../credential-map/secret-keys.js';
 import type { AuditStore } from '../store/audit-store.js';
-import { sqliteStores } from '../store/sqlite/stores.js';
-import { die, loadOrExit, openDbOrExit } from './common.js';
+import { die, loadOrExit, openStoresOrExit } from './common.js';
 
 interface SubjectOpts {
   client?: string;
@@ -32,8 +30,7 @@ async function withStore<T>(configFile: string | undefined, fn: (store: Credenti
     if (e instanceof KeyRingError) die(`key error: ${e.message}`);
     throw e;
   }
-  const { db } = openDbOrExit(config.server.dataDir);
-  const stores = sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
+  const { stores } = await openStoresOrExit(config);
   try {
     return await fn(new CredentialMap(stores.credentials, keys, systemClock), stores.audit);
   } catch (e) {

@@ -6,10 +6,8 @@ import { systemClock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import type { AuditStore } from '../store/audit-store.js';
 import { recordAdminAction } from '../audit/record-admin.js';
-import { replicaName } from '../config/replica.js';
 import { ApiTokens, describeToken, tokenAuditSummary, TokenInputError, type ApiTokenView } from '../api-tokens/api-tokens.js';
-import { sqliteStores } from '../store/sqlite/stores.js';
-import { die, loadOrExit, openDbOrExit } from './common.js';
+import { die, loadOrExit, openStoresOrExit } from './common.js';
 
 const list = (v: string) =>
   v
@@ -32,8 +30,7 @@ function rateLimit(v: string): { points: number; durationSec: number } {
 
 async function withStore<T>(configFile: string | undefined, fn: (store: ApiTokens, settings: Config['apiTokens'], audit: AuditStore, config: Config) => Promise<T>): Promise<T> {
   const { config } = loadOrExit(configFile ?? process.env.SIDECAR_CONFIG);
-  const { db } = openDbOrExit(config.server.dataDir);
-  const stores = sqliteStores(db, { ownsDb: true, replica: replicaName(config.server) });
+  const { stores } = await openStoresOrExit(config);
   const store = new ApiTokens(stores.tokens);
   try {
     return await fn(store, config.apiTokens, stores.audit, config);

@@ -66,6 +66,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, string[], (v: string
   ['SIDECAR_ADMIN_HOST', ['server', 'adminHost'], String],
   ['SIDECAR_DATA_DIR', ['server', 'dataDir'], String],
   ['SIDECAR_LOG_LEVEL', ['log', 'level'], String],
+  ['SIDECAR_DATABASE_URL', ['store', 'url'], String],
 ];
 
 /** SIDECAR_* variables override the file (contract section 2). */
@@ -75,6 +76,8 @@ export function applyEnvOverrides(raw: Record<string, any>, env: NodeJS.ProcessE
     const v = env[name];
     if (v !== undefined && v !== '') setIn(out, path, conv(v));
   }
+  // A database URL chooses its backend: postgres:// selects PostgreSQL (contract section 8).
+  if (env.SIDECAR_DATABASE_URL && /^postgres(ql)?:\/\//i.test(env.SIDECAR_DATABASE_URL)) setIn(out, ['store', 'kind'], 'postgres');
   // The shortcut adds one issuer, unless the file already validates with that same JWKS.
   const already = Array.isArray(out.jwt?.issuers) && out.jwt.issuers.some((i: any) => i?.keys?.jwksUri === env.SIDECAR_JWKS_URL && i?.name !== 'env');
   if (env.SIDECAR_JWKS_URL && !already) {

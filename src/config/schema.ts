@@ -108,6 +108,31 @@ export const configSchema = z.strictObject({
       replicaName: nonEmpty.max(200).optional(),
     })
     .prefault({}),
+  /**
+   * Where everything is stored (store/stores.ts): SQLite in server.dataDir (one sidecar), or one
+   * PostgreSQL database that every replica of a cluster shares. Read at start only.
+   */
+  store: z
+    .strictObject({
+      kind: z.enum(['sqlite', 'postgres']).default('sqlite'),
+      /** postgres://user:password@host:5432/db?sslmode=verify-full (SIDECAR_DATABASE_URL); a secret: masked, never logged. */
+      url: z.string().optional(),
+      /** Connections one replica opens at most. */
+      poolSize: z.number().int().min(1).max(200).default(10),
+      /** The server cancels a statement running longer (statement_timeout). */
+      statementTimeoutMs: durationMs(5000),
+      connectTimeoutMs: durationMs(5000),
+      /** A CA bundle (PEM) the server's certificate must chain to: TLS with hostname verification. */
+      caFile: z.string().optional(),
+      /** How often a replica checks whether the configuration saved on another replica changed. */
+      syncIntervalMs: z.number().int().min(100).max(60_000).default(500),
+    })
+    .prefault({})
+    .superRefine((v, ctx) => {
+      if (v.kind !== 'postgres') return;
+      if (!v.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when kind is postgres (or set SIDECAR_DATABASE_URL)' });
+      else if (!/^postgres(ql)?:\/\//i.test(v.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be a postgres:// or postgresql:// URL' });
+    }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   upstream: z
     .strictObject({

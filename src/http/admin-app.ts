@@ -13,7 +13,13 @@ export function createAdminApp(rt: Runtime): Koa {
   });
   router.get('/readyz', async (ctx) => {
     const results: Array<{ name: string; ok: boolean; detail?: string }> = [];
-    results.push({ name: 'database', ok: rt.db.open });
+    // 'store' names the database either backend keeps everything in (contract section 8).
+    try {
+      await rt.stores.ping();
+      results.push({ name: 'store', ok: true, detail: rt.stores.kind });
+    } catch (e) {
+      results.push({ name: 'store', ok: false, detail: `${rt.stores.kind}: ${(e as Error).message}` });
+    }
     for (const c of rt.readiness) {
       try {
         results.push({ name: c.name, ...(await c.check()) });

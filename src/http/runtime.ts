@@ -13,8 +13,8 @@ export interface ReadinessCheck {
 
 export interface Runtime {
   deps: Deps;
-  /** The SQLite handle (the concerns not yet behind a store interface use it directly). */
-  db: Db;
+  /** The SQLite handle when store.kind is sqlite (SQLite-specific tools and tests); everything else goes through `stores`. */
+  db?: Db;
   /** Storage, one interface per concern (store/stores.ts). */
   stores: Stores;
   /** Path of the config file, when one was given. */

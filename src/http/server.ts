@@ -6,9 +6,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { compilePolicy, type Policy } from '../config/policy.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
-import { openDb } from '../store/sqlite/db.js';
-import { sqliteStores } from '../store/sqlite/stores.js';
-import { replicaName } from '../config/replica.js';
+import { openStores } from '../store/open.js';
 import { createMetrics } from '../pipeline/metrics/metrics.js';
 import { NullAuditSink } from '../pipeline/audit/sink.js';
 import type { Deps } from '../pipeline/deps.js';
@@ -121,8 +119,9 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const config = opts.config;
   const logger = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
-  const { db, migrations } = openDb(config.server.dataDir);
-  if (migrations?.applied.length) logger.info({ applied: migrations.applied }, 'migrations applied');
+  const { stores, db, migrations, where } = await openStores(config, { logger });
+  if (migrations?.applied.length) logger.info({ applied: migrations.applied, store: stores.kind }, 'migrations applied');
+  logger.info({ store: stores.kind, where, replica: stores.audit.replica }, 'store open');
 
   let policy: Policy = compilePolicy(config);
   let raw: Record<string, unknown> = opts.raw ?? {};
@@ -139,7 +138,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const rt: Runtime = {
     deps,
     db,
-    stores: sqliteStores(db, { replica: replicaName(config.server), logger }),
+    stores,
     configFile: opts.configFile,
     applyConfig(next, nextRaw) {
       const p = compilePolicy(next);
@@ -193,7 +192,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
         'listener settings saved in the admin UI could not be bound; override them with SIDECAR_HOST / SIDECAR_PORT / SIDECAR_ADMIN_HOST / SIDECAR_ADMIN_PORT or clear them with `jira-auth-sidecar admin reset-config`',
       );
     proxyServer.close();
-    db.close();
+    await stores.close();
     throw e;
   }
   logger.info({ proxy: urlOf(proxyAddr), admin: urlOf(adminAddr), upstream: config.upstream.url }, 'sidecar listening');
@@ -225,7 +224,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
       }
       await deps.auditSink.close();
       upstreamAgent.destroy();
-      db.close();
+      await stores.close();
       logger.info('stopped');
     })());
 

@@ -13,6 +13,8 @@ export interface Stores {
   readonly config: ConfigStore;
   readonly credentials: CredentialStore;
   readonly audit: AuditStore;
+  /** Answers when the store can be read right now (readiness); throws why not. */
+  ping(): Promise<void>;
   /** Closes the connections (the SQLite handle, the PostgreSQL pool). */
   close(): Promise<void>;
 }

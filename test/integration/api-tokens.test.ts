@@ -305,7 +305,7 @@ describe('self-service on /_sidecar/tokens', () => {
 
 describe('audit', () => {
   it('token lifecycle (CLI and self-service) is on the admin chain; self-service calls have request rows', async () => {
-    const db = sidecar.runtime.db;
+    const db = sidecar.runtime.db!;
     const admin = db.prepare("SELECT actor, action, target, after_json FROM admin_audit WHERE action LIKE 'token.%' ORDER BY id").all() as Array<{ actor: string; action: string; target: string; after_json: string }>;
     expect(admin.some((r) => r.actor === 'cli' && r.action === 'token.create')).toBe(true);
     expect(admin.some((r) => r.actor === 'cli' && r.action === 'token.revoke')).toBe(true);

@@ -36,7 +36,7 @@ beforeAll(async () => {
   audit.sink.write(auditRecord(301, { user: '=cmd|"/c calc"!A1', path: '/rest/api/2/search,x', clientIp: '10.9.9.9' }));
   audit.sink.write(auditRecord(302, { user: 'multi\r\nline', clientIp: '10.9.9.9' }));
   while (audit.sink.queued) await new Promise((r) => setTimeout(r, 10));
-  expect(s.runtime.db.prepare("SELECT through_id FROM audit_index_state WHERE name = 'audit_by_user'").pluck().get()).toBe(200);
+  expect(s.runtime.db!.prepare("SELECT through_id FROM audit_index_state WHERE name = 'audit_by_user'").pluck().get()).toBe(200);
   // Mounted here the way the admin API mounts them (behind its auth), with the same JSON errors.
   const app = new Koa();
   app.use(async (ctx, next) => {
@@ -209,7 +209,7 @@ describe('indexes', () => {
   const merged = (f: AuditFilters) => [f.user, f.ip, f.client, f.token].some((v) => v !== undefined);
   const keyOf = (f: AuditFilters) => (f.token ? 'token_id' : f.user ? 'user' : f.client ? 'client_id' : 'client_ip');
   it.each(cases.filter(([, f]) => !merged(f)))('%s uses an index', (_n, f) => {
-    const plan = planOf(s.runtime.db, f);
+    const plan = planOf(s.runtime.db!, f);
     expect(plan).toMatch(/USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/);
     expect(plan).not.toMatch(/SCAN audit_log/);
     // A narrow range (path prefix, status class: fewer than 10,000 rows here) sorts its few matches;
@@ -218,7 +218,7 @@ describe('indexes', () => {
   });
 
   it.each(cases.filter(([, f]) => merged(f)))('%s merges its index table in order with the newest rows read by rowid', (_n, f) => {
-    const plan = planOf(s.runtime.db, f);
+    const plan = planOf(s.runtime.db!, f);
     expect(plan.startsWith(`MERGE (UNION ALL) | LEFT | SEARCH x USING PRIMARY KEY (${keyOf(f)}=?`), plan).toBe(true);
     expect(plan).toMatch(/SEARCH a USING INTEGER PRIMARY KEY \(rowid=\?\)/);
     expect(plan).toMatch(/RIGHT \| SEARCH audit_log USING INTEGER PRIMARY KEY \(rowid>\?\)/);

@@ -180,7 +180,7 @@ describe('admin listener', () => {
   it('/readyz is 200 with the database open', async () => {
     const r = await rawRequest(sidecar.adminUrl, { path: '/readyz' });
     expect(r.status).toBe(200);
-    expect(json(r).checks).toContainEqual({ name: 'database', ok: true });
+    expect(json(r).checks).toContainEqual({ name: 'store', ok: true, detail: 'sqlite' });
   });
 
   it('/metrics counts requests by decision and status, and has the latency histogram', async () => {

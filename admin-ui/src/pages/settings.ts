@@ -86,6 +86,19 @@ export class SettingsPage extends ConfigPage {
           ${f.select(['log', 'level'], 'Log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])}
           ${f.num(['admin', 'sessionTtlSec'], 'Admin session lifetime (s)', { min: 60 })}
         </div>
+      </fieldset>
+      <fieldset>
+        <legend>Storage</legend>
+        <p class="help">Where tokens, accounts, saved settings and the audit log live. Read at start from the config file or SIDECAR_DATABASE_URL; shown here, changed there.</p>
+        <div class="grid">
+          ${f.select(['store', 'kind'], 'Store', ['sqlite', 'postgres'])}
+          ${f.secret(['store', 'url'], 'PostgreSQL URL')}
+          ${f.text(['store', 'caFile'], 'PostgreSQL CA file')}
+          ${f.num(['store', 'poolSize'], 'Connections per replica', { min: 1, max: 200 })}
+          ${f.num(['store', 'statementTimeoutMs'], 'Statement timeout (ms)', { min: 1 })}
+          ${f.num(['store', 'connectTimeoutMs'], 'Connect timeout (ms)', { min: 1 })}
+          ${f.num(['store', 'syncIntervalMs'], 'Config sync interval (ms)', { min: 100, max: 60000 })}
+        </div>
       </fieldset>`;
   }
 }

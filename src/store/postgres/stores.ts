@@ -33,6 +33,9 @@ export async function openPostgresStores(o: OpenPostgresOptions): Promise<{ stor
     config: new PgConfigStore(pool),
     credentials: new PgCredentialStore(pool),
     audit: new PgAuditStore(pool, o.replica ?? hostname()),
+    ping: async () => {
+      await pool.query('SELECT 1');
+    },
     close: () => pool.end(),
   };
   return { stores, migrations };

@@ -1,0 +1,112 @@
+// Two sidecar replicas on one PostgreSQL database (the run's real server, a fresh database): what
+// one replica stores, the other enforces. Tokens, admin sessions, saved configuration and one audit
+// log with a chain per replica. Each replica is the real startSidecar, on its own ports.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
+import { verifyAll } from '../../src/audit/verify.js';
+import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { AdminClient, ADMIN_PASSWORD } from '../helpers/admin.js';
+import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { rawRequest, until } from '../helpers/http.js';
+
+process.env.SIDECAR_ADMIN_PASSWORD = ADMIN_PASSWORD;
+
+let upstream: JiraUpstream;
+let issuer: TokenIssuer;
+let db: { url: string; drop(): Promise<void> };
+let a: TestSidecar;
+let b: TestSidecar;
+let adminA: AdminClient;
+
+const replica = (name: string) => ({
+  server: { replicaName: name },
+  store: { kind: 'postgres', url: db.url, poolSize: 4, syncIntervalMs: 200 },
+  audit: { flushIntervalMs: 20 },
+  jwt: { issuers: [{ name: 'test', issuer: issuer.url, audiences: ['jira-sidecar'], keys: { jwksUri: issuer.jwksUrl } }] },
+});
+
+beforeAll(async () => {
+  upstream = await startJiraUpstream();
+  issuer = await startTestIssuer();
+  db = await freshDatabase('cluster');
+  a = await startTestSidecar(upstream.url, replica('replica-a'));
+  b = await startTestSidecar(upstream.url, replica('replica-b'));
+  adminA = new AdminClient(a.adminUrl);
+  expect((await adminA.login()).status).toBe(200);
+});
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await db?.drop();
+  await upstream?.close();
+  await issuer?.close();
+});
+
+const call = async (s: TestSidecar, method: string, path: string, headers: Array<[string, string]> = [], body?: string) => {
+  const before = upstream.seen.length;
+  const r = await rawRequest(s.proxyUrl, { method, path, headers, body });
+  const text = r.body.toString();
+  return { status: r.status, error: r.status >= 400 && text.startsWith('{') ? (JSON.parse(text) as { error?: string }).error : undefined, reached: upstream.seen.length - before };
+};
+
+describe('two replicas, one PostgreSQL store', () => {
+  it('both are ready and say which store they use', async () => {
+    for (const s of [a, b]) {
+      const r = await fetch(`${s.adminUrl}/readyz`);
+      const body = (await r.json()) as { checks: Array<{ name: string; ok: boolean; detail?: string }> };
+      expect(r.status).toBe(200);
+      expect(body.checks).toContainEqual({ name: 'store', ok: true, detail: 'postgres' });
+      expect(body.checks.find((c) => c.name === 'config-sync')).toMatchObject({ ok: true });
+    }
+  });
+
+  it('an API token created on A works on B; revoked on B it is refused on A at the next request', async () => {
+    const created = await adminA.call('POST', '/api/tokens', { owner: 'alice', name: 'cluster', groups: ['jira-users'] });
+    expect(created.status).toBe(201);
+    const bearer: [string, string] = ['Authorization', `Bearer ${created.body.token as string}`];
+    expect(await call(b, 'GET', '/rest/api/2/myself', [bearer])).toMatchObject({ status: 200, reached: 1 });
+    // A's admin session is B's too: the session lives in the shared store.
+    const adminB = new AdminClient(b.adminUrl);
+    adminB.cookie = adminA.cookie;
+    adminB.csrf = adminA.csrf;
+    expect((await adminB.call('DELETE', `/api/tokens/${created.body.id as string}`)).status).toBe(200);
+    expect(await call(a, 'GET', '/rest/api/2/myself', [bearer])).toMatchObject({ status: 401, error: 'token_revoked', reached: 0 });
+    expect(await call(b, 'GET', '/rest/api/2/myself', [bearer])).toMatchObject({ status: 401, error: 'token_revoked', reached: 0 });
+  });
+
+  it('a read-only group saved on A is enforced on B within the sync interval', async () => {
+    const bob = ['Authorization', `Bearer ${issuer.sign({ aud: 'jira-sidecar', sub: 'id-bob', preferred_username: 'bob', groups: ['jira-users', 'auditors'] })}`] as [string, string];
+    const write = () => call(b, 'POST', '/rest/api/2/issue', [bob, ['Content-Type', 'application/json']], '{}');
+    expect((await write()).status).toBe(201);
+    const saved = await adminA.editConfig((c) => (c.access.readOnlyGroups = ['auditors']));
+    expect(saved.status).toBe(200);
+    const t0 = Date.now();
+    await until(async () => (await write()).error === 'read_only', 'B refuses the write as read_only');
+    console.log(`config propagation A -> B: ${Date.now() - t0} ms (store.syncIntervalMs 200)`);
+    expect(await write()).toMatchObject({ status: 403, error: 'read_only', reached: 0 });
+  });
+
+  it('a logout on B ends the session on A', async () => {
+    const other = new AdminClient(b.adminUrl);
+    expect((await other.login()).status).toBe(200);
+    const onA = new AdminClient(a.adminUrl);
+    onA.cookie = other.cookie;
+    expect((await onA.get('/api/tokens')).status).toBe(200);
+    expect((await other.call('POST', '/api/logout')).status).toBe(200);
+    expect((await onA.get('/api/tokens')).status).toBe(401);
+  });
+
+  it('one audit log: rows of both replicas, each chain verifies', async () => {
+    const t = ['Authorization', `Bearer ${issuer.sign({ aud: 'jira-sidecar', sub: 'id-alice', preferred_username: 'alice', groups: ['jira-users'] })}`] as [string, string];
+    for (const s of [a, b, a, b]) expect((await call(s, 'GET', '/rest/api/2/myself', [t])).status).toBe(200);
+    await until(async () => {
+      const page = await adminA.get('/api/audit?user=alice&limit=100');
+      return new Set((page.body.items as Array<{ replica: string }>).map((i) => i.replica)).size === 2;
+    }, 'rows of both replicas in the audit log');
+    const reports = await verifyAll(a.runtime.stores.audit);
+    expect(reports.map((r) => `${r.chain.replica}/${r.chain.kind}`).sort()).toEqual(['replica-a/admin', 'replica-a/request', 'replica-b/admin', 'replica-b/request']);
+    expect(reports.every((r) => r.ok)).toBe(true);
+  });
+});
