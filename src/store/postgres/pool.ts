@@ -50,6 +50,10 @@ export function createPool(o: PostgresOptions): pg.Pool {
   // An idle client that loses its connection emits 'error' on the pool; without a listener that
   // would end the process. The next query gets a fresh connection (or fails, and its caller answers 503).
   pool.on('error', () => {});
+  // The same for a client that is checked out between two queries (a transaction, retention's lock
+  // connection) when the server goes away: the query in flight rejects on its own, and the 'error'
+  // event must not end the process. A broken client is not reused: release() sees it ended.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
