@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Runtime } from './runtime.js';
 import { registerAdminRoutes } from '../admin/routes.js';
+import { configSyncState } from '../admin/config-service.js';
 
 /** The admin listener: health, readiness, metrics, admin API and UI. Never on the proxy port. */
 export function createAdminApp(rt: Runtime): Koa {
@@ -29,7 +30,16 @@ export function createAdminApp(rt: Runtime): Koa {
     }
     const missing = results.filter((r) => !r.ok);
     ctx.status = missing.length ? 503 : 200;
-    ctx.body = { status: missing.length ? 'not_ready' : 'ready', missing: missing.map((m) => m.name), checks: results };
+    const sync = configSyncState(rt);
+    ctx.body = {
+      status: missing.length ? 'not_ready' : 'ready',
+      missing: missing.map((m) => m.name),
+      checks: results,
+      replica: rt.stores.audit.replica,
+      store: rt.stores.kind,
+      // version: this process's configuration (bumped by every swap); stored: the saved one it applied; syncedAt: its last check of the store.
+      config: { version: rt.deps.getPolicy().version, stored: sync.applied, syncedAt: sync.syncedAt === undefined ? null : new Date(sync.syncedAt).toISOString() },
+    };
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = rt.deps.metrics.registry.contentType;

@@ -55,10 +55,11 @@ describe('two replicas, one PostgreSQL store', () => {
   it('both are ready and say which store they use', async () => {
     for (const s of [a, b]) {
       const r = await fetch(`${s.adminUrl}/readyz`);
-      const body = (await r.json()) as { checks: Array<{ name: string; ok: boolean; detail?: string }> };
+      const body = (await r.json()) as { checks: Array<{ name: string; ok: boolean; detail?: string }>; replica: string; store: string; config: { stored: number } };
       expect(r.status).toBe(200);
       expect(body.checks).toContainEqual({ name: 'store', ok: true, detail: 'postgres' });
       expect(body.checks.find((c) => c.name === 'config-sync')).toMatchObject({ ok: true });
+      expect(body).toMatchObject({ replica: s === a ? 'replica-a' : 'replica-b', store: 'postgres', config: { stored: 0 } });
     }
   });
 
@@ -85,6 +86,8 @@ describe('two replicas, one PostgreSQL store', () => {
     const t0 = Date.now();
     await until(async () => (await write()).error === 'read_only', 'B refuses the write as read_only');
     console.log(`config propagation A -> B: ${Date.now() - t0} ms (store.syncIntervalMs 200)`);
+    const readyB = (await (await fetch(`${b.adminUrl}/readyz`)).json()) as { config: { stored: number } };
+    expect(readyB.config.stored).toBe(1); // the first save in this database, applied on B
     expect(await write()).toMatchObject({ status: 403, error: 'read_only', reached: 0 });
   });
 
