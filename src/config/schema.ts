@@ -235,11 +235,12 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       points: z.number().int().min(1).default(600),
       durationSec: z.number().int().min(1).default(60),
-      store: z.enum(['memory', 'redis']).default('memory'),
+      /** memory: per process; redis or postgres (the store's database, store.kind postgres): shared by the replicas. */
+      store: z.enum(['memory', 'redis', 'postgres']).default('memory'),
       redisUrl: z.string().optional(),
-      /** When Redis fails: "insurance" (fall back to a per-process memory limiter) or "deny" (503). */
+      /** When the shared store fails: "insurance" (fall back to a per-process memory limiter) or "deny" (503). */
       onStoreFailure: z.enum(['insurance', 'deny']).default('insurance'),
-      /** A Redis command not answered within this long counts as a store failure (onStoreFailure). */
+      /** A Redis command (or PostgreSQL statement) not answered within this long counts as a store failure (onStoreFailure). */
       redisTimeoutMs: durationMs(1000),
       groups: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
       clients: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),

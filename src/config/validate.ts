@@ -109,6 +109,8 @@ function checkSemantics(input: unknown): ConfigIssue[] {
       message: near ? `no issuer named "${key}" (did you mean "${near}"?)` : `no issuer named "${key}": use a jwt.issuers[].name or "introspection"`,
     });
   }
+  if (obj(c?.rateLimit)?.store === 'postgres' && obj(c?.store)?.kind !== 'postgres')
+    issues.push({ path: 'rateLimit.store', message: '"postgres" counts in the store\'s database: set store.kind to postgres (or SIDECAR_DATABASE_URL)' });
   const server = obj(c?.server);
   const port = server?.port ?? 8090;
   const adminPort = server?.adminPort ?? 8091;

@@ -23,6 +23,7 @@ const replica = (name: string) => ({
   server: { replicaName: name },
   store: { kind: 'postgres', url: db.url, poolSize: 4, syncIntervalMs: 200 },
   audit: { flushIntervalMs: 20 },
+  rateLimit: { store: 'postgres', onStoreFailure: 'deny', groups: { 'limited-group': { points: 5, durationSec: 300 } } },
   jwt: { issuers: [{ name: 'test', issuer: issuer.url, audiences: ['jira-sidecar'], keys: { jwksUri: issuer.jwksUrl } }] },
 });
 
@@ -99,6 +100,15 @@ describe('two replicas, one PostgreSQL store', () => {
     expect((await onA.get('/api/tokens')).status).toBe(200);
     expect((await other.call('POST', '/api/logout')).status).toBe(200);
     expect((await onA.get('/api/tokens')).status).toBe(401);
+  });
+
+  it('one rate limit for the cluster: exactly N of M requests spread over both replicas pass', async () => {
+    const t = ['Authorization', `Bearer ${issuer.sign({ aud: 'jira-sidecar', sub: 'id-carol', preferred_username: 'carol', groups: ['limited-group'] })}`] as [string, string];
+    const before = upstream.seen.length;
+    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => call(i % 2 ? a : b, 'GET', '/rest/api/2/myself', [t])));
+    expect(rs.filter((r) => r.status === 200).length).toBe(5);
+    expect(rs.filter((r) => r.status === 429).map((r) => r.error)).toEqual(Array(11).fill('rate_limited'));
+    expect(upstream.seen.length - before).toBe(5);
   });
 
   it('one audit log: rows of both replicas, each chain verifies', async () => {

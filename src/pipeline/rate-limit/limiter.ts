@@ -1,16 +1,21 @@
-// The rate-limit store: rate-limiter-flexible over memory (one process) or Redis (replicas share
-// one count). Redis failures follow rateLimit.onStoreFailure: 'insurance' falls back to an
-// in-memory limiter per process (each replica then enforces the limit on its own), 'deny' answers
-// 503. Never an unlimited allow.
+// The rate-limit store: rate-limiter-flexible over memory (one process), Redis or PostgreSQL (the
+// store's database; replicas share one count). Failures of a shared store follow
+// rateLimit.onStoreFailure: 'insurance' falls back to an in-memory limiter per process (each replica
+// then enforces the limit on its own), 'deny' answers 503. Never an unlimited allow.
 import { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type pg from 'pg';
+import { createPool } from '../../store/postgres/pool.js';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 
-export type StoreSettings = Pick<Config['rateLimit'], 'store' | 'redisUrl' | 'onStoreFailure' | 'redisTimeoutMs'>;
+export type StoreSettings = Pick<Config['rateLimit'], 'store' | 'redisUrl' | 'onStoreFailure' | 'redisTimeoutMs'> & {
+  /** store.url, for rateLimit.store postgres. */
+  databaseUrl?: string;
+};
 
 export type LimitOutcome =
-  | { kind: 'allowed' | 'limited'; limit: number; remaining: number; resetMs: number; via: 'memory' | 'redis' | 'insurance' }
+  | { kind: 'allowed' | 'limited'; limit: number; remaining: number; resetMs: number; via: 'memory' | 'redis' | 'postgres' | 'insurance' }
   | { kind: 'unavailable'; detail: string };
 
 export interface RateLimiterService {
@@ -29,12 +34,15 @@ const MAX_LIMITERS = 10_000;
 /** Whether a reload can keep the running store (and its counters). */
 export function sameStore(a: StoreSettings, b: StoreSettings): boolean {
   if (a.store === 'memory' && b.store === 'memory') return true;
-  return a.store === b.store && a.redisUrl === b.redisUrl && a.onStoreFailure === b.onStoreFailure && a.redisTimeoutMs === b.redisTimeoutMs;
+  return a.store === b.store && a.redisUrl === b.redisUrl && a.databaseUrl === b.databaseUrl && a.onStoreFailure === b.onStoreFailure && a.redisTimeoutMs === b.redisTimeoutMs;
 }
 
 export function createRateLimiterService(settings: StoreSettings, logger: Logger): RateLimiterService {
   const limiters = new Map<string, RateLimiterAbstract>();
   let redis: Redis | undefined;
+  let pgPool: pg.Pool | undefined;
+  /** PostgreSQL has no connection state to read: the last statement's outcome stands for it. */
+  let pgFailure: string | undefined;
   let lastState = '';
   let closed = false;
   if (settings.store === 'redis') {
@@ -55,7 +63,25 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     redis.on('ready', () => report('ready'));
     redis.on('error', (err: Error) => report('error', err));
     redis.on('end', () => report('end'));
+  } else if (settings.store === 'postgres') {
+    // A small pool of its own: counting must not wait behind the stores' queries, nor they behind it.
+    pgPool = createPool({ url: settings.databaseUrl!, poolSize: 4, statementTimeoutMs: settings.redisTimeoutMs, connectTimeoutMs: Math.max(1000, settings.redisTimeoutMs) });
   }
+  const pgOutcome = (err?: unknown) => {
+    const next = err === undefined ? undefined : (err as Error)?.message ?? String(err);
+    if (next === pgFailure) return;
+    if (next) logger.warn({ store: 'postgres', err: next, onStoreFailure: settings.onStoreFailure }, 'rate-limit store unavailable');
+    else logger.info({ store: 'postgres' }, 'rate-limit store answers');
+    pgFailure = next;
+  };
+  // The insurance limiter hides a failed statement from the caller: readiness and `via` come from a
+  // probe instead, every 2 s (unref'd: it never keeps the process alive).
+  const probe = pgPool
+    ? setInterval(() => {
+        pgPool!.query('SELECT 1').then(() => pgOutcome(), pgOutcome);
+      }, 2000)
+    : undefined;
+  probe?.unref();
 
   // Nearly every request asks for the same (points, duration): the last answer is kept, so the
   // common case builds no key string and does no map lookup.
@@ -71,7 +97,10 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     if (limiters.size >= MAX_LIMITERS) limiters.clear();
     last = undefined;
     const keyPrefix = `${KEY_PREFIX}:${id}`;
-    if (!redis) l = new RateLimiterMemory({ points, duration: durationSec, keyPrefix });
+    const insurance = settings.onStoreFailure === 'insurance' ? new RateLimiterMemory({ points, duration: durationSec, keyPrefix }) : undefined;
+    if (pgPool) {
+      l = new RateLimiterPostgres({ storeClient: pgPool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, points, duration: durationSec, keyPrefix, insuranceLimiter: insurance });
+    } else if (!redis) l = new RateLimiterMemory({ points, duration: durationSec, keyPrefix });
     else {
       l = new RateLimiterRedis({
         storeClient: redis,
@@ -87,7 +116,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     return l;
   };
 
-  const via = () => (!redis ? 'memory' : redis.status === 'ready' ? 'redis' : 'insurance');
+  const via = () => (pgPool ? (pgFailure ? 'insurance' : 'postgres') : !redis ? 'memory' : redis.status === 'ready' ? 'redis' : 'insurance');
 
   return {
     settings,
@@ -95,6 +124,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     check(key, { points, durationSec }, consume) {
       const failed = (e: unknown): LimitOutcome => {
         if (e instanceof RateLimiterRes) return { kind: 'limited', limit: points, remaining: 0, resetMs: e.msBeforeNext, via: via() };
+        if (pgPool) pgOutcome(e);
         return { kind: 'unavailable', detail: `rate-limit store failed: ${(e as Error)?.message ?? String(e)}` };
       };
       try {
@@ -113,6 +143,10 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     },
     status() {
       if (closed) return { ok: false, detail: 'closed' };
+      if (pgPool) {
+        if (!pgFailure) return { ok: true, detail: 'postgres' };
+        return settings.onStoreFailure === 'insurance' ? { ok: true, detail: `postgres failing (${pgFailure}): in-memory insurance limiter` } : { ok: false, detail: `postgres failing: ${pgFailure} (onStoreFailure: deny)` };
+      }
       if (!redis) return { ok: true, detail: 'memory' };
       if (redis.status === 'ready') return { ok: true, detail: 'redis' };
       if (settings.onStoreFailure === 'insurance') return { ok: true, detail: `redis ${redis.status}: in-memory insurance limiter` };
@@ -123,6 +157,8 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
       limiters.clear();
       last = undefined;
       redis?.disconnect();
+      clearInterval(probe);
+      await pgPool?.end();
     },
   };
 }
@@ -131,7 +167,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
 export async function waitForStore(svc: RateLimiterService, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (svc.status().detail === 'redis' || svc.settings.store === 'memory') return true;
+    if (svc.status().detail === 'redis' || svc.settings.store !== 'redis') return true;
     await new Promise((r) => setTimeout(r, 25));
   }
   return false;
