@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'auth_unavailable'
   | 'audit_unavailable'
   | 'rate_limit_unavailable'
+  | 'store_unavailable'
   | 'path_invalid'
   | 'header_too_large'
   | 'too_many_headers'
@@ -68,6 +69,7 @@ export const catalogue: Record<ErrorCode, CatalogueEntry> = {
   auth_unavailable: { status: 503, message: 'Authentication is temporarily unavailable.' },
   audit_unavailable: { status: 503, message: 'The audit log is temporarily unavailable.' },
   rate_limit_unavailable: { status: 503, message: 'Rate limiting is temporarily unavailable.' },
+  store_unavailable: { status: 503, message: 'The sidecar store is temporarily unavailable.' },
   path_invalid: { status: 400, message: 'The request path cannot be handled safely.' },
   header_too_large: { status: 431, message: 'Request headers are too large.' },
   too_many_headers: { status: 431, message: 'The request has too many header fields.' },

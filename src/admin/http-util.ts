@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { continueIfExpected } from '../expect-continue.js';
 import type { Context, Middleware } from 'koa';
 import { SidecarError, toErrorResponse } from '../errors.js';
+import { isStoreUnavailable } from '../store/unavailable.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -46,8 +47,11 @@ export function apiErrors(logger: Logger): Middleware {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new SidecarError('not_found');
       if (ctx.status === 405 && ctx.body === undefined) throw new SidecarError('bad_request', { message: `Method ${ctx.method} is not allowed here.` });
-    } catch (err) {
+    } catch (thrown) {
+      // The store out of reach (PostgreSQL down, SQLite busy): 503, so clients and load balancers retry.
+      const err = !(thrown instanceof SidecarError) && isStoreUnavailable(thrown) ? new SidecarError('store_unavailable', { detail: String((thrown as Error)?.message ?? thrown), cause: thrown }) : thrown;
       if (!(err instanceof SidecarError)) logger.error({ err, requestId: id, path: ctx.path }, 'admin API error');
+      else if (err.code === 'store_unavailable') logger.warn({ requestId: id, path: ctx.path, detail: err.detail }, 'admin API: store unavailable');
       const r = toErrorResponse(err, id);
       ctx.status = r.status;
       for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);

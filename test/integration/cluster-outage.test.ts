@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { verifyAll } from '../../src/audit/verify.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
-import { ADMIN_PASSWORD } from '../helpers/admin.js';
+import { AdminClient, ADMIN_PASSWORD } from '../helpers/admin.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { rawRequest, until } from '../helpers/http.js';
 
@@ -73,8 +73,13 @@ describe('PostgreSQL lost and back', () => {
       answered++;
     }
     expect(await ready()).toBe(200);
+    const admin = new AdminClient(sc.adminUrl);
+    expect((await admin.login()).status).toBe(200);
 
     await server.stop();
+    // The admin API cannot read the session: 503 store_unavailable (a load balancer retries elsewhere).
+    const down = await admin.get('/api/tokens');
+    expect([down.status, down.body.error]).toEqual([503, 'store_unavailable']);
     // An API token must be read from the store: 503, never an allow.
     expect(await call([apiToken])).toMatchObject({ status: 503, error: 'auth_unavailable', reached: 0 });
     answered++;
@@ -98,6 +103,7 @@ describe('PostgreSQL lost and back', () => {
     await until(async () => (await ready()) === 200, '/readyz recovers without a restart');
     expect(await call([apiToken])).toMatchObject({ status: 200, reached: 1 });
     answered++;
+    expect((await admin.get('/api/tokens')).status).toBe(200);
     await until(async () => (await sc.runtime.stores.audit.count({ user: 'alice' })) === answered, `${answered} audit rows written`);
     // The audit_unavailable refusal has no row: the sink refused it (counted in sidecar_audit_failures_total).
     const reports = await verifyAll(sc.runtime.stores.audit);
