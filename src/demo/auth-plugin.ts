@@ -4,6 +4,7 @@
 import { openDb } from '../store/sqlite/db.js';
 import { ApiTokens } from '../api-tokens/api-tokens.js';
 import { sqliteStores } from '../store/sqlite/stores.js';
+import { openPostgresStores } from '../store/postgres/stores.js';
 import type { DemoPlugin, DemoPluginFactory } from './run.js';
 import { startTokenIssuer } from './token-issuer.js';
 
@@ -18,9 +19,8 @@ export interface DemoAuthPlugin extends DemoPlugin {
 }
 
 /** Mints alice's demo API token in the sidecar database (previous demo tokens are revoked first). */
-async function mintApiToken(dataDir: string): Promise<string> {
-  const { db } = openDb(dataDir);
-  const stores = sqliteStores(db, { ownsDb: true });
+async function mintApiToken(dataDir: string, databaseUrl: string | undefined): Promise<string> {
+  const stores = databaseUrl ? (await openPostgresStores({ url: databaseUrl, poolSize: 1 })).stores : sqliteStores(openDb(dataDir).db, { ownsDb: true });
   const store = new ApiTokens(stores.tokens);
   try {
     for (const t of await store.list({ owner: 'alice' })) if (t.name === DEMO_TOKEN_NAME && !t.revokedAt) await store.revoke(t.id);
@@ -32,7 +32,7 @@ async function mintApiToken(dataDir: string): Promise<string> {
   }
 }
 
-export const demoAuthPlugin: DemoPluginFactory = async ({ dataDir }) => {
+export const demoAuthPlugin: DemoPluginFactory = async ({ dataDir, databaseUrl }) => {
   const issuer = await startTokenIssuer();
   const user = (name: string, groups: string[]) =>
     issuer.sign({ aud: DEMO_AUDIENCE, sub: `demo-${name}`, azp: 'demo-cli', scp: 'jira.access', preferred_username: `${name}@demo.example`, groups }, { expiresInSec: TWELVE_HOURS });
@@ -40,7 +40,7 @@ export const demoAuthPlugin: DemoPluginFactory = async ({ dataDir }) => {
     alice: user('alice', ['jira-users', 'jira-developers']),
     bob: user('bob', ['jira-users', 'auditors']),
     servicePrincipal: issuer.sign({ aud: DEMO_AUDIENCE, sub: 'demo-sp', azp: DEMO_CLIENT_ID, idtyp: 'app', roles: ['Jira.ReadWrite'] }, { expiresInSec: TWELVE_HOURS }),
-    apiToken: await mintApiToken(dataDir),
+    apiToken: await mintApiToken(dataDir, databaseUrl),
     expired: issuer.sign({ aud: DEMO_AUDIENCE, sub: 'demo-alice', preferred_username: 'alice@demo.example', exp: Math.floor(Date.now() / 1000) - 60 }),
   };
   const plugin: DemoAuthPlugin = {

@@ -5,6 +5,7 @@
 // Ports: the contract's defaults (8080 upstream, 8090 proxy, 8091 admin), each falling back to a free
 // port when busy. Overrides for scripts and tests: DEMO_UPSTREAM_PORT, DEMO_PORT, DEMO_ADMIN_PORT,
 // DEMO_DATA_DIR; SIDECAR_LOG_LEVEL (default "warn", so the banner stays readable).
+// `--cluster` (npm run demo -- --cluster): an embedded PostgreSQL and three replicas on it (cluster.ts).
 import net from 'node:net';
 import path from 'node:path';
 import { startJiraUpstream, type JiraUpstream } from './jira-upstream.js';
@@ -13,6 +14,7 @@ import { validate } from '../config/validate.js';
 import { createLogger } from '../log.js';
 import { demoAuthPlugin } from './auth-plugin.js';
 import { demoAdminPlugin } from './admin-plugin.js';
+import { startDemoPostgres } from './cluster.js';
 
 export interface DemoUrls {
   upstream: string;
@@ -35,7 +37,8 @@ export interface DemoPlugin {
   close?(): Promise<void>;
 }
 
-export type DemoPluginFactory = (ctx: { upstream: JiraUpstream; dataDir: string }) => Promise<DemoPlugin | undefined>;
+/** databaseUrl: the cluster demo's PostgreSQL (plugins that store something put it there). */
+export type DemoPluginFactory = (ctx: { upstream: JiraUpstream; dataDir: string; databaseUrl?: string }) => Promise<DemoPlugin | undefined>;
 
 // ---------------------------------------------------------------------------------------------
 // DEMO PLUGINS: one line per feature, in banner order.
@@ -83,16 +86,37 @@ export function demoConfig(o: { upstreamUrl: string; port: number; adminPort: nu
   };
 }
 
-function banner(urls: DemoUrls, dataDir: string, extra: string[]): string {
+interface ClusterBanner {
+  replicas: Array<{ proxy: string; admin: string }>;
+  databaseUrl: string;
+}
+
+function banner(urls: DemoUrls, dataDir: string, extra: string[], cluster?: ClusterBanner): string {
   const p = urls.proxy;
   const lines = [
     '',
-    'jira-auth-sidecar demo is running. Ctrl-C stops everything.',
+    `jira-auth-sidecar demo is running${cluster ? ` as a cluster of ${cluster.replicas.length} replicas` : ''}. Ctrl-C stops everything.`,
     '',
     `  Demo Jira (upstream)   ${urls.upstream}`,
+    ...(cluster
+      ? [
+          ...cluster.replicas.map((r, i) => `  Replica ${i + 1}              proxy ${r.proxy}   admin ${r.admin}`),
+          `  PostgreSQL             ${cluster.databaseUrl}   (shared by every replica)`,
+          '',
+          'The cluster: a token made anywhere works everywhere, a revoke is seen everywhere at once.',
+          `  export SIDECAR_DATABASE_URL='${cluster.databaseUrl}'`,
+          '  TOKEN=$(npx jira-auth-sidecar token create --owner alice --name cluster-demo --groups jira-users --json | node -pe "JSON.parse(fs.readFileSync(0)).token")',
+          ...cluster.replicas.map((r) => `  curl -s -H "Authorization: Bearer $TOKEN" ${r.proxy}/rest/api/2/myself`),
+          '  npx jira-auth-sidecar token revoke $(npx jira-auth-sidecar token list --json | node -pe "JSON.parse(fs.readFileSync(0)).find((t) => t.name === \'cluster-demo\' && t.status === \'active\').id")',
+          `  curl -s -H "Authorization: Bearer $TOKEN" ${cluster.replicas[2]!.proxy}/rest/api/2/myself   # 401 token_revoked`,
+          `  npx jira-auth-sidecar audit verify   # one chain per replica`,
+          '',
+          'Replica 1 is used in the lines below:',
+        ]
+      : []),
     `  Sidecar proxy          ${p}`,
     `  Admin listener         ${urls.admin}   (/healthz, /readyz, /metrics)`,
-    `  SQLite data            ${dataDir}`,
+    cluster ? `  Store                  PostgreSQL (above)` : `  SQLite data            ${dataDir}`,
     '',
     'Try:',
     '  # a bypassed public endpoint: forwarded without authentication',
@@ -111,45 +135,62 @@ function banner(urls: DemoUrls, dataDir: string, extra: string[]): string {
   return lines.join('\n');
 }
 
-export async function runDemo(): Promise<{ urls: DemoUrls; stop(): Promise<void> }> {
+/** Replica i's port: two above the previous one's (8090, 8092, 8094); 0 stays 0 (the OS picks). */
+const nth = (base: number, i: number) => (base === 0 ? 0 : base + 2 * i);
+
+/** How many replicas `--cluster` starts, on one PostgreSQL database. */
+export const CLUSTER_REPLICAS = 3;
+
+export async function runDemo(opts: { cluster?: boolean } = {}): Promise<{ urls: DemoUrls; replicas: DemoUrls[]; stop(): Promise<void> }> {
   const dataDir = path.resolve(process.env.DEMO_DATA_DIR ?? 'data-demo');
   const logLevel = process.env.SIDECAR_LOG_LEVEL ?? 'warn';
 
   const upstreamPort = await preferPort(envPort('DEMO_UPSTREAM_PORT', 8080));
   const upstream = await startJiraUpstream({ port: upstreamPort, keepSeen: 100 });
   const closers: Array<() => Promise<void>> = [() => upstream.close()];
-  let sidecar: RunningSidecar | undefined;
+  const sidecars: RunningSidecar[] = [];
   const stop = async () => {
-    await sidecar?.close();
+    for (const s of sidecars.reverse()) await s.close();
     for (const c of closers.reverse()) await c().catch(() => {});
   };
 
   try {
+    let databaseUrl: string | undefined;
+    if (opts.cluster) {
+      const pg = await startDemoPostgres();
+      databaseUrl = pg.url;
+      closers.push(pg.stop);
+    }
     const plugins: DemoPlugin[] = [];
     for (const factory of demoPlugins) {
-      const p = await factory({ upstream, dataDir });
+      const p = await factory({ upstream, dataDir, databaseUrl });
       if (!p) continue;
       plugins.push(p);
       if (p.close) closers.push(p.close.bind(p));
     }
     for (const p of plugins) Object.assign(process.env, p.env ?? {});
 
-    let doc = demoConfig({
-      upstreamUrl: upstream.url,
-      port: await preferPort(envPort('DEMO_PORT', 8090)),
-      adminPort: await preferPort(envPort('DEMO_ADMIN_PORT', 8091)),
-      dataDir,
-      logLevel,
-    });
-    for (const p of plugins) doc = merge(doc, p.config) as Record<string, unknown>;
-    const v = validate(doc);
-    if (!v.ok) throw new Error(`demo config invalid:\n${v.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
-    sidecar = await startSidecar({ config: v.config, raw: doc, logger: createLogger(v.config.log.level) });
+    // One replica, or CLUSTER_REPLICAS on ports counting up from the first two, one database.
+    for (let i = 0; i < (opts.cluster ? CLUSTER_REPLICAS : 1); i++) {
+      let doc = demoConfig({
+        upstreamUrl: upstream.url,
+        port: await preferPort(nth(envPort('DEMO_PORT', 8090), i)),
+        adminPort: await preferPort(nth(envPort('DEMO_ADMIN_PORT', 8091), i)),
+        dataDir,
+        logLevel,
+      });
+      if (databaseUrl) doc = merge(doc, { server: { replicaName: `demo-${i + 1}` }, store: { kind: 'postgres', url: databaseUrl }, rateLimit: { store: 'postgres' } }) as Record<string, unknown>;
+      for (const p of plugins) doc = merge(doc, p.config) as Record<string, unknown>;
+      const v = validate(doc);
+      if (!v.ok) throw new Error(`demo config invalid:\n${v.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+      sidecars.push(await startSidecar({ config: v.config, raw: doc, logger: createLogger(v.config.log.level) }));
+    }
 
-    const urls: DemoUrls = { upstream: upstream.url, proxy: sidecar.proxyUrl, admin: sidecar.adminUrl };
+    const replicas = sidecars.map((s) => ({ upstream: upstream.url, proxy: s.proxyUrl, admin: s.adminUrl }));
+    const urls = replicas[0]!;
     const extra = plugins.flatMap((p) => p.describe?.(urls) ?? []);
-    process.stdout.write(banner(urls, dataDir, extra));
-    return { urls, stop };
+    process.stdout.write(banner(urls, dataDir, extra, databaseUrl ? { replicas, databaseUrl } : undefined));
+    return { urls, replicas, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -158,7 +199,7 @@ export async function runDemo(): Promise<{ urls: DemoUrls; stop(): Promise<void>
 
 // Run when executed directly (`node dist/demo/run.js`), not when imported by a test.
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  runDemo().then(
+  runDemo({ cluster: process.argv.includes('--cluster') }).then(
     ({ stop }) => {
       process.stdout.write('demo ready\n');
       let stopping = false;
