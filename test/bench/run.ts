@@ -36,8 +36,9 @@ const opts = new Command()
   .option('--variant <name=json>', 'another sidecar with this config patch, measured interleaved with the others as target "sidecar:NAME" (repeatable): A/B of a setting in one run; a "$nodeArgs" string in the patch gives that sidecar node flags, a "$env" object environment variables, a "$main" path another build (e.g. a git worktree\'s dist/main.js)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--child-logs <dir>', "copy each server's stdout and stderr to DIR/NAME.log (e.g. with --node-args --trace-gc)")
   .option('--no-pin', 'do not pin processes to CPUs')
+  .option('--postgres', 'also measure a sidecar whose store is PostgreSQL (an embedded server started here): target "sidecar:postgres"')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean }>();
+  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean }>();
 
 /** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
 const variants = opts.variant.map((v): [string, unknown] => {
@@ -188,6 +189,7 @@ const median = (xs: number[]) => {
 async function main() {
   if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('run `npm run build` first (npm run bench does)');
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sidecar-bench-'));
+  let stopPostgres: (() => Promise<void>) | undefined;
   try {
     // Issuer: an RSA key, its JWKS, 1,000 valid tokens and 1,000 signed with another key.
     const issuer = 'https://idp.bench.local/';
@@ -266,6 +268,14 @@ async function main() {
       return { name, url: `http://127.0.0.1:${started.port}`, pid: started.child.pid, apiToken };
     };
     const sidecars = [await startSidecarTarget('sidecar', base)];
+    // --postgres: the same sidecar with its store in PostgreSQL (API-token lookups, audit writes, last-use stamps).
+    if (opts.postgres) {
+      const { startDemoPostgres } = await import('../../src/demo/cluster.js');
+      const pg = await startDemoPostgres();
+      stopPostgres = pg.stop;
+      log('embedded PostgreSQL started for sidecar:postgres');
+      variants.push(['postgres', { $env: { SIDECAR_DATABASE_URL: pg.url } }]);
+    }
     // A variant's "$nodeArgs" (string) are node flags, "$env" (object) environment variables and
     // "$main" another build's entry point (an A/B of two commits) for that sidecar only, not config.
     for (const [name, patch] of variants) {
@@ -381,6 +391,7 @@ async function main() {
     idp.close();
   } finally {
     await stopChildren();
+    await stopPostgres?.();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
