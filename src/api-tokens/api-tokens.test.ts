@@ -5,7 +5,9 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import type { Db } from '../store/sqlite/db.js';
-import type { ApiTokens } from './api-tokens.js';
+import { ApiTokens } from './api-tokens.js';
+import { fixedClock } from '../clock.js';
+import { SqliteTokenStore } from '../store/sqlite/tokens.js';
 import { useTokenStore } from '../../test/helpers/token-store.js';
 
 // Spy on the compare ApiTokens imports, to prove the final equality goes through it.
@@ -43,3 +45,40 @@ describe('ApiTokens and the secret', () => {
     expect(timingSafeEqual).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('ApiTokens row cache (cacheMs: the bound on revocations made elsewhere)', () => {
+  it('reuses a row within cacheMs, reads again after it, and a revocation made here is refused at once', async () => {
+    const clock = fixedClock(Date.UTC(2026, 0, 1));
+    const store = new SqliteTokenStore(db);
+    const reads = vi.spyOn(store, 'findByHash');
+    const here = new ApiTokens(store, { clock, cacheMs: () => 500 });
+    const elsewhere = new ApiTokens(new SqliteTokenStore(db), { clock }); // another replica
+    const { token, id } = await here.create({ owner: 'alice', name: 'c', createdBy: 't' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    expect((await here.findByToken(token))?.revokedAt).toBeUndefined();
+    expect((await here.findByToken(token))?.revokedAt).toBeUndefined();
+    expect(reads).toHaveBeenCalledTimes(1);
+    await elsewhere.revoke(id);
+    clock.advance(499);
+    expect((await here.findByToken(token))?.revokedAt).toBeUndefined(); // within the bound
+    clock.advance(1);
+    expect((await here.findByToken(token))?.revokedAt).toBeDefined(); // past it: read again
+    expect(reads).toHaveBeenCalledTimes(2);
+    const second = await here.create({ owner: 'alice', name: 'd', createdBy: 't' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    await here.findByToken(second.token);
+    await here.revoke(second.id);
+    expect((await here.findByToken(second.token))?.revokedAt).toBeDefined(); // revoked here: at once
+    await here.close();
+    await elsewhere.close();
+  });
+
+  it('cacheMs 0 reads the store on every lookup', async () => {
+    const store = new SqliteTokenStore(db);
+    const reads = vi.spyOn(store, 'findByHash');
+    const t = new ApiTokens(store);
+    const { token } = await t.create({ owner: 'alice', name: 'e', createdBy: 't' }, { prefix: 'jas_', maxLifetimeDays: 90 });
+    for (let i = 0; i < 3; i++) await t.findByToken(token);
+    expect(reads).toHaveBeenCalledTimes(3);
+    await t.close();
+  });
+});
+

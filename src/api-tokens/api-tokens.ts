@@ -3,6 +3,7 @@
 // migrations/sqlite/0002_api_tokens.sql for why no salt/KDF); the secret exists once, in create()'s
 // return value.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
 import { pathPattern } from '../config/schema.js';
 import { isValidCidr } from '../config/validate.js';
@@ -72,7 +73,16 @@ export interface ApiTokensOptions {
   touchFlushMs?: number;
   /** A failed background flush (a busy or unreachable store): the stamps stay pending for the next one. */
   onFlushError?: (err: unknown) => void;
+  /**
+   * How long a row found by findByToken is reused without reading the store again (read on every
+   * lookup, so a reload applies). 0: every lookup reads the store. A revocation made through this
+   * object empties the cache at once; one made elsewhere is seen within this bound.
+   */
+  cacheMs?: () => number;
 }
+
+/** Rows kept for cacheMs: far more than the tokens in use at once; beyond it the oldest go. */
+const MAX_CACHED = 10_000;
 
 export class ApiTokens {
   private readonly clock: Clock;
@@ -80,6 +90,8 @@ export class ApiTokens {
   private readonly onFlushError: (err: unknown) => void;
   private readonly pending = new Map<string, TokenUse>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly cacheMs: () => number;
+  private readonly cache = new LRUCache<string, { record: ApiTokenRecord; at: number }>({ max: MAX_CACHED });
 
   constructor(
     readonly store: TokenStore,
@@ -88,6 +100,7 @@ export class ApiTokens {
     this.clock = opts.clock ?? systemClock;
     this.touchFlushMs = opts.touchFlushMs ?? 60_000;
     this.onFlushError = opts.onFlushError ?? (() => {});
+    this.cacheMs = opts.cacheMs ?? (() => 0);
   }
 
   /** Mints a token. The secret is in the result only; the store gets its SHA-256. */
@@ -147,6 +160,7 @@ export class ApiTokens {
     const existing = await this.get(id);
     if (!existing || (opts.owner !== undefined && existing.owner !== opts.owner)) return undefined;
     await this.store.revoke(id, this.clock.now());
+    this.cache.clear(); // revocations are rare: this replica refuses the token from the next request on
     return this.get(id);
   }
 
@@ -158,11 +172,19 @@ export class ApiTokens {
    */
   async findByToken(secret: string): Promise<ApiTokenRecord | undefined> {
     const digest = hashToken(secret);
+    const ttl = this.cacheMs();
+    const now = this.clock.now();
+    if (ttl > 0) {
+      // Keyed by the digest the store matched in constant time before: no secret-derived compare here.
+      const hit = this.cache.get(digest);
+      if (hit && now - hit.at < ttl) return this.withPending(structuredClone(hit.record));
+    }
     const found = await this.store.findByHash(digest);
     if (!found) return undefined;
     const a = Buffer.from(found.tokenHash, 'hex');
     const b = Buffer.from(digest, 'hex');
     if (a.length !== b.length || !timingSafeEqual(a, b)) return undefined;
+    if (ttl > 0) this.cache.set(digest, { record: structuredClone(found.record), at: now });
     return this.withPending(found.record);
   }
 

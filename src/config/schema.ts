@@ -214,6 +214,12 @@ export const configSchema = z.strictObject({
       prefix: z.string().regex(/^[a-z][a-z0-9]{1,8}_$/, 'lowercase letters/digits ending in "_", e.g. "jas_"').default('jas_'),
       maxLifetimeDays: z.number().int().min(1).max(3650).default(90),
       creatorGroups: z.array(nonEmpty).default([]),
+      /**
+       * How long a token row read from the store is reused before it is read again: the bound within
+       * which a revocation made elsewhere (another replica, the CLI) is refused. Unset: 0 with SQLite
+       * (every request reads its row), 500 with PostgreSQL (a network round trip per request otherwise).
+       */
+      cacheMs: z.number().int().min(0).max(60_000).optional(),
     })
     .prefault({}),
   access: z

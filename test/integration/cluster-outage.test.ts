@@ -41,6 +41,8 @@ beforeAll(async () => {
     server: { replicaName: 'outage-a' },
     store: { kind: 'postgres', url: `postgres://postgres:outage@127.0.0.1:${port}/postgres`, poolSize: 4, connectTimeoutMs: 1000, statementTimeoutMs: 2000 },
     audit: { flushIntervalMs: 20, onFailure: 'allow' },
+    // Every API-token request reads its row (no 500 ms reuse), so the outage is seen at once.
+    apiTokens: { cacheMs: 0 },
     jwt: { issuers: [{ name: 'test', issuer: issuer.url, audiences: ['jira-sidecar'], keys: { jwksUri: issuer.jwksUrl } }] },
   });
 });

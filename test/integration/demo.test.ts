@@ -73,7 +73,9 @@ describe('demo runner --cluster', () => {
       const { token, id } = JSON.parse(created.stdout) as { token: string; id: string };
       for (const p of proxies) expect((await rawRequest(p, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${token}`]] })).status).toBe(200);
       expect(cli('token', 'revoke', id).status).toBe(0);
-      for (const p of proxies) expect(json(await rawRequest(p, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${token}`]] })).error).toBe('token_revoked');
+      // Seen by every replica within apiTokens.cacheMs (500 ms on PostgreSQL): polled, not timed.
+      const refused = async (p: string) => json(await rawRequest(p, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${token}`]] })).error === 'token_revoked';
+      for (const p of proxies) await until(() => refused(p), `${p} refuses the revoked token`);
       const verify = cli('audit', 'verify');
       expect(verify.status, verify.stdout + verify.stderr).toBe(0);
       for (const r of ['demo-1', 'demo-2', 'demo-3']) expect(verify.stdout).toContain(`[${r}] request log: OK`);

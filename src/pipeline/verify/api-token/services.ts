@@ -17,6 +17,8 @@ export function buildApiTokenServices(rt: Runtime): void {
   const { deps } = rt;
   const store = new ApiTokens(rt.stores.tokens, {
     clock: deps.clock,
+    // PostgreSQL: reuse a row for 500 ms (a round trip per request otherwise); SQLite: read every time.
+    cacheMs: () => deps.getPolicy().config.apiTokens.cacheMs ?? (rt.stores.kind === 'postgres' ? 500 : 0),
     onFlushError: (err: unknown) => deps.logger.warn({ err }, 'api token last-used stamps not written; retrying later'),
   });
   deps.services.apiTokens = store;
