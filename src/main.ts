@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// CLI entry: serve, migrate, config validate, token, audit, admin, applink. Reads the same env and
-// config (SIDECAR_CONFIG + SIDECAR_*) as serve.
+// CLI entry: serve, migrate, config validate, and the feature commands of cli/index.ts (token, audit,
+// admin, applink, credentials, store). Reads the same env and config (SIDECAR_CONFIG + SIDECAR_*) as serve.
 import { Command } from 'commander';
 import { createLogger } from './log.js';
 import { startSidecar, type RunningSidecar } from './http/server.js';

@@ -8,7 +8,7 @@
 // attacker rewrites every later row too. Keep the head hash that `audit verify` prints somewhere
 // else (a ticket, a SIEM) to detect that as well.
 import { hash } from 'node:crypto';
-import type { ChainBreak, ChainId, ChainReport } from '../store/audit-store.js';
+import type { AdminAuditRow, AuditRow, ChainBreak, ChainId, ChainReport } from '../store/audit-store.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -20,6 +20,19 @@ export const REQUEST_COLUMNS = [
 export const ADMIN_COLUMNS = ['id', 'time', 'actor', 'action', 'target', 'before_json', 'after_json'] as const;
 
 export type ChainRow = Record<string, string | number | null>;
+
+/** A request row as the store's record -> its stored columns (snake_case), its links included. */
+export const requestColumnsOf = (r: AuditRow): ChainRow => ({
+  id: r.id, time: r.time, request_id: r.requestId, decision: r.decision, reason: r.reason, status: r.status, method: r.method, path: r.path,
+  client_ip: r.clientIp, user: r.user, credential_kind: r.credentialKind, token_id: r.tokenId, client_id: r.clientId, issuer: r.issuer,
+  latency_ms: r.latencyMs, upstream_status: r.upstreamStatus, route: r.route, stage: r.stage, rule: r.rule, prev_hash: r.prevHash, row_hash: r.rowHash,
+});
+
+/** An admin row as the store's record -> its stored columns (snake_case), its links included. */
+export const adminColumnsOf = (r: AdminAuditRow): ChainRow => ({
+  id: r.id, time: r.time, actor: r.actor, action: r.action, target: r.target, before_json: r.beforeJson, after_json: r.afterJson,
+  prev_hash: r.prevHash, row_hash: r.rowHash,
+});
 
 /** SHA-256(prev_hash || JSON.stringify([col1, col2, ...])) as lower-case hex. */
 export function hashRow(prevHash: string, row: ChainRow, columns: readonly string[]): string {

@@ -20,7 +20,7 @@ async function openStores(config: Config): Promise<Stores> {
 }
 
 /** One line per chain; the replica in front, so every replica's lines read alike. */
-function describe(r: ChainReport): string {
+export function describeChainReport(r: ChainReport): string {
   const name = `[${r.chain.replica}] ${r.chain.kind === 'request' ? 'request log' : 'admin log'}`;
   const start = r.anchorId ? ` (after retention anchor at row ${r.anchorId})` : '';
   if (r.ok) return `${name}: OK, ${r.count} row(s) verified${start}; head row ${r.headId} hash ${r.headHash}`;
@@ -53,7 +53,7 @@ export function registerAuditCommands(program: Command): void {
       const { config } = loadOrExit();
       const stores = await openStores(config);
       try {
-        const reports = await verifyAll(stores.audit, { onReport: (r) => process.stdout.write(`${describe(r)}\n`) });
+        const reports = await verifyAll(stores.audit, { onReport: (r) => process.stdout.write(`${describeChainReport(r)}\n`) });
         if (!reports.length) process.stdout.write('the audit log is empty: no chain to verify\n');
         process.exitCode = reports.every((r) => r.ok) ? 0 : 1;
       } finally {

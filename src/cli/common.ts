@@ -38,7 +38,7 @@ export async function openStoresOrExit(config: Config, opts: { migrate?: boolean
 }
 
 /** A driver message with the database URL's password cut out, should the driver ever quote it. */
-function withoutPassword(message: string, url: string | undefined): string {
+export function withoutPassword(message: string, url: string | undefined): string {
   let password = '';
   try {
     password = url ? decodeURIComponent(new URL(url).password) : '';

@@ -3,11 +3,13 @@ import { registerAdminCommands } from './admin.js';
 import { registerAuditCommands } from './audit.js';
 import { registerTokenCommands } from './token.js';
 import { registerIdentityCommands } from './identity.js';
+import { registerStoreCommands } from './store.js';
 
-/** Commands owned by features (token, audit, admin, applink) register here, one line each. */
+/** Commands owned by features (token, audit, admin, applink, store) register here, one line each. */
 export function registerCommands(program: Command): void {
   registerAuditCommands(program);
   registerTokenCommands(program);
   registerAdminCommands(program);
   registerIdentityCommands(program); // applink keygen, credentials set|list|delete|rotate
+  registerStoreCommands(program); // store copy
 }

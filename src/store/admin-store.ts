@@ -65,6 +65,22 @@ export interface RecordFailureInput {
   lockUntil(failures: number): number;
 }
 
+/** A session as stored (expired ones too): what `store copy` moves. */
+export type AdminSessionDump = Omit<AdminSessionRecord, 'username'>;
+
+/** A key as stored, its hash included. */
+export interface AdminApiKeyDump extends AdminApiKeyRecord {
+  keyHash: string;
+}
+
+/** Every row of the admin console's tables, ids and hashes as stored: what `store copy` moves. */
+export interface AdminDump {
+  users: AdminUserRecord[];
+  sessions: AdminSessionDump[];
+  apiKeys: AdminApiKeyDump[];
+  loginFailures: LoginFailureRecord[];
+}
+
 export interface AdminStore {
   // ---- users
   countUsers(): Promise<number>;
@@ -107,4 +123,13 @@ export interface AdminStore {
    */
   recordFailure(keys: readonly string[], input: RecordFailureInput): Promise<LoginFailureRecord[]>;
   clearFailures(keys: readonly string[]): Promise<void>;
+
+  // ---- copying a store (store/copy.ts)
+  /** Every user, session, key and failure row, each list by its key (user id, id hash, key id, failure key). */
+  dump(): Promise<AdminDump>;
+  /**
+   * Stores a dump as it is, in one transaction: user ids are kept (sessions refer to them) and
+   * later users are numbered after them. Into an empty store: a duplicate key is an error.
+   */
+  restore(d: AdminDump): Promise<void>;
 }

@@ -152,6 +152,25 @@ export interface RetentionResult {
   deletedByCount: number;
 }
 
+/** Where a chain starts after retention deleted its oldest rows (the last deleted row), as stored. */
+export interface ChainAnchor {
+  lastId: number;
+  lastHash: string;
+  lastTime: number;
+  /** Rows retention has deleted from the chain so far. */
+  deletedTotal: number;
+  updatedAt: number;
+}
+
+/** The last link of a chain: its newest row, else its anchor, else genesis (id 0). */
+export interface ChainHead {
+  id: number;
+  hash: string;
+}
+
+/** Rows of one chain exactly as stored (ids, links and hashes), in id order. */
+export type ChainRows = { kind: 'request'; rows: AuditRow[] } | { kind: 'admin'; rows: AdminAuditRow[] };
+
 /** One group of the overview: rows of one minute with this latency, decision and reason. */
 export interface OverviewGroup {
   latencyMs: number;
@@ -183,4 +202,21 @@ export interface AuditStore {
   prune(settings: RetentionSettings): Promise<RetentionResult>;
   /** The overview's grouped counts for [start, end). */
   overview(start: number, end: number): Promise<OverviewGroup[]>;
+
+  // ---- copying a store (store/copy.ts): rows move as stored, never re-hashed, so the copy verifies
+  // exactly as the original did and keeps its head hashes.
+  /** The chain's retention anchor; undefined when nothing was ever pruned from it. */
+  anchorOf(chain: ChainId): Promise<ChainAnchor | undefined>;
+  /** The head a writer would link onto. */
+  headOf(chain: ChainId): Promise<ChainHead>;
+  /** Up to `limit` rows of the chain with an id above `afterId`, in id order. */
+  readChain(chain: ChainId, afterId: number, limit: number): Promise<ChainRows>;
+  /**
+   * Stores rows read by another store's readChain as they are, in one transaction: nothing is
+   * hashed or checked here (verify judges the result). Each row's replica must be the chain's; on
+   * SQLite, which holds one replica, the chain must be this store's replica.
+   */
+  restoreChain(chain: ChainId, rows: ChainRows): Promise<void>;
+  /** Sets the chain's anchor to one read by anchorOf (the same conditions as restoreChain). */
+  restoreAnchor(chain: ChainId, anchor: ChainAnchor): Promise<void>;
 }

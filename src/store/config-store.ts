@@ -16,6 +16,12 @@ export interface StoredConfig {
   version: number;
 }
 
+/** The saved changes (absent: none, or cleared) and the version counter: what `store copy` moves. */
+export interface ConfigDump {
+  version: number;
+  saved?: Omit<StoredConfig, 'version'>;
+}
+
 export interface ConfigStore {
   /** The saved changes, or undefined when none are saved. Throws when they are unreadable. */
   load(): Promise<StoredConfig | undefined>;
@@ -25,11 +31,20 @@ export interface ConfigStore {
   clear(at: number): Promise<boolean>;
   /** The current version (0 before the first save): a cheap read for the periodic check. */
   version(): Promise<number>;
+
+  // ---- copying a store (store/copy.ts)
+  /** The saved changes and the version, read together. Throws when the changes are unreadable. */
+  dump(): Promise<ConfigDump>;
+  /** Sets the saved changes and the version to the dump's (replicas polling the version see the copy's). */
+  restore(d: ConfigDump): Promise<void>;
 }
 
 /** settings keys: the document, and its version counter (kept apart so a clear keeps counting). */
 export const CONFIG_KEY = 'admin.configChanges';
 export const CONFIG_VERSION_KEY = 'admin.configVersion';
+
+/** The document -> the stored text (savedAt and savedBy travel inside it). */
+export const storedConfigText = (doc: Omit<StoredConfig, 'version'>): string => JSON.stringify({ changes: doc.changes, savedAt: doc.savedAt, savedBy: doc.savedBy });
 
 /** The stored text -> the document; an unreadable one stops the start rather than fall open to defaults. */
 export function parseStoredConfig(text: string, version: number): StoredConfig {

@@ -56,4 +56,12 @@ export interface CredentialStore {
    * changes. True when this call replaced it.
    */
   reseal(subjectType: CredentialSubjectType, subject: string, expected: Pick<CredentialSeal, 'keyId' | 'iv'>, next: CredentialSeal): Promise<boolean>;
+
+  // ---- copying a store (store/copy.ts); list() is the dump: every row, seal and times included
+  /**
+   * Stores rows as list() returned them, in one transaction: both times and the seal byte for byte
+   * (it still opens with the same key ring: the AAD is the subject and kind, which are kept). A
+   * subject already stored is an error.
+   */
+  restore(rows: readonly CredentialRecord[]): Promise<void>;
 }

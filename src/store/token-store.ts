@@ -34,6 +34,11 @@ export interface NewApiToken extends Omit<ApiTokenRecord, 'lastUsedAt' | 'lastUs
   tokenHash: string;
 }
 
+/** A token as stored, its hash included: what `store copy` moves from one store to another. */
+export interface ApiTokenDump extends ApiTokenRecord {
+  tokenHash: string;
+}
+
 export interface TokenUse {
   id: string;
   at: number;
@@ -52,4 +57,10 @@ export interface TokenStore {
   revoke(id: string, at: number): Promise<boolean>;
   /** Last-used stamps, in one write; a stamp older than the stored one is ignored (never backwards). */
   recordUses(uses: readonly TokenUse[]): Promise<void>;
+
+  // ---- copying a store (store/copy.ts)
+  /** Every token with its hash, in batches of up to `batchRows`, by id (byte order). */
+  dump(batchRows?: number): AsyncIterable<ApiTokenDump[]>;
+  /** Stores tokens as dumped (last use and revocation kept), in one transaction; a duplicate id or hash is an error. */
+  restore(tokens: readonly ApiTokenDump[]): Promise<void>;
 }

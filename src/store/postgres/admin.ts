@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import type {
   AdminApiKeyRecord,
+  AdminDump,
   AdminSessionRecord,
   AdminStore,
   AdminUserRecord,
@@ -17,8 +18,11 @@ import {
   FAILURE_COLUMNS,
   failureRecordOf,
   KEY_COLUMNS,
+  keyColumnsOf,
   keyRecordOf,
   SESSION_COLUMNS,
+  SESSION_DUMP_COLUMNS,
+  sessionDumpOf,
   sessionRecordOf,
   USER_COLUMNS,
   userRecordOf,
@@ -27,7 +31,7 @@ import {
   type SessionRow,
   type UserRow,
 } from '../sqlite/admin.js';
-import { inTransaction } from './pool.js';
+import { inSnapshot, inTransaction } from './pool.js';
 
 const COUNT_FAILURE = countFailureSql(['$1', '$2', '$3']);
 
@@ -151,5 +155,49 @@ export class PgAdminStore implements AdminStore {
 
   async clearFailures(keys: readonly string[]): Promise<void> {
     await this.pool.query('DELETE FROM admin_login_failures WHERE key = ANY($1)', [keys]);
+  }
+
+  async dump(): Promise<AdminDump> {
+    // One snapshot: a session is never dumped without the user it refers to. Text keys in byte order, as on SQLite.
+    return inSnapshot(this.pool, async (c) => ({
+      users: (await c.query<UserRow>(`SELECT ${USER_COLUMNS} FROM admin_users ORDER BY id`)).rows.map(userRecordOf),
+      sessions: (await c.query<Omit<SessionRow, 'username'>>(`SELECT ${SESSION_DUMP_COLUMNS} FROM admin_sessions ORDER BY id_hash COLLATE "C"`)).rows.map(sessionDumpOf),
+      apiKeys: (await c.query<KeyRow & { key_hash: string }>(`SELECT ${KEY_COLUMNS}, key_hash FROM admin_api_keys ORDER BY id COLLATE "C"`)).rows.map((r) => ({
+        ...keyRecordOf(r),
+        keyHash: r.key_hash,
+      })),
+      loginFailures: (await c.query<FailureRow>(`SELECT ${FAILURE_COLUMNS} FROM admin_login_failures ORDER BY key COLLATE "C"`)).rows.map(failureRecordOf),
+    }));
+  }
+
+  async restore(d: AdminDump): Promise<void> {
+    await inTransaction(this.pool, async (c) => {
+      for (const u of d.users) {
+        // The ids are kept (sessions refer to them): an identity column takes one only when told to.
+        await c.query(`INSERT INTO admin_users (${USER_COLUMNS}) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5)`, [
+          u.id,
+          u.username,
+          u.passwordHash,
+          u.createdAt,
+          u.passwordChangedAt,
+        ]);
+      }
+      // ...and unlike SQLite's AUTOINCREMENT, its sequence does not move past them by itself.
+      if (d.users.length) await c.query(`SELECT setval(pg_get_serial_sequence('admin_users', 'id'), (SELECT max(id) FROM admin_users))`);
+      for (const s of d.sessions) {
+        await c.query(`INSERT INTO admin_sessions (${SESSION_DUMP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`, [
+          s.idHash,
+          s.userId,
+          s.createdAt,
+          s.lastSeenAt,
+          s.expiresAt,
+          s.ip ?? null,
+        ]);
+      }
+      for (const k of d.apiKeys) await c.query(`INSERT INTO admin_api_keys (${KEY_COLUMNS}, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [...keyColumnsOf(k)]);
+      for (const f of d.loginFailures) {
+        await c.query(`INSERT INTO admin_login_failures (${FAILURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)`, [f.key, f.failures, f.firstAt, f.lastAt, f.lockedUntil]);
+      }
+    });
   }
 }

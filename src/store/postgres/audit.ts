@@ -8,7 +8,7 @@
 // - the planner has statistics, so range filters need no probe to choose between indexes.
 // Schema: migrations/postgres/0003_audit.sql.
 import type pg from 'pg';
-import { ADMIN_COLUMNS, ChainWalk, GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, type ChainRow } from '../../audit/chain.js';
+import { ADMIN_COLUMNS, adminColumnsOf, ChainWalk, GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, requestColumnsOf, type ChainRow } from '../../audit/chain.js';
 import { ENCODED_COLUMNS, rowJson, stored } from '../../audit/encode.js';
 import type {
   AdminAuditRow,
@@ -18,9 +18,12 @@ import type {
   AuditRow,
   AuditStore,
   AuditWriteError,
+  ChainAnchor,
+  ChainHead,
   ChainId,
   ChainKind,
   ChainReport,
+  ChainRows,
   NewAdminRow,
   OverviewGroup,
   RetentionResult,
@@ -90,6 +93,11 @@ async function lockedHead(c: pg.PoolClient, kind: ChainKind, replica: string): P
     `audit:${kind}:${replica}`,
     `${LOCK_WAIT_MS}ms`,
   ]);
+  return readHead(c, kind, replica);
+}
+
+/** The head itself (newest row, else anchor, else genesis), without a lock. */
+async function readHead(c: Queryable, kind: ChainKind, replica: string): Promise<Head> {
   const { table } = CHAINS[kind];
   const r = await c.query<Head>(
     `SELECT id, hash FROM (
@@ -102,12 +110,22 @@ async function lockedHead(c: pg.PoolClient, kind: ChainKind, replica: string): P
   return r.rows[0] ?? { id: 0, hash: GENESIS };
 }
 
-/** The columns a batch binds, in the order of the INSERT below: id, the encoded values, the links. */
-const INSERT_COLUMNS = ['id', ...ENCODED_COLUMNS, 'prev_hash', 'row_hash'];
-// One statement per batch whatever its size: one array per column, zipped back into rows by unnest
-// (a VALUES list would bind rows x 21 parameters, past the protocol's 65,535 at ~3,000 rows).
-const INSERT_REQUESTS = `INSERT INTO audit_log (replica, ${INSERT_COLUMNS.map(ident).join(', ')})
-  SELECT $1::text, * FROM unnest(${INSERT_COLUMNS.map((c, i) => `$${i + 2}::${COLUMN_TYPES[c] ?? 'text'}[]`).join(', ')})`;
+/**
+ * A chain's rows, every column bound as one array and zipped back into rows by unnest: one
+ * statement per batch whatever its size (a VALUES list would bind rows x 21 parameters, past the
+ * protocol's 65,535 at ~3,000 rows). The columns: the id, the values, the links. The writer binds
+ * request rows so; a copy (restoreChain) binds rows of either chain as another store read them.
+ */
+const chainInsert = (kind: ChainKind) => {
+  const { table, columns } = CHAINS[kind];
+  const cols = [...columns, 'prev_hash', 'row_hash'];
+  return {
+    cols,
+    sql: `INSERT INTO ${table} (replica, ${cols.map(ident).join(', ')})
+  SELECT $1::text, * FROM unnest(${cols.map((c, i) => `$${i + 2}::${COLUMN_TYPES[c] ?? 'text'}[]`).join(', ')})`,
+  };
+};
+const INSERT: Record<ChainKind, { cols: string[]; sql: string }> = { request: chainInsert('request'), admin: chainInsert('admin') };
 
 async function appendRequests(pool: pg.Pool, replica: string, rows: readonly string[]): Promise<void> {
   // Parsed before the lock is taken: the lock is held only for hashing and the statements.
@@ -128,7 +146,7 @@ async function appendRequests(pool: pg.Pool, replica: string, rows: readonly str
       prev[r] = hash;
       hash = next[r] = hashCanonical(hash, rowJson(id, e));
     });
-    await c.query(INSERT_REQUESTS, [replica, ids, ...columns, prev, next]);
+    await c.query(INSERT.request.sql, [replica, ids, ...columns, prev, next]);
   });
 }
 
@@ -185,6 +203,8 @@ const ROW_COLUMNS = [
 
 const ADMIN_ROW_COLUMNS =
   'replica, id, time, actor, action, target, before_json AS "beforeJson", after_json AS "afterJson", prev_hash AS "prevHash", row_hash AS "rowHash"';
+
+const ANCHOR_COLUMNS = 'last_id AS "lastId", last_hash AS "lastHash", last_time AS "lastTime", deleted_total AS "deletedTotal", updated_at AS "updatedAt"';
 
 /** Positional parameters, each with its type spelled out (a bare $n next to a row comparison is ambiguous). */
 class Params {
@@ -440,6 +460,50 @@ export class PgAuditStore implements AuditStore {
       [Math.ceil(start), Math.ceil(end)],
     );
     return r.rows;
+  }
+
+  // ---- copying a store
+
+  async anchorOf(chain: ChainId): Promise<ChainAnchor | undefined> {
+    return (await this.pool.query<ChainAnchor>(`SELECT ${ANCHOR_COLUMNS} FROM audit_anchor WHERE kind = $1 AND replica = $2`, [chain.kind, chain.replica])).rows[0];
+  }
+
+  headOf(chain: ChainId): Promise<ChainHead> {
+    return readHead(this.pool, chain.kind, chain.replica);
+  }
+
+  async readChain(chain: ChainId, afterId: number, limit: number): Promise<ChainRows> {
+    const n = limitOf({ limit });
+    const args = [chain.replica, afterId];
+    if (chain.kind === 'request') {
+      const rows = (await this.pool.query<AuditRow>(`SELECT ${ROW_COLUMNS} FROM audit_log WHERE replica = $1 AND id > $2::bigint ORDER BY id LIMIT ${n}`, args)).rows;
+      return { kind: 'request', rows };
+    }
+    const rows = (await this.pool.query<AdminAuditRow>(`SELECT ${ADMIN_ROW_COLUMNS} FROM admin_audit WHERE replica = $1 AND id > $2::bigint ORDER BY id LIMIT ${n}`, args)).rows;
+    return { kind: 'admin', rows };
+  }
+
+  async restoreChain(chain: ChainId, batch: ChainRows): Promise<void> {
+    if (batch.kind !== chain.kind) throw new Error(`${batch.kind} rows given for the ${chain.kind} chain`);
+    const other = batch.rows.find((r) => r.replica !== chain.replica);
+    if (other) throw new Error(`row ${other.id} belongs to replica "${other.replica}", not "${chain.replica}"`);
+    if (batch.rows.length === 0) return;
+    const stored: ChainRow[] = batch.kind === 'request' ? batch.rows.map(requestColumnsOf) : batch.rows.map(adminColumnsOf);
+    const { cols, sql } = INSERT[chain.kind];
+    // Under the chain's writer lock: a replica of that name writing meanwhile waits, or the batch fails busy, never interleaves.
+    await inTransaction(this.pool, async (c) => {
+      await lockedHead(c, chain.kind, chain.replica);
+      await c.query(sql, [chain.replica, ...cols.map((col) => stored.map((r) => r[col] ?? null))]);
+    });
+  }
+
+  async restoreAnchor(chain: ChainId, a: ChainAnchor): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO audit_anchor (kind, replica, last_id, last_hash, last_time, deleted_total, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (kind, replica) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash, last_time = excluded.last_time,
+         deleted_total = excluded.deleted_total, updated_at = excluded.updated_at`,
+      [chain.kind, chain.replica, a.lastId, a.lastHash, a.lastTime, a.deletedTotal, a.updatedAt],
+    );
   }
 }
 

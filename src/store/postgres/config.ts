@@ -1,8 +1,10 @@
 // ConfigStore on PostgreSQL: the same two settings rows as sqlite/config.ts. The version row is
 // bumped with one atomic upsert, so saves from two replicas at once get two distinct versions.
 import type pg from 'pg';
-import { CONFIG_KEY, CONFIG_VERSION_KEY, parseStoredConfig, type ConfigStore, type StoredConfig } from '../config-store.js';
+import { CONFIG_KEY, CONFIG_VERSION_KEY, parseStoredConfig, storedConfigText, type ConfigDump, type ConfigStore, type StoredConfig } from '../config-store.js';
 import { inTransaction } from './pool.js';
+
+const UPSERT = `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`;
 
 const BUMP = `INSERT INTO settings (key, value, updated_at) VALUES ($1, '1', $2)
   ON CONFLICT (key) DO UPDATE SET value = (settings.value::bigint + 1)::text, updated_at = EXCLUDED.updated_at
@@ -19,10 +21,7 @@ export class PgConfigStore implements ConfigStore {
 
   async save(doc: Omit<StoredConfig, 'version'>): Promise<number> {
     return inTransaction(this.pool, async (c) => {
-      await c.query(
-        `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
-        [CONFIG_KEY, JSON.stringify({ changes: doc.changes, savedAt: doc.savedAt, savedBy: doc.savedBy }), doc.savedAt],
-      );
+      await c.query(UPSERT, [CONFIG_KEY, storedConfigText(doc), doc.savedAt]);
       return (await c.query<{ version: number }>(BUMP, [CONFIG_VERSION_KEY, doc.savedAt])).rows[0]!.version;
     });
   }
@@ -37,5 +36,26 @@ export class PgConfigStore implements ConfigStore {
 
   async version(): Promise<number> {
     return Number((await this.pool.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [CONFIG_VERSION_KEY])).rows[0]?.value ?? 0);
+  }
+
+  async dump(): Promise<ConfigDump> {
+    // Both rows in one statement: the version is the document's.
+    const rows = (await this.pool.query<{ key: string; value: string }>('SELECT key, value FROM settings WHERE key = ANY($1)', [[CONFIG_KEY, CONFIG_VERSION_KEY]])).rows;
+    const version = Number(rows.find((r) => r.key === CONFIG_VERSION_KEY)?.value ?? 0);
+    const text = rows.find((r) => r.key === CONFIG_KEY)?.value;
+    if (text === undefined) return { version };
+    const { version: _, ...saved } = parseStoredConfig(text, version);
+    return { version, saved };
+  }
+
+  async restore(d: ConfigDump): Promise<void> {
+    const at = d.saved?.savedAt ?? 0;
+    await inTransaction(this.pool, async (c) => {
+      if (d.saved) await c.query(UPSERT, [CONFIG_KEY, storedConfigText(d.saved), at]);
+      else await c.query('DELETE FROM settings WHERE key = $1', [CONFIG_KEY]);
+      // Version 0 is no row at all, as on a store that was never saved to.
+      if (d.version > 0) await c.query(UPSERT, [CONFIG_VERSION_KEY, String(d.version), at]);
+      else await c.query('DELETE FROM settings WHERE key = $1', [CONFIG_VERSION_KEY]);
+    });
   }
 }

@@ -1,7 +1,8 @@
 // CredentialStore on PostgreSQL: the same statements as sqlite/credentials.ts, BYTEA for the seal.
 import type pg from 'pg';
 import type { CredentialRecord, CredentialSeal, CredentialStore, CredentialSubjectType, CredentialWrite } from '../credential-store.js';
-import { CREDENTIAL_COLUMNS as COLUMNS, credentialRecordOf, type CredentialRow as Row } from '../sqlite/credentials.js';
+import { CREDENTIAL_COLUMNS as COLUMNS, credentialColumnsOf, credentialRecordOf, type CredentialRow as Row } from '../sqlite/credentials.js';
+import { inTransaction } from './pool.js';
 
 // Byte order, as SQLite's BINARY collation: list order must not depend on the database's locale.
 const ORDER = 'ORDER BY subject_type COLLATE "C", subject COLLATE "C"';
@@ -50,5 +51,11 @@ export class PgCredentialStore implements CredentialStore {
       [next.keyId, next.iv, next.ciphertext, next.tag, subjectType, subject, expected.keyId, expected.iv],
     );
     return (r.rowCount ?? 0) > 0;
+  }
+
+  async restore(rows: readonly CredentialRecord[]): Promise<void> {
+    await inTransaction(this.pool, async (c) => {
+      for (const r of rows) await c.query(`INSERT INTO identity_credentials (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [...credentialColumnsOf(r)]);
+    });
   }
 }

@@ -1,7 +1,7 @@
 // TokenStore on PostgreSQL: the same statements as sqlite/tokens.ts, JSONB for the list columns.
 import type pg from 'pg';
-import type { ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
-import { tokenRecordOf, type TokenRow as Row } from '../sqlite/tokens.js';
+import type { ApiTokenDump, ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
+import { tokenColumnsOf, tokenRecordOf, type TokenRow as Row } from '../sqlite/tokens.js';
 
 const COLUMNS = 'id, owner, name, access, paths, groups, ip_allowlist, rate_limit, created_at, expires_at, last_used_at, last_used_ip, revoked_at, created_by';
 
@@ -59,6 +59,38 @@ export class PgTokenStore implements TokenStore {
          FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(id, at, ip)
         WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)`,
       [uses.map((u) => u.id), uses.map((u) => u.at), uses.map((u) => u.ip)],
+    );
+  }
+
+  async *dump(batchRows = 1000): AsyncIterable<ApiTokenDump[]> {
+    // Byte order (COLLATE "C"), as SQLite's: the keyset must not depend on the database's locale.
+    let after = '';
+    for (;;) {
+      const rows = (
+        await this.pool.query<Row & { token_hash: string }>(
+          `SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE id COLLATE "C" > $1 ORDER BY id COLLATE "C" LIMIT $2`,
+          [after, batchRows],
+        )
+      ).rows;
+      if (rows.length) yield rows.map((r) => ({ ...tokenRecordOf(r), tokenHash: r.token_hash }));
+      if (rows.length < batchRows) return;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  async restore(tokens: readonly ApiTokenDump[]): Promise<void> {
+    if (tokens.length === 0) return;
+    const cols = tokens.map(tokenColumnsOf);
+    const col = <K extends keyof (typeof cols)[number]>(k: K) => cols.map((c) => c[k]);
+    // One statement per batch (atomic by itself): a column array each, zipped back into rows by unnest.
+    await this.pool.query(
+      `INSERT INTO api_tokens (${COLUMNS}, token_hash)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[], $8::jsonb[],
+                            $9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::bigint[], $14::text[], $15::text[])`,
+      [
+        col('id'), col('owner'), col('name'), col('access'), col('paths'), col('groups'), col('ip_allowlist'), col('rate_limit'),
+        col('created_at'), col('expires_at'), col('last_used_at'), col('last_used_ip'), col('revoked_at'), col('created_by'), col('token_hash'),
+      ],
     );
   }
 }

@@ -2,7 +2,10 @@
 // db.transaction.
 import type { Statement } from 'better-sqlite3';
 import type {
+  AdminApiKeyDump,
   AdminApiKeyRecord,
+  AdminDump,
+  AdminSessionDump,
   AdminSessionRecord,
   AdminStore,
   AdminUserRecord,
@@ -53,6 +56,8 @@ export const SESSION_COLUMNS = 's.id_hash, s.user_id, u.username, s.created_at, 
 // Every column but key_hash: the hash only ever goes in.
 export const KEY_COLUMNS = 'id, name, hint, created_by, created_at, expires_at, last_used_at, revoked_at';
 export const FAILURE_COLUMNS = 'key, failures, first_at, last_at, locked_until';
+/** A session row as a dump has it: its user by id, not by name. */
+export const SESSION_DUMP_COLUMNS = 'id_hash, user_id, created_at, last_seen_at, expires_at, ip';
 
 /**
  * One failure more, counted in the statement itself rather than read and written back, which would
@@ -89,6 +94,11 @@ export function sessionRecordOf(r: SessionRow): AdminSessionRecord {
   return rec;
 }
 
+export function sessionDumpOf(r: Omit<SessionRow, 'username'>): AdminSessionDump {
+  const { username: _, ...rec } = sessionRecordOf({ ...r, username: '' });
+  return rec;
+}
+
 export function keyRecordOf(r: KeyRow): AdminApiKeyRecord {
   const rec: AdminApiKeyRecord = { id: r.id, name: r.name, hint: r.hint, createdBy: r.created_by, createdAt: r.created_at };
   if (r.expires_at !== null) rec.expiresAt = r.expires_at;
@@ -104,6 +114,10 @@ export const failureRecordOf = (r: FailureRow): LoginFailureRecord => ({
   lastAt: r.last_at,
   lockedUntil: r.locked_until,
 });
+
+/** A dumped key as its row's columns, in KEY_COLUMNS order and then key_hash. */
+export const keyColumnsOf = (k: AdminApiKeyDump) =>
+  [k.id, k.name, k.hint, k.createdBy, k.createdAt, k.expiresAt ?? null, k.lastUsedAt ?? null, k.revokedAt ?? null, k.keyHash] as const;
 
 export class SqliteAdminStore implements AdminStore {
   private readonly stmt: {
@@ -241,5 +255,32 @@ export class SqliteAdminStore implements AdminStore {
 
   async clearFailures(keys: readonly string[]): Promise<void> {
     this.stmt.deleteFailures.run(JSON.stringify(keys));
+  }
+
+  async dump(): Promise<AdminDump> {
+    // One read transaction: a session is never dumped without the user it refers to.
+    return this.db.transaction(() => ({
+      users: (this.db.prepare(`SELECT ${USER_COLUMNS} FROM admin_users ORDER BY id`).all() as UserRow[]).map(userRecordOf),
+      sessions: (this.db.prepare(`SELECT ${SESSION_DUMP_COLUMNS} FROM admin_sessions ORDER BY id_hash`).all() as Array<Omit<SessionRow, 'username'>>).map(sessionDumpOf),
+      apiKeys: (this.db.prepare(`SELECT ${KEY_COLUMNS}, key_hash FROM admin_api_keys ORDER BY id`).all() as Array<KeyRow & { key_hash: string }>).map((r) => ({
+        ...keyRecordOf(r),
+        keyHash: r.key_hash,
+      })),
+      loginFailures: (this.db.prepare(`SELECT ${FAILURE_COLUMNS} FROM admin_login_failures ORDER BY key`).all() as FailureRow[]).map(failureRecordOf),
+    }))();
+  }
+
+  async restore(d: AdminDump): Promise<void> {
+    const user = this.db.prepare(`INSERT INTO admin_users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)`);
+    const session = this.db.prepare(`INSERT INTO admin_sessions (${SESSION_DUMP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`);
+    const key = this.db.prepare(`INSERT INTO admin_api_keys (${KEY_COLUMNS}, key_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const failure = this.db.prepare(`INSERT INTO admin_login_failures (${FAILURE_COLUMNS}) VALUES (?, ?, ?, ?, ?)`);
+    // An explicit id moves AUTOINCREMENT's counter past it: the next new user gets a fresh id.
+    this.db.transaction(() => {
+      for (const u of d.users) user.run(u.id, u.username, u.passwordHash, u.createdAt, u.passwordChangedAt);
+      for (const s of d.sessions) session.run(s.idHash, s.userId, s.createdAt, s.lastSeenAt, s.expiresAt, s.ip ?? null);
+      for (const k of d.apiKeys) key.run(...keyColumnsOf(k));
+      for (const f of d.loginFailures) failure.run(f.key, f.failures, f.firstAt, f.lastAt, f.lockedUntil);
+    })();
   }
 }

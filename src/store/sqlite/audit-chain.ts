@@ -2,18 +2,13 @@
 // The chain's format (hashing, columns, GENESIS) is in audit/chain.ts, shared with PostgreSQL.
 // SQLite holds one replica's chains: the tables have no replica column, the store names it.
 import { ADMIN_COLUMNS, ChainWalk, GENESIS, REQUEST_COLUMNS, type ChainRow } from '../../audit/chain.js';
-import type { ChainId, ChainKind, ChainReport } from '../audit-store.js';
+import type { ChainHead, ChainId, ChainKind, ChainReport } from '../audit-store.js';
 import type { Db } from './db.js';
 
 export const CHAINS: Record<ChainKind, { table: string; columns: readonly string[] }> = {
   request: { table: 'audit_log', columns: REQUEST_COLUMNS },
   admin: { table: 'admin_audit', columns: ADMIN_COLUMNS },
 };
-
-export interface ChainHead {
-  id: number;
-  hash: string;
-}
 
 /**
  * The last link of a chain: its newest row, else the retention anchor, else genesis (id 0). The

@@ -30,6 +30,19 @@ const INDEXES: readonly DeferredIndex[] = Object.values(DEFERRED_INDEXES);
 /** `(SELECT through_id ...)`: the last audit_log id the index has entries for, read in the statement itself. */
 export const throughIdSql = (ix: DeferredIndex) => `(SELECT COALESCE(MAX(through_id), 0) FROM audit_index_state WHERE name = '${ix.table}')`;
 
+/** One index's through_id, the fill of its entries for rows in (through, head] (sorted), and the move of its through_id. */
+function fillStatements(db: Db, ix: DeferredIndex) {
+  return {
+    through: db.prepare(`SELECT ${throughIdSql(ix)} AS t`).pluck(),
+    // OR IGNORE: an entry already there (written by another process that shares the file) is not an error.
+    fill: db.prepare(
+      `INSERT OR IGNORE INTO ${ix.table} (${ix.column}, time, id) SELECT ${ix.column}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${ix.column} IS NOT NULL ORDER BY ${ix.column}, time, id`,
+    ),
+    mark: db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = excluded.through_id'),
+    table: ix.table,
+  };
+}
+
 /**
  * A function to call inside each batch's write transaction with the id of the batch's last row:
  * for the index furthest behind with `everyRows` or more rows without entries, it adds their entries (sorted,
@@ -39,15 +52,7 @@ export const throughIdSql = (ix: DeferredIndex) => `(SELECT COALESCE(MAX(through
  * fill long (each index has its own through_id).
  */
 export function deferredIndexFiller(db: Db): (headId: number, everyRows: number) => void {
-  const steps = INDEXES.map((ix) => ({
-    through: db.prepare(`SELECT ${throughIdSql(ix)} AS t`).pluck(),
-    // OR IGNORE: an entry already there (written by another process that shares the file) is not an error.
-    fill: db.prepare(
-      `INSERT OR IGNORE INTO ${ix.table} (${ix.column}, time, id) SELECT ${ix.column}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${ix.column} IS NOT NULL ORDER BY ${ix.column}, time, id`,
-    ),
-    mark: db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = excluded.through_id'),
-    table: ix.table,
-  }));
+  const steps = INDEXES.map((ix) => fillStatements(db, ix));
   return (headId, everyRows) => {
     // One fill per batch, so the writer's burst on a shared core is one fill long; the index furthest
     // behind goes first, so none waits for ever when several are due at every batch (a small
@@ -60,6 +65,23 @@ export function deferredIndexFiller(db: Db): (headId: number, everyRows: number)
     if (!due) return;
     due.step.fill.run(due.through, headId);
     due.step.mark.run(due.step.table, headId);
+  };
+}
+
+/**
+ * Every deferred index brought up to `headId` at once, inside the caller's transaction: for rows
+ * inserted other than by the writer (a copy's restoreChain), so no index is left behind by more
+ * than the writer's indexBatchRows.
+ */
+export function deferredIndexCatchUp(db: Db): (headId: number) => void {
+  const steps = INDEXES.map((ix) => fillStatements(db, ix));
+  return (headId) => {
+    for (const step of steps) {
+      const through = step.through.get() as number;
+      if (headId <= through) continue;
+      step.fill.run(through, headId);
+      step.mark.run(step.table, headId);
+    }
   };
 }
 

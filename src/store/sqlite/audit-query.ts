@@ -133,11 +133,11 @@ function broadRanges(db: Db, f: SqlFilters): Set<'status' | 'path'> {
 }
 
 /** Every stored column of audit_log, in the order rowOf reads them. */
-const COLUMN_LIST = [...REQUEST_COLUMNS, 'prev_hash', 'row_hash'];
-type RawRow = Array<string | number | null>;
+export const COLUMN_LIST = [...REQUEST_COLUMNS, 'prev_hash', 'row_hash'];
+export type RawRow = Array<string | number | null>;
 
 /** A raw row (COLUMN_LIST order) as the store's record: no object with snake_case keys in between. */
-const rowOf = (replica: string, r: RawRow): AuditRow => ({
+export const rowOf = (replica: string, r: RawRow): AuditRow => ({
   replica,
   id: r[0] as number,
   time: r[1] as number,

@@ -17,19 +17,23 @@ import type {
   AuditRow,
   AuditStore,
   AuditWriteError,
+  ChainAnchor,
+  ChainHead,
   ChainId,
   ChainKind,
   ChainReport,
+  ChainRows,
   NewAdminRow,
   OverviewGroup,
   RetentionResult,
   RetentionSettings,
 } from '../audit-store.js';
-import { ADMIN_COLUMNS, GENESIS, hashRow, type ChainRow } from '../../audit/chain.js';
+import { ADMIN_COLUMNS, adminColumnsOf, GENESIS, hashRow, requestColumnsOf, type ChainRow } from '../../audit/chain.js';
 import { stored } from '../../audit/encode.js';
 import type { Db } from './db.js';
-import { chainHeadReader, verifyChain } from './audit-chain.js';
-import { keysetOf, SqliteAuditQueries } from './audit-query.js';
+import { chainHeadReader, CHAINS, verifyChain } from './audit-chain.js';
+import { deferredIndexCatchUp } from './audit-index.js';
+import { COLUMN_LIST, keysetOf, rowOf, SqliteAuditQueries, type RawRow } from './audit-query.js';
 import { runRetention } from './audit-retention.js';
 import { requestChainWriter, toWriteError } from './audit-writer.js';
 import type { AuditBatchMessage, AuditBatchReply, AuditWorkerData } from './audit-worker.js';
@@ -134,6 +138,21 @@ class WorkerWriter implements AuditBatchWriter {
 type AdminRowRaw = { id: number; time: number; actor: string; action: string; target: string | null; before_json: string | null; after_json: string | null; prev_hash: string; row_hash: string };
 const ADMIN_SELECT = 'SELECT id, time, actor, action, target, before_json, after_json, prev_hash, row_hash FROM admin_audit';
 
+const adminRowOf = (replica: string, r: AdminRowRaw): AdminAuditRow => ({
+  replica,
+  id: r.id,
+  time: r.time,
+  actor: r.actor,
+  action: r.action,
+  target: r.target,
+  beforeJson: r.before_json,
+  afterJson: r.after_json,
+  prevHash: r.prev_hash,
+  rowHash: r.row_hash,
+});
+
+type AnchorRaw = { last_id: number; last_hash: string; last_time: number; deleted_total: number; updated_at: number };
+
 export interface SqliteAuditStoreOptions {
   /** Where a worker's own failure is logged (the batch it had is failed and retried regardless). */
   logger?: Logger;
@@ -215,18 +234,7 @@ export class SqliteAuditStore implements AuditStore {
   async adminPage(req: AuditPageRequest): Promise<AdminAuditRow[]> {
     const limit = Math.max(1, Math.trunc(req.limit));
     const rows = (req.after ? this.stmt.adminAfter.all({ ...keysetOf(req.after, this.replica, 'DESC'), limit }) : this.stmt.adminFirst.all({ limit })) as AdminRowRaw[];
-    return rows.map((r) => ({
-      replica: this.replica,
-      id: r.id,
-      time: r.time,
-      actor: r.actor,
-      action: r.action,
-      target: r.target,
-      beforeJson: r.before_json,
-      afterJson: r.after_json,
-      prevHash: r.prev_hash,
-      rowHash: r.row_hash,
-    }));
+    return rows.map((r) => adminRowOf(this.replica, r));
   }
 
   /** The replica's chains that hold rows or an anchor (request first); none on a fresh database. */
@@ -252,5 +260,67 @@ export class SqliteAuditStore implements AuditStore {
   async overview(start: number, end: number): Promise<OverviewGroup[]> {
     const rows = this.stmt.overview.all(start, end) as Array<{ l: number; d: string; r: string; n: number }>;
     return rows.map((g) => ({ latencyMs: g.l, decision: g.d, reason: g.r, count: g.n }));
+  }
+
+  // ---- copying a store: another replica's chain is empty here (SQLite holds this store's only)
+
+  async anchorOf(chain: ChainId): Promise<ChainAnchor | undefined> {
+    if (chain.replica !== this.replica) return undefined;
+    const a = this.db.prepare('SELECT last_id, last_hash, last_time, deleted_total, updated_at FROM audit_anchor WHERE chain = ?').get(chain.kind) as AnchorRaw | undefined;
+    return a && { lastId: a.last_id, lastHash: a.last_hash, lastTime: a.last_time, deletedTotal: a.deleted_total, updatedAt: a.updated_at };
+  }
+
+  async headOf(chain: ChainId): Promise<ChainHead> {
+    if (chain.replica !== this.replica) return { id: 0, hash: GENESIS };
+    return chainHeadReader(this.db, chain.kind)();
+  }
+
+  async readChain(chain: ChainId, afterId: number, limit: number): Promise<ChainRows> {
+    const n = Math.max(1, Math.trunc(limit));
+    if (chain.kind === 'request') {
+      if (chain.replica !== this.replica) return { kind: 'request', rows: [] };
+      const raw = this.db.prepare(`SELECT ${COLUMN_LIST.join(', ')} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`).raw(true).all(afterId, n) as RawRow[];
+      return { kind: 'request', rows: raw.map((r) => rowOf(this.replica, r)) };
+    }
+    if (chain.replica !== this.replica) return { kind: 'admin', rows: [] };
+    const rows = this.db.prepare(`${ADMIN_SELECT} WHERE id > ? ORDER BY id LIMIT ?`).all(afterId, n) as AdminRowRaw[];
+    return { kind: 'admin', rows: rows.map((r) => adminRowOf(this.replica, r)) };
+  }
+
+  async restoreChain(chain: ChainId, batch: ChainRows): Promise<void> {
+    this.ownChain(chain, batch);
+    const { table, columns } = CHAINS[chain.kind];
+    const cols = [...columns, 'prev_hash', 'row_hash'];
+    const insert = this.db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+    const stored: ChainRow[] = batch.kind === 'request' ? batch.rows.map(requestColumnsOf) : batch.rows.map(adminColumnsOf);
+    // Request rows get their deferred index entries in the same transaction (audit-index.ts):
+    // queries read only the rows after an index's through_id from the table itself.
+    const catchUp = chain.kind === 'request' ? deferredIndexCatchUp(this.db) : undefined;
+    this.db
+      .transaction(() => {
+        for (const r of stored) insert.run(cols.map((c) => r[c] ?? null));
+        if (catchUp && stored.length) catchUp(stored.reduce((max, r) => Math.max(max, r.id as number), -Infinity));
+      })
+      .immediate();
+  }
+
+  async restoreAnchor(chain: ChainId, a: ChainAnchor): Promise<void> {
+    this.ownChain(chain);
+    this.db
+      .prepare(
+        `INSERT INTO audit_anchor (chain, last_id, last_hash, last_time, deleted_total, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (chain) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash, last_time = excluded.last_time,
+           deleted_total = excluded.deleted_total, updated_at = excluded.updated_at`,
+      )
+      .run(chain.kind, a.lastId, a.lastHash, a.lastTime, a.deletedTotal, a.updatedAt);
+  }
+
+  /** The tables have no replica column: rows of another replica would silently become this one's. */
+  private ownChain(chain: ChainId, batch?: ChainRows): void {
+    if (chain.replica !== this.replica) throw new Error(`this SQLite store holds the chains of replica "${this.replica}" only, not "${chain.replica}"`);
+    if (!batch) return;
+    if (batch.kind !== chain.kind) throw new Error(`${batch.kind} rows given for the ${chain.kind} chain`);
+    const other = batch.rows.find((r) => r.replica !== chain.replica);
+    if (other) throw new Error(`row ${other.id} belongs to replica "${other.replica}", not "${chain.replica}"`);
   }
 }

@@ -46,9 +46,10 @@ export class SqliteCredentialStore implements CredentialStore {
     byKey: Statement<[]>;
     notSealedWith: Statement<[string]>;
     reseal: Statement;
+    restore: Statement;
   };
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.stmt = {
       all: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM identity_credentials ORDER BY subject_type, subject`),
       get: db.prepare(`SELECT ${CREDENTIAL_COLUMNS} FROM identity_credentials WHERE subject_type = ? AND subject = ?`),
@@ -66,6 +67,7 @@ export class SqliteCredentialStore implements CredentialStore {
         `UPDATE identity_credentials SET key_id = @key_id, iv = @iv, ciphertext = @ciphertext, tag = @tag
          WHERE subject_type = @subject_type AND subject = @subject AND key_id = @old_key_id AND iv = @old_iv`,
       ),
+      restore: db.prepare(`INSERT INTO identity_credentials (${CREDENTIAL_COLUMNS}) VALUES (${CREDENTIAL_COLUMNS.split(', ').map(() => '?').join(', ')})`),
     };
   }
 
@@ -119,4 +121,14 @@ export class SqliteCredentialStore implements CredentialStore {
     });
     return r.changes > 0;
   }
+
+  async restore(rows: readonly CredentialRecord[]) {
+    this.db.transaction(() => {
+      for (const r of rows) this.stmt.restore.run(...credentialColumnsOf(r));
+    })();
+  }
 }
+
+/** A record as its row's columns, in CREDENTIAL_COLUMNS order. */
+export const credentialColumnsOf = (r: CredentialRecord) =>
+  [r.subjectType, r.subject, r.kind, r.keyId, r.iv, r.ciphertext, r.tag, r.createdAt, r.updatedAt, r.createdBy, r.note ?? null] as const;

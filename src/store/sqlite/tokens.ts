@@ -1,6 +1,6 @@
 // TokenStore on SQLite (better-sqlite3): prepared statements, JSON text for the list columns.
 import type { Statement } from 'better-sqlite3';
-import type { ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
+import type { ApiTokenDump, ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
 import type { Db } from './db.js';
 
 /** An api_tokens row without token_hash; `L`/`R`: how the list and rate-limit columns come back (JSON text here, parsed JSONB in PostgreSQL). */
@@ -63,6 +63,8 @@ export class SqliteTokenStore implements TokenStore {
     byOwner: Statement<[string]>;
     revoke: Statement<[number, string]>;
     touch: Statement<[number, string, string, number]>;
+    dumpAfter: Statement<[string, number]>;
+    restore: Statement;
   };
 
   constructor(private readonly db: Db) {
@@ -77,6 +79,11 @@ export class SqliteTokenStore implements TokenStore {
       byOwner: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE owner = ? ORDER BY created_at DESC, id`),
       revoke: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       touch: db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
+      dumpAfter: db.prepare(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE id > ? ORDER BY id LIMIT ?`),
+      restore: db.prepare(
+        `INSERT INTO api_tokens (${COLUMNS}, token_hash)
+         VALUES (@id, @owner, @name, @access, @paths, @groups, @ip_allowlist, @rate_limit, @created_at, @expires_at, @last_used_at, @last_used_ip, @revoked_at, @created_by, @token_hash)`,
+      ),
     };
   }
 
@@ -121,4 +128,42 @@ export class SqliteTokenStore implements TokenStore {
       for (const u of uses) this.stmt.touch.run(u.at, u.ip, u.id, u.at);
     })();
   }
+
+  async *dump(batchRows = 1000): AsyncIterable<ApiTokenDump[]> {
+    // Keyset on the id, one short statement per batch: nothing is held open between batches.
+    let after = '';
+    for (;;) {
+      const rows = this.stmt.dumpAfter.all(after, batchRows) as Array<Row & { token_hash: string }>;
+      if (rows.length) yield rows.map((r) => ({ ...recordOf(r), tokenHash: r.token_hash }));
+      if (rows.length < batchRows) return;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
+  async restore(tokens: readonly ApiTokenDump[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const t of tokens) this.stmt.restore.run(tokenColumnsOf(t));
+    })();
+  }
+}
+
+/** A dumped token as the columns both dialects store (the lists and rate limit as JSON text). */
+export function tokenColumnsOf(t: ApiTokenDump) {
+  return {
+    id: t.id,
+    owner: t.owner,
+    name: t.name,
+    access: t.access,
+    paths: JSON.stringify(t.paths),
+    groups: JSON.stringify(t.groups),
+    ip_allowlist: JSON.stringify(t.ipAllowlist),
+    rate_limit: t.rateLimit ? JSON.stringify(t.rateLimit) : null,
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+    last_used_at: t.lastUsedAt ?? null,
+    last_used_ip: t.lastUsedIp ?? null,
+    revoked_at: t.revokedAt ?? null,
+    created_by: t.createdBy,
+    token_hash: t.tokenHash,
+  };
 }

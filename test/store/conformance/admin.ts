@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY_PREFIX, AdminAccounts, DEFAULT_THROTTLE, sha256hex } from '../../../src/admin/accounts.js';
 import { verifyPassword } from '../../../src/admin/password.js';
 import type { NewAdminApiKey, RecordFailureInput } from '../../../src/store/admin-store.js';
-import { T0, useStores, type Backend, type Fixture } from './harness.js';
+import { T0, useStores, withFreshStores, type Backend, type Fixture } from './harness.js';
 
 const HOUR = 3_600_000;
 
@@ -212,6 +212,68 @@ export function adminStoreConformance(backend: Backend): void {
         await Promise.all(calls.map((keys) => fail(keys)));
         const rows = await store().getFailures(['ip:x', 'user:u0', 'user:u1', 'user:u2', 'user:u3']);
         expect(Object.fromEntries(rows.map((r) => [r.key, r.failures]))).toEqual({ 'ip:x': 20, 'user:u0': 5, 'user:u1': 5, 'user:u2': 5, 'user:u3': 5 });
+      });
+    });
+    describe('dump and restore', () => {
+      it('dump: every user, session (expired ones too), key and failure row, ordered by key, hashes included', async () => {
+        expect(await store().dump()).toEqual({ users: [], sessions: [], apiKeys: [], loginFailures: [] });
+        const alice = await user('alice');
+        const bob = await user('bob');
+        await store().createSession({ idHash: 's2', userId: bob.id, createdAt: T0, expiresAt: T0 + 1, ip: '::1' });
+        await store().createSession({ idHash: 's1', userId: alice.id, createdAt: T0, expiresAt: T0 + HOUR, ip: '10.0.0.1' });
+        await store().touchSession('s1', T0 + 5);
+        await store().insertApiKey(key({ id: 'ak_b', keyHash: 'b'.repeat(64), expiresAt: T0 + HOUR }));
+        await store().insertApiKey(key());
+        await store().touchApiKey('ak_a', T0 + 7);
+        await store().revokeApiKey('ak_b', T0 + 8);
+        await fail(['user:alice', 'ip:10.0.0.1']);
+        await fail(['user:alice']);
+        await fail(['user:alice']);
+        expect(await store().dump()).toEqual({
+          users: [alice, bob],
+          sessions: [
+            { idHash: 's1', userId: alice.id, createdAt: T0, lastSeenAt: T0 + 5, expiresAt: T0 + HOUR, ip: '10.0.0.1' },
+            { idHash: 's2', userId: bob.id, createdAt: T0, lastSeenAt: T0, expiresAt: T0 + 1, ip: '::1' },
+          ],
+          apiKeys: [
+            { ...key(), lastUsedAt: T0 + 7 },
+            { ...key({ id: 'ak_b', keyHash: 'b'.repeat(64), expiresAt: T0 + HOUR }), revokedAt: T0 + 8 },
+          ],
+          loginFailures: [
+            { key: 'ip:10.0.0.1', failures: 1, firstAt: T0, lastAt: T0, lockedUntil: 0 },
+            { key: 'user:alice', failures: 3, firstAt: T0, lastAt: T0, lockedUntil: T0 + 3000 },
+          ],
+        });
+      });
+
+      it('restore: the copy dumps the same, its sessions and keys work, and a new user is numbered after the copied ones', async () => {
+        await user('old');
+        const alice = await user('alice');
+        const bob = await user('bob');
+        await store().createSession({ idHash: 's1', userId: bob.id, createdAt: T0, expiresAt: T0 + HOUR, ip: '10.0.0.1' });
+        await store().insertApiKey(key());
+        await fail(['user:bob']);
+        const d = await store().dump();
+        await withFreshStores(backend, async (copy) => {
+          await copy.admin.restore(d);
+          expect(await copy.admin.dump()).toEqual(d);
+          expect(await copy.admin.findUser('alice')).toEqual(alice);
+          expect(await copy.admin.findSession('s1', T0 + 1)).toMatchObject({ userId: bob.id, username: 'bob' });
+          expect(await copy.admin.findApiKeyByHash('a'.repeat(64))).toMatchObject({ id: 'ak_a' });
+          expect(await copy.admin.getFailures(['user:bob'])).toMatchObject([{ failures: 1 }]);
+          const carol = await copy.admin.setPasswordHash({ username: 'carol', passwordHash: 'scrypt$c', at: T0 });
+          expect(carol.id).toBeGreaterThan(bob.id);
+          await copy.admin.createSession({ idHash: 's2', userId: carol.id, createdAt: T0, expiresAt: T0 + HOUR, ip: '::1' });
+          expect(await copy.admin.findSession('s2', T0)).toMatchObject({ username: 'carol' });
+        });
+      });
+
+      it('restore is one transaction: a dump that collides with a stored row writes nothing', async () => {
+        await store().insertApiKey(key());
+        const clash = { users: [{ id: 7, username: 'dave', passwordHash: 'scrypt$d', createdAt: T0, passwordChangedAt: T0 }], sessions: [], apiKeys: [{ ...key(), keyHash: 'a'.repeat(64) }], loginFailures: [] };
+        await expect(store().restore(clash)).rejects.toThrow();
+        expect(await store().findUser('dave')).toBeUndefined();
+        expect(await store().countUsers()).toBe(0);
       });
     });
   });

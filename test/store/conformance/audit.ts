@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { ADMIN_COLUMNS, GENESIS, hashRow, REQUEST_COLUMNS, type ChainRow } from '../../../src/audit/chain.js';
 import { encodeRow } from '../../../src/audit/encode.js';
-import type { AdminAuditRow, AuditFilters, AuditPosition, AuditRow, AuditStore, ChainId, NewAdminRow, RetentionSettings } from '../../../src/store/audit-store.js';
+import type { AdminAuditRow, AuditFilters, AuditPosition, AuditRow, AuditStore, ChainAnchor, ChainId, NewAdminRow, RetentionSettings } from '../../../src/store/audit-store.js';
 import type { Stores } from '../../../src/store/stores.js';
-import { T0, useStores, type AuditTamper, type Backend, type Fixture } from './harness.js';
+import { T0, useStores, withFreshStores, type AuditTamper, type Backend, type Fixture } from './harness.js';
 
 /** The record the sink hands over, as encodeRow takes it. */
 type Rec = Parameters<typeof encodeRow>[0];
@@ -95,6 +95,20 @@ async function paged(store: AuditStore, filters: AuditFilters = {}, limit = 1000
     out.push(...rows);
     if (rows.length < limit) return out;
     after = posOf(rows[rows.length - 1]!);
+  }
+}
+
+/** Every chain of `from` into `to` as `store copy` moves it: the anchor, then the rows as read, `batchRows` at a time. */
+async function copyChains(from: AuditStore, to: AuditStore, batchRows = 2): Promise<void> {
+  for (const chain of await from.chains()) {
+    const anchor = await from.anchorOf(chain);
+    if (anchor) await to.restoreAnchor(chain, anchor);
+    for (let after = 0; ; ) {
+      const batch = await from.readChain(chain, after, batchRows);
+      if (batch.rows.length) await to.restoreChain(chain, batch);
+      if (batch.rows.length < batchRows) break;
+      after = batch.rows[batch.rows.length - 1]!.id;
+    }
   }
 }
 
@@ -563,6 +577,127 @@ export function auditStoreConformance(backend: Backend): void {
         expect(results).toEqual(expect.arrayContaining([{ deletedByAge: 300, deletedByCount: 0 }, { deletedByAge: 0, deletedByCount: 0 }]));
         expect(await audit().count({})).toBe(0);
         for (const name of [me(), 'replica-b']) expect(await audit().verify(chainOf('request', name))).toMatchObject({ ok: true, anchorId: 150, headId: 150 });
+      });
+    });
+
+    describe('copying (anchorOf, headOf, readChain, restoreChain, restoreAnchor)', () => {
+      const settings: RetentionSettings = { retentionDays: 30, maxEntries: 1_000_000, batchRows: 2, now: T0 };
+
+      it('an empty chain: no anchor, the head at genesis, no rows', async () => {
+        expect(await audit().anchorOf(chainOf('request'))).toBeUndefined();
+        expect(await audit().headOf(chainOf('admin'))).toEqual({ id: 0, hash: GENESIS });
+        expect(await audit().readChain(chainOf('request'), 0, 10)).toEqual({ kind: 'request', rows: [] });
+        expect(await audit().readChain(chainOf('admin'), 0, 10)).toEqual({ kind: 'admin', rows: [] });
+      });
+
+      it('readChain: the rows as stored, in id order (not time order) after an id, at most `limit`', async () => {
+        await write(audit(), [1, 2, 3, 4, 5].map((i) => rec({ requestId: `r${i}`, time: T0 + 10 - i })));
+        await audit().appendAdmin(admin({ time: T0 + 1 }));
+        await audit().appendAdmin(admin({ time: T0, actor: 'other' }));
+        const all = (await chunked(audit())).sort((a, b) => a.id - b.id);
+        expect(await audit().readChain(chainOf('request'), 0, 2)).toEqual({ kind: 'request', rows: all.slice(0, 2) });
+        expect(await audit().readChain(chainOf('request'), 2, 10)).toEqual({ kind: 'request', rows: all.slice(2) });
+        expect(await audit().readChain(chainOf('request'), 5, 10)).toEqual({ kind: 'request', rows: [] });
+        const admins = (await audit().adminPage({ limit: 10 })).sort((a, b) => a.id - b.id);
+        expect(await audit().readChain(chainOf('admin'), 0, 10)).toEqual({ kind: 'admin', rows: admins });
+        expect(await audit().headOf(chainOf('request'))).toEqual({ id: 5, hash: all[4]!.rowHash });
+        expect(await audit().headOf(chainOf('admin'))).toEqual({ id: 2, hash: admins[1]!.rowHash });
+      });
+
+      it('round trip: anchors and rows as stored; the copy verifies to the same heads, answers every filter alike, and its writers go on', async () => {
+        await write(audit(), [rec({ requestId: 'old1', time: T0 - 40 * DAY }), rec({ requestId: 'old2', time: T0 - 35 * DAY })]);
+        const data = [1, 2, 3, 4, 5, 6].map((i) =>
+          rec({ requestId: `k${i}`, time: T0 + i, user: `u${i % 2}`, path: `/rest/api/2/issue/A-${i % 3}`, tokenId: i % 2 ? 'tok_1' : null, clientIp: `10.0.0.${i % 2}`, clientId: i % 3 ? 'app-1' : null }),
+        );
+        await write(audit(), data.slice(0, 4));
+        await write(audit(), data.slice(4));
+        for (const t of [T0 - 40 * DAY, T0, T0 + 1]) await audit().appendAdmin(admin({ time: t }));
+        const head = await audit().headOf(chainOf('request'));
+        const old2 = (await audit().readChain(chainOf('request'), 1, 1)).rows[0]!;
+        expect(await audit().prune(settings)).toEqual({ deletedByAge: 3, deletedByCount: 0 });
+        expect(await audit().anchorOf(chainOf('request'))).toEqual({ lastId: 2, lastHash: old2.rowHash, lastTime: T0 - 35 * DAY, deletedTotal: 2, updatedAt: T0 });
+        expect(await audit().headOf(chainOf('request'))).toEqual(head);
+        await withFreshStores(backend, async (copy) => {
+          await copyChains(audit(), copy.audit, 2);
+          const chains = await audit().chains();
+          expect(await copy.audit.chains()).toEqual(chains);
+          for (const chain of chains) {
+            expect(await copy.audit.anchorOf(chain)).toEqual(await audit().anchorOf(chain));
+            expect(await copy.audit.headOf(chain)).toEqual(await audit().headOf(chain));
+            expect(await copy.audit.verify(chain)).toEqual(await audit().verify(chain));
+          }
+          expect(await copy.audit.verify(chainOf('request'))).toMatchObject({ ok: true, count: 6, anchorId: 2, headId: head.id, headHash: head.hash });
+          const filters: AuditFilters[] = [{}, { user: 'u1' }, { token: 'tok_1' }, { path: '/rest/api/2/issue/A-1' }, { ip: '10.0.0.0' }, { client: 'app-1' }, { from: T0 + 3 }];
+          for (const fl of filters) {
+            expect(await chunked(copy.audit, fl), JSON.stringify(fl)).toEqual(await chunked(audit(), fl));
+            expect(await paged(copy.audit, fl, 2), JSON.stringify(fl)).toEqual(await paged(audit(), fl, 2));
+            expect(await copy.audit.count(fl)).toBe(await audit().count(fl));
+          }
+          expect(await copy.audit.adminPage({ limit: 10 })).toEqual(await audit().adminPage({ limit: 10 }));
+          expect(await copy.audit.overview(T0, T0 + 60_000)).toEqual(await audit().overview(T0, T0 + 60_000));
+          await write(copy.audit, [rec({ requestId: 'next', time: T0 + 100, user: 'u1' })]);
+          const adminHead = await copy.audit.headOf(chainOf('admin'));
+          expect(await copy.audit.appendAdmin(admin({ time: T0 + 100 }))).toBe(adminHead.id + 1);
+          expect((await copy.audit.page({ user: 'u1' }, { limit: 1 }))[0]).toMatchObject({ id: head.id + 1, prevHash: head.hash, requestId: 'next' });
+          expect(await copy.audit.verify(chainOf('request'))).toMatchObject({ ok: true, count: 7, anchorId: 2 });
+          expect(await copy.audit.verify(chainOf('admin'))).toMatchObject({ ok: true, count: 3, anchorId: 1 });
+        });
+      });
+
+      it('a chain pruned to nothing is copied as its anchor alone', async () => {
+        await write(audit(), [rec({ time: T0 - 40 * DAY }), rec({ time: T0 - 39 * DAY })]);
+        await audit().prune(settings);
+        await withFreshStores(backend, async (copy) => {
+          await copyChains(audit(), copy.audit);
+          expect(await copy.audit.chains()).toEqual([chainOf('request')]);
+          expect(await copy.audit.verify(chainOf('request'))).toEqual(await audit().verify(chainOf('request')));
+          await write(copy.audit, [rec()]);
+          expect(await copy.audit.verify(chainOf('request'))).toMatchObject({ ok: true, count: 1, anchorId: 2, headId: 3 });
+        });
+      });
+
+      it("restoreChain takes only the chain's own rows, and a batch whose rows clash with stored ones writes none of them", async () => {
+        await write(audit(), [rec({ requestId: 'a' }), rec({ requestId: 'b' }), rec({ requestId: 'c' })]);
+        const batch = await audit().readChain(chainOf('request'), 0, 10);
+        if (batch.kind !== 'request') throw new Error('request rows expected');
+        await withFreshStores(backend, async (copy) => {
+          await expect(copy.audit.restoreChain(chainOf('admin'), batch)).rejects.toThrow();
+          await expect(copy.audit.restoreChain(chainOf('request'), { kind: 'request', rows: batch.rows.map((r) => ({ ...r, replica: 'elsewhere' })) })).rejects.toThrow();
+          expect(await copy.audit.chains()).toEqual([]);
+          await copy.audit.restoreChain(chainOf('request'), { kind: 'request', rows: batch.rows.slice(1, 2) });
+          await expect(copy.audit.restoreChain(chainOf('request'), batch)).rejects.toThrow();
+          expect((await chunked(copy.audit)).map((r) => r.requestId)).toEqual(['b']);
+        });
+      });
+
+      it.skipIf(oneReplica)("every replica's chains are copied as they are, each under its own name", async () => {
+        const b = await replica('replica-b');
+        await write(audit(), [rec({ requestId: 'a1' }), rec({ requestId: 'a2', time: T0 + 2 })]);
+        await write(b.audit, [rec({ requestId: 'b1', time: T0 + 1 }), rec({ requestId: 'b2', time: T0 - 40 * DAY })]);
+        await b.audit.appendAdmin(admin({ time: T0 - 40 * DAY }));
+        await b.audit.appendAdmin(admin({ time: T0 }));
+        await audit().prune(settings);
+        await withFreshStores(backend, async (copy) => {
+          await copyChains(audit(), copy.audit, 1);
+          const chains = await audit().chains();
+          expect(chains).toHaveLength(3);
+          expect(await copy.audit.chains()).toEqual(chains);
+          for (const chain of chains) expect(await copy.audit.verify(chain)).toEqual(await audit().verify(chain));
+          expect(await chunked(copy.audit)).toEqual(await chunked(audit()));
+          expect(await copy.audit.adminPage({ limit: 10 })).toEqual(await audit().adminPage({ limit: 10 }));
+        });
+      });
+
+      it.skipIf(!oneReplica)("a store of one replica (SQLite) reads no other replica's chain and refuses to store one", async () => {
+        const other = chainOf('request', 'replica-b');
+        const anchor: ChainAnchor = { lastId: 1, lastHash: GENESIS, lastTime: T0, deletedTotal: 1, updatedAt: T0 };
+        await write(audit(), [rec()]);
+        expect(await audit().readChain(other, 0, 10)).toEqual({ kind: 'request', rows: [] });
+        expect(await audit().anchorOf(other)).toBeUndefined();
+        expect(await audit().headOf(other)).toEqual({ id: 0, hash: GENESIS });
+        await expect(audit().restoreChain(other, { kind: 'request', rows: [] })).rejects.toThrow(/replica/);
+        await expect(audit().restoreAnchor(other, anchor)).rejects.toThrow(/replica/);
+        expect(await audit().anchorOf(chainOf('request'))).toBeUndefined();
       });
     });
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { CredentialMap, CredentialError } from '../../../src/credential-map/credentials.js';
 import { KeyRing, parseKey, type SecretKey } from '../../../src/credential-map/secret-keys.js';
 import type { CredentialRecord, CredentialStore, CredentialWrite } from '../../../src/store/credential-store.js';
-import { T0, useStores, type Backend, type Fixture } from './harness.js';
+import { T0, useStores, withFreshStores, type Backend, type Fixture } from './harness.js';
 
 const PAT = 'NjQ0MDM1NzQ0NjA5OqkqH2v4yBv0sI9hLqvJ8Fd0hHc1';
 const newKey = (): SecretKey => parseKey(randomBytes(32).toString('base64'), 'test');
@@ -148,6 +148,30 @@ export function credentialStoreConformance(backend: Backend): void {
         await store.upsert(row({ at: 8_640_000_000_001 }));
         expect(await store.get('client', 'app1')).toMatchObject({ createdAt: 8_640_000_000_000, updatedAt: 8_640_000_000_001 });
       });
+      it('restore stores rows as list() returned them: the seal byte for byte, both times, the note', async () => {
+        await store.upsert(row({ note: 'first' }));
+        await store.upsert(row({ at: T0 + 5, keyId: 'k2', ciphertext: randomBytes(300), createdBy: 'admin:root' }));
+        await store.upsert(row({ subjectType: 'user', subject: 'bob' }));
+        const rows = await store.list();
+        expect(rows[0]).toMatchObject({ createdAt: T0, updatedAt: T0 + 5 });
+        await withFreshStores(backend, async (copy) => {
+          await copy.credentials.restore(rows);
+          const copied = await copy.credentials.list();
+          expect(copied).toEqual(rows);
+          copied.forEach((c, i) => {
+            for (const k of ['iv', 'ciphertext', 'tag'] as const) expect(c[k].equals(rows[i]![k])).toBe(true);
+          });
+          expect(await copy.credentials.countByKey()).toEqual(await store.countByKey());
+        });
+      });
+
+      it('restore is one transaction: rows with a subject already stored write nothing', async () => {
+        await store.upsert(row());
+        const [stored1] = await store.list();
+        await expect(store.restore([{ ...stored1!, subject: 'new' }, stored1!])).rejects.toThrow();
+        expect((await store.list()).map(label)).toEqual(['client:app1']);
+        await store.restore([]);
+      });
     });
 
     describe(`${backend.name}: CredentialMap over the store`, () => {
@@ -192,6 +216,19 @@ export function credentialStoreConformance(backend: Backend): void {
         await store.upsert({ ...sealed, subjectType: 'user', at: T0 });
         await expect(m.reveal('user', 'high')).rejects.toMatchObject({ code: 'undecryptable' });
         expect((await m.reveal('client', 'high'))?.secret).toBe('HIGHPRIVILEGEPAT123');
+      });
+
+      it('a copy (list, then restore into another store) opens with the same key ring', async () => {
+        const keys = new KeyRing(newKey());
+        await set(map(keys), { note: 'svc' });
+        await set(map(keys), { subjectType: 'user', subject: 'bob', secret: 'BOBPAT123' });
+        await withFreshStores(backend, async (copy) => {
+          await copy.credentials.restore(await store.list());
+          const m = new CredentialMap(copy.credentials, keys, f.clock);
+          expect((await m.reveal('client', 'app1'))?.secret).toBe(PAT);
+          expect((await m.reveal('user', 'bob'))?.secret).toBe('BOBPAT123');
+          expect(await m.list()).toEqual(await map(keys).list());
+        });
       });
 
       it('an altered ciphertext does not decrypt', async () => {
@@ -278,6 +315,7 @@ export function credentialStoreConformance(backend: Backend): void {
           delete: (t, s) => store.delete(t, s),
           countByKey: () => store.countByKey(),
           listNotSealedWith: (k) => store.listNotSealedWith(k),
+          restore: (rows) => store.restore(rows),
           reseal: async (t, s, expected, next) => {
             if (s === 'raced') await set(replica, { subject: 'raced', secret: 'NEWPAT-FROM-REPLICA' });
             return store.reseal(t, s, expected, next);

@@ -47,3 +47,13 @@ export function useStores(backend: Backend, use: (f: Fixture) => void): void {
     destroy = undefined;
   });
 }
+
+/** A second fresh, empty set of stores on the same backend for one test (where a dump is restored). */
+export async function withFreshStores<T>(backend: Backend, fn: (stores: Stores) => Promise<T>): Promise<T> {
+  const o = await backend.open();
+  try {
+    return await fn(o.stores);
+  } finally {
+    await o.destroy();
+  }
+}

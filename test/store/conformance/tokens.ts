@@ -4,10 +4,16 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiTokens, describeToken, hashToken, TokenInputError } from '../../../src/api-tokens/api-tokens.js';
 import { generateApiToken, hasValidChecksum } from '../../../src/api-tokens/format.js';
 import { DAY_MS } from '../../../src/api-tokens/status.js';
-import type { NewApiToken } from '../../../src/store/token-store.js';
-import { T0, useStores, type Backend, type Fixture } from './harness.js';
+import type { ApiTokenDump, NewApiToken, TokenStore } from '../../../src/store/token-store.js';
+import { T0, useStores, withFreshStores, type Backend, type Fixture } from './harness.js';
 
 const settings = { prefix: 'jas_', maxLifetimeDays: 90 };
+
+async function dumped(store: TokenStore, batchRows?: number): Promise<ApiTokenDump[][]> {
+  const batches: ApiTokenDump[][] = [];
+  for await (const b of store.dump(batchRows)) batches.push(b);
+  return batches;
+}
 
 export function tokenStoreConformance(backend: Backend): void {
   // Scoped: the fresh stores of useStores are opened only for this concern's tests.
@@ -87,6 +93,45 @@ export function tokenStoreConformance(backend: Backend): void {
       it('keeps times beyond 2^32 exactly (ms since the epoch)', async () => {
         await f.stores.tokens.insert(row({ createdAt: 8_640_000_000_000, expiresAt: 8_640_000_000_001 }));
         expect(await f.stores.tokens.get('tok_a')).toMatchObject({ createdAt: 8_640_000_000_000, expiresAt: 8_640_000_000_001 });
+      });
+
+      it('dumps every token with its hash, last use and revocation, in batches by id (byte order)', async () => {
+        expect(await dumped(f.stores.tokens)).toEqual([]);
+        const full = row({ id: 'tok_c', tokenHash: 'c'.repeat(64), access: 'read', paths: ['/rest/x', 'GET /rest/y/*'], groups: ['g1'], ipAllowlist: ['10.0.0.0/8'], rateLimit: { points: 5, durationSec: 60 } });
+        for (const t of [full, row({ id: 'tok_a', tokenHash: 'a'.repeat(64) }), row({ id: 'tok_B', tokenHash: 'b'.repeat(64), createdAt: T0 + 1 })]) await f.stores.tokens.insert(t);
+        await f.stores.tokens.recordUses([{ id: 'tok_a', at: T0 + 5, ip: '::1' }]);
+        await f.stores.tokens.revoke('tok_c', T0 + 9);
+        const batches = await dumped(f.stores.tokens, 2);
+        expect(batches.map((b) => b.map((t) => t.id))).toEqual([['tok_B', 'tok_a'], ['tok_c']]);
+        expect(batches.flat()).toEqual([
+          { ...row({ id: 'tok_B', tokenHash: 'b'.repeat(64), createdAt: T0 + 1 }) },
+          { ...row({ id: 'tok_a', tokenHash: 'a'.repeat(64) }), lastUsedAt: T0 + 5, lastUsedIp: '::1' },
+          { ...full, revokedAt: T0 + 9 },
+        ]);
+      });
+
+      it('restore stores a dump as it was: the copy lists, finds by hash and dumps the same', async () => {
+        await f.stores.tokens.insert(row({ rateLimit: { points: 1, durationSec: 2 }, paths: ['/rest/a'] }));
+        await f.stores.tokens.insert(row({ id: 'tok_b', tokenHash: 'b'.repeat(64), createdAt: T0 + 1, owner: 'bob' }));
+        await f.stores.tokens.insert(row({ id: 'tok_c', tokenHash: 'c'.repeat(64), createdAt: T0 + 2 }));
+        await f.stores.tokens.recordUses([{ id: 'tok_b', at: T0 + 5, ip: '10.0.0.1' }]);
+        await f.stores.tokens.revoke('tok_c', T0 + 6);
+        const batches = await dumped(f.stores.tokens, 2);
+        await withFreshStores(backend, async (copy) => {
+          for (const b of batches) await copy.tokens.restore(b);
+          expect(await copy.tokens.list()).toEqual(await f.stores.tokens.list());
+          for (const { tokenHash, ...record } of batches.flat()) expect(await copy.tokens.findByHash(tokenHash)).toEqual({ record, tokenHash });
+          expect(await dumped(copy.tokens, 2)).toEqual(batches);
+        });
+      });
+
+      it('restore is one transaction: a batch with a duplicate stores none of its tokens', async () => {
+        await f.stores.tokens.insert(row());
+        const existing = (await dumped(f.stores.tokens)).flat()[0];
+        await expect(f.stores.tokens.restore([{ ...existing!, id: 'tok_new', tokenHash: 'e'.repeat(64) }, existing!])).rejects.toThrow();
+        await expect(f.stores.tokens.restore([{ ...existing!, id: 'tok_new' }])).rejects.toThrow();
+        expect((await f.stores.tokens.list()).map((t) => t.id)).toEqual(['tok_a']);
+        await f.stores.tokens.restore([]);
       });
     });
 
