@@ -26,7 +26,7 @@ export async function startDemoPostgres(): Promise<{ url: string; stop(): Promis
   rmSync(dir, { recursive: true, force: true }); // initdb creates it
   const port = await freePort();
   const password = 'demo-only';
-  const pg = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password, port, persistent: false, onLog: () => {}, onError: () => {} });
+  const pg = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password, port, persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
   await pg.initialise();
   await pg.start();
   return {

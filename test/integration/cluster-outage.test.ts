@@ -32,7 +32,7 @@ beforeAll(async () => {
   dir = mkdtempSync('/tmp/jas-outage-pg-');
   rmSync(dir, { recursive: true, force: true });
   const port = await freePort();
-  server = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password: 'outage', port, persistent: true, onLog: () => {}, onError: () => {} });
+  server = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password: 'outage', port, persistent: true, createPostgresUser: true, onLog: () => {}, onError: () => {} });
   await server.initialise();
   await server.start();
   upstream = await startJiraUpstream();

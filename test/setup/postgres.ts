@@ -29,7 +29,7 @@ export default async function setup(project: TestProject) {
   rmSync(dir, { recursive: true, force: true }); // initdb wants to create it itself
   const port = await freePort();
   const password = 'test-only-password';
-  const pg = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password, port, persistent: false, onLog: () => {}, onError: () => {} });
+  const pg = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password, port, persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
   await pg.initialise();
   await pg.start();
   project.provide('pgAdminUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);

@@ -34,14 +34,53 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** A TLS setting that would connect to a server whose certificate is not checked. */
+export class InsecureTlsError extends Error {}
+
+/**
+ * TLS to PostgreSQL, decided here and never by the URL alone: pg lets a URL's sslmode replace the
+ * ssl option given beside it (ConnectionParameters merges the parsed URL last), which would drop
+ * store.caFile. So the TLS parameters are taken out of the URL and turned into one ssl option:
+ *   no sslmode, no caFile          -> plain TCP (a loopback or private network)
+ *   sslmode require | verify-ca | verify-full, or a caFile
+ *                                  -> TLS, certificate chain and host name verified (against caFile
+ *                                     or sslrootcert when given, else the system CAs)
+ *   sslmode disable                -> plain TCP (refused together with a caFile: contradictory)
+ *   sslmode prefer | allow | no-verify
+ *                                  -> refused: a connection whose server is not verified, silently
+ */
+export function tlsOf(o: Pick<PostgresOptions, 'url' | 'caFile'>): { url: string; ssl: false | { ca?: string; rejectUnauthorized: true } } {
+  let u: URL;
+  try {
+    u = new URL(o.url);
+  } catch {
+    throw new TypeError('store.url is not a URL (postgres://user:password@host:5432/database)');
+  }
+  const mode = u.searchParams.get('sslmode') ?? undefined;
+  const rootCert = u.searchParams.get('sslrootcert') ?? undefined;
+  for (const k of ['sslmode', 'sslrootcert', 'ssl', 'uselibpqcompat']) u.searchParams.delete(k);
+  if (mode && ['prefer', 'allow', 'no-verify'].includes(mode)) {
+    throw new InsecureTlsError(`sslmode=${mode} would accept a server whose certificate is not checked; use sslmode=verify-full (with store.caFile for a private CA) or leave TLS off on a trusted network`);
+  }
+  if (mode && !['disable', 'require', 'verify-ca', 'verify-full'].includes(mode)) throw new TypeError(`sslmode=${mode} is not a PostgreSQL sslmode`);
+  if (mode === 'disable') {
+    if (o.caFile) throw new InsecureTlsError('sslmode=disable contradicts store.caFile: remove one of them');
+    return { url: u.toString(), ssl: false };
+  }
+  const caPath = o.caFile ?? rootCert;
+  if (!mode && !caPath) return { url: u.toString(), ssl: false };
+  return { url: u.toString(), ssl: { ...(caPath ? { ca: readFileSync(caPath, 'utf8') } : {}), rejectUnauthorized: true } };
+}
+
 export function createPool(o: PostgresOptions): pg.Pool {
+  const { url, ssl } = tlsOf(o);
   const pool = new pg.Pool({
-    connectionString: o.url,
+    connectionString: url,
+    ssl,
     max: o.poolSize ?? 10,
     statement_timeout: o.statementTimeoutMs ?? 5000,
     connectionTimeoutMillis: o.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
-    ...(o.caFile ? { ssl: { ca: readFileSync(o.caFile, 'utf8'), rejectUnauthorized: true } } : {}),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === BIGINT_OID ? parseBigint : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
