@@ -1,7 +1,8 @@
-// Cluster: every replica applies the configuration an admin saved on any replica within
+// Cluster: every replica applies the configuration an admin saved on any replica. At once when the
+// store announces it (PostgreSQL NOTIFY, store/postgres/changes.ts), and in any case within
 // store.syncIntervalMs, by reading the ConfigStore's version (one small read) on that interval and
-// replaying the stored changes when it moved. A version check rather than a notification: nothing
-// is lost while a replica's connection is down, and the bound holds whatever the network did.
+// replaying the stored changes when it moved: a notification lost while a replica's connection was
+// down is caught by the check, so the bound holds whatever the network did.
 // Only with PostgreSQL: a SQLite file belongs to one sidecar.
 import type { Runtime } from '../http/runtime.js';
 import { configSyncState, syncStoredConfig } from './config-service.js';
@@ -30,6 +31,9 @@ export function startConfigSync(rt: Runtime, env: NodeJS.ProcessEnv = process.en
   };
   timer = setTimeout(() => void tick(), intervalMs());
   timer.unref();
+  rt.stores.onChange((change) => {
+    if (change === 'config' && !stopped) syncStoredConfig(rt, env).catch(() => {}); // the tick logs store failures
+  });
   rt.onClose.push(() => {
     stopped = true;
     clearTimeout(timer);

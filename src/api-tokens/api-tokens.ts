@@ -141,6 +141,11 @@ export class ApiTokens {
     return { id, token, record, capped };
   }
 
+  /** Forgets every cached row: a revocation elsewhere was announced (the next lookups read the store). */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
   /** Every token (or one owner's), newest first. Never includes the hash. */
   async list(filter: { owner?: string } = {}): Promise<ApiTokenRecord[]> {
     return (await this.store.list(filter)).map((r) => this.withPending(r));

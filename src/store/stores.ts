@@ -6,6 +6,9 @@ import type { ConfigStore } from './config-store.js';
 import type { CredentialStore } from './credential-store.js';
 import type { AuditStore } from './audit-store.js';
 
+/** Something another process changed: 'config' (a save or a clear), 'tokens' (a revocation). */
+export type StoreChange = 'config' | 'tokens';
+
 export interface Stores {
   readonly kind: 'sqlite' | 'postgres';
   readonly tokens: TokenStore;
@@ -13,6 +16,12 @@ export interface Stores {
   readonly config: ConfigStore;
   readonly credentials: CredentialStore;
   readonly audit: AuditStore;
+  /**
+   * Calls fn soon after any process sharing the store changed something (PostgreSQL LISTEN/NOTIFY; on
+   * SQLite never: a file belongs to one sidecar). A hint to act at once: delivery is not guaranteed
+   * (a dropped connection loses notifications), so callers keep their periodic checks as the bound.
+   */
+  onChange(fn: (change: StoreChange) => void): void;
   /** Answers when the store can be read right now (readiness); throws why not. */
   ping(): Promise<void>;
   /** Closes the connections (the SQLite handle, the PostgreSQL pool). */

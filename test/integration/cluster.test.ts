@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { verifyAll } from '../../src/audit/verify.js';
-import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { merge, startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { AdminClient, ADMIN_PASSWORD } from '../helpers/admin.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { freshDatabase } from '../helpers/postgres.js';
@@ -121,5 +121,43 @@ describe('two replicas, one PostgreSQL store', () => {
     const reports = await verifyAll(a.runtime.stores.audit);
     expect(reports.map((r) => `${r.chain.replica}/${r.chain.kind}`).sort()).toEqual(['replica-a/admin', 'replica-a/request', 'replica-b/admin', 'replica-b/request']);
     expect(reports.every((r) => r.ok)).toBe(true);
+  });
+});
+
+describe('announced changes (PostgreSQL NOTIFY): no waiting for the periodic checks', () => {
+  let c: TestSidecar;
+  let d: TestSidecar;
+  // Periodic checks a minute apart: whatever arrives within seconds came through the notification.
+  const slow = (name: string) => merge(replica(name), { store: { syncIntervalMs: 60_000 }, apiTokens: { cacheMs: 60_000 } });
+  beforeAll(async () => {
+    c = await startTestSidecar(upstream.url, slow('replica-c'));
+    d = await startTestSidecar(upstream.url, slow('replica-d'));
+  });
+  afterAll(async () => {
+    await c?.close();
+    await d?.close();
+  });
+
+  it("a revocation on C drops D's cached row at once", async () => {
+    const settings = { prefix: 'jas_', maxLifetimeDays: 90 };
+    const created = await c.runtime.deps.services.apiTokens!.create({ owner: 'dave', name: 'notify', groups: ['jira-users'], createdBy: 'test' }, settings);
+    const bearer: [string, string] = ['Authorization', `Bearer ${created.token}`];
+    expect((await call(d, 'GET', '/rest/api/2/myself', [bearer])).status).toBe(200); // cached on D for a minute
+    await c.runtime.deps.services.apiTokens!.revoke(created.id);
+    const t0 = Date.now();
+    await until(async () => (await call(d, 'GET', '/rest/api/2/myself', [bearer])).error === 'token_revoked', 'D refuses the revoked token', 10_000);
+    console.log(`revocation C -> D through NOTIFY: ${Date.now() - t0} ms (apiTokens.cacheMs 60000)`);
+  });
+
+  it('a configuration saved on C is applied on D at once', async () => {
+    const adminC = new AdminClient(c.adminUrl);
+    expect((await adminC.login()).status).toBe(200);
+    const eve = ['Authorization', `Bearer ${issuer.sign({ aud: 'jira-sidecar', sub: 'id-eve', preferred_username: 'eve', groups: ['jira-users', 'notify-readers'] })}`] as [string, string];
+    const write = () => call(d, 'POST', '/rest/api/2/issue', [eve, ['Content-Type', 'application/json']], '{}');
+    expect((await write()).status).toBe(201);
+    expect((await adminC.editConfig((cfg) => (cfg.access.readOnlyGroups = [...cfg.access.readOnlyGroups, 'notify-readers']))).status).toBe(200);
+    const t0 = Date.now();
+    await until(async () => (await write()).error === 'read_only', 'D applies the saved configuration', 10_000);
+    console.log(`config C -> D through NOTIFY: ${Date.now() - t0} ms (store.syncIntervalMs 60000)`);
   });
 });

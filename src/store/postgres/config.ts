@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import { CONFIG_KEY, CONFIG_VERSION_KEY, parseStoredConfig, storedConfigText, type ConfigDump, type ConfigStore, type StoredConfig } from '../config-store.js';
 import { inTransaction } from './pool.js';
+import { notifySql } from './changes.js';
 
 const UPSERT = `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`;
 
@@ -22,14 +23,19 @@ export class PgConfigStore implements ConfigStore {
   async save(doc: Omit<StoredConfig, 'version'>): Promise<number> {
     return inTransaction(this.pool, async (c) => {
       await c.query(UPSERT, [CONFIG_KEY, storedConfigText(doc), doc.savedAt]);
-      return (await c.query<{ version: number }>(BUMP, [CONFIG_VERSION_KEY, doc.savedAt])).rows[0]!.version;
+      const version = (await c.query<{ version: number }>(BUMP, [CONFIG_VERSION_KEY, doc.savedAt])).rows[0]!.version;
+      await c.query(notifySql, ['config']); // delivered at commit: the other replicas sync now
+      return version;
     });
   }
 
   async clear(at: number): Promise<boolean> {
     return inTransaction(this.pool, async (c) => {
       const removed = ((await c.query('DELETE FROM settings WHERE key = $1', [CONFIG_KEY])).rowCount ?? 0) > 0;
-      if (removed) await c.query(BUMP, [CONFIG_VERSION_KEY, at]);
+      if (removed) {
+        await c.query(BUMP, [CONFIG_VERSION_KEY, at]);
+        await c.query(notifySql, ['config']);
+      }
       return removed;
     });
   }

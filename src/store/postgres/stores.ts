@@ -8,6 +8,7 @@ import { PgAdminStore } from './admin.js';
 import { PgConfigStore } from './config.js';
 import { PgCredentialStore } from './credentials.js';
 import { PgAuditStore } from './audit.js';
+import { ChangeListener } from './changes.js';
 import type { MigrationResult } from '../sqlite/migrate.js';
 
 export interface OpenPostgresOptions extends PostgresOptions {
@@ -26,6 +27,7 @@ export async function openPostgresStores(o: OpenPostgresOptions): Promise<{ stor
     await pool.end();
     throw e;
   }
+  const changes = new ChangeListener(o);
   const stores: Stores = {
     kind: 'postgres',
     tokens: new PgTokenStore(pool),
@@ -33,10 +35,14 @@ export async function openPostgresStores(o: OpenPostgresOptions): Promise<{ stor
     config: new PgConfigStore(pool),
     credentials: new PgCredentialStore(pool),
     audit: new PgAuditStore(pool, o.replica ?? hostname()),
+    onChange: (fn) => changes.on(fn),
     ping: async () => {
       await pool.query('SELECT 1');
     },
-    close: () => pool.end(),
+    close: async () => {
+      await changes.close();
+      await pool.end();
+    },
   };
   return { stores, migrations };
 }

@@ -1,5 +1,6 @@
 // TokenStore on PostgreSQL: the same statements as sqlite/tokens.ts, JSONB for the list columns.
 import type pg from 'pg';
+import { CHANGES_CHANNEL } from './changes.js';
 import type { ApiTokenDump, ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
 import { tokenColumnsOf, tokenRecordOf, type TokenRow as Row } from '../sqlite/tokens.js';
 
@@ -48,7 +49,14 @@ export class PgTokenStore implements TokenStore {
   }
 
   async revoke(id: string, at: number): Promise<boolean> {
-    return ((await this.pool.query('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount ?? 0) > 0;
+    // One statement: the notification goes out (at commit) only when this call revoked the token,
+    // and the other replicas drop their cached rows (apiTokens.cacheMs) at once.
+    const r = await this.pool.query(
+      `WITH revoked AS (UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING id)
+       SELECT pg_notify('${CHANGES_CHANNEL}', 'tokens') FROM revoked`,
+      [at, id],
+    );
+    return (r.rowCount ?? 0) > 0;
   }
 
   async recordUses(uses: readonly TokenUse[]): Promise<void> {

@@ -27,6 +27,7 @@ export function sqliteStores(db: Db, opts: SqliteStoresOptions = {}): Stores {
     config: new SqliteConfigStore(db),
     credentials: new SqliteCredentialStore(db),
     audit: new SqliteAuditStore(db, opts.replica ?? hostname(), { logger: opts.logger }),
+    onChange: () => {},
     ping: async () => {
       if (!db.open) throw new Error('the SQLite database is closed');
       db.prepare('SELECT 1').get();

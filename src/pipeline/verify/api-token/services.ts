@@ -22,6 +22,9 @@ export function buildApiTokenServices(rt: Runtime): void {
     onFlushError: (err: unknown) => deps.logger.warn({ err }, 'api token last-used stamps not written; retrying later'),
   });
   deps.services.apiTokens = store;
+  // A revocation on another replica is announced (PostgreSQL NOTIFY): its cached row goes at once;
+  // apiTokens.cacheMs stays the bound when an announcement is lost.
+  if (rt.stores.kind === 'postgres') rt.stores.onChange((change) => change === 'tokens' && store.forgetCached());
   (deps.services.verifiers ??= {})['api-token'] = apiTokenVerifier(store, deps.clock);
   rt.proxyRoutes.push(selfServiceTokens(deps, store));
   rt.onClose.push(() => store.close()); // last-used stamps pending in memory reach the database
