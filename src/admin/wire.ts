@@ -5,7 +5,7 @@
 export type ApiTokenStatus = 'active' | 'revoked' | 'expired';
 export type TokenAccess = 'read' | 'write';
 
-/** What a token grants, the same in the stored record (src/store/tokens.ts) and the public view. */
+/** What a token grants, the same in the stored record (src/store/token-store.ts) and the public view. */
 export interface ApiTokenGrant {
   /** Public id ("tok_…"); never derived from the secret. */
   id: string;

@@ -56,7 +56,6 @@ const recordOf = (r: Row): ApiTokenRecord =>
 
 export class SqliteTokenStore implements TokenStore {
   private readonly stmt: {
-    insert: Statement;
     byHash: Statement<[string]>;
     byId: Statement<[string]>;
     all: Statement<[]>;
@@ -64,15 +63,12 @@ export class SqliteTokenStore implements TokenStore {
     revoke: Statement<[number, string]>;
     touch: Statement<[number, string, string, number]>;
     dumpAfter: Statement<[string, number]>;
-    restore: Statement;
+    /** One whole row: a new token (insert) or a copied one (restore). */
+    row: Statement;
   };
 
   constructor(private readonly db: Db) {
     this.stmt = {
-      insert: db.prepare(
-        `INSERT INTO api_tokens (id, token_hash, owner, name, access, paths, groups, ip_allowlist, rate_limit, created_at, expires_at, created_by)
-         VALUES (@id, @token_hash, @owner, @name, @access, @paths, @groups, @ip_allowlist, @rate_limit, @created_at, @expires_at, @created_by)`,
-      ),
       byHash: db.prepare(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ?`),
       byId: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE id = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM api_tokens ORDER BY created_at DESC, id`),
@@ -80,7 +76,7 @@ export class SqliteTokenStore implements TokenStore {
       revoke: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       touch: db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
       dumpAfter: db.prepare(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE id > ? ORDER BY id LIMIT ?`),
-      restore: db.prepare(
+      row: db.prepare(
         `INSERT INTO api_tokens (${COLUMNS}, token_hash)
          VALUES (@id, @owner, @name, @access, @paths, @groups, @ip_allowlist, @rate_limit, @created_at, @expires_at, @last_used_at, @last_used_ip, @revoked_at, @created_by, @token_hash)`,
       ),
@@ -88,20 +84,8 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async insert(t: NewApiToken): Promise<void> {
-    this.stmt.insert.run({
-      id: t.id,
-      token_hash: t.tokenHash,
-      owner: t.owner,
-      name: t.name,
-      access: t.access,
-      paths: JSON.stringify(t.paths),
-      groups: JSON.stringify(t.groups),
-      ip_allowlist: JSON.stringify(t.ipAllowlist),
-      rate_limit: t.rateLimit ? JSON.stringify(t.rateLimit) : null,
-      created_at: t.createdAt,
-      expires_at: t.expiresAt,
-      created_by: t.createdBy,
-    });
+    // A new token is a row with no use and no revocation yet: the same statement as restore.
+    this.stmt.row.run(tokenColumnsOf(t));
   }
 
   async findByHash(tokenHash: string) {
@@ -142,13 +126,13 @@ export class SqliteTokenStore implements TokenStore {
 
   async restore(tokens: readonly ApiTokenDump[]): Promise<void> {
     this.db.transaction(() => {
-      for (const t of tokens) this.stmt.restore.run(tokenColumnsOf(t));
+      for (const t of tokens) this.stmt.row.run(tokenColumnsOf(t));
     })();
   }
 }
 
 /** A dumped token as the columns both dialects store (the lists and rate limit as JSON text). */
-export function tokenColumnsOf(t: ApiTokenDump) {
+export function tokenColumnsOf(t: ApiTokenDump | NewApiToken) {
   return {
     id: t.id,
     owner: t.owner,
@@ -160,9 +144,9 @@ export function tokenColumnsOf(t: ApiTokenDump) {
     rate_limit: t.rateLimit ? JSON.stringify(t.rateLimit) : null,
     created_at: t.createdAt,
     expires_at: t.expiresAt,
-    last_used_at: t.lastUsedAt ?? null,
-    last_used_ip: t.lastUsedIp ?? null,
-    revoked_at: t.revokedAt ?? null,
+    last_used_at: (t as Partial<ApiTokenDump>).lastUsedAt ?? null,
+    last_used_ip: (t as Partial<ApiTokenDump>).lastUsedIp ?? null,
+    revoked_at: (t as Partial<ApiTokenDump>).revokedAt ?? null,
     created_by: t.createdBy,
     token_hash: t.tokenHash,
   };
