@@ -211,6 +211,7 @@ export class AuthenticationPage extends ConfigPage {
         <div class="grid">
           ${f.text(['apiTokens', 'prefix'], 'Prefix', { help: 'Lowercase letters/digits ending in "_".' })}
           ${f.num(['apiTokens', 'maxLifetimeDays'], 'Maximum lifetime (days)', { min: 1 })}
+          ${f.num(['apiTokens', 'cacheMs'], 'Row reuse (ms)', { min: 0, max: 60000, help: 'Bound on a revocation made on another replica. Empty: 0 with SQLite, 500 with PostgreSQL.' })}
           ${f.list(['apiTokens', 'creatorGroups'], 'Groups that may create their own tokens')}
         </div>
       </fieldset>
