@@ -102,6 +102,11 @@ export const configSchema = z.strictObject({
        */
       maxHeaderCount: z.number().int().min(10).max(10_000).default(100),
       /**
+       * Requests the sidecar sends itself at start, before /readyz says ready, so the first real
+       * requests after a (rolling) restart do not pay for compiling the hot path. 0: none.
+       */
+      warmupRequests: z.number().int().min(0).max(100_000).default(3000),
+      /**
        * This sidecar's name in a shared store (the `replica` of its audit rows). No default here:
        * "<hostname>:<port>" is computed where the stores are built (config/replica.ts).
        */

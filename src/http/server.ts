@@ -12,6 +12,7 @@ import { NullAuditSink } from '../pipeline/audit/sink.js';
 import type { Deps } from '../pipeline/deps.js';
 import { createProxyApp } from './proxy-app.js';
 import { createAdminApp } from './admin-app.js';
+import { warmUp } from './warm-up.js';
 import type { Runtime } from './runtime.js';
 import { buildServices } from './services.js';
 import { catalogue } from '../errors.js';
@@ -196,6 +197,13 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
     throw e;
   }
   logger.info({ proxy: urlOf(proxyAddr), admin: urlOf(adminAddr), upstream: config.upstream.url }, 'sidecar listening');
+  // Rolling restarts: /readyz stays 503 until the hot path is compiled (http/warm-up.ts).
+  let warm = false;
+  rt.readiness.push({ name: 'warm-up', check: () => (warm ? { ok: true } : { ok: false, detail: 'warming up the request path' }) });
+  void warmUp(urlOf(proxyAddr), deps, listenerConfig.warmupRequests)
+    .then((r) => r.sent && logger.info(r, 'warm-up done'))
+    .catch((e: unknown) => logger.warn({ err: e }, 'warm-up failed; serving without it'))
+    .finally(() => (warm = true));
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -15,6 +15,11 @@ export interface Deps {
   auditSink: AuditSink;
   /** Keep-alive pool to Jira. */
   upstreamAgent: Agent;
+  /**
+   * While the start-up warm-up runs (http/warm-up.ts): the random value its requests carry in
+   * X-Sidecar-Warmup. Unset before and after, so the header means nothing then.
+   */
+  warmupSecret?: string;
   /** Stage-owned services (verifiers, token store, limiter, identity forwarders) register here. */
   services: Services;
 }

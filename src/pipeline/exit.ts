@@ -19,7 +19,9 @@ export function recordExits(...recorders: ExitRecorder[]): Middleware {
       err = e;
       throw e;
     } finally {
-      for (const r of recorders) r(ctx.state as RequestState, err, ctx.status);
+      // The start-up warm-up's own requests are neither audited nor counted (http/warm-up.ts).
+      const st = ctx.state as RequestState;
+      if (!st.warmup) for (const r of recorders) r(st, err, ctx.status);
     }
   };
 }

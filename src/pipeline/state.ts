@@ -116,6 +116,8 @@ export interface RequestState {
   /** Set when a stage refused: the code is the audit reason. */
   refusal?: { code: ErrorCode; status: number; stage: StageName; rule?: string; message: string };
   upstreamStatus?: number;
+  /** The sidecar's own start-up warm-up request (http/warm-up.ts): judged, then answered 204; never forwarded, audited or counted. */
+  warmup?: boolean;
   /** Set by forward when bytes reached the client (for audit of aborted streams). */
   bytesOut?: number;
   /**

@@ -36,9 +36,10 @@ const opts = new Command()
   .option('--variant <name=json>', 'another sidecar with this config patch, measured interleaved with the others as target "sidecar:NAME" (repeatable): A/B of a setting in one run; a "$nodeArgs" string in the patch gives that sidecar node flags, a "$env" object environment variables, a "$main" path another build (e.g. a git worktree\'s dist/main.js)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--child-logs <dir>', "copy each server's stdout and stderr to DIR/NAME.log (e.g. with --node-args --trace-gc)")
   .option('--no-pin', 'do not pin processes to CPUs')
+  .option('--cold-start <n>', 'then restart the sidecar n times: time until /readyz answers 200, and the first second of jwt load right after it (rolling restarts)')
   .option('--postgres', 'also measure a sidecar whose store is PostgreSQL (an embedded server started here): target "sidecar:postgres"')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean }>();
+  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean; coldStart?: string }>();
 
 /** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
 const variants = opts.variant.map((v): [string, unknown] => {
@@ -383,6 +384,36 @@ async function main() {
     process.stdout.write(`"refused": 1,000 bad-signature tokens in rotation (a client repeating bad tokens; the sidecar remembers a failed signature for 60 s by hash).\n`);
     process.stdout.write(`"forged": a new forged token on every request (random signature: one RSA verification each). The sidecar answers 401 to both; direct/bare forward them.\n`);
     process.stdout.write(`CPU µs/req: user+system CPU of the proxy process per request (of the upstream for "direct"); steadier than req/s on a shared machine.\n\n${lines.join('\n')}\n`);
+    // --cold-start: what a load balancer sends a replica the moment its /readyz says 200.
+    if (opts.coldStart) {
+      const rows: string[] = [];
+      for (let round = 1; round <= Number(opts.coldStart); round++) {
+        const env = { SIDECAR_CONFIG: path.join(tmp, 'sidecar.json'), SIDECAR_DATA_DIR: path.join(dataDir, 'sidecar'), SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', SIDECAR_ADMIN_PORT: '0', SIDECAR_ADMIN_PASSWORD: 'bench-admin-password', SIDECAR_LOG_LEVEL: 'info' };
+        const t0 = performance.now();
+        const cmd = PIN ? '/usr/bin/taskset' : process.execPath;
+        const argv = [...(PIN ? ['-c', '0', process.execPath] : []), ...startFlags, 'dist/main.js', 'serve'];
+        const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        children.push(child);
+        const urls = await new Promise<{ proxy: string; admin: string }>((resolve, reject) => {
+          let out = '';
+          child.once('exit', (code) => reject(new Error(`cold start: sidecar exited ${code}: ${out}`)));
+          child.stdout!.on('data', (c: Buffer) => {
+            out += c;
+            const line = out.split('\n').find((l) => l.includes('"sidecar listening"'));
+            if (line) resolve(JSON.parse(line) as { proxy: string; admin: string });
+          });
+        });
+        while ((await fetch(`${urls.admin}/readyz`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 10));
+        const readyMs = Math.round(performance.now() - t0);
+        const m = await measure(urls.proxy, scenarios.jwt!, rot(tokens), 1, child.pid);
+        rows.push(`| ${round} | ${readyMs} | ${Math.round(m.rps)} | ${m.p50Ms} | ${m.p99Ms} | ${m.errors + m.non2xx} |`);
+        log(`cold start ${round}: ready after ${readyMs} ms; first second ${Math.round(m.rps)} req, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms`);
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      process.stdout.write(`\nCold start (restart, wait for /readyz 200, then 1 s of jwt at ${CONNS} connections):\n\n| round | ready after ms | requests in the first second | p50 ms | p99 ms | errors |\n|---:|---:|---:|---:|---:|---:|\n${rows.join('\n')}\n`);
+    }
     if (opts.json) {
       writeFileSync(opts.json, JSON.stringify({ machine, results: results.map(({ scenario, target, rps, p50Ms, p99Ms }) => ({ scenario, target, rps, p50Ms, p99Ms })), ratios, raw }, null, 2));
       log(`wrote ${opts.json}`);

@@ -26,7 +26,8 @@ export function merge<T>(base: T, over: unknown): T {
 
 export function baseConfig(upstreamUrl: string, dataDir: string): Record<string, unknown> {
   return {
-    server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, dataDir, shutdownGraceMs: 5000 },
+    // No start-up warm-up: tests read /readyz at once (test/integration/warm-up.test.ts covers it).
+    server: { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, dataDir, shutdownGraceMs: 5000, warmupRequests: 0 },
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent' },
     upstream: { url: upstreamUrl, timeoutMs: 5000 },
   };

@@ -65,7 +65,7 @@ const call = async (headers: Array<[string, string]>) => {
 const ready = async () => (await fetch(`${sc.adminUrl}/readyz`)).status;
 
 describe('PostgreSQL lost and back', () => {
-  it('fails closed while it is gone, queues audit rows, and writes every one of them once it is back', async () => {
+  it('fails closed while it is gone, queues audit rows, and writes every one of them once it is back', { timeout: 90_000 }, async () => {
     const settings = { prefix: 'jas_', maxLifetimeDays: 90 };
     const token = (await sc.runtime.deps.services.apiTokens!.create({ owner: 'alice', name: 'outage', groups: ['jira-users'], createdBy: 'test' }, settings)).token;
     const apiToken: [string, string] = ['Authorization', `Bearer ${token}`];
@@ -101,6 +101,8 @@ describe('PostgreSQL lost and back', () => {
     expect(await call([jwt()])).toMatchObject({ status: 503, error: 'audit_unavailable', reached: 0 });
     sc.runtime.applyConfig(allowing);
 
+    // Down longer than every reconnect backoff (audit sink 5 s, change listener 10 s), as an outage is.
+    await new Promise((r) => setTimeout(r, 12_000));
     await server.start();
     await until(async () => (await ready()) === 200, '/readyz recovers without a restart');
     expect(await call([apiToken])).toMatchObject({ status: 200, reached: 1 });

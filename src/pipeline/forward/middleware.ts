@@ -66,6 +66,11 @@ export function forward(d: ForwardDeps): Middleware {
   const pools = d.pools ?? new UpstreamPools();
   return async function forward(ctx) {
     const st = ctx.state as RequestState;
+    if (st.warmup) {
+      // Judged like any request, and never sent to Jira: the warm-up only exercises the sidecar.
+      ctx.status = 204;
+      return;
+    }
     const base = upstreamTarget(st.policy);
     const path = base.basePath + originForm(st.facts.rawTarget);
     // Judged and allowed: the client may now send a body it held back (before a forwarder reads it).

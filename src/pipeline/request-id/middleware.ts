@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { SidecarError, toErrorResponse } from '../../errors.js';
 import type { Deps } from '../deps.js';
@@ -6,6 +6,12 @@ import type { Logger } from '../../log.js';
 import type { RequestState } from '../state.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The warm-up's marker, compared in constant time (only while a warm-up runs). */
+function isWarmup(sent: string | string[] | undefined, secret: string): boolean {
+  if (typeof sent !== 'string' || sent.length !== secret.length) return false;
+  return timingSafeEqual(Buffer.from(sent), Buffer.from(secret));
+}
 
 /** Client X-Request-Id kept only when it is a safe token (no log/header injection), else generated. */
 export function pickRequestId(sent: string | string[] | undefined): string {
@@ -41,6 +47,7 @@ export function requestId(d: Deps): Middleware {
       verdicts: [],
     };
     ctx.state = state;
+    if (d.warmupSecret !== undefined && isWarmup(req.headers['x-sidecar-warmup'], d.warmupSecret)) state.warmup = true;
     try {
       // node keeps every field (maxHeadersCount 0 on the proxy listener), so none was dropped unjudged.
       if (req.rawHeaders.length > 2 * state.policy.config.server.maxHeaderCount) {
