@@ -189,6 +189,10 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
     for (const c of diffLeaves(current.store, v.config.store)) {
       issues.push({ path: formatPath(['store', ...c.path]), message: 'is read at start from the config file or SIDECAR_DATABASE_URL; it cannot be changed here' });
     }
+    // The replica name picks the audit chains this process appends to: set before anything is replayed.
+    if (current.server.replicaName !== v.config.server.replicaName) {
+      issues.push({ path: 'server.replicaName', message: 'names this replica\'s audit chains and is read at start from the config file; it cannot be changed here' });
+    }
     if (issues.length) throw invalid(issues);
     const next = v.config;
     const changes = diffLeaves(current, next);

@@ -410,3 +410,20 @@ describe('POST /api/test, tokens, UI headers', () => {
     expect(trav.status).toBe(404);
   });
 });
+
+describe('settings read at start cannot be changed through the API', () => {
+  it('store.* and server.replicaName are refused with the path named; nothing changes', async () => {
+    const before = (await admin.get('/api/config')).body.config;
+    for (const [edit, path] of [
+      [(c: any) => Object.assign(c.store, { kind: 'postgres', url: 'postgres://sidecar@db.example/sidecar' }), 'store.kind'],
+      [(c: any) => (c.store.poolSize = 3), 'store.poolSize'],
+      [(c: any) => (c.server.replicaName = 'renamed'), 'server.replicaName'],
+    ] as Array<[(c: any) => void, string]>) {
+      const r = await admin.editConfig(edit);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toBe('config_invalid');
+      expect((r.body.issues as Array<{ path: string }>).map((i) => i.path)).toContain(path);
+    }
+    expect((await admin.get('/api/config')).body.config).toEqual(before);
+  });
+});

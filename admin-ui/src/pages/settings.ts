@@ -84,7 +84,7 @@ export class SettingsPage extends ConfigPage {
           ${f.num(['server', 'maxHeaderBytes'], 'Max request head (bytes)', { min: 1024 })}
           ${f.num(['server', 'maxHeaderCount'], 'Max header fields', { min: 10, max: 10000 })}
           ${f.num(['server', 'warmupRequests'], 'Start-up warm-up (requests)', { min: 0, max: 100000, help: 'Sent to itself before /readyz says ready. 0: none.' })}
-          ${f.text(['server', 'replicaName'], 'Replica name', { help: 'Its audit rows and chains carry it. Empty: <hostname>:<port>. Read at start.' })}
+          ${f.text(['server', 'replicaName'], 'Replica name', { help: 'Its audit rows and chains carry it. Empty: <hostname>:<port>. Set in the config file; shown here.' })}
           ${f.select(['log', 'level'], 'Log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])}
           ${f.num(['admin', 'sessionTtlSec'], 'Admin session lifetime (s)', { min: 60 })}
         </div>
