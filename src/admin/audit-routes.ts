@@ -3,6 +3,7 @@
 import type Router from '@koa/router';
 import type { Runtime } from '../http/runtime.js';
 import { SidecarError } from '../errors.js';
+import type { AuditEntryView } from './wire.js';
 import { AuditFilterError, parseAuditFilters } from '../audit/filters.js';
 import type { ExportFormat } from '../audit/export.js';
 
@@ -29,10 +30,12 @@ export function registerAuditRoutes(router: Router, rt: Runtime): void {
     const q = ctx.query as Query;
     const limit = q.limit === undefined ? undefined : Number(q.limit);
     const cursor = typeof q.cursor === 'string' && q.cursor ? q.cursor : undefined;
-    ctx.body = await asBadRequest(() => {
+    // The admin UI reads these rows as wire.ts AuditEntryView: the compiler keeps the two in step.
+    const page: { items: AuditEntryView[]; nextCursor: string | null } = await asBadRequest(() => {
       if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new AuditFilterError('limit', 'a positive integer (at most 1000 are returned)');
       return auditService(rt).query(parseAuditFilters(q), { limit, cursor });
     });
+    ctx.body = page;
   });
 
   router.get('/api/audit/export', async (ctx) => {

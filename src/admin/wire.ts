@@ -34,6 +34,33 @@ export interface ApiTokenView extends ApiTokenGrant {
   revokedAt: string | null;
 }
 
+/** One request row as GET /api/audit answers (src/audit/query.ts AuditEntry, checked against this at the admin edge). */
+export interface AuditEntryView {
+  id: number;
+  time: string;
+  requestId: string;
+  decision: string;
+  reason: string;
+  status: number;
+  method: string;
+  path: string;
+  clientIp: string;
+  user: string | null;
+  credentialKind: string | null;
+  tokenId: string | null;
+  clientId: string | null;
+  issuer: string | null;
+  latencyMs: number;
+  upstreamStatus: number | null;
+  route: string | null;
+  stage: string | null;
+  rule: string | null;
+  prevHash: string;
+  rowHash: string;
+  /** The sidecar that wrote the row; ids are per replica. */
+  replica: string;
+}
+
 export interface AdminAuditEntry {
   id: number;
   time: string;

@@ -2,32 +2,9 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { ApiError, get, qs, type Issue } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
+import type { AuditEntryView } from '../../../src/admin/wire.js';
 
-interface Entry {
-  id: number;
-  time: string;
-  requestId: string;
-  decision: string;
-  reason: string;
-  status: number;
-  method: string;
-  path: string;
-  clientIp: string;
-  user: string | null;
-  credentialKind: string | null;
-  tokenId: string | null;
-  clientId: string | null;
-  issuer: string | null;
-  latencyMs: number;
-  upstreamStatus: number | null;
-  route: string | null;
-  stage: string | null;
-  rule: string | null;
-  prevHash: string;
-  rowHash: string;
-  /** The sidecar that wrote the row; ids are per replica. */
-  replica: string;
-}
+type Entry = AuditEntryView;
 
 const FILTERS: Array<[string, string, string]> = [
   ['user', 'User', ''],
