@@ -171,9 +171,11 @@ describe('Expect: 100-continue is judged before the body is invited', () => {
     });
   }
 
-  it('another expectation is 417 expectation_failed', async () => {
+  it('another expectation is 417 expectation_failed, and Jira gets nothing', async () => {
+    const before = upstream.seen.length;
     const answer = await rawSocket(sidecar.proxyUrl, 'POST /rest/test/echo HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: 2\r\n\r\nab');
     expect(first(answer)).toMatchObject({ status: 417, error: 'expectation_failed' });
+    expect(seenSince(before)).toEqual([]);
   });
 });
 
