@@ -55,6 +55,11 @@ export interface AuditEntryView {
   route: string | null;
   stage: string | null;
   rule: string | null;
+  /** The code a rule in report mode would have refused this request with (enforcement.rules). */
+  wouldDeny: string | null;
+  userAgent: string | null;
+  /** The decision facts replay reads, as stored (compact JSON). */
+  facts: string | null;
   prevHash: string;
   rowHash: string;
   /** The sidecar that wrote the row; ids are per replica. */

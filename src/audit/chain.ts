@@ -16,7 +16,21 @@ export const GENESIS = '0'.repeat(64);
 export const REQUEST_COLUMNS = [
   'id', 'time', 'request_id', 'decision', 'reason', 'status', 'method', 'path', 'client_ip', 'user', 'credential_kind',
   'token_id', 'client_id', 'issuer', 'latency_ms', 'upstream_status', 'route', 'stage', 'rule',
+  // 0.7 (issue 18): the report-only refusal, the caller's User-Agent and the decision facts replay reads.
+  'would_deny', 'user_agent', 'facts',
 ] as const;
+/**
+ * Request columns every row hashes; the later ones (added in 0.7) are hashed only up to the last
+ * non-null one, so a row written before they existed keeps its hash: the canonical JSON of a row is
+ * its values with trailing nulls past this many columns left out (encodeRow writes the same).
+ */
+export const REQUEST_REQUIRED_COLUMNS = 19;
+
+/** Drops trailing nulls past the required request columns (in place): the canonical value list. */
+export function trimOptionalTail<T>(values: T[], required = REQUEST_REQUIRED_COLUMNS): T[] {
+  while (values.length > required && values[values.length - 1] === null) values.pop();
+  return values;
+}
 export const ADMIN_COLUMNS = ['id', 'time', 'actor', 'action', 'target', 'before_json', 'after_json'] as const;
 
 export type ChainRow = Record<string, string | number | null>;
@@ -25,7 +39,8 @@ export type ChainRow = Record<string, string | number | null>;
 export const requestColumnsOf = (r: AuditRow): ChainRow => ({
   id: r.id, time: r.time, request_id: r.requestId, decision: r.decision, reason: r.reason, status: r.status, method: r.method, path: r.path,
   client_ip: r.clientIp, user: r.user, credential_kind: r.credentialKind, token_id: r.tokenId, client_id: r.clientId, issuer: r.issuer,
-  latency_ms: r.latencyMs, upstream_status: r.upstreamStatus, route: r.route, stage: r.stage, rule: r.rule, prev_hash: r.prevHash, row_hash: r.rowHash,
+  latency_ms: r.latencyMs, upstream_status: r.upstreamStatus, route: r.route, stage: r.stage, rule: r.rule,
+  would_deny: r.wouldDeny, user_agent: r.userAgent, facts: r.facts, prev_hash: r.prevHash, row_hash: r.rowHash,
 });
 
 /** An admin row as the store's record -> its stored columns (snake_case), its links included. */
@@ -36,7 +51,8 @@ export const adminColumnsOf = (r: AdminAuditRow): ChainRow => ({
 
 /** SHA-256(prev_hash || JSON.stringify([col1, col2, ...])) as lower-case hex. */
 export function hashRow(prevHash: string, row: ChainRow, columns: readonly string[]): string {
-  return hashValues(prevHash, columns.map((c) => row[c] ?? null));
+  const values = columns.map((c) => row[c] ?? null);
+  return hashValues(prevHash, columns === REQUEST_COLUMNS ? trimOptionalTail(values) : values);
 }
 
 /** hashRow for a row already laid out as its column values in chain order. */

@@ -1,7 +1,7 @@
 // An audit record as the chain stores it, pure (no database): the stored values in chain column
 // order, encoded once when the row is queued. Both backends write these encoded rows.
 import type { AuditRecord } from '../pipeline/audit/sink.js';
-import { REQUEST_COLUMNS } from './chain.js';
+import { REQUEST_COLUMNS, REQUEST_REQUIRED_COLUMNS, trimOptionalTail } from './chain.js';
 
 /**
  * A string as every backend stores it: lone UTF-16 surrogates (possible in JWT claims) become U+FFFD
@@ -39,7 +39,16 @@ function rowValues(r: AuditRecord): Array<string | number | null> {
     stored(r.route),
     stored(r.stage),
     stored(r.rule),
+    stored(r.wouldDeny),
+    stored(r.userAgent),
+    stored(r.facts),
   ];
+}
+
+/** An encoded row's values padded to every ENCODED_COLUMNS (rows without the 0.7 columns end early). */
+export function padEncoded(values: Array<string | number | null>): Array<string | number | null> {
+  while (values.length < ENCODED_COLUMNS.length) values.push(null);
+  return values;
 }
 
 /**
@@ -50,7 +59,7 @@ function rowValues(r: AuditRecord): Array<string | number | null> {
  * (rowJson). Measured: 2.5 µs of CPU per row less than objects serialized in the writer.
  */
 export function encodeRow(r: AuditRecord): string {
-  return JSON.stringify(rowValues(r));
+  return JSON.stringify(trimOptionalTail(rowValues(r), REQUEST_REQUIRED_COLUMNS - 1));
 }
 
 /**

@@ -15,6 +15,8 @@ export const ENTRY_FIELDS: ReadonlyArray<[keyof AuditEntry, string]> = [
   ['tokenId', 'token_id'], ['clientId', 'client_id'], ['issuer', 'issuer'], ['latencyMs', 'latency_ms'],
   ['upstreamStatus', 'upstream_status'], ['route', 'route'], ['stage', 'stage'], ['rule', 'rule'], ['prevHash', 'prev_hash'], ['rowHash', 'row_hash'],
   ['replica', 'replica'],
+  // 0.7: after the replica, so positional readers of older exports keep working.
+  ['wouldDeny', 'would_deny'], ['userAgent', 'user_agent'], ['facts', 'facts'],
 ];
 
 export function toEntry(r: AuditRow): AuditEntry {

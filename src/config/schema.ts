@@ -3,6 +3,7 @@
 // Objects are strict so a typo ("rateLimt") is reported instead of silently ignored.
 import { z } from 'zod';
 import { identitySchema } from './identity-schema.js';
+import { ruleKeyProblem } from './enforcement.js';
 
 const durationMs = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
 const nonEmpty = z.string().min(1, 'must not be empty');
@@ -21,6 +22,7 @@ const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a 
 export const cidr = z.string().min(1);
 
 const credentialAction = z.enum(['passthrough', 'deny']);
+const ruleMode = z.enum(['enforce', 'report'], { error: 'must be "enforce" or "report"' });
 const bearerAction = z.enum(['passthrough', 'deny', 'verify']);
 
 const keySources = z
@@ -278,6 +280,26 @@ export const configSchema = z.strictObject({
       /** Request rows written by a worker thread (off the event loop) or inline on the main connection. Read at start. */
       writer: z.enum(['worker', 'inline']).default('worker'),
       retentionIntervalSec: z.number().int().min(10).default(3600),
+    })
+    .prefault({}),
+  /**
+   * Report-only rules (issue 18): a refusing rule in report mode does not refuse; the audit row
+   * says what it would have been refused with (wouldDeny). Verification failures always refuse.
+   */
+  enforcement: z
+    .strictObject({
+      /** The mode of every rule not named below. */
+      mode: ruleMode.default('enforce'),
+      /** A rule family ("readOnlyGroups") or one entry of it ("credentials:basic", "readOnlyGroups:contractors") -> its mode. */
+      rules: z
+        .record(z.string(), ruleMode)
+        .default({})
+        .superRefine((rules, ctx) => {
+          for (const key of Object.keys(rules)) {
+            const problem = ruleKeyProblem(key);
+            if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+          }
+        }),
     })
     .prefault({}),
   admin: z

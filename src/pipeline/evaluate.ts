@@ -28,6 +28,7 @@ export function toDecision(state: RequestState, error?: unknown): Decision {
     credentialKind: state.credential?.kind,
     identity: state.identity,
     rateLimit: state.rateLimit,
+    wouldDeny: state.wouldDeny ?? [],
     verdicts: state.verdicts,
   };
   if (error) {

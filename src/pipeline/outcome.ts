@@ -3,6 +3,13 @@
 import { SidecarError, type ErrorCode } from '../errors.js';
 import type { RequestState } from './state.js';
 import type { AuditRecord } from './audit/sink.js';
+import { recordedFacts } from './audit/facts.js';
+
+const MAX_USER_AGENT = 256;
+function userAgentOf(st: RequestState): string | null {
+  const ua = st.facts.headers['user-agent'];
+  return typeof ua === 'string' && ua ? ua.slice(0, MAX_USER_AGENT) : null;
+}
 
 export interface Outcome {
   decision: 'allow' | 'deny' | 'passthrough' | 'error';
@@ -49,5 +56,8 @@ export function toAuditRecord(st: RequestState, outcome: Outcome, now: number): 
     route: st.route ?? null,
     stage: st.refusal?.stage ?? null,
     rule: st.refusal?.rule ?? null,
+    wouldDeny: st.wouldDeny?.[0]?.code ?? null,
+    userAgent: userAgentOf(st),
+    facts: JSON.stringify(recordedFacts(st)),
   };
 }

@@ -50,6 +50,14 @@ export interface Credential {
   scheme?: string;
   /** What the sidecar does with it, from the `credentials` settings. */
   action: 'verify' | 'passthrough' | 'deny';
+  /** The `credentials` setting that classified it (basic, jiraPat, oauth1, jwt, apiToken, …). */
+  rule?: string;
+  /**
+   * Who the credential claims to be, where that is not a secret: the Basic or os_username user name,
+   * "PAT <id>" (a Jira PAT's numeric id), "consumer <key>" (OAuth 1.0a). Unverified: for the audit's
+   * "who still uses this" report, never for a decision.
+   */
+  principal?: string;
 }
 
 export interface Identity {
@@ -82,9 +90,19 @@ export interface Identity {
 export interface Verdict {
   stage: StageName;
   rule: string;
-  outcome: 'pass' | 'deny' | 'skip' | 'info';
+  /** report: the rule would have refused (code) but is in report mode (enforcement.rules). */
+  outcome: 'pass' | 'deny' | 'skip' | 'info' | 'report';
   detail?: string;
   code?: ErrorCode;
+}
+
+/** A refusal a rule in report mode did not make (issue 18): what enforcing it would have answered. */
+export interface WouldDeny {
+  code: ErrorCode;
+  stage: StageName;
+  /** The enforcement key that put the rule in report mode's scope: "family:entry" (e.g. "readOnlyGroups:contractors"). */
+  rule: string;
+  detail: string;
 }
 
 export interface RateLimitInfo {
@@ -113,6 +131,8 @@ export interface RequestState {
   identity?: Identity;
   rateLimit?: RateLimitInfo;
   verdicts: Verdict[];
+  /** Refusals of rules in report mode, in the order the stages met them (audit wouldDeny is the first). */
+  wouldDeny?: WouldDeny[];
   /** Set when a stage refused: the code is the audit reason. */
   refusal?: { code: ErrorCode; status: number; stage: StageName; rule?: string; message: string };
   upstreamStatus?: number;
@@ -141,5 +161,7 @@ export type Decision = {
   credentialKind?: CredentialKind;
   identity?: Omit<Identity, 'claims'> & { claims?: Record<string, unknown> };
   rateLimit?: RateLimitInfo;
+  /** What rules in report mode would have refused (empty: nothing). */
+  wouldDeny: WouldDeny[];
   verdicts: Verdict[];
 };

@@ -40,6 +40,9 @@ export interface AuditRow {
   route: string | null;
   stage: string | null;
   rule: string | null;
+  wouldDeny: string | null;
+  userAgent: string | null;
+  facts: string | null;
   prevHash: string;
   rowHash: string;
 }

@@ -35,6 +35,9 @@ export function auditRecord(i: number, over: Partial<AuditRecord> = {}): AuditRe
     route: 'guarded',
     stage: i % 3 === 0 ? 'authorize' : null,
     rule: i % 3 === 0 ? 'allowedGroups' : null,
+    wouldDeny: null,
+    userAgent: null,
+    facts: null,
     ...over,
   };
 }

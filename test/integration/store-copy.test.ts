@@ -66,6 +66,7 @@ const request = (i: number, time: number) =>
     method: 'GET', path: `/rest/api/2/issue/A-${i % 7}`, clientIp: `10.0.0.${i % 3}`, user: i % 4 ? `user${i % 4}` : null, credentialKind: 'jwt',
     tokenId: i % 6 ? null : 'tok_x', clientId: 'app-1', issuer: 'https://login.example/v2.0', latencyMs: i % 50, upstreamStatus: i % 5 ? 200 : null,
     route: 'guarded', stage: i % 5 ? null : 'verify', rule: null,
+    wouldDeny: i % 10 === 1 ? 'read_only' : null, userAgent: i % 2 ? 'curl/8.5' : null, facts: i % 3 ? null : '{"v":1,"g":["jira-users"]}',
   });
 
 /** A SQLite install with rows of every concern, the audit log pruned once so both chains have an anchor. */

@@ -88,7 +88,7 @@ describe('postgres: audit store, what only PostgreSQL has', () => {
       encodeRow({
         time: T0 + i, requestId: `r${i}`, decision: 'allow', reason: 'allowed', status: 200, method: 'GET', path: `/rest/api/2/issue/A-${i % 50}`,
         clientIp: `10.0.${i % 7}.1`, user: `user${i % 40}`, credentialKind: 'jwt', tokenId: i % 3 ? null : `tok_${i % 9}`, clientId: `app-${i % 5}`,
-        issuer: null, latencyMs: i % 100, upstreamStatus: 200, route: 'guarded', stage: null, rule: null, ...over,
+        issuer: null, latencyMs: i % 100, upstreamStatus: 200, route: 'guarded', stage: null, rule: null, wouldDeny: null, userAgent: null, facts: null, ...over,
       }),
     );
 

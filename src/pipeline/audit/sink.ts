@@ -24,6 +24,12 @@ export interface AuditRecord {
   route: RouteKind | null;
   stage: StageName | null;
   rule: string | null;
+  /** The code a rule in report mode would have refused with (the first, when several would have). */
+  wouldDeny: string | null;
+  /** The caller's User-Agent (at most 256 characters): who still uses a credential kind. */
+  userAgent: string | null;
+  /** The decision facts replay reads (pipeline/audit/facts.ts), as compact JSON; never a secret. */
+  facts: string | null;
 }
 
 export interface AuditSink {

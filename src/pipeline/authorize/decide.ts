@@ -6,7 +6,8 @@ import { perPolicy } from '../../config/policy.js';
 import type { ErrorCode } from '../../errors.js';
 import { findRange, parseIp, parseRange, parseRanges, type IpRange } from '../ip-match.js';
 import { findPattern, parsePathPattern, type PathPattern } from '../path-pattern.js';
-import type { CredentialKind, Identity, RequestFacts, RouteKind, Verdict } from '../state.js';
+import type { CredentialKind, Identity, RequestFacts, RouteKind, Verdict, WouldDeny } from '../state.js';
+import { modeView, type ModeView, type RuleFamily } from '../enforcement/modes.js';
 
 export interface AccessView {
   readonly allowedGroups: ReadonlySet<string>;
@@ -17,6 +18,8 @@ export interface AccessView {
   readonly bypassSkipsIpAllowlist: boolean;
   /** Issuer name -> allowed client ids (jwt.issuers[].clients.allow). */
   readonly clientAllow: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Which rules only report (enforcement). */
+  readonly modes: ModeView;
 }
 
 export const accessView = perPolicy<AccessView>((c) => {
@@ -29,6 +32,7 @@ export const accessView = perPolicy<AccessView>((c) => {
     groupIpAllowlists: new Map(Object.entries(a.groupIpAllowlists).map(([g, l]) => [g, parseRanges(l)])),
     bypassSkipsIpAllowlist: a.bypassSkipsIpAllowlist,
     clientAllow: new Map(c.jwt.issuers.map((i) => [i.name, new Set(i.clients?.allow ?? [])])),
+    modes: modeView(c.enforcement),
   });
 });
 
@@ -46,6 +50,8 @@ export interface AccessFacts {
 export interface AccessDecision {
   verdicts: Verdict[];
   refusal?: { code: ErrorCode; rule: string; detail: string };
+  /** Denials of rules in report mode: not refused, recorded (issue 18). */
+  wouldDeny?: WouldDeny[];
 }
 
 /** RFC 9110 §9.2.1 safe methods. */
@@ -125,11 +131,24 @@ const PASSTHROUGH_NOTE = 'no identity (credential passed to Jira as presented)';
 export function decideAccess(identity: Identity | undefined, a: AccessFacts, view: AccessView): AccessDecision {
   const verdicts: Verdict[] = [];
   let refusal: AccessDecision['refusal'];
+  let wouldDeny: WouldDeny[] | undefined;
   const add = (rule: string, outcome: Verdict['outcome'], detail: string, code?: ErrorCode) => {
     const verdict: Verdict = { stage: 'authorize', rule, outcome, detail };
     if (code) verdict.code = code;
     verdicts.push(verdict);
     if (outcome === 'deny' && code && !refusal) refusal = { code, rule, detail };
+  };
+  /** A denial by `family` (entry): refused, or recorded when that rule only reports. */
+  const deny = (rule: string, family: RuleFamily, entry: string | undefined, detail: string, code: ErrorCode) => {
+    if (view.modes.modeOf(family, entry) === 'enforce') return add(rule, 'deny', detail, code);
+    add(rule, 'report', `report only: ${detail}`, code);
+    (wouldDeny ??= []).push({ code, stage: 'authorize', rule: entry === undefined ? family : `${family}:${entry}`, detail });
+  };
+  const done = (): AccessDecision => {
+    const d: AccessDecision = { verdicts };
+    if (refusal) d.refusal = refusal;
+    if (wouldDeny) d.wouldDeny = wouldDeny;
+    return d;
   };
   if (a.route === 'unprotected') {
     add('authorize', 'skip', 'unprotected route');
@@ -139,32 +158,39 @@ export function decideAccess(identity: Identity | undefined, a: AccessFacts, vie
   // lockdown: where Jira would serve anonymous callers, the sidecar requires a credential.
   const kind = a.credentialKind ?? 'anonymous';
   if (a.route !== 'lockdown') add('lockdown', 'skip', `route is ${a.route}`);
-  else if (kind === 'anonymous') add('lockdown', 'deny', 'anonymous request on a locked-down path', 'lockdown');
+  else if (kind === 'anonymous') deny('lockdown', 'lockdown', undefined, 'anonymous request on a locked-down path', 'lockdown');
   else add('lockdown', 'pass', `credential presented (${kind})`);
 
   // ip-allowlist: global, then each listed group of the identity, then the API token's own list.
   // Every applicable list must contain the address (each one narrows; none widens another).
   if (a.route === 'bypass' && view.bypassSkipsIpAllowlist) add('ip-allowlist', 'skip', 'bypass route (access.bypassSkipsIpAllowlist)');
   else {
-    const lists: Array<[string, readonly IpRange[]]> = [];
-    if (view.ipAllowlist.length) lists.push(['access.ipAllowlist', view.ipAllowlist]);
+    // [setting, entry of the ipAllowlist family, ranges]
+    const lists: Array<[string, string, readonly IpRange[]]> = [];
+    if (view.ipAllowlist.length) lists.push(['access.ipAllowlist', 'global', view.ipAllowlist]);
     for (const g of identity?.groups ?? []) {
       const l = view.groupIpAllowlists.get(g);
-      if (l?.length) lists.push([`access.groupIpAllowlists.${g}`, l]);
+      if (l?.length) lists.push([`access.groupIpAllowlists.${g}`, g, l]);
     }
-    if (identity?.ipAllowlist?.length) lists.push(['token ipAllowlist', parseTokenRanges(identity.ipAllowlist)]);
+    if (identity?.ipAllowlist?.length) lists.push(['token ipAllowlist', 'token', parseTokenRanges(identity.ipAllowlist)]);
     if (lists.length === 0) add('ip-allowlist', 'skip', 'no allow-list applies');
     else {
       const ip = parseIp(a.clientIp);
-      const miss = lists.find(([, l]) => !ip || !findRange(ip, l));
-      if (miss) add('ip-allowlist', 'deny', `${a.clientIp} is not in ${miss[0]}`, 'ip_not_allowed');
-      else add('ip-allowlist', 'pass', `${a.clientIp} in ${lists.map(([n]) => n).join(' and ')}`);
+      const misses = lists.filter(([, , l]) => !ip || !findRange(ip, l));
+      const enforced = misses.find(([, entry]) => view.modes.modeOf('ipAllowlist', entry) === 'enforce');
+      if (enforced) deny('ip-allowlist', 'ipAllowlist', enforced[1], `${a.clientIp} is not in ${enforced[0]}`, 'ip_not_allowed');
+      else {
+        // Every list that misses only reports: each is recorded, the request goes on.
+        for (const [name, entry] of misses) deny('ip-allowlist', 'ipAllowlist', entry, `${a.clientIp} is not in ${name}`, 'ip_not_allowed');
+        const held = lists.filter((l) => !misses.includes(l));
+        if (held.length) add('ip-allowlist', 'pass', `${a.clientIp} in ${held.map(([n]) => n).join(' and ')}`);
+      }
     }
   }
 
   if (!identity) {
     for (const rule of ['client-acl', 'allowed-groups', 'read-only', 'token-scope']) add(rule, 'skip', PASSTHROUGH_NOTE);
-    return refusal ? { verdicts, refusal } : { verdicts };
+    return done();
   }
 
   // client-acl: an app-only token's client must be listed for its issuer (the JWT verifier checks
@@ -174,7 +200,7 @@ export function decideAccess(identity: Identity | undefined, a: AccessFacts, vie
   else {
     const allow = identity.issuer !== undefined ? view.clientAllow.get(identity.issuer) : undefined;
     if (identity.clientId !== undefined && allow?.has(identity.clientId)) add('client-acl', 'pass', `client ${identity.clientId} allowed for ${identity.issuer}`);
-    else add('client-acl', 'deny', `client ${identity.clientId ?? '(none)'} is not in jwt.issuers[${identity.issuer ?? '?'}].clients.allow`, 'client_not_allowed');
+    else deny('client-acl', 'clientAcl', identity.issuer, `client ${identity.clientId ?? '(none)'} is not in jwt.issuers[${identity.issuer ?? '?'}].clients.allow`, 'client_not_allowed');
   }
 
   // allowed-groups: service principals are admitted by the client ACL above instead (app-only
@@ -184,16 +210,21 @@ export function decideAccess(identity: Identity | undefined, a: AccessFacts, vie
   else {
     const g = identity.groups.find((x) => view.allowedGroups.has(x));
     if (g) add('allowed-groups', 'pass', `member of ${g}`);
-    else add('allowed-groups', 'deny', 'member of none of access.allowedGroups', 'group_not_allowed');
+    else deny('allowed-groups', 'allowedGroups', undefined, 'member of none of access.allowedGroups', 'group_not_allowed');
   }
 
   // read-only: membership of any read-only group makes the identity read-only, whatever else it is in.
-  const ro = identity.groups.find((x) => view.readOnlyGroups.has(x));
-  if (!ro) add('read-only', 'skip', 'not in access.readOnlyGroups');
+  // With groups in report mode, an enforcing group the identity is in refuses; only-reporting ones record.
+  const ros = identity.groups.filter((x) => view.readOnlyGroups.has(x));
+  if (ros.length === 0) add('read-only', 'skip', 'not in access.readOnlyGroups');
   else {
     const why = whyNotReadOnly(a, view);
-    if (why) add('read-only', 'deny', `${ro}: ${why}`, 'read_only');
-    else add('read-only', 'pass', `${ro}: read request`);
+    if (!why) add('read-only', 'pass', `${ros[0]}: read request`);
+    else {
+      const enforcing = ros.find((g) => view.modes.modeOf('readOnlyGroups', g) === 'enforce');
+      if (enforcing) deny('read-only', 'readOnlyGroups', enforcing, `${enforcing}: ${why}`, 'read_only');
+      else for (const g of ros) deny('read-only', 'readOnlyGroups', g, `${g}: ${why}`, 'read_only');
+    }
   }
 
   // token-scope: an API token's read/write access and path patterns.
@@ -214,9 +245,9 @@ export function decideAccess(identity: Identity | undefined, a: AccessFacts, vie
       if (!p) pathWhy = `${a.canonicalPath} is outside the token's paths`;
       else if (a.pathAltered) pathWhy = `path matches "${p.source}" only after dot-segments or ;parameters were resolved`;
     }
-    if (why) add('token-scope', 'deny', `read token: ${why}`, 'token_scope');
-    else if (pathWhy) add('token-scope', 'deny', pathWhy, 'token_scope');
+    if (why) deny('token-scope', 'tokenScope', undefined, `read token: ${why}`, 'token_scope');
+    else if (pathWhy) deny('token-scope', 'tokenScope', undefined, pathWhy, 'token_scope');
     else add('token-scope', 'pass', `${scope.access} token${scope.paths.length ? ' within its paths' : ''}`);
   }
-  return refusal ? { verdicts, refusal } : { verdicts };
+  return done();
 }

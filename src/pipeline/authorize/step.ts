@@ -24,6 +24,7 @@ export function authorize(_d: Deps): Step {
         accessView(st.policy),
       );
       st.verdicts.push(...r.verdicts);
+      if (r.wouldDeny) (st.wouldDeny ??= []).push(...r.wouldDeny);
       if (r.refusal) throw new SidecarError(r.refusal.code, { rule: r.refusal.rule, detail: r.refusal.detail });
     },
   };

@@ -10,7 +10,20 @@ import { hasValidChecksum, looksLikeApiToken } from '../../api-tokens/format.js'
 
 export type Classification =
   | { ok: true; credential: Credential; rule: string; detail: string }
-  | { ok: false; code: ErrorCode; rule: string; detail: string; /** The kind, when it was recognised before being refused (audit). */ kind?: CredentialKind };
+  | {
+      ok: false;
+      code: ErrorCode;
+      rule: string;
+      detail: string;
+      /** The kind, when it was recognised before being refused (audit). */
+      kind?: CredentialKind;
+      /**
+       * Set when the refusal is the `credentials` setting's "deny" (a rule, which may be in report
+       * mode): the credential as it would be treated without that rule. Never set for a malformed
+       * or forged credential.
+       */
+      denied?: Credential;
+    };
 
 /** Longest bearer value considered at all (Entra tokens with many groups reach ~8 KB). */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -45,13 +58,31 @@ const kindsOf = perPolicy<KindsView>((c) => ({ actions: c.credentials, apiTokens
 const refuse = (code: ErrorCode, rule: string, detail: string, kind?: CredentialKind): Classification =>
   kind === undefined ? { ok: false, code, rule, detail } : { ok: false, code, rule, detail, kind };
 
-function decide(kind: CredentialKind, action: Credential['action'], rule: string, detail: string, secret?: string, scheme?: string): Classification {
-  if (action === 'deny') return refuse('credential_kind_denied', rule, `${detail} (credentials.${rule}: deny)`, kind);
-  const credential: Credential = { kind, action };
+/** What a kind's credential gets when its "deny" is absent: ours are verified, the others go to Jira as presented. */
+const withoutDeny = (kind: CredentialKind): Credential['action'] => (kind === 'jwt' || kind === 'api-token' ? 'verify' : 'passthrough');
+
+function decide(kind: CredentialKind, action: Credential['action'], rule: string, detail: string, secret?: string, scheme?: string, principal?: string): Classification {
+  const credential: Credential = { kind, action, rule };
   if (secret !== undefined) credential.secret = secret;
   if (scheme !== undefined) credential.scheme = scheme;
+  if (principal !== undefined) credential.principal = principal;
+  if (action === 'deny') {
+    return { ok: false, code: 'credential_kind_denied', rule, detail: `${detail} (credentials.${rule}: deny)`, kind, denied: { ...credential, action: withoutDeny(kind) } };
+  }
   return { ok: true, credential, rule, detail };
 }
+
+/** The action `credentials` gives a kind classified by `rule` (replay re-applies a candidate config's). */
+export function actionFor(rule: string, policy: Policy): Credential['action'] | undefined {
+  const actions = kindsOf(policy).actions as Record<string, Credential['action']>;
+  return rule === 'introspection' ? 'verify' : actions[rule];
+}
+
+/** A name to show for who a credential claims to be (bounded, no control characters); never a secret. */
+const principalName = (s: string): string | undefined => {
+  const t = s.replace(/[\x00-\x1f\x7f]/g, '').slice(0, 128);
+  return t || undefined;
+};
 
 /** Every value of a header in rawHeaders (node collapses duplicate Authorization headers, keeping only the first). */
 function rawValues(facts: RequestFacts, name: string): string[] {
@@ -87,6 +118,22 @@ function queryNames(rawTarget: string): ReadonlySet<string> {
     names.add(name.trim().toLowerCase());
   }
   return names;
+}
+
+/** The os_username value of a query string (a name, not a secret), if any. */
+function osUsername(rawTarget: string): string | undefined {
+  const q = rawTarget.indexOf('?');
+  for (const part of rawTarget.slice(q + 1).split('#')[0]!.split(/[&;]/)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    try {
+      if (decodeURIComponent(part.slice(0, eq).replace(/\+/g, ' ')).trim().toLowerCase() !== 'os_username') continue;
+      return principalName(decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' ')));
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 function cookieNames(facts: RequestFacts): Set<string> {
@@ -172,10 +219,16 @@ function classifyBearer(value: string, kinds: KindsView): Classification {
   const shape = jwsShape(value, segments);
   if (shape === 'jws') return decide('jwt', actions.jwt, 'jwt', 'compact JWS', value, 'bearer');
   if (shape === 'jose-like') return refuse('credential_malformed', 'jwt', 'looks like a JOSE object but is not a compact JWS (JWE and unsecured forms are not accepted)', 'jwt');
-  if (looksLikeJiraPat(value)) return decide('jira-pat', actions.jiraPat, 'jiraPat', 'Jira personal access token', value, 'bearer');
+  if (looksLikeJiraPat(value)) return decide('jira-pat', actions.jiraPat, 'jiraPat', 'Jira personal access token', value, 'bearer', patPrincipal(value));
   if (kinds.introspection) return decide('opaque-bearer', 'verify', 'introspection', 'opaque Bearer token (introspection)', value, 'bearer');
   // Contract §3: without introspection, an opaque bearer token is Jira's own OAuth 2.0 access token.
   return decide('opaque-bearer', actions.jiraOAuth2, 'jiraOAuth2', 'opaque Bearer token (Jira OAuth 2.0)', value, 'bearer');
+}
+
+/** "PAT <id>": the numeric token id a Jira PAT starts with (the part before ":"; the rest is the secret). */
+function patPrincipal(token: string): string {
+  const bytes = Buffer.from(token, 'base64');
+  return `PAT ${bytes.subarray(0, bytes.indexOf(0x3a)).toString('latin1')}`;
 }
 
 function classifyBasic(value: string, kinds: KindsView): Classification {
@@ -183,21 +236,28 @@ function classifyBasic(value: string, kinds: KindsView): Classification {
   const decoded = Buffer.from(value, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon <= 0 || /[\x00-\x1f\x7f]/.test(decoded)) return refuse('credential_malformed', 'basic', 'Basic value is not "user:password"');
-  return decide('basic', kinds.actions.basic, 'basic', 'Basic authentication', value, 'basic');
+  return decide('basic', kinds.actions.basic, 'basic', 'Basic authentication', value, 'basic', principalName(decoded.slice(0, colon)));
 }
 
 // RFC 5849 §3.5.1: OAuth auth-params, comma-separated key="value"; oauth_consumer_key is required.
 const OAUTH_PARAM = /^\s*([A-Za-z0-9_]+)\s*=\s*"([^"]*)"\s*$/;
 function classifyOAuth1(value: string, kinds: KindsView): Classification {
-  const names = new Set<string>();
+  const params = new Map<string, string>();
   for (const part of value.split(',')) {
     const m = OAUTH_PARAM.exec(part);
     if (!m) return refuse('credential_malformed', 'oauth1', 'OAuth parameters are not key="value" pairs (RFC 5849 §3.5.1)');
-    if (names.has(m[1]!)) return refuse('credential_malformed', 'oauth1', `OAuth parameter ${m[1]} repeated`);
-    names.add(m[1]!);
+    if (params.has(m[1]!)) return refuse('credential_malformed', 'oauth1', `OAuth parameter ${m[1]} repeated`);
+    params.set(m[1]!, m[2]!);
   }
-  if (!names.has('oauth_consumer_key') || !names.has('oauth_signature')) return refuse('credential_malformed', 'oauth1', 'OAuth header without oauth_consumer_key / oauth_signature');
-  return decide('oauth1', kinds.actions.oauth1, 'oauth1', 'OAuth 1.0a (application link)', undefined, 'oauth');
+  if (!params.has('oauth_consumer_key') || !params.has('oauth_signature')) return refuse('credential_malformed', 'oauth1', 'OAuth header without oauth_consumer_key / oauth_signature');
+  // The consumer key names the application link (public, like a client id); the signature is not kept.
+  let consumer = params.get('oauth_consumer_key')!;
+  try {
+    consumer = decodeURIComponent(consumer);
+  } catch {
+    /* shown as sent */
+  }
+  return decide('oauth1', kinds.actions.oauth1, 'oauth1', 'OAuth 1.0a (application link)', undefined, 'oauth', principalName(`consumer ${consumer}`));
 }
 
 /**
@@ -235,7 +295,7 @@ export function classifyCredential(facts: RequestFacts, policy: Policy): Classif
         return refuse('credential_kind_denied', 'authorization', `unsupported Authorization scheme "${scheme.slice(0, 32)}"`);
     }
   }
-  if (hasQueryBasic) return decide('basic', kinds.actions.basic, 'basic', 'os_username/os_password in the query string');
+  if (hasQueryBasic) return decide('basic', kinds.actions.basic, 'basic', 'os_username/os_password in the query string', undefined, undefined, osUsername(facts.rawTarget));
   const cookies = cookieNames(facts);
   for (const c of SESSION_COOKIES) if (cookies.has(c)) return decide('session', kinds.actions.session, 'session', 'Jira session cookie');
   return decide('anonymous', kinds.actions.anonymous, 'anonymous', 'no credential');

@@ -11,6 +11,7 @@ export interface Metrics {
   auditWrites: Histogram<'result'>;
   auditRowsWritten: Counter;
   rateLimited: Counter;
+  wouldDeny: Counter<'code'>;
   idpRequests: Histogram<'kind' | 'outcome'>;
 }
 
@@ -57,6 +58,12 @@ export function createMetrics(withDefaults = true): Metrics {
     }),
     auditRowsWritten: new Counter({ name: 'sidecar_audit_rows_written_total', help: 'Audit rows written and confirmed by the writer', registers: [registry] }),
     rateLimited: new Counter({ name: 'sidecar_rate_limited_total', help: 'Requests refused by the rate limiter', registers: [registry] }),
+    wouldDeny: new Counter({
+      name: 'sidecar_would_deny_total',
+      help: 'Requests a rule in report mode would have refused (enforcement.rules), by the code it would have answered; each code once per request',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
     idpRequests: new Histogram({
       name: 'sidecar_idp_request_duration_seconds',
       help: 'Outbound calls to the IdP (and the Jira group lookup) by kind (jwks, discovery, introspection, jira_groups) and outcome (ok, error = failed or refused answer, timeout)',

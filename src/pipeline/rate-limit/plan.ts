@@ -10,6 +10,8 @@ export interface RatePlan {
   durationSec: number;
   /** Which setting chose the limit (verdict and refusal rule). */
   source: string;
+  /** The limit as an entry of the rateLimit rule family (enforcement.rules "rateLimit:<entry>"). */
+  entry: string;
 }
 
 type Limit = { points: number; durationSec: number };
@@ -26,16 +28,16 @@ export function planRateLimit(identity: Identity, cfg: Config['rateLimit']): Rat
     : identity.isServicePrincipal && identity.clientId !== undefined
       ? `client:${identity.issuer ?? '-'}:${identity.clientId}`
       : `user:${identity.username}`;
-  if (identity.rateLimit) return { key, ...identity.rateLimit, source: 'token rateLimit' };
+  if (identity.rateLimit) return { key, ...identity.rateLimit, source: 'token rateLimit', entry: 'token' };
   const client = identity.isServicePrincipal && identity.clientId !== undefined ? cfg.clients[identity.clientId] : undefined;
-  if (client) return { key, points: client.points, durationSec: client.durationSec, source: `rateLimit.clients.${identity.clientId}` };
+  if (client) return { key, points: client.points, durationSec: client.durationSec, source: `rateLimit.clients.${identity.clientId}`, entry: `clients.${identity.clientId}` };
   let best: { name: string; limit: Limit } | undefined;
   for (const g of identity.groups) {
     const l = cfg.groups[g];
     if (l && (!best || rate(l) > rate(best.limit) || (rate(l) === rate(best.limit) && l.points > best.limit.points))) best = { name: g, limit: l };
   }
-  if (best) return { key, points: best.limit.points, durationSec: best.limit.durationSec, source: `rateLimit.groups.${best.name}` };
-  return { key, points: cfg.points, durationSec: cfg.durationSec, source: 'rateLimit' };
+  if (best) return { key, points: best.limit.points, durationSec: best.limit.durationSec, source: `rateLimit.groups.${best.name}`, entry: `groups.${best.name}` };
+  return { key, points: cfg.points, durationSec: cfg.durationSec, source: 'rateLimit', entry: 'default' };
 }
 
 /**

@@ -5,6 +5,8 @@ import type { RequestState } from '../state.js';
 import { createRateLimiterService, type LimitOutcome, type RateLimiterService } from './limiter.js';
 import { planRateLimit, rateLimitHeaders, type RatePlan } from './plan.js';
 import './service.js';
+import { modesOf } from '../enforcement/modes.js';
+import { recordWouldDeny, wouldDenyVerdict } from '../enforcement/report.js';
 
 /** Used only when no limiter was registered (hand-built Deps in tests): a memory limiter, never none. */
 const fallback = new WeakMap<Deps, RateLimiterService>();
@@ -36,12 +38,27 @@ export function rateLimit(d: Deps): Step {
   };
 }
 
-/** The store's answer applied to the request: refused, or passed with its RateLimit-* headers. */
+/**
+ * The store's answer applied to the request: refused, or passed with its RateLimit-* headers. In
+ * report mode (enforcement.rules rateLimit / rateLimit:<entry>) points are still counted, a limited
+ * request is recorded and goes on, and no RateLimit-* header is sent (the caller sees no difference).
+ */
 function apply(st: RequestState, plan: RatePlan, out: LimitOutcome, mode: EvalMode): void {
-  if (out.kind === 'unavailable') throw new SidecarError('rate_limit_unavailable', { rule: 'rateLimit.store', detail: out.detail });
+  const report = modesOf(st.policy).modeOf('rateLimit', plan.entry) === 'report';
+  if (out.kind === 'unavailable') {
+    if (report) return void st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'skip', detail: `report only, and the store did not answer: ${out.detail}` });
+    throw new SidecarError('rate_limit_unavailable', { rule: 'rateLimit.store', detail: out.detail });
+  }
   const info = { limit: out.limit, remaining: out.remaining, resetSec: Math.ceil(out.resetMs / 1000), key: plan.key };
   st.rateLimit = info;
   const detail = `${plan.key}: ${out.remaining}/${out.limit} left per ${plan.durationSec}s (${plan.source}, ${out.via}${mode === 'test' ? ', not consumed' : ''})`;
+  if (report) {
+    if (out.kind === 'limited') {
+      recordWouldDeny(st, { code: 'rate_limited', stage: 'rate-limit', rule: `rateLimit:${plan.entry}`, detail });
+      st.verdicts.push(wouldDenyVerdict('rate-limit', plan.source, 'rate_limited', detail));
+    } else st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'pass', detail: `${detail}; report only: no RateLimit-* headers` });
+    return;
+  }
   if (out.kind === 'limited') throw new SidecarError('rate_limited', { rule: plan.source, detail, headers: rateLimitHeaders(info, true) });
   st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'pass', detail });
   // RateLimit-* on the allowed answer (forward relays them, replacing any copies from Jira).

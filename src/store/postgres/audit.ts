@@ -8,8 +8,8 @@
 // - the planner has statistics, so range filters need no probe to choose between indexes.
 // Schema: migrations/postgres/0003_audit.sql.
 import type pg from 'pg';
-import { ADMIN_COLUMNS, adminColumnsOf, ChainWalk, GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, requestColumnsOf, type ChainRow } from '../../audit/chain.js';
-import { ENCODED_COLUMNS, rowJson, stored } from '../../audit/encode.js';
+import { ADMIN_COLUMNS, adminColumnsOf, ChainWalk, GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, REQUEST_REQUIRED_COLUMNS, requestColumnsOf, type ChainRow } from '../../audit/chain.js';
+import { ENCODED_COLUMNS, padEncoded, rowJson, stored } from '../../audit/encode.js';
 import type {
   AdminAuditRow,
   AuditBatchWriter,
@@ -133,8 +133,8 @@ async function appendRequests(pool: pg.Pool, replica: string, rows: readonly str
   const columns: unknown[][] = ENCODED_COLUMNS.map(() => new Array<unknown>(rows.length));
   encoded.forEach((e, r) => {
     const values = JSON.parse(e) as unknown;
-    if (!Array.isArray(values) || values.length !== ENCODED_COLUMNS.length) throw new Error(`audit row ${r} is not an encoded row (audit/encode.ts)`);
-    values.forEach((v, c) => (columns[c]![r] = v));
+    if (!Array.isArray(values) || values.length < REQUEST_REQUIRED_COLUMNS - 1 || values.length > ENCODED_COLUMNS.length) throw new Error(`audit row ${r} is not an encoded row (audit/encode.ts)`);
+    padEncoded(values as Array<string | number | null>).forEach((v, c) => (columns[c]![r] = v));
   });
   await inTransaction(pool, async (c) => {
     let { id, hash } = await lockedHead(c, 'request', replica);
@@ -198,7 +198,7 @@ class PgRequestWriter implements AuditBatchWriter {
 const ROW_COLUMNS = [
   'replica', 'id', 'time', 'request_id AS "requestId"', 'decision', 'reason', 'status', 'method', 'path', 'client_ip AS "clientIp"', '"user"',
   'credential_kind AS "credentialKind"', 'token_id AS "tokenId"', 'client_id AS "clientId"', 'issuer', 'latency_ms AS "latencyMs"',
-  'upstream_status AS "upstreamStatus"', 'route', 'stage', 'rule', 'prev_hash AS "prevHash"', 'row_hash AS "rowHash"',
+  'upstream_status AS "upstreamStatus"', 'route', 'stage', 'rule', 'would_deny AS "wouldDeny"', 'user_agent AS "userAgent"', 'facts', 'prev_hash AS "prevHash"', 'row_hash AS "rowHash"',
 ].join(', ');
 
 const ADMIN_ROW_COLUMNS =

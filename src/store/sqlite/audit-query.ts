@@ -158,8 +158,11 @@ export const rowOf = (replica: string, r: RawRow): AuditRow => ({
   route: r[16] as string | null,
   stage: r[17] as string | null,
   rule: r[18] as string | null,
-  prevHash: r[19] as string,
-  rowHash: r[20] as string,
+  wouldDeny: r[19] as string | null,
+  userAgent: r[20] as string | null,
+  facts: r[21] as string | null,
+  prevHash: r[22] as string,
+  rowHash: r[23] as string,
 });
 
 /** A keyset bound on this replica's rows: (time, id) and the id at that time to stop at. */

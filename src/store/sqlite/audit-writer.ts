@@ -6,7 +6,7 @@ import type { Db } from './db.js';
 import type { AuditWriteError } from '../audit-store.js';
 import { chainHeadReader } from './audit-chain.js';
 import { hashCanonical } from '../../audit/chain.js';
-import { ENCODED_COLUMNS, rowJson } from '../../audit/encode.js';
+import { ENCODED_COLUMNS, padEncoded, rowJson } from '../../audit/encode.js';
 import { deferredIndexFiller } from './audit-index.js';
 
 const errCode = (e: unknown) => String((e as { code?: unknown })?.code ?? '');
@@ -38,7 +38,7 @@ export function requestChainWriter(db: Db): (rows: readonly string[], indexBatch
   const tx = db.transaction((rows: readonly string[], indexBatchRows: number) => {
     let { id, hash } = head();
     for (const encoded of rows) {
-      const values = JSON.parse(encoded) as Array<string | number | null>;
+      const values = padEncoded(JSON.parse(encoded) as Array<string | number | null>);
       const rowHash = hashCanonical(hash, rowJson(++id, encoded));
       values.push(id, hash, rowHash);
       insert.run(values);

@@ -6,7 +6,7 @@
 // have no replica column), so they skip there. Cases that break a chain need Backend.tamperAudit,
 // the backend's own raw SQL, so nothing dialect-specific appears in the assertions.
 import { describe, expect, it } from 'vitest';
-import { ADMIN_COLUMNS, GENESIS, hashRow, REQUEST_COLUMNS, type ChainRow } from '../../../src/audit/chain.js';
+import { ADMIN_COLUMNS, GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, type ChainRow } from '../../../src/audit/chain.js';
 import { encodeRow } from '../../../src/audit/encode.js';
 import type { AdminAuditRow, AuditFilters, AuditPosition, AuditRow, AuditStore, ChainAnchor, ChainId, NewAdminRow, RetentionSettings } from '../../../src/store/audit-store.js';
 import type { Stores } from '../../../src/store/stores.js';
@@ -36,6 +36,9 @@ const rec = (over: Partial<Rec> = {}): Rec => ({
   route: 'guarded',
   stage: null,
   rule: null,
+  wouldDeny: null,
+  userAgent: null,
+  facts: null,
   ...over,
 });
 
@@ -44,6 +47,7 @@ const chainRowOf = (r: AuditRow): ChainRow => ({
   id: r.id, time: r.time, request_id: r.requestId, decision: r.decision, reason: r.reason, status: r.status, method: r.method, path: r.path,
   client_ip: r.clientIp, user: r.user, credential_kind: r.credentialKind, token_id: r.tokenId, client_id: r.clientId, issuer: r.issuer,
   latency_ms: r.latencyMs, upstream_status: r.upstreamStatus, route: r.route, stage: r.stage, rule: r.rule,
+  would_deny: r.wouldDeny, user_agent: r.userAgent, facts: r.facts,
 });
 const adminChainRowOf = (r: AdminAuditRow): ChainRow => ({
   id: r.id, time: r.time, actor: r.actor, action: r.action, target: r.target, before_json: r.beforeJson, after_json: r.afterJson,
@@ -154,6 +158,23 @@ export function auditStoreConformance(backend: Backend): void {
         expectLinked(rows, chainRowOf, REQUEST_COLUMNS);
         const report = await audit().verify(chainOf('request'));
         expect(report).toEqual({ chain: chainOf('request'), ok: true, count: 5, anchorId: 0, headId: 5, headHash: rows[4]!.rowHash });
+      });
+
+      it('stores the 0.7 columns (wouldDeny, userAgent, facts) and hashes them only when set, so rows without them keep the 0.6 hash', async () => {
+        const facts = JSON.stringify({ v: 1, g: ['contractors'], cr: 'jwt' });
+        await write(audit(), [
+          rec({ requestId: 'old' }),
+          rec({ requestId: 'new', time: T0 + 1, wouldDeny: 'read_only', userAgent: 'curl/8.5.0', facts }),
+          rec({ requestId: 'ua-only', time: T0 + 2, userAgent: 'jira.js/4' }),
+        ]);
+        const rows = (await chunked(audit())).sort((a, b) => a.id - b.id);
+        expect(rows.map((r) => [r.wouldDeny, r.userAgent, r.facts])).toEqual([[null, null, null], ['read_only', 'curl/8.5.0', facts], [null, 'jira.js/4', null]]);
+        expectLinked(rows, chainRowOf, REQUEST_COLUMNS);
+        // A 0.6 row's hash: its 19 columns, nothing more.
+        const old = chainRowOf(rows[0]!);
+        const v06 = JSON.stringify(['id', 'time', 'request_id', 'decision', 'reason', 'status', 'method', 'path', 'client_ip', 'user', 'credential_kind', 'token_id', 'client_id', 'issuer', 'latency_ms', 'upstream_status', 'route', 'stage', 'rule'].map((c) => old[c]));
+        expect(rows[0]!.rowHash).toBe(hashCanonical(GENESIS, v06));
+        expect(await audit().verify(chainOf('request'))).toMatchObject({ ok: true, count: 3 });
       });
 
       it('answers an empty batch without writing anything', async () => {
@@ -447,6 +468,16 @@ export function auditStoreConformance(backend: Backend): void {
             chain: chainOf('request'), ok: false, count: 3, anchorId: 0, headId: 2, headHash: hashes.get(2),
             break: { id: 3, problem: 'edited', detail: 'row 3 does not match its hash (contents changed)' },
           });
+        });
+
+        it.skipIf(noTamper)('editing, adding or clearing a 0.7 column (wouldDeny, facts) breaks the chain at that row', async () => {
+          await write(audit(), [1, 2, 3].map((i) => rec({ requestId: `t${i}`, time: T0 + i, wouldDeny: i === 2 ? 'read_only' : null, facts: '{"v":1}' })));
+          // Latest row first: each edit moves the first break one row earlier.
+          const edits: Array<[number, Record<string, string | null>]> = [[3, { facts: '{"v":1,"g":["jira-administrators"]}' }], [2, { would_deny: null }], [1, { would_deny: 'lockdown' }]];
+          for (const [id, set] of edits) {
+            await tamper({ table: 'audit_log', replica: me(), id, set });
+            expect(await audit().verify(chainOf('request'))).toMatchObject({ ok: false, break: { id, problem: 'edited' } });
+          }
         });
 
         it.skipIf(noTamper)('a deleted middle row breaks the chain at the row after it', async () => {

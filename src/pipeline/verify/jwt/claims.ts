@@ -40,7 +40,12 @@ export function hasGroupsOverage(p: JWTPayload): boolean {
   return p.hasgroups === true || p.hasgroups === 'true';
 }
 
-export function identityFromClaims(p: JWTPayload, match: IssuerMatch): ClaimsResult {
+/**
+ * `clientAclReport`: the issuer's client ACL is in report mode (enforcement.rules clientAcl): a client
+ * outside clients.allow that has a clients.jiraAccounts entry is let through here, and authorize's
+ * client-acl rule records what enforcing it would have answered.
+ */
+export function identityFromClaims(p: JWTPayload, match: IssuerMatch, clientAclReport = false): ClaimsResult {
   const { issuer, tenant } = match;
   const cfg = issuer.cfg;
   const tid = str(p.tid)?.toLowerCase();
@@ -57,12 +62,13 @@ export function identityFromClaims(p: JWTPayload, match: IssuerMatch): ClaimsRes
   let username: string | undefined;
   if (isServicePrincipal) {
     const clients = cfg.clients;
-    if (!clients || aclClient === undefined || !clients.allow.includes(aclClient)) {
+    const reportable = clientAclReport && aclClient !== undefined && clients?.jiraAccounts[aclClient] !== undefined;
+    if ((!clients || aclClient === undefined || !clients.allow.includes(aclClient)) && !reportable) {
       return { ok: false, code: 'client_not_allowed', rule: 'client-acl', detail: `client ${clientId ?? '(none)'} (claim ${clientClaim}) is not in jwt.issuers[${cfg.name}].clients.allow` };
     }
-    username = clients.jiraAccounts[aclClient];
+    username = clients!.jiraAccounts[aclClient!];
     if (!username) {
-      return { ok: false, code: 'client_not_allowed', rule: 'client-account', detail: `client ${aclClient} has no clients.jiraAccounts entry` };
+      return { ok: false, code: 'client_not_allowed', rule: 'client-account', detail: `client ${aclClient!} has no clients.jiraAccounts entry` };
     }
   } else {
     let raw: string | undefined;

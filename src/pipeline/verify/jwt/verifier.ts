@@ -17,6 +17,7 @@ import type { Credential, Identity, RequestState } from '../../state.js';
 import type { Verifier } from '../verifier.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
 import { identityFromClaims } from './claims.js';
+import { modesOf } from '../../enforcement/modes.js';
 import { decodeCompactJwt, type DecodedJwt } from './compact.js';
 import { DiscoverySource } from './discovery.js';
 import { compiledIssuers, pickIssuer, type CompiledIssuer } from './issuers.js';
@@ -188,7 +189,8 @@ export class JwtVerifier implements Verifier {
       throw mapJoseError(e);
     }
 
-    const r = identityFromClaims(payload, match);
+    // clientAcl in report mode: a listed jiraAccounts client passes here and authorize reports the ACL.
+    const r = identityFromClaims(payload, match, modesOf(policy).modeOf('clientAcl', cfg.name) === 'report');
     if (!r.ok) throw new SidecarError(r.code, { rule: r.rule, detail: r.detail, message: r.message });
     const identity = r.identity;
     let untilMs = Math.min(typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity, now + cfg.keyCache.maxAgeSec * 1000);
