@@ -26,7 +26,7 @@ describe('csvCell (RFC 4180 + formula neutralisation)', () => {
 describe('csvHeader', () => {
   it('names the stored columns in their order, then the replica (positional readers keep working)', () => {
     expect(csvHeader()).toBe(
-      'id,time,request_id,decision,reason,status,method,path,client_ip,user,credential_kind,token_id,client_id,issuer,latency_ms,upstream_status,route,stage,rule,prev_hash,row_hash,replica\r\n',
+      'id,time,request_id,decision,reason,status,method,path,client_ip,user,credential_kind,token_id,client_id,issuer,latency_ms,upstream_status,route,stage,rule,prev_hash,row_hash,replica,would_deny,user_agent,facts\r\n',
     );
   });
 });

@@ -30,7 +30,16 @@ describe('encodeRow / rowJson', () => {
     auditRecord(2, { user: 'lone \ud800 surrogate', path: '/rest/"quoted"\\back\u0001ctl', issuer: 'https://login.microsoftonline.com/ténant/v2.0' }),
     auditRecord(3, { latencyMs: 2.5, time: 1_767_225_600_000.7, upstreamStatus: null, tokenId: 'tok-1', clientId: null, rule: 'r\u2028line' }),
     auditRecord(4, { user: null, credentialKind: null, issuer: null, route: null, stage: null, latencyMs: -1, requestId: '😀'.repeat(3) }),
+    // The 0.7 columns: hashed up to the last one set (trailing nulls past the 0.6 columns are not hashed).
+    auditRecord(5, { wouldDeny: 'read_only', userAgent: 'curl/8 \ud800', facts: '{"v":1,"g":["a"]}' }),
+    auditRecord(6, { userAgent: 'jira.js' }),
   ];
+  /** The canonical value list: the 0.6 columns, then the 0.7 ones up to the last non-null one (written by hand). */
+  const canonical = (row: Record<string, unknown>) => {
+    const values = REQUEST_COLUMNS.map((c) => row[c]);
+    while (values.length > 19 && values[values.length - 1] === null) values.pop();
+    return values;
+  };
   const expectedRow = (r: AuditRecord, id: number) => ({
     id,
     time: Math.trunc(r.time),
@@ -51,12 +60,15 @@ describe('encodeRow / rowJson', () => {
     route: r.route,
     stage: r.stage,
     rule: r.rule,
+    would_deny: r.wouldDeny,
+    user_agent: r.userAgent?.toWellFormed() ?? null,
+    facts: r.facts,
   });
 
   it.each(odd.map((r, i) => [i, r] as const))('record %i: the canonical JSON and hash of the stored row', (_, r) => {
     for (const id of [1, 42, 9_007_199_254_740_991]) {
       const row = expectedRow(r, id);
-      expect(rowJson(id, encodeRow(r))).toBe(JSON.stringify(REQUEST_COLUMNS.map((c) => row[c])));
+      expect(rowJson(id, encodeRow(r))).toBe(JSON.stringify(canonical(row)));
       expect(hashCanonical(GENESIS, rowJson(id, encodeRow(r)))).toBe(hashRow(GENESIS, row, REQUEST_COLUMNS));
     }
   });
