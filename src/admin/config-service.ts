@@ -1,7 +1,7 @@
 // GET/PUT /api/config: the effective configuration with secrets masked, and validated, persisted,
 // audited, hot-swapped changes. `${VAR}` is never expanded in values sent here (contract section 3).
 import { applyEnvOverrides } from '../config/load.js';
-import { compilePolicy } from '../config/policy.js';
+import { compilePolicy, type Policy } from '../config/policy.js';
 import { formatPath, validate, type ConfigIssue } from '../config/validate.js';
 import type { Config } from '../config/schema.js';
 import { SidecarError } from '../errors.js';
@@ -164,44 +164,55 @@ export interface PutResult {
   restartRequired: string[];
 }
 
+/**
+ * A configuration document sent by an admin, checked as PUT /api/config checks it (masked secrets
+ * restored, environment overrides applied, validated, settings read only at start refused, compiled)
+ * without saving anything: PUT saves the result, POST /api/replay judges recorded traffic with it.
+ */
+export function checkCandidate(rt: Runtime, sent: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env) {
+  const current = rt.deps.getPolicy().config;
+  const doc = unmaskSecrets(sent, current);
+  const withEnv = applyEnvOverrides(doc, env);
+  const issues: ConfigIssue[] = [];
+  for (const o of envOverrides(env)) {
+    if (o.path.startsWith('jwt.issuers')) continue;
+    const p = o.path.split('.');
+    const mine = getIn(doc, p);
+    if (mine !== undefined && mine !== getIn(withEnv, p)) issues.push({ path: o.path, message: `is set by the environment variable ${o.variable}; change or unset it there` });
+  }
+  if (!rt.configFile && getIn(doc, ['server', 'dataDir']) !== undefined && getIn(doc, ['server', 'dataDir']) !== current.server.dataDir && !issues.some((i) => i.path === DATA_DIR))
+    issues.push({ path: DATA_DIR, message: DATA_DIR_MESSAGE });
+  const v = validate(withEnv);
+  if (!v.ok) throw invalid([...issues, ...v.issues]);
+  // The store holds what is saved here and is opened before anything is read from it: it is set at
+  // start (config file or SIDECAR_DATABASE_URL), never through this API.
+  for (const c of diffLeaves(current.store, v.config.store)) {
+    issues.push({ path: formatPath(['store', ...c.path]), message: 'is read at start from the config file or SIDECAR_DATABASE_URL; it cannot be changed here' });
+  }
+  // The replica name picks the audit chains this process appends to: set before anything is replayed.
+  if (current.server.replicaName !== v.config.server.replicaName) {
+    issues.push({ path: 'server.replicaName', message: 'names this replica\'s audit chains and is read at start from the config file; it cannot be changed here' });
+  }
+  if (issues.length) throw invalid(issues);
+  const next = v.config;
+  let policy: Policy;
+  try {
+    policy = compilePolicy(next); // a stage compiler's setup check (TypeError) must fail here, before anything is saved
+  } catch (e) {
+    throw invalid([{ path: '(root)', message: (e as Error).message }]);
+  }
+  return { current, doc, withEnv, next, policy };
+}
+
 /** Validates, persists, swaps and audits one configuration document sent by an admin. */
 export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: string, record: (changes: PutResult['changes']) => Promise<void>, env: NodeJS.ProcessEnv = process.env): Promise<PutResult> {
   const s = stateOf(rt);
   const run = async (): Promise<PutResult> => {
     // A change saved on another replica first: this one is made on top of it, not over it.
     await syncNow(rt, env);
-    const current = rt.deps.getPolicy().config;
-    const doc = unmaskSecrets(sent, current);
-    const withEnv = applyEnvOverrides(doc, env);
-    const issues: ConfigIssue[] = [];
-    for (const o of envOverrides(env)) {
-      if (o.path.startsWith('jwt.issuers')) continue;
-      const p = o.path.split('.');
-      const mine = getIn(doc, p);
-      if (mine !== undefined && mine !== getIn(withEnv, p)) issues.push({ path: o.path, message: `is set by the environment variable ${o.variable}; change or unset it there` });
-    }
-    if (!rt.configFile && getIn(doc, ['server', 'dataDir']) !== undefined && getIn(doc, ['server', 'dataDir']) !== current.server.dataDir && !issues.some((i) => i.path === DATA_DIR))
-      issues.push({ path: DATA_DIR, message: DATA_DIR_MESSAGE });
-    const v = validate(withEnv);
-    if (!v.ok) throw invalid([...issues, ...v.issues]);
-    // The store holds what is saved here and is opened before anything is read from it: it is set at
-    // start (config file or SIDECAR_DATABASE_URL), never through this API.
-    for (const c of diffLeaves(current.store, v.config.store)) {
-      issues.push({ path: formatPath(['store', ...c.path]), message: 'is read at start from the config file or SIDECAR_DATABASE_URL; it cannot be changed here' });
-    }
-    // The replica name picks the audit chains this process appends to: set before anything is replayed.
-    if (current.server.replicaName !== v.config.server.replicaName) {
-      issues.push({ path: 'server.replicaName', message: 'names this replica\'s audit chains and is read at start from the config file; it cannot be changed here' });
-    }
-    if (issues.length) throw invalid(issues);
-    const next = v.config;
+    const { current, doc, withEnv, next } = checkCandidate(rt, sent, env);
     const changes = diffLeaves(current, next);
     if (changes.length === 0) return { changes: [], restartRequired: [] };
-    try {
-      compilePolicy(next); // a stage compiler's setup check (TypeError) must fail here, before anything is saved
-    } catch (e) {
-      throw invalid([{ path: '(root)', message: (e as Error).message }]);
-    }
     const masked = maskedChanges(changes);
     let text: string | undefined;
     if (rt.configFile) {

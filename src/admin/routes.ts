@@ -13,6 +13,7 @@ import { serveAdminUi } from './static.js';
 import { registerTestRoute } from './test-route.js';
 import { registerDiscoveryRoute } from './discovery.js';
 import { registerTokenRoutes } from './token-routes.js';
+import { registerRolloutRoutes } from './rollout-routes.js';
 import { recordAdminAction } from './activity.js';
 import { isObj } from './config-doc.js';
 
@@ -43,4 +44,5 @@ export function registerAdminRoutes(router: Router, rt: Runtime, app: Koa): void
   registerTokenRoutes(router, rt);
   registerAuditRoutes(router, rt);
   registerOverviewRoutes(router, rt);
+  registerRolloutRoutes(router, rt);
 }

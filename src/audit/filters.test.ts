@@ -13,12 +13,42 @@ describe('parseAuditFilters', () => {
   it('reads a status class', () => {
     expect(parseAuditFilters({ status: '4xx' })).toEqual({ statusClass: 4 });
   });
+  it.each(['jwt', 'api-token', 'jira-pat', 'opaque-bearer', 'basic', 'oauth1', 'session', 'anonymous'])('reads the credential kind %s', (kind) => {
+    expect(parseAuditFilters({ credentialKind: kind })).toEqual({ credentialKind: kind });
+  });
+  it.each([['any'], ['read_only'], ['credential_kind_denied'], ['a'], ['x'.repeat(64)]])('reads wouldDeny %s', (code) => {
+    expect(parseAuditFilters({ wouldDeny: code })).toEqual({ wouldDeny: code });
+  });
+  it('takes the first of repeated values and ignores empty ones, as for the other filters', () => {
+    expect(parseAuditFilters({ credentialKind: ['basic', 'jwt'], wouldDeny: ['any', 'bogus!'] })).toEqual({ credentialKind: 'basic', wouldDeny: 'any' });
+    expect(parseAuditFilters({ credentialKind: '', wouldDeny: '' })).toEqual({});
+  });
+  it('combines credentialKind and wouldDeny with the other filters', () => {
+    expect(parseAuditFilters({ user: 'alice', status: '4xx', credentialKind: 'jira-pat', wouldDeny: 'read_only' })).toEqual({
+      user: 'alice',
+      statusClass: 4,
+      credentialKind: 'jira-pat',
+      wouldDeny: 'read_only',
+    });
+  });
   it.each([
     ['from', { from: 'yesterday' }],
     ['decision', { decision: 'maybe' }],
     ['status', { status: '4' }],
     ['path', { path: 'rest/api' }],
-  ])('names the bad field %s', (field, q) => {
+    ['credentialKind', { credentialKind: 'JWT' }],
+    ['credentialKind', { credentialKind: 'bearer' }],
+    ['credentialKind', { credentialKind: 'api_token' }],
+    ['credentialKind', { credentialKind: 'toString' }],
+    ['credentialKind', { credentialKind: '__proto__' }],
+    ['wouldDeny', { wouldDeny: 'ANY' }],
+    ['wouldDeny', { wouldDeny: 'Read_Only' }],
+    ['wouldDeny', { wouldDeny: 'read-only' }],
+    ['wouldDeny', { wouldDeny: 'read_only ' }],
+    ['wouldDeny', { wouldDeny: 'code1' }],
+    ['wouldDeny', { wouldDeny: 'x'.repeat(65) }],
+    ['wouldDeny', { wouldDeny: 'a\u0000b' }],
+  ])('names the bad field %s (%j)', (field, q) => {
     try {
       parseAuditFilters(q);
       expect.unreachable();

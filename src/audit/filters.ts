@@ -1,6 +1,7 @@
 // What a caller asks the audit log for: query-string filters parsed into the store's AuditFilters,
 // and the opaque cursors that carry a keyset position (time, replica, id) between pages.
 import type { AuditFilters, AuditPosition } from '../store/audit-store.js';
+import type { CredentialKind } from '../pipeline/state.js';
 
 export class AuditFilterError extends Error {
   constructor(
@@ -12,6 +13,20 @@ export class AuditFilterError extends Error {
 }
 
 const DECISIONS = new Set(['allow', 'deny', 'passthrough', 'error']);
+/** Every credential kind the pipeline records (a Record, so the compiler keeps it in step with CredentialKind). */
+const CREDENTIAL_KINDS: Readonly<Record<CredentialKind, true>> = {
+  jwt: true,
+  'api-token': true,
+  'jira-pat': true,
+  'opaque-bearer': true,
+  basic: true,
+  oauth1: true,
+  session: true,
+  anonymous: true,
+};
+const CREDENTIAL_KIND_LIST = Object.keys(CREDENTIAL_KINDS).join(', ');
+/** An error code (errors.ts): what would_deny holds. */
+const ERROR_CODE = /^[a-z_]{1,64}$/;
 
 function parseTime(field: string, v: string): number {
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
@@ -22,6 +37,7 @@ function parseTime(field: string, v: string): number {
 /**
  * Query-string values -> AuditFilters; throws AuditFilterError naming the bad field.
  * `{from: "2026-01-01", status: "4xx", path: "/rest/api/2/"}` -> `{from: 1767225600000, statusClass: 4, path: "/rest/api/2/"}`
+ * `{credentialKind: "basic", wouldDeny: "any"}` -> the same (any: rows with a would_deny code at all)
  */
 export function parseAuditFilters(q: Record<string, string | string[] | undefined>): AuditFilters {
   const one = (k: string) => {
@@ -48,6 +64,17 @@ export function parseAuditFilters(q: Record<string, string | string[] | undefine
     if (/^[1-5]xx$/i.test(status)) f.statusClass = Number(status[0]);
     else if (/^[1-5]\d\d$/.test(status)) f.status = Number(status);
     else throw new AuditFilterError('status', 'an HTTP status (403) or a class (4xx)');
+  }
+  const credentialKind = one('credentialKind');
+  if (credentialKind) {
+    if (!Object.hasOwn(CREDENTIAL_KINDS, credentialKind)) throw new AuditFilterError('credentialKind', `one of ${CREDENTIAL_KIND_LIST}`);
+    f.credentialKind = credentialKind;
+  }
+  // `any`: every row a report-mode rule would have refused; else one error code, exactly.
+  const wouldDeny = one('wouldDeny');
+  if (wouldDeny) {
+    if (!ERROR_CODE.test(wouldDeny)) throw new AuditFilterError('wouldDeny', 'an error code (read_only) or "any"');
+    f.wouldDeny = wouldDeny;
   }
   if (f.path !== undefined && !f.path.startsWith('/')) throw new AuditFilterError('path', 'a path prefix starting with "/"');
   return f;

@@ -41,6 +41,8 @@ interface ExportOpts {
   status?: string;
   path?: string;
   replica?: string;
+  credentialKind?: string;
+  wouldDeny?: string;
 }
 
 export function registerAuditCommands(program: Command): void {
@@ -77,14 +79,17 @@ export function registerAuditCommands(program: Command): void {
     .option('--status <s>', 'HTTP status (403) or class (4xx)')
     .option('--path <prefix>', 'path prefix, e.g. /rest/api/2/')
     .option('--replica <name>', "only this replica's rows (server.replicaName)")
+    .option('--credential-kind <kind>', 'jwt | api-token | jira-pat | opaque-bearer | basic | oauth1 | session | anonymous')
+    .option('--would-deny <code>', 'rows a report-mode rule would have refused with this error code, or any')
     .action(async (o: ExportOpts) => {
       if (o.format !== 'csv' && o.format !== 'ndjson') die('--format must be csv or ndjson');
       let filters: ReturnType<typeof parseAuditFilters>;
       try {
-        const { from, to, user, client, token, ip, decision, status, path, replica } = o;
-        filters = parseAuditFilters({ from, to, user, client, token, ip, decision, status, path, replica });
+        const { from, to, user, client, token, ip, decision, status, path, replica, credentialKind, wouldDeny } = o;
+        filters = parseAuditFilters({ from, to, user, client, token, ip, decision, status, path, replica, credentialKind, wouldDeny });
       } catch (e) {
-        if (e instanceof AuditFilterError) die(`--${e.message}`);
+        // Named as the flag is spelled: credentialKind is --credential-kind (the message starts with the field).
+        if (e instanceof AuditFilterError) die(`--${e.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}${e.message.slice(e.field.length)}`);
         throw e;
       }
       const { config } = loadOrExit();

@@ -4,6 +4,7 @@ import { registerAuditCommands } from './audit.js';
 import { registerTokenCommands } from './token.js';
 import { registerIdentityCommands } from './identity.js';
 import { registerStoreCommands } from './store.js';
+import { registerRolloutCommands } from './rollout.js';
 
 /** Commands owned by features (token, audit, admin, applink, store) register here, one line each. */
 export function registerCommands(program: Command): void {
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerAdminCommands(program);
   registerIdentityCommands(program); // applink keygen, credentials set|list|delete|rotate
   registerStoreCommands(program); // store copy
+  registerRolloutCommands(program); // report credentials, replay
 }

@@ -81,6 +81,10 @@ export interface AuditFilters {
   /** Path prefix. */
   path?: string;
   replica?: string;
+  /** Exact credential kind (jwt, api-token, jira-pat, opaque-bearer, basic, oauth1, session, anonymous). */
+  credentialKind?: string;
+  /** An error code a report-mode rule would have refused with (exact); 'any': every row with one (would_deny IS NOT NULL). */
+  wouldDeny?: string;
 }
 
 /**

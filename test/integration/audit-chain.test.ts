@@ -96,7 +96,7 @@ describe('audit hash chain', () => {
   it('detects an appended row with a made-up hash', async () => {
     const { db } = await chainOf(5);
     const last = db.prepare('SELECT * FROM audit_log WHERE id = 5').get() as ChainRow;
-    db.prepare('INSERT INTO audit_log SELECT 6, time, request_id, decision, reason, status, method, path, client_ip, user, credential_kind, token_id, client_id, issuer, latency_ms, upstream_status, route, stage, rule, ?, ? FROM audit_log WHERE id = 5').run(last.row_hash, 'f'.repeat(64));
+    db.prepare('INSERT INTO audit_log (id, time, request_id, decision, reason, status, method, path, client_ip, user, credential_kind, token_id, client_id, issuer, latency_ms, upstream_status, route, stage, rule, prev_hash, row_hash) SELECT 6, time, request_id, decision, reason, status, method, path, client_ip, user, credential_kind, token_id, client_id, issuer, latency_ms, upstream_status, route, stage, rule, ?, ? FROM audit_log WHERE id = 5').run(last.row_hash, 'f'.repeat(64));
     expect(await verifyChain(db, 'request')).toMatchObject({ ok: false, break: { id: 6, problem: 'edited' } });
   });
 

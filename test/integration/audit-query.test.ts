@@ -154,8 +154,8 @@ describe('GET /api/audit/export', () => {
     const text = await r.text();
     const lines = text.split('\r\n');
     expect(lines[0]!.startsWith('id,time,request_id,decision,reason,status,method,path,client_ip,user,')).toBe(true);
-    expect(lines[0]!.endsWith(',prev_hash,row_hash,replica')).toBe(true);
-    expect(lines[1]!.endsWith(`,${s.runtime.stores.audit.replica}`)).toBe(true);
+    expect(lines[0]!.endsWith(',prev_hash,row_hash,replica,would_deny,user_agent,facts')).toBe(true);
+    expect(lines[1]!).toContain(`,${s.runtime.stores.audit.replica},`); // then would_deny, user_agent, facts
     expect(text).toContain(`,"/rest/api/2/search,x",10.9.9.9,"'=cmd|""/c calc""!A1",`);
     expect(text).toContain(',"multi\r\nline",');
     expect(text.endsWith('\r\n')).toBe(true);
@@ -232,7 +232,7 @@ describe('indexes', () => {
     const dir = tempDir('audit-plan-');
     const { db } = openDb(dir);
     try {
-      const ins = db.prepare("INSERT INTO audit_log VALUES (?, ?, ?, 'allow', 'allowed', 200, 'GET', ?, '10.0.0.1', 'u', 'jwt', NULL, NULL, NULL, 1, 200, 'guarded', NULL, NULL, '', '')");
+      const ins = db.prepare("INSERT INTO audit_log VALUES (?, ?, ?, 'allow', 'allowed', 200, 'GET', ?, '10.0.0.1', 'u', 'jwt', NULL, NULL, NULL, 1, 200, 'guarded', NULL, NULL, '', '', NULL, NULL, NULL)"); // the 0.7 columns were added after the hashes (migration 0008)
       db.transaction(() => {
         for (let i = 1; i <= 12_000; i++) ins.run(i, T0 + i, `r${i}`, i % 1000 === 0 ? '/rest/rare/x' : `/rest/api/2/issue/${i}`);
       })();

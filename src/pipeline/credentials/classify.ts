@@ -72,10 +72,19 @@ function decide(kind: CredentialKind, action: Credential['action'], rule: string
   return { ok: true, credential, rule, detail };
 }
 
-/** The action `credentials` gives a kind classified by `rule` (replay re-applies a candidate config's). */
-export function actionFor(rule: string, policy: Policy): Credential['action'] | undefined {
-  const actions = kindsOf(policy).actions as Record<string, Credential['action']>;
-  return rule === 'introspection' ? 'verify' : actions[rule];
+/**
+ * A credential recorded in an audit row (kind and the rule that classified it), classified again
+ * under another policy (replay): the same settings classifyBearer and decide read. Undefined when
+ * the recording does not say enough (no kind, a rule that is not a `credentials` setting).
+ */
+export function reclassifyRecorded(kind: CredentialKind, rule: string | undefined, policy: Policy): Classification | undefined {
+  const kinds = kindsOf(policy);
+  if (kind === 'api-token' && !kinds.apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)', 'api-token');
+  // An opaque bearer token is introspected when introspection is on, else it is Jira's OAuth 2.0 token.
+  const r = kind === 'opaque-bearer' ? (kinds.introspection ? 'introspection' : 'jiraOAuth2') : rule;
+  if (r === 'introspection') return decide(kind, 'verify', r, 'opaque Bearer token (introspection)');
+  const action = r === undefined ? undefined : (kinds.actions as Record<string, Credential['action'] | undefined>)[r];
+  return action === undefined ? undefined : decide(kind, action, r!, `recorded ${kind}`);
 }
 
 /** A name to show for who a credential claims to be (bounded, no control characters); never a secret. */

@@ -74,6 +74,16 @@ export function decideRoute(method: string, rawTarget: string, view: RouteView):
   return { ...best, verdicts: [...verdicts, ...best.verdicts] };
 }
 
+/**
+ * The route of a path already canonical, as recorded in an audit row (replay): what decideRoute
+ * concludes for it, `altered` as recorded (a recorded spelling that needed resolution never earns a
+ * bypass). Jira's /s/…/_/ rewrite was resolved when the row was written: its path is the one judged.
+ */
+export function routeOfRecordedPath(method: string, path: string, altered: boolean, view: RouteView): RouteDecision & { ok: true } {
+  if (!view.enabled) return { ok: true, canonicalPath: path, altered, route: 'unprotected', verdicts: [v('enabled', 'skip', 'enabled: false')] };
+  return judgePath(method, path, altered, view, []);
+}
+
 function refused(reason: string, rule = 'canonical-path'): RouteDecision {
   return { ok: false, reason, rule, verdicts: [{ ...v(rule, 'deny', reason), code: 'path_invalid' }] };
 }

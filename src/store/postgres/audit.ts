@@ -216,7 +216,7 @@ class Params {
 }
 
 /** No stored string holds U+0000 (noNul), and PostgreSQL refuses one as a parameter: nothing can match. */
-const unmatchable = (f: AuditFilters) => [f.user, f.client, f.token, f.ip, f.path, f.replica, f.decision].some((v) => v?.includes('\0'));
+const unmatchable = (f: AuditFilters) => [f.user, f.client, f.token, f.ip, f.path, f.replica, f.decision, f.credentialKind, f.wouldDeny].some((v) => v?.includes('\0'));
 
 /**
  * WHERE terms of the filters. Times are rounded up: stored times are integers, so `time >= 1.5`
@@ -241,6 +241,10 @@ function filterTerms(f: AuditFilters, p: Params): string[] {
   // A range, as on SQLite: no wildcard to escape (% and _ are plain characters), and byte order
   // (COLLATE "C") puts every string that starts with p inside [p, p || U+10FFFF).
   if (f.path !== undefined) t.push(`path >= ${p.add(f.path, 'text')} AND path < ${p.add(`${f.path}\u{10FFFF}`, 'text')}`);
+  // No index on either: the planner filters the rows another index walks, in that index's order.
+  if (f.credentialKind !== undefined) t.push(`credential_kind = ${p.add(f.credentialKind, 'text')}`);
+  if (f.wouldDeny === 'any') t.push('would_deny IS NOT NULL');
+  else if (f.wouldDeny !== undefined) t.push(`would_deny = ${p.add(f.wouldDeny, 'text')}`);
   return t;
 }
 

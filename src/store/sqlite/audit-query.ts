@@ -31,7 +31,9 @@ interface Clause {
 }
 
 /**
- * WHERE clause + parameters for the filters (every column here has an index ending in time).
+ * WHERE clause + parameters for the filters. Every column here but credential_kind and would_deny
+ * has an index ending in time (a SQLite or a deferred one); those two have none, and are only ever
+ * checked on the rows the chosen index walks (deferredFor and broadRanges never count them).
  * `broad` lists range filters (status class, path prefix) that match at least RANGE_PROBE rows: for
  * those, searching their own index means sorting every match on each page (seconds at millions of
  * rows), while walking the time index and filtering finds a page after about limit / selectivity
@@ -62,6 +64,11 @@ function where(f: SqlFilters, broad: ReadonlySet<'status' | 'path'> = new Set(),
   // A range instead of LIKE: it can use the (path, time) index and has no wildcard characters to escape.
   const pa = broad.has('path') ? `+${col('path')}` : col('path');
   if (f.path !== undefined) add(`${pa} >= ? AND ${pa} < ?`, f.path, `${f.path}\u{10FFFF}`);
+  // No index on these two (see the note above where()): a term on the rows another index (or the
+  // time index) finds, so the order stays the walked index's.
+  if (f.credentialKind !== undefined) add(`${col('credential_kind')} = ?`, f.credentialKind);
+  if (f.wouldDeny === 'any') add(`${col('would_deny')} IS NOT NULL`);
+  else if (f.wouldDeny !== undefined) add(`${col('would_deny')} = ?`, f.wouldDeny);
   return { sql, params };
 }
 
@@ -119,6 +126,8 @@ function broadRanges(db: Db, f: SqlFilters): Set<'status' | 'path'> {
   const broad = new Set<'status' | 'path'>();
   const indexedDecision = f.decision !== undefined && f.decision !== UNINDEXED.decision;
   const indexedStatus = f.status !== undefined && f.status !== UNINDEXED.status;
+  // Indexed equalities only: credentialKind and wouldDeny have no index to narrow the rows with, so
+  // with those alone a range still needs its probe.
   const hasEquality = indexedDecision || indexedStatus || [f.user, f.client, f.token, f.ip].some((v) => v !== undefined);
   if (hasEquality) return broad; // an equality index already narrows the rows and keeps time order
   // Each range through its own index, as where() writes it when the range is not broad.

@@ -69,10 +69,11 @@ const byPosition = (a: AuditPosition, b: AuditPosition) => a.time - b.time || (a
 const posOf = (r: AuditPosition): AuditPosition => ({ time: r.time, replica: r.replica, id: r.id });
 const keyOf = (r: { replica: string; id: number }) => `${r.replica}#${r.id}`;
 
-async function write(store: AuditStore, recs: Rec[]): Promise<void> {
+/** `indexBatchRows`: SQLite fills a deferred index (audit-index.ts) once that many rows lack entries; PostgreSQL ignores it. */
+async function write(store: AuditStore, recs: Rec[], indexBatchRows = 1000): Promise<void> {
   const w = store.requestWriter('inline');
   try {
-    expect(await w.write(recs.map(encodeRow), 1000)).toBeUndefined();
+    expect(await w.write(recs.map(encodeRow), indexBatchRows)).toBeUndefined();
   } finally {
     await w.close();
   }
@@ -314,6 +315,129 @@ export function auditStoreConformance(backend: Backend): void {
           expect((await paged(audit(), filters)).map((r) => r.id), label).toEqual([...oldestFirst].reverse());
           expect((await paged(audit(), filters, 2)).map((r) => r.id), label).toEqual([...oldestFirst].reverse());
           expect(await audit().count(filters), label).toBe(want.length);
+        }
+      });
+
+      // credential_kind and would_deny have no index on either backend: these filters only ever narrow
+      // the rows another filter's index (or the time index) walks, so order and completeness must
+      // come from that walk, whichever index it is (on SQLite also a deferred index table's two arms).
+      const KINDS = ['jwt', 'api-token', 'jira-pat', 'opaque-bearer', 'basic', 'oauth1', 'session', 'anonymous', null] as const;
+      const CODES = [null, 'read_only', null, 'rate_limited', null, null, 'credential_kind_denied'] as const;
+      /** 63 rows: every kind with every code (9 x 7, coprime), three rows per time, users, tokens, clients, IPs, decisions and paths mixed. */
+      const ROLLOUT: Rec[] = Array.from({ length: 63 }, (_, i) => {
+        const denied = i % 5 === 0;
+        const wouldDeny = CODES[i % CODES.length]!;
+        return rec({
+          requestId: `k${i}`,
+          time: T0 + Math.floor(i / 3) * 1000,
+          credentialKind: KINDS[i % KINDS.length]!,
+          wouldDeny,
+          userAgent: wouldDeny ? `client/${i}` : null,
+          facts: wouldDeny ? `{"groups":["g${i % 2}"]}` : null,
+          user: i % 4 === 1 ? null : i % 4 === 0 ? 'bob' : 'alice',
+          tokenId: i % 6 === 0 ? 'tok_1' : null,
+          clientId: i % 2 ? 'app-1' : 'app-2',
+          clientIp: `10.0.0.${i % 3}`,
+          decision: denied ? 'deny' : 'allow',
+          reason: denied ? 'forbidden' : 'allowed',
+          status: denied ? 403 : i % 11 === 0 ? 201 : 200,
+          path: i % 2 ? `/rest/api/2/issue/A-${i}` : '/rest/agile/1.0/board',
+        });
+      });
+
+      it('credentialKind and wouldDeny select exactly their rows, alone and with every other filter, in pages, chunks and counts alike', async () => {
+        // Batches of 7 with indexBatchRows 5: each batch fills one deferred index (SQLite), so the
+        // index tables end at different rows and queries read rows from both arms.
+        for (let i = 0; i < ROLLOUT.length; i += 7) await write(audit(), ROLLOUT.slice(i, i + 7), 5);
+        const kind = (k: string) => (r: Rec) => r.credentialKind === k;
+        const any = (r: Rec) => r.wouldDeny !== null;
+        const cases: Array<[AuditFilters, (r: Rec) => boolean]> = [
+          ...KINDS.filter((k) => k !== null).map((k): [AuditFilters, (r: Rec) => boolean] => [{ credentialKind: k }, kind(k)]),
+          [{ credentialKind: 'JWT' }, () => false],
+          [{ credentialKind: 'bearer' }, () => false],
+          [{ wouldDeny: 'any' }, any],
+          [{ wouldDeny: 'read_only' }, (r) => r.wouldDeny === 'read_only'],
+          [{ wouldDeny: 'credential_kind_denied' }, (r) => r.wouldDeny === 'credential_kind_denied'],
+          [{ wouldDeny: 'token_revoked' }, () => false],
+          [{ credentialKind: 'basic', wouldDeny: 'any' }, (r) => kind('basic')(r) && any(r)],
+          [{ credentialKind: 'jwt', wouldDeny: 'rate_limited' }, (r) => kind('jwt')(r) && r.wouldDeny === 'rate_limited'],
+          [{ credentialKind: 'jwt', from: T0 + 5000, to: T0 + 15000 }, (r) => kind('jwt')(r) && r.time >= T0 + 5000 && r.time < T0 + 15000],
+          [{ wouldDeny: 'any', from: T0 + 7000 }, (r) => any(r) && r.time >= T0 + 7000],
+          [{ wouldDeny: 'any', to: T0 + 7000 }, (r) => any(r) && r.time < T0 + 7000],
+          // Each deferred index (user, token, client, ip, path) and each partial index (decision, status).
+          [{ credentialKind: 'api-token', user: 'alice' }, (r) => kind('api-token')(r) && r.user === 'alice'],
+          [{ wouldDeny: 'any', user: 'bob' }, (r) => any(r) && r.user === 'bob'],
+          [{ wouldDeny: 'any', token: 'tok_1' }, (r) => any(r) && r.tokenId === 'tok_1'],
+          [{ credentialKind: 'session', client: 'app-1' }, (r) => kind('session')(r) && r.clientId === 'app-1'],
+          [{ wouldDeny: 'read_only', ip: '10.0.0.1' }, (r) => r.wouldDeny === 'read_only' && r.clientIp === '10.0.0.1'],
+          [{ credentialKind: 'oauth1', path: '/rest/api/2/' }, (r) => kind('oauth1')(r) && r.path.startsWith('/rest/api/2/')],
+          [{ wouldDeny: 'any', path: '/rest/' }, (r) => any(r) && r.path.startsWith('/rest/')],
+          [{ wouldDeny: 'any', decision: 'deny' }, (r) => any(r) && r.decision === 'deny'],
+          [{ wouldDeny: 'any', decision: 'allow' }, (r) => any(r) && r.decision === 'allow'],
+          [{ credentialKind: 'jira-pat', status: 200 }, (r) => kind('jira-pat')(r) && r.status === 200],
+          [{ credentialKind: 'anonymous', status: 403 }, (r) => kind('anonymous')(r) && r.status === 403],
+          [{ wouldDeny: 'any', statusClass: 2 }, (r) => any(r) && r.status >= 200 && r.status < 300],
+          [{ credentialKind: 'opaque-bearer', statusClass: 4 }, (r) => kind('opaque-bearer')(r) && r.status >= 400 && r.status < 500],
+          [{ credentialKind: 'basic', replica: me() }, kind('basic')],
+          [{ wouldDeny: 'any', replica: `${me()}-other` }, () => false],
+          [
+            { credentialKind: 'jwt', wouldDeny: 'any', user: 'alice', path: '/rest/', statusClass: 2, from: T0 + 1000 },
+            (r) => kind('jwt')(r) && any(r) && r.user === 'alice' && r.path.startsWith('/rest/') && r.status < 300 && r.time >= T0 + 1000,
+          ],
+        ];
+        for (const [filters, match] of cases) {
+          const want = ROLLOUT.map((r, i) => ({ r, id: i + 1 })).filter(({ r }) => match(r));
+          const label = JSON.stringify(filters);
+          const oldestFirst = want.map(({ id }) => id);
+          // Every case but the impossible ones matches some rows, so the data cannot make a case vacuous.
+          if (!(filters.credentialKind === 'JWT' || filters.credentialKind === 'bearer' || filters.wouldDeny === 'token_revoked' || filters.replica)) {
+            expect(oldestFirst.length, label).toBeGreaterThan(0);
+          }
+          expect((await chunked(audit(), filters)).map((r) => r.id), label).toEqual(oldestFirst);
+          expect((await chunked(audit(), filters, 2)).map((r) => r.id), label).toEqual(oldestFirst);
+          // Newest first: three rows per time, so id breaks the ties.
+          expect((await paged(audit(), filters)).map((r) => r.id), label).toEqual([...oldestFirst].reverse());
+          expect((await paged(audit(), filters, 2)).map((r) => r.id), label).toEqual([...oldestFirst].reverse());
+          expect(await audit().count(filters), label).toBe(want.length);
+        }
+        // The rows come back whole, the new columns included.
+        const [row] = await audit().page({ wouldDeny: 'credential_kind_denied', credentialKind: 'jira-pat' }, { limit: 1 });
+        const i = ROLLOUT.findIndex((r) => r.wouldDeny === 'credential_kind_denied' && r.credentialKind === 'jira-pat');
+        expect(row).toMatchObject({ id: i + 1, credentialKind: 'jira-pat', wouldDeny: 'credential_kind_denied', userAgent: `client/${i}` });
+      });
+
+      it('credentialKind and wouldDeny with a broad range (at least 10,000 matches) still select exactly their rows in time order', async () => {
+        // On SQLite a path prefix or status class matching this many rows walks the time index
+        // (audit-query.ts broadRanges): the two unindexed filters must not skip that choice.
+        const n = 10_050;
+        const big = Array.from({ length: n }, (_, i) =>
+          rec({
+            requestId: `b${i}`,
+            time: T0 + Math.floor(i / 2),
+            credentialKind: i % 97 === 0 ? 'basic' : 'jwt',
+            wouldDeny: i % 89 === 0 ? 'read_only' : null,
+            path: i % 3 ? `/rest/api/2/issue/A-${i}` : '/rest/agile/1.0/board',
+          }),
+        );
+        // The last rows one per batch with indexBatchRows 1: each fills the deferred index furthest
+        // behind (SQLite), so every index table, the path's included, ends up holding the log and the
+        // path prefix's probe sees its 10,000 matches.
+        await write(audit(), big.slice(0, n - 5), 100_000);
+        for (const r of big.slice(n - 5)) await write(audit(), [r], 1);
+        const cases: Array<[AuditFilters, (r: Rec) => boolean]> = [
+          [{ path: '/rest/', credentialKind: 'basic' }, (r) => r.credentialKind === 'basic'],
+          [{ path: '/rest/api/', wouldDeny: 'any' }, (r) => r.wouldDeny !== null && r.path.startsWith('/rest/api/')],
+          [{ statusClass: 2, wouldDeny: 'read_only' }, (r) => r.wouldDeny === 'read_only'],
+          [{ statusClass: 2, path: '/rest/', credentialKind: 'basic', wouldDeny: 'any' }, (r) => r.credentialKind === 'basic' && r.wouldDeny !== null],
+          [{ credentialKind: 'basic', from: T0 + 1000, to: T0 + 4000 }, (r) => r.credentialKind === 'basic' && r.time >= T0 + 1000 && r.time < T0 + 4000],
+        ];
+        for (const [filters, match] of cases) {
+          const oldestFirst = big.flatMap((r, i) => (match(r) ? [i + 1] : []));
+          const label = JSON.stringify(filters);
+          expect(oldestFirst.length, label).toBeGreaterThan(0);
+          expect((await chunked(audit(), filters, 50)).map((r) => r.id), label).toEqual(oldestFirst);
+          expect((await paged(audit(), filters, 50)).map((r) => r.id), label).toEqual([...oldestFirst].reverse());
+          expect(await audit().count(filters), label).toBe(oldestFirst.length);
         }
       });
 

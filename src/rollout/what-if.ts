@@ -1,0 +1,128 @@
+// "What would this change have done?": a candidate config replayed over a period of recorded
+// requests (replay.ts), compared with what happened. Totals first, then who and what, then rows.
+import type { Policy } from '../config/policy.js';
+import type { AuditRow, AuditStore } from '../store/audit-store.js';
+import { pathTemplate } from './path-template.js';
+import { recordedVerdict, Replayer } from './replay.js';
+import { scanRows, type ScanOptions } from './scan.js';
+import { Tally } from './tally.js';
+
+export interface ReplayChange {
+  time: string;
+  replica: string;
+  id: number;
+  requestId: string;
+  method: string;
+  path: string;
+  user: string | null;
+  client: string | null;
+  clientIp: string;
+  /** What happened: "allowed" or the code it was refused with. */
+  was: string;
+  /** What the candidate answers. */
+  now: string;
+  stage?: string;
+  rule?: string;
+}
+
+type Counts = { allowedToDenied: number; deniedToAllowed: number };
+const zero = (): Counts => ({ allowedToDenied: 0, deniedToAllowed: 0 });
+type Top = Counts & { name: string; firstSeen: string; lastSeen: string };
+
+export interface ReplayResult {
+  from: string;
+  to: string;
+  /** Rows read. */
+  scanned: number;
+  /** Rows judged (scanned minus undetermined). */
+  replayed: number;
+  unchanged: number;
+  allowedToDenied: number;
+  deniedToAllowed: number;
+  /** Refused either way, with another code. */
+  codeChanged: number;
+  /** Allowed by the candidate, but a rule of it in report mode would have refused. */
+  wouldDeny: number;
+  undetermined: number;
+  undeterminedBy: Record<string, number>;
+  /** The code each change is about: the new refusal (allowed -> denied) or the old one (denied -> allowed). */
+  byCode: Record<string, Counts>;
+  byUser: Top[];
+  byClient: Top[];
+  byPath: Top[];
+  /** Distinct users (or claimed principals) with a change. */
+  users: number;
+  /** The first changed rows, oldest first (at most `maxChanges`). */
+  changes: ReplayChange[];
+  notes: string[];
+}
+
+export const REPLAY_NOTES = [
+  'Verification is not replayed: each request keeps the identity proven when it was recorded (issuer, claim and client-list changes are not reflected).',
+  'Client addresses are the ones resolved then (access.trustedProxies changes are not reflected).',
+  'Requests on paths outside protectedPaths were not recorded and are not judged.',
+];
+
+export interface ReplayOptions extends ScanOptions {
+  maxChanges?: number;
+  topN?: number;
+}
+
+const clientOf = (r: AuditRow): string | null => (r.tokenId !== null ? `token ${r.tokenId}` : r.clientId !== null ? `client ${r.clientId}` : null);
+const principalOf = (r: AuditRow, cp?: string): string => r.user ?? cp ?? '(anonymous)';
+
+/** Replays `candidate` over the rows recorded in [from, to). */
+export async function replayPeriod(store: AuditStore, candidate: Policy, from: number, to: number, opts: ReplayOptions = {}): Promise<ReplayResult> {
+  const replayer = new Replayer(candidate);
+  const maxChanges = opts.maxChanges ?? 200;
+  const res: ReplayResult = {
+    from: new Date(from).toISOString(), to: new Date(to).toISOString(), scanned: 0, replayed: 0, unchanged: 0, allowedToDenied: 0, deniedToAllowed: 0,
+    codeChanged: 0, wouldDeny: 0, undetermined: 0, undeterminedBy: {}, byCode: {}, byUser: [], byClient: [], byPath: [], users: 0, changes: [], notes: REPLAY_NOTES,
+  };
+  const users = new Tally(zero);
+  const clients = new Tally(zero);
+  const paths = new Tally(zero);
+  const visit = (row: AuditRow) => {
+    const now = replayer.judge(row);
+    if (now.undetermined !== undefined) {
+      res.undetermined++;
+      res.undeterminedBy[now.undetermined] = (res.undeterminedBy[now.undetermined] ?? 0) + 1;
+      return;
+    }
+    res.replayed++;
+    const was = recordedVerdict(row);
+    if (was.allow === now.allow) {
+      if (!was.allow && was.code !== now.code) res.codeChanged++;
+      else res.unchanged++;
+      if (now.allow && now.wouldDeny.length) res.wouldDeny++;
+      return;
+    }
+    const dir: keyof Counts = was.allow ? 'allowedToDenied' : 'deniedToAllowed';
+    res[dir]++;
+    const code = was.allow ? now.code : was.code;
+    (res.byCode[code] ??= zero())[dir]++;
+    let cp: string | undefined;
+    if (row.user === null && row.facts) cp = (JSON.parse(row.facts) as { cp?: string }).cp;
+    users.at(principalOf(row, cp), row.time)[dir]++;
+    const client = clientOf(row);
+    if (client) clients.at(client, row.time)[dir]++;
+    paths.at(`${row.method} ${pathTemplate(row.path)}`, row.time)[dir]++;
+    if (res.changes.length < maxChanges) {
+      const c: ReplayChange = {
+        time: new Date(row.time).toISOString(), replica: row.replica, id: row.id, requestId: row.requestId, method: row.method, path: row.path,
+        user: row.user ?? cp ?? null, client, clientIp: row.clientIp, was: was.code, now: now.code,
+      };
+      if (!now.allow && now.stage) c.stage = now.stage;
+      if (!now.allow && now.rule) c.rule = now.rule;
+      res.changes.push(c);
+    }
+  };
+  res.scanned = await scanRows(store, { from, to }, visit, opts);
+  const n = opts.topN ?? 20;
+  const score = (c: Counts) => c.allowedToDenied + c.deniedToAllowed;
+  res.byUser = users.top(n, score);
+  res.byClient = clients.top(n, score);
+  res.byPath = paths.top(n, score);
+  res.users = users.size;
+  return res;
+}
