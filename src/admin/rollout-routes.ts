@@ -12,6 +12,7 @@ import { replayPeriod } from '../rollout/what-if.js';
 import { checkCandidate } from './config-service.js';
 import { isObj } from './config-doc.js';
 import { fieldError, readJson } from './http-util.js';
+import type { ReadinessReport, ReplayResult } from './wire.js';
 
 /** The longest period a report or replay reads (the audit log's retention bounds it anyway). */
 const MAX_PERIOD_MS = 400 * 86_400_000;
@@ -29,7 +30,9 @@ export function registerRolloutRoutes(router: Router, rt: Runtime): void {
   router.get('/api/readiness', async (ctx) => {
     const { from, to } = periodOf(ctx.query.since, rt.deps.clock.now());
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await readinessReport(rt.stores.audit, from, to);
+    // The admin UI reads this as wire.ts ReadinessReport: the compiler keeps the two in step.
+    const report: ReadinessReport = await readinessReport(rt.stores.audit, from, to);
+    ctx.body = report;
   });
 
   router.get('/api/readiness/export', async (ctx) => {
@@ -49,6 +52,8 @@ export function registerRolloutRoutes(router: Router, rt: Runtime): void {
     if (!isObj(body.config)) throw fieldError('config', 'must be the candidate configuration document (as GET /api/config returns it in "config")');
     const { from, to } = periodOf(body.since, rt.deps.clock.now());
     const { policy } = checkCandidate(rt, body.config);
-    ctx.body = await replayPeriod(rt.stores.audit, policy, from, to);
+    // The admin UI's save preview reads this as wire.ts ReplayResult.
+    const result: ReplayResult = await replayPeriod(rt.stores.audit, policy, from, to);
+    ctx.body = result;
   });
 }

@@ -108,3 +108,110 @@ export interface AdminApiKey {
   lastUsedAt: number | null;
   revokedAt: number | null;
 }
+
+/** One row of a readiness table: a user, client, address, user agent or path, with its counts. */
+export interface ReadinessTopRow {
+  name: string;
+  requests: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+/**
+ * One switch of GET /api/readiness (src/rollout/readiness.ts ReadinessSwitch): a credential kind an
+ * admin may turn off, or a rule in report mode, and who would break if it were made.
+ */
+export interface ReadinessSwitch {
+  /** "credentials:basic" (a credential kind's setting) or "rule:readOnlyGroups:contractors" (a report-mode rule). */
+  id: string;
+  kind: 'credential' | 'rule';
+  title: string;
+  /** The setting the switch is ("credentials.basic: deny"). */
+  setting: string;
+  /** The code the requests would be refused with. */
+  code: string;
+  /** Requests in the period that were not refused and would be. */
+  requests: number;
+  /** Requests of this kind already refused in the period (any reason). */
+  refused: number;
+  users: number;
+  clients: number;
+  addresses: number;
+  userAgents: number;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  /** How the credential was sent, where that differs (Basic: header or os_username/os_password). */
+  forms: Record<string, number>;
+  top: { users: ReadinessTopRow[]; clients: ReadinessTopRow[]; addresses: ReadinessTopRow[]; userAgents: ReadinessTopRow[]; paths: ReadinessTopRow[] };
+  /** Requests that would break per bucket (ReadinessReport.bucketMs), oldest first, gaps as 0. */
+  series: Array<{ t: string; requests: number }>;
+}
+
+/** GET /api/readiness?since=7d */
+export interface ReadinessReport {
+  from: string;
+  to: string;
+  /** Audit rows read. */
+  scanned: number;
+  bucketMs: number;
+  switches: ReadinessSwitch[];
+}
+
+/** One request whose outcome a candidate config changes (POST /api/replay; src/rollout/what-if.ts ReplayChange). */
+export interface ReplayChange {
+  time: string;
+  replica: string;
+  id: number;
+  requestId: string;
+  method: string;
+  path: string;
+  user: string | null;
+  client: string | null;
+  clientIp: string;
+  /** What happened: "allowed" or the code it was refused with. */
+  was: string;
+  /** What the candidate answers. */
+  now: string;
+  stage?: string;
+  rule?: string;
+}
+
+export interface ReplayCounts {
+  allowedToDenied: number;
+  deniedToAllowed: number;
+}
+
+export interface ReplayTop extends ReplayCounts {
+  name: string;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+/** POST /api/replay {config, since}: the candidate replayed over the recorded requests of the period. */
+export interface ReplayResult {
+  from: string;
+  to: string;
+  /** Rows read. */
+  scanned: number;
+  /** Rows judged (scanned minus undetermined). */
+  replayed: number;
+  unchanged: number;
+  allowedToDenied: number;
+  deniedToAllowed: number;
+  /** Refused either way, with another code. */
+  codeChanged: number;
+  /** Allowed by the candidate, but a rule of it in report mode would have refused. */
+  wouldDeny: number;
+  undetermined: number;
+  undeterminedBy: Record<string, number>;
+  /** The code each change is about: the new refusal (allowed -> denied) or the old one (denied -> allowed). */
+  byCode: Record<string, ReplayCounts>;
+  byUser: ReplayTop[];
+  byClient: ReplayTop[];
+  byPath: ReplayTop[];
+  /** Distinct users (or claimed principals) with a change. */
+  users: number;
+  /** The first changed rows, oldest first. */
+  changes: ReplayChange[];
+  notes: string[];
+}
