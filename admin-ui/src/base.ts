@@ -1,8 +1,12 @@
 // Base classes: light-DOM Lit elements (one global stylesheet, no inline styles under the CSP) and
-// the configuration page that loads GET /api/config, edits a draft and saves it with PUT.
+// the configuration page that loads GET /api/config, edits a draft and saves it with PUT. Before a
+// save the edited document is replayed over the last days' requests (POST /api/replay); a change
+// that would have refused some of them is saved only after the admin confirms it in a dialog.
 import { html, LitElement, nothing, type TemplateResult } from 'lit';
 import { api, ApiError, get, type ConfigMeta, type Issue, type PutConfigResult } from './api.js';
 import { covers, Form, type FormHost } from './fields.js';
+import { PREVIEW_SINCE, previewCodes, previewSentence, renderPreview } from './preview.js';
+import type { ReplayResult } from '../../src/admin/wire.js';
 
 export class LightElement extends LitElement {
   protected override createRenderRoot(): HTMLElement {
@@ -31,6 +35,10 @@ export abstract class ConfigPage extends LightElement implements FormHost {
   dirty = false;
   status: Status = null;
   saving = false;
+  /** What the last save attempt's document would have done to recorded traffic (null: not previewed). */
+  preview: ReplayResult | null = null;
+  /** The confirmation dialog is open: the preview would have refused requests. */
+  confirming = false;
 
   abstract readonly heading: string;
   abstract renderForm(f: Form): TemplateResult;
@@ -52,6 +60,8 @@ export abstract class ConfigPage extends LightElement implements FormHost {
   }
 
   async load(): Promise<void> {
+    this.preview = null;
+    this.confirming = false;
     try {
       this.reset(await get<ConfigMeta>('/api/config'));
       this.issues = [];
@@ -61,7 +71,54 @@ export abstract class ConfigPage extends LightElement implements FormHost {
     this.requestUpdate();
   }
 
+  /**
+   * Save: replay the edited document first; when it would have refused recorded requests, ask in a
+   * dialog and save only on "Save anyway". A failed replay (e.g. 400 config_invalid) falls through to
+   * the PUT, whose issues are shown beside their fields.
+   */
   async save(): Promise<void> {
+    if (this.saving || this.confirming) return;
+    this.preview = null;
+    if (this.dirty) {
+      this.saving = true;
+      this.status = { kind: 'info', text: 'Checking what this change would have done…' };
+      this.requestUpdate();
+      try {
+        this.preview = await api<ReplayResult>('POST', '/api/replay', { config: this.draft, since: PREVIEW_SINCE });
+      } catch {
+        this.preview = null;
+      } finally {
+        this.saving = false;
+      }
+      if (this.preview && this.preview.allowedToDenied > 0) {
+        this.confirming = true;
+        this.status = { kind: 'info', text: 'Not saved yet: confirm or cancel.' };
+        this.requestUpdate();
+        return;
+      }
+    }
+    await this.put();
+  }
+
+  /** The admin's answer in the confirmation dialog. */
+  private async answer(save: boolean): Promise<void> {
+    if (!this.confirming) return;
+    this.confirming = false;
+    if (save) await this.put();
+    else {
+      this.status = { kind: 'info', text: 'Not saved. Your changes are still here.' };
+      this.requestUpdate();
+    }
+  }
+
+  override updated(): void {
+    const d = this.querySelector<HTMLDialogElement>('dialog.confirm-save');
+    if (!d) return;
+    if (this.confirming && !d.open) d.showModal();
+    else if (!this.confirming && d.open) d.close();
+  }
+
+  private async put(): Promise<void> {
     if (this.saving) return;
     this.saving = true;
     this.status = { kind: 'info', text: 'Saving…' };
@@ -114,7 +171,33 @@ export abstract class ConfigPage extends LightElement implements FormHost {
           <button type="button" ?disabled=${!this.dirty || this.saving} @click=${() => void this.load()}>Discard changes</button>
           ${this.dirty ? html`<span class="dirty">Unsaved changes${local ? ` (${local} problem(s) found while typing)` : ''}</span>` : nothing}
           ${statusLine(this.status)}
+          ${this.preview ? renderPreview(this.preview) : nothing}
         </div>
-      </form>`;
+      </form>
+      ${this.renderConfirm()}`;
+  }
+
+  /** The in-page confirmation (a modal <dialog>; Escape or Cancel keeps the draft unsaved). */
+  private renderConfirm(): TemplateResult {
+    const r = this.preview;
+    return html`<dialog class="confirm-save" aria-labelledby="confirm-save-h" aria-describedby="confirm-save-text"
+      @close=${() => void this.answer(false)}>
+      ${r && this.confirming
+        ? html`<h2 id="confirm-save-h">Save a change that refuses requests?</h2>
+            <p id="confirm-save-text"><strong>${previewSentence(r)}</strong></p>
+            ${previewCodes(r)}
+            ${r.byUser.length
+              ? html`<p>Most affected: ${r.byUser
+                  .filter((u) => u.allowedToDenied > 0)
+                  .slice(0, 5)
+                  .map((u, i) => html`${i ? ', ' : ''}<strong>${u.name}</strong> (${u.allowedToDenied})`)}.</p>`
+              : nothing}
+            <p class="help">To find out first without refusing anyone, put the rule in report mode (Access rules, "Report-only rules") and follow it on the Readiness page.</p>
+            <div class="actions">
+              <button type="button" class="primary danger-fill" @click=${() => void this.answer(true)}>Save anyway</button>
+              <button type="button" autofocus @click=${() => void this.answer(false)}>Cancel</button>
+            </div>`
+        : nothing}
+    </dialog>`;
   }
 }

@@ -18,6 +18,7 @@ import { reclassifyRecorded } from '../pipeline/credentials/classify.js';
 import { accessView, decideAccess } from '../pipeline/authorize/decide.js';
 import { planRateLimit } from '../pipeline/rate-limit/plan.js';
 import { modesOf } from '../pipeline/enforcement/modes.js';
+import { clientAllowed } from '../pipeline/verify/jwt/claims.js';
 
 export interface Verdict {
   allow: boolean;
@@ -97,6 +98,16 @@ export class Replayer {
         if (was.stage === 'verify') return deny(was.code, 'verify', was.rule);
         identity = recordedIdentity(row, f);
         if (!identity) return { undetermined: `${kind} was not verified when recorded` };
+        // Except the verifier's client ACL for app-only tokens, which the candidate may change: asked
+        // where the verifier asks it (before authorize), with the verifier's own function.
+        if (identity.source === 'jwt' && identity.isServicePrincipal) {
+          const issuer = p.config.jwt.issuers.find((i) => i.name === identity!.issuer);
+          if (!issuer) return { undetermined: 'its issuer is not in the candidate config' };
+          const mapped = identity.clientId !== undefined ? issuer.clients?.jiraAccounts[identity.clientId] : undefined;
+          const report = modes.modeOf('clientAcl', issuer.name) === 'report' && mapped !== undefined;
+          if (!clientAllowed(issuer, identity.clientId) && !report) return deny('client_not_allowed', 'verify', 'client-acl');
+          if (mapped !== identity.username) return { undetermined: 'the service principal maps to another Jira account in the candidate config' };
+        }
       }
     }
 

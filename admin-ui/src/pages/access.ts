@@ -1,11 +1,20 @@
 // Access rules: the master switch, protected paths, bypass and lockdown, groups, read-only,
-// IP allow-lists (checked while typing), trusted proxies.
+// IP allow-lists (checked while typing), trusted proxies, and which rules only report (issue 18).
 import { html, type TemplateResult } from 'lit';
 import { ConfigPage } from '../base.js';
 import { cidrProblem } from '../cidr.js';
 import type { Form } from '../fields.js';
 
 const PATTERN_HELP = 'One per line: an exact path "/rest/x", a prefix "/rest/x/*", or "METHOD /path".';
+const MODES = ['enforce', 'report'];
+const FAMILIES = ['credentials', 'lockdown', 'allowedGroups', 'readOnlyGroups', 'ipAllowlist', 'clientAcl', 'tokenScope', 'rateLimit'];
+/** Feedback while typing; the server checks each key fully (its message shows beside the field). */
+function ruleLineProblem(key: string, mode: string): string | null {
+  if (!MODES.includes(mode)) return `"${key}": the mode is enforce or report, not "${mode}"`;
+  const family = key.split(':')[0]!;
+  if (!FAMILIES.includes(family)) return `"${family}" is not a rule family (${FAMILIES.join(', ')})`;
+  return null;
+}
 const cidrList = (s: string) =>
   s
     .split(',')
@@ -45,6 +54,26 @@ export class AccessPage extends ConfigPage {
         ${f.bool(['access', 'bypassSkipsIpAllowlist'], 'Bypassed paths skip the IP allow-list')}
         ${f.list(['access', 'trustedProxies'], 'Trusted proxies', { help: 'CIDRs whose X-Forwarded-For is believed (reverse proxy compatibility).', check: cidrProblem })}
         ${f.text(['access', 'clientIpHeader'], 'Client IP header')}
+      </fieldset>
+      <fieldset>
+        <legend>Report-only rules</legend>
+        <p class="help">
+          A rule in report mode refuses nobody: the request goes on as if the rule were absent, and its audit row records the code it would
+          have been refused with ("would deny"). Use it to see who a new rule would lock out before enforcing it; the Readiness page lists them.
+          Forged, expired or malformed credentials are always refused.
+        </p>
+        ${f.select(['enforcement', 'mode'], 'Mode of every rule not listed below', [
+          ['enforce', 'enforce (refuse)'],
+          ['report', 'report only (record what would be refused)'],
+        ])}
+        ${f.map(['enforcement', 'rules'], 'Per-rule modes', {
+          help: html`One rule per line, "rule = enforce" or "rule = report". A rule is a family (<code>credentials</code>, <code>lockdown</code>,
+            <code>allowedGroups</code>, <code>readOnlyGroups</code>, <code>ipAllowlist</code>, <code>clientAcl</code>, <code>tokenScope</code>,
+            <code>rateLimit</code>) or one entry of it: <code>credentials:basic</code>, <code>readOnlyGroups:contractors</code>,
+            <code>ipAllowlist:global</code>, <code>clientAcl:&lt;issuer name&gt;</code>, <code>rateLimit:groups.&lt;group&gt;</code>.`,
+          placeholder: 'readOnlyGroups:contractors = report',
+          check: ruleLineProblem,
+        })}
       </fieldset>`;
   }
 }

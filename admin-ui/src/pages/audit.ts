@@ -1,7 +1,10 @@
-// Audit log: filters, keyset paging, row detail, CSV/NDJSON export of the filtered rows.
+// Audit log: filters, keyset paging, row detail, CSV/NDJSON export of the filtered rows. The filters
+// are also read from the location hash ("#/audit?credentialKind=basic", "#/audit?wouldDeny=read_only":
+// the Readiness page links here) and written back to it when applied, so a filtered view has a link.
 import { html, nothing, type TemplateResult } from 'lit';
 import { ApiError, get, qs, type Issue } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
+import { hashQuery } from '../format.js';
 import type { AuditEntryView } from '../../../src/admin/wire.js';
 
 type Entry = AuditEntryView;
@@ -15,6 +18,32 @@ const FILTERS: Array<[string, string, string]> = [
   ['path', 'Path prefix', '/rest/api/2/'],
 ];
 
+/** Credential kinds as audit rows name them (the credentialKind filter). */
+const CREDENTIAL_KINDS: Array<[string, string]> = [
+  ['', 'any'],
+  ['basic', 'basic (Jira password)'],
+  ['jira-pat', 'jira-pat (personal access token)'],
+  ['oauth1', 'oauth1 (application link)'],
+  ['opaque-bearer', "opaque-bearer (Jira's OAuth 2.0)"],
+  ['session', 'session (Jira cookie)'],
+  ['anonymous', 'anonymous'],
+  ['jwt', 'jwt'],
+  ['api-token', 'api-token (sidecar token)'],
+];
+
+/** Every filter the page sends (and accepts from the hash). */
+const FILTER_KEYS = ['from', 'to', ...FILTERS.map(([k]) => k), 'decision', 'credentialKind', 'wouldDeny'];
+
+function filtersFromHash(): Record<string, string> {
+  const q = hashQuery();
+  const f: Record<string, string> = {};
+  for (const k of FILTER_KEYS) {
+    const v = q.get(k)?.trim();
+    if (v) f[k] = v;
+  }
+  return f;
+}
+
 export class AuditPage extends LightElement {
   filters: Record<string, string> = {};
   items: Entry[] = [];
@@ -25,9 +54,27 @@ export class AuditPage extends LightElement {
   status: Status = null;
   loading = false;
 
+  private readonly onHash = () => {
+    // Only while this page is the route (the shell swaps pages on the same event).
+    if (!/^#\/?audit(\?|$)/.test(location.hash)) return;
+    const next = filtersFromHash();
+    if (JSON.stringify(next) === JSON.stringify(this.filters)) return;
+    this.filters = next;
+    this.cursors = [undefined];
+    this.selected = null;
+    void this.load();
+  };
+
   override connectedCallback(): void {
     super.connectedCallback();
+    this.filters = filtersFromHash();
+    window.addEventListener('hashchange', this.onHash);
     void this.load();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    window.removeEventListener('hashchange', this.onHash);
   }
 
   /** The filters as the API takes them (datetime-local is local time; the API wants an instant). */
@@ -63,6 +110,8 @@ export class AuditPage extends LightElement {
     const d = new FormData(e.target as HTMLFormElement);
     this.filters = {};
     for (const [k, v] of d.entries()) if (typeof v === 'string' && v.trim()) this.filters[k] = v.trim();
+    // The filtered view gets a link of its own (replaceState: no hashchange, no history entry per apply).
+    history.replaceState(null, '', `#/audit${qs(this.filters)}`);
     this.cursors = [undefined];
     this.selected = null;
     void this.load();
@@ -106,6 +155,12 @@ export class AuditPage extends LightElement {
           <select id="a-decision" name="decision">
             ${['', 'allow', 'deny', 'passthrough', 'error'].map((d) => html`<option value=${d} ?selected=${(f.decision ?? '') === d}>${d || 'any'}</option>`)}
           </select>${this.err('decision')}</div>
+        <div class="field"><label for="a-credentialKind">Credential kind</label>
+          <select id="a-credentialKind" name="credentialKind" aria-describedby="a-credentialKind-err">
+            ${CREDENTIAL_KINDS.map(([k, label]) => html`<option value=${k} ?selected=${(f.credentialKind ?? '') === k}>${label}</option>`)}
+            ${f.credentialKind && !CREDENTIAL_KINDS.some(([k]) => k === f.credentialKind) ? html`<option value=${f.credentialKind} selected>${f.credentialKind}</option>` : nothing}
+          </select>${this.err('credentialKind')}</div>
+        <div class="field"><label for="a-wouldDeny">Would deny (report-only)</label><input id="a-wouldDeny" name="wouldDeny" placeholder="any or read_only" .value=${f.wouldDeny ?? ''} aria-describedby="a-wouldDeny-err" />${this.err('wouldDeny')}</div>
         <div class="actions">
           <button type="submit" class="primary">Apply filters</button>
           <a class="button" href=${this.exportHref('csv')} download>Export CSV</a>
@@ -121,7 +176,7 @@ export class AuditPage extends LightElement {
           ${this.items.map(
             (e) => html`<tr class=${this.selected?.id === e.id && this.selected.replica === e.replica ? 'selected' : ''}>
               <td><button type="button" class="link" aria-label=${`Details of request ${e.requestId}`} @click=${() => ((this.selected = e), this.requestUpdate())}>${e.time.replace('T', ' ').slice(0, 19)}</button></td>
-              <td><span class="badge ${e.decision}">${e.decision}</span></td><td>${e.status}</td><td><code>${e.reason}</code></td><td>${e.method}</td>
+              <td><span class="badge ${e.decision}">${e.decision}</span></td><td>${e.status}</td><td><code>${e.reason}</code>${e.wouldDeny ? html` <span class="badge would-deny" title="A rule in report mode would have refused it">would deny: ${e.wouldDeny}</span>` : nothing}</td><td>${e.method}</td>
               <td class="path">${e.path}</td><td>${e.user ?? '—'}</td><td>${e.clientIp}</td><td>${e.latencyMs} ms</td>
             </tr>`,
           )}

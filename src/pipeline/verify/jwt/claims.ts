@@ -45,6 +45,10 @@ export function hasGroupsOverage(p: JWTPayload): boolean {
  * outside clients.allow that has a clients.jiraAccounts entry is let through here, and authorize's
  * client-acl rule records what enforcing it would have answered.
  */
+/** The issuer's client ACL: an app-only token's client must be in clients.allow (replay asks this too). */
+export const clientAllowed = (cfg: IssuerMatch['issuer']['cfg'], aclClient: string | undefined): boolean =>
+  !!cfg.clients && aclClient !== undefined && cfg.clients.allow.includes(aclClient);
+
 export function identityFromClaims(p: JWTPayload, match: IssuerMatch, clientAclReport = false): ClaimsResult {
   const { issuer, tenant } = match;
   const cfg = issuer.cfg;
@@ -63,7 +67,7 @@ export function identityFromClaims(p: JWTPayload, match: IssuerMatch, clientAclR
   if (isServicePrincipal) {
     const clients = cfg.clients;
     const reportable = clientAclReport && aclClient !== undefined && clients?.jiraAccounts[aclClient] !== undefined;
-    if ((!clients || aclClient === undefined || !clients.allow.includes(aclClient)) && !reportable) {
+    if (!clientAllowed(cfg, aclClient) && !reportable) {
       return { ok: false, code: 'client_not_allowed', rule: 'client-acl', detail: `client ${clientId ?? '(none)'} (claim ${clientClaim}) is not in jwt.issuers[${cfg.name}].clients.allow` };
     }
     username = clients!.jiraAccounts[aclClient!];
