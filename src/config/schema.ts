@@ -159,7 +159,13 @@ export const configSchema = z.strictObject({
   protectedPaths: z.array(z.string().startsWith('/', 'must start with "/"')).default(['/rest/']),
   bypass: z.array(pathPattern).default([]),
   publicApiLockdown: z
-    .strictObject({ enabled: z.boolean().default(false), all: z.boolean().default(false), paths: z.array(pathPattern).default([]) })
+    .strictObject({
+      enabled: z.boolean().default(false),
+      all: z.boolean().default(false),
+      paths: z.array(pathPattern).default([]),
+      /** Report-only lockdown (the same as enforcement.rules.lockdown; a rules entry wins). */
+      mode: ruleMode.optional(),
+    })
     .prefault({}),
   credentials: z
     .strictObject({
@@ -171,6 +177,8 @@ export const configSchema = z.strictObject({
       anonymous: credentialAction.default('passthrough'),
       jwt: bearerAction.default('verify'),
       apiToken: bearerAction.default('verify'),
+      /** Report-only for every kind's "deny" (the same as enforcement.rules.credentials; a rules entry wins). */
+      mode: ruleMode.optional(),
     })
     .prefault({}),
   jwt: z
@@ -257,6 +265,8 @@ export const configSchema = z.strictObject({
       redisTimeoutMs: durationMs(1000),
       groups: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
       clients: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
+      /** Report-only rate limits (the same as enforcement.rules.rateLimit; a rules entry wins). */
+      mode: ruleMode.optional(),
     })
     .prefault({})
     .superRefine((v, ctx) => {

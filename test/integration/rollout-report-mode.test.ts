@@ -228,6 +228,18 @@ describe('report mode, family by family', () => {
     expect(after.status).toBe(429);
   });
 
+  it("a family's own settings object may say mode: report (publicApiLockdown.mode, credentials.mode), and an enforcement.rules entry wins over it", async () => {
+    configure({ publicApiLockdown: { enabled: true, all: true, mode: 'report' } });
+    const r = await call('GET', '/rest/api/2/serverInfo');
+    expect(r.reached).toHaveLength(1);
+    expect((await rowOf(r.requestId)).wouldDeny).toBe('lockdown');
+    configure({ credentials: { mode: 'report' }, enforcement: { rules: { 'credentials:basic': 'enforce' } } });
+    const b = await call('GET', '/rest/api/2/myself', [basic('bo')]);
+    expect(JSON.parse(b.body).error).toBe('credential_kind_denied');
+    configure({ credentials: { session: 'deny', mode: 'report' } });
+    expect((await call('GET', '/rest/api/2/myself', [['Cookie', 'JSESSIONID=x']])).reached).toHaveLength(1);
+  });
+
   it('several rules in report mode: every one is recorded in order; the column holds the first', async () => {
     configure({ access: { readOnlyGroups: ['auditors'], ipAllowlist: ['10.0.0.0/8'] }, enforcement: { mode: 'report' } });
     const r = await call('DELETE', '/rest/api/2/issue/DEMO-2', [bearer(userToken('amy', ['auditors']))]);

@@ -32,7 +32,7 @@ export const accessView = perPolicy<AccessView>((c) => {
     groupIpAllowlists: new Map(Object.entries(a.groupIpAllowlists).map(([g, l]) => [g, parseRanges(l)])),
     bypassSkipsIpAllowlist: a.bypassSkipsIpAllowlist,
     clientAllow: new Map(c.jwt.issuers.map((i) => [i.name, new Set(i.clients?.allow ?? [])])),
-    modes: modeView(c.enforcement),
+    modes: modeView(c),
   });
 });
 

@@ -83,7 +83,7 @@ export function reclassifyRecorded(kind: CredentialKind, rule: string | undefine
   // An opaque bearer token is introspected when introspection is on, else it is Jira's OAuth 2.0 token.
   const r = kind === 'opaque-bearer' ? (kinds.introspection ? 'introspection' : 'jiraOAuth2') : rule;
   if (r === 'introspection') return decide(kind, 'verify', r, 'opaque Bearer token (introspection)');
-  const action = r === undefined ? undefined : (kinds.actions as Record<string, Credential['action'] | undefined>)[r];
+  const action = r === undefined || r === 'mode' ? undefined : (kinds.actions as unknown as Record<string, Credential['action'] | undefined>)[r];
   return action === undefined ? undefined : decide(kind, action, r!, `recorded ${kind}`);
 }
 

@@ -17,16 +17,26 @@ export interface ModeView {
   modeOf(family: RuleFamily, entry?: string): RuleMode;
 }
 
-export function modeView(e: Config['enforcement']): ModeView {
-  const rules = new Map(Object.entries(e.rules));
-  const allEnforced = e.mode === 'enforce' && [...rules.values()].every((m) => m === 'enforce');
+/**
+ * The modes of a config: enforcement.rules (an entry, then its family), then the `mode` a family's
+ * own settings object may carry (credentials.mode, publicApiLockdown.mode, rateLimit.mode), then
+ * enforcement.mode.
+ */
+export function modeView(c: Pick<Config, 'enforcement' | 'credentials' | 'publicApiLockdown' | 'rateLimit'>): ModeView {
+  const e = c.enforcement;
+  const rules = new Map<string, RuleMode>(Object.entries(e.rules));
+  const own: Partial<Record<RuleFamily, RuleMode>> = {};
+  if (c.credentials.mode) own.credentials = c.credentials.mode;
+  if (c.publicApiLockdown.mode) own.lockdown = c.publicApiLockdown.mode;
+  if (c.rateLimit.mode) own.rateLimit = c.rateLimit.mode;
+  const allEnforced = e.mode === 'enforce' && [...rules.values(), ...Object.values(own)].every((m) => m === 'enforce');
   return Object.freeze({
     allEnforced,
     modeOf(family: RuleFamily, entry?: string): RuleMode {
       if (allEnforced) return 'enforce';
-      return (entry !== undefined ? rules.get(`${family}:${entry}`) : undefined) ?? rules.get(family) ?? e.mode;
+      return (entry !== undefined ? rules.get(`${family}:${entry}`) : undefined) ?? rules.get(family) ?? own[family] ?? e.mode;
     },
   });
 }
 
-export const modesOf = perPolicy<ModeView>((c) => modeView(c.enforcement));
+export const modesOf = perPolicy<ModeView>((c) => modeView(c));
