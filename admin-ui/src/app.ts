@@ -7,6 +7,7 @@ export const ROUTES: Array<{ hash: string; label: string; tag: string }> = [
   { hash: 'overview', label: 'Overview', tag: 'page-overview' },
   { hash: 'authentication', label: 'Authentication', tag: 'page-authentication' },
   { hash: 'access', label: 'Access rules', tag: 'page-access' },
+  { hash: 'readiness', label: 'Readiness', tag: 'page-readiness' },
   { hash: 'rate-limits', label: 'Rate limits', tag: 'page-rate-limits' },
   { hash: 'tokens', label: 'Tokens', tag: 'page-tokens' },
   { hash: 'test', label: 'Test a token', tag: 'page-test' },
@@ -113,6 +114,8 @@ export class AdminApp extends LightElement {
         return html`<page-authentication></page-authentication>`;
       case 'page-access':
         return html`<page-access></page-access>`;
+      case 'page-readiness':
+        return html`<page-readiness></page-readiness>`;
       case 'page-rate-limits':
         return html`<page-rate-limits></page-rate-limits>`;
       case 'page-tokens':

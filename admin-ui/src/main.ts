@@ -3,6 +3,7 @@ import './styles.css';
 import './pages/overview.js';
 import './pages/authentication.js';
 import './pages/access.js';
+import './pages/readiness.js';
 import './pages/rate-limits.js';
 import './pages/tokens.js';
 import './pages/test.js';

@@ -30,18 +30,19 @@ export function auditHref(s: ReadinessSwitch): string {
 /** "Turn off Basic auth (Jira passwords): 14 users, 3 integrations used it in the last 7 days (1,204 requests)". */
 export function switchSentence(s: ReadinessSwitch, since: string): string {
   const period = periodText(since);
-  if (s.requests === 0) return `${s.title}: nobody used it in ${period}: safe to switch.`.replace(/: nobody/, ': Nobody');
+  if (s.requests === 0) return `${s.title}: Nobody used it in ${period}: safe to switch.`;
   const who = [plural(s.users, 'user'), ...(s.clients ? [plural(s.clients, 'integration')] : [])].join(', ');
   const verb = s.kind === 'credential' ? `used it in ${period}` : `would have been refused in ${period}`;
   return `${s.title}: ${who} ${verb} (${plural(s.requests, 'request')}).`;
 }
 
-const TABLES: Array<[keyof ReadinessSwitch['top'], string, keyof ReadinessSwitch | null]> = [
-  ['users', 'Users', 'users'],
-  ['clients', 'Integrations (clients)', 'clients'],
-  ['addresses', 'Client addresses', 'addresses'],
-  ['userAgents', 'User agents', 'userAgents'],
-  ['paths', 'Paths', null],
+/** [top list, caption, column heading, the switch's distinct count of it]. */
+const TABLES: Array<[keyof ReadinessSwitch['top'], string, string, 'users' | 'clients' | 'addresses' | 'userAgents' | null]> = [
+  ['users', 'Users', 'User', 'users'],
+  ['clients', 'Integrations (clients)', 'Client', 'clients'],
+  ['addresses', 'Client addresses', 'Address', 'addresses'],
+  ['userAgents', 'User agents', 'User agent', 'userAgents'],
+  ['paths', 'Paths', 'Method and path', null],
 ];
 
 /** A round upper bound for the axis (1, 2, 5 × 10^n). */
@@ -101,7 +102,13 @@ export class SeriesChart extends LightElement {
     const per = this.bucketMs < 86_400_000 ? 'hour' : 'day';
     // At most one x label per ~70px, always the first and last bucket.
     const every = Math.max(1, Math.ceil(series.length / Math.max(2, Math.floor(plotW / 70))));
-    const xLabels = series.map((_, i) => i).filter((i) => i % every === 0 || i === series.length - 1).filter((i, n, a) => !(n === a.length - 2 && a[n + 1]! - i < every / 2 && i !== 0));
+    const xLabels = series.map((_, i) => i).filter((i) => i % every === 0);
+    const last = series.length - 1;
+    if (last > 0 && xLabels[xLabels.length - 1] !== last) {
+      // The last bucket is always labelled; a regular label too close to it gives way.
+      if (last - xLabels[xLabels.length - 1]! < every && xLabels.length > 1) xLabels.pop();
+      xLabels.push(last);
+    }
     const ticks = max % 2 === 0 ? [0, max / 2, max] : [0, max];
     const name = `Requests that would be refused per ${per}, ${periodText(this.since)}: ${num(total)} in total${total ? `, most ${per === 'hour' ? 'at' : 'on'} ${this.label(peak.t)} (${num(peak.requests)})` : ''}.`;
     const axis: SVGTemplateResult = svg`${ticks.map(
@@ -158,12 +165,12 @@ export class ReadinessPage extends LightElement {
     void this.load();
   }
 
-  private table(s: ReadinessSwitch, key: keyof ReadinessSwitch['top'], label: string, total: number | null): TemplateResult {
+  private table(s: ReadinessSwitch, key: keyof ReadinessSwitch['top'], label: string, column: string, total: number | null): TemplateResult {
     const rows: ReadinessTopRow[] = s.top[key];
     const more = total !== null && total > rows.length ? ` (top ${rows.length} of ${num(total)})` : '';
     return html`<div class="table-wrap top-table" data-table=${key}><table>
       <caption>${label}${more}</caption>
-      <thead><tr><th scope="col">${label.replace(/ \(.*\)$/, '').replace(/s$/, '')}</th><th scope="col" class="n">Requests</th><th scope="col">Last seen</th></tr></thead>
+      <thead><tr><th scope="col">${column}</th><th scope="col" class="n">Requests</th><th scope="col">Last seen</th></tr></thead>
       <tbody>
         ${rows.length === 0 ? html`<tr><td colspan="3">None</td></tr>` : nothing}
         ${rows.map((r) => html`<tr><td class="name">${r.name}</td><td class="n">${num(r.requests)}</td><td>${when(r.lastSeen)}</td></tr>`)}
@@ -190,7 +197,7 @@ export class ReadinessPage extends LightElement {
       <p class="verdict">${switchSentence(s, this.since)}</p>
       <dl class="facts">${facts.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
       ${s.series.length ? html`<series-chart .series=${s.series} .bucketMs=${d.bucketMs} .since=${this.since}></series-chart>` : nothing}
-      ${safe ? nothing : html`<div class="top-tables">${TABLES.map(([key, label, total]) => this.table(s, key, label, total === null ? null : (s[total] as number)))}</div>`}
+      ${safe ? nothing : html`<div class="top-tables">${TABLES.map(([key, label, column, total]) => this.table(s, key, label, column, total === null ? null : s[total]))}</div>`}
       <div class="actions">
         <a class="button" href=${auditHref(s)}>Show in audit log</a>
         <a class="button" href=${`/api/readiness/export${qs({ since: this.since, switch: s.id })}`} download>Download CSV</a>
