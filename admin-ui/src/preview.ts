@@ -17,16 +17,18 @@ function refusedUsers(r: ReplayResult): string {
   return `${r.byUser.length < r.users ? 'at least ' : ''}${plural(n, 'user')}`;
 }
 
+const letThrough = (n: number) => `${plural(n, 'request')} that ${n === 1 ? 'was' : 'were'} refused`;
+
 /** "This change would have refused 1,204 requests from 9 users in the last 7 days." and the like. */
 export function previewSentence(r: ReplayResult, since = PREVIEW_SINCE): string {
   const period = periodText(since);
   const parts: string[] = [];
   if (r.allowedToDenied > 0) {
     parts.push(`This change would have refused ${plural(r.allowedToDenied, 'request')} from ${refusedUsers(r)} in ${period}`);
-    if (r.deniedToAllowed > 0) parts.push(`, and let through ${plural(r.deniedToAllowed, 'request')} that were refused`);
+    if (r.deniedToAllowed > 0) parts.push(`, and let through ${letThrough(r.deniedToAllowed)}`);
     parts.push('.');
   } else if (r.deniedToAllowed > 0) {
-    parts.push(`This change would have refused nothing more in ${period}; it would have let through ${plural(r.deniedToAllowed, 'request')} that were refused.`);
+    parts.push(`This change would have refused nothing more in ${period}; it would have let through ${letThrough(r.deniedToAllowed)}.`);
   } else {
     parts.push(`This change would have changed nothing in ${period} (${plural(r.replayed, 'request')} replayed).`);
   }

@@ -62,10 +62,13 @@ const userToken = (username: string, groups: string[]) => issuer.sign({ aud: 'ji
 
 async function sendTraffic() {
   for (const b of BASIC) {
+    const before = upstream.seen.length;
     const r = b.query
       ? await rawRequest(sc.proxyUrl, { path: `${b.path}?os_username=${b.user}&os_password=secret`, headers: [['User-Agent', b.ua]] })
       : await rawRequest(sc.proxyUrl, { path: b.path, headers: [['Authorization', basicAuth(b.user)], ['User-Agent', b.ua]] });
-    expect(r.status, `${b.user} ${b.path}`).toBeLessThan(400);
+    // Passed through: Jira answers (the fake Jira does not read os_username, so that one is its 401).
+    expect(upstream.seen.length, `${b.user} ${b.path} reached Jira`).toBe(before + 1);
+    if (!b.query) expect(r.status, `${b.user} ${b.path}`).toBe(200);
   }
   for (const c of CONTRACTOR_POSTS) {
     const r = await rawRequest(sc.proxyUrl, {
@@ -166,7 +169,7 @@ describe('safe rollout in the admin UI', () => {
       els.map((e: any) => {
         const svg = e.ownerSVGElement;
         const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
-        return { text: e.textContent, px: parseFloat(getComputedStyle(e).fontSize) * scale };
+        return { text: e.textContent, px: parseFloat(window.getComputedStyle(e).fontSize) * scale };
       }),
     );
     expect(labels.length).toBeGreaterThan(3);
@@ -262,7 +265,7 @@ describe('safe rollout in the admin UI', () => {
 
   it('turning off Basic auth previews the refusals, asks, and saves only after confirming', async () => {
     await go('authentication', 'Authentication');
-    await page.getByLabel('Basic authentication').selectOption('deny');
+    await page.getByLabel('Basic authentication', { exact: true }).selectOption('deny');
     await page.getByRole('button', { name: 'Save' }).click();
     const dialog = page.getByRole('dialog', { name: 'Save a change that refuses requests?' });
     await dialog.waitFor();
@@ -292,11 +295,11 @@ describe('safe rollout in the admin UI', () => {
   });
 
   it('turning Basic back to passthrough refuses nothing and saves without asking', async () => {
-    await page.getByLabel('Basic authentication').selectOption('passthrough');
+    await page.getByLabel('Basic authentication', { exact: true }).selectOption('passthrough');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText(/Saved 1 change/).waitFor();
     expect(await confirmOpen()).toBe(false);
-    expect(await page.locator('section.preview .preview-sentence').textContent()).toMatch(/^This change would have refused nothing more in the last 7 days; it would have let through 1 request that were refused\.$|^This change would have changed nothing/);
+    expect(await page.locator('section.preview .preview-sentence').textContent()).toMatch(/^This change would have refused nothing more in the last 7 days; it would have let through 1 request that was refused\.$|^This change would have changed nothing/);
     expect((await config()).credentials.basic).toBe('passthrough');
   });
 
@@ -305,7 +308,7 @@ describe('safe rollout in the admin UI', () => {
     await page.getByLabel('Per-rule modes').fill('readOnlyGroups:contractors = report\nnoSuchFamily = report');
     await page.getByRole('button', { name: 'Save' }).click();
     await page.locator('[data-path="enforcement.rules"] .error').filter({ hasText: 'noSuchFamily' }).waitFor();
-    await page.getByText(/Not saved/).first().waitFor();
+    await page.getByText(/Not saved: \d+ problem/).waitFor();
     expect(await confirmOpen()).toBe(false);
     await page.getByRole('button', { name: 'Discard changes' }).click();
   });
@@ -313,8 +316,10 @@ describe('safe rollout in the admin UI', () => {
   it('shows the empty state when there is nothing in the period', async () => {
     // A second sidecar with no traffic at all.
     const empty = await startTestSidecar(upstream.url, { audit: { flushIntervalMs: 20 } });
+    // Its own browser profile: cookies are per host, not per port, and this page must keep its session.
+    const ctx2 = await launchBrowser({ width: 1280, height: 800 });
     try {
-      const p2 = await ctx.newPage();
+      const p2 = await ctx2.newPage();
       await p2.goto(`${empty.adminUrl}/#/readiness`);
       await p2.getByLabel('Password').fill(ADMIN_PASSWORD);
       await p2.keyboard.press('Enter');
@@ -322,8 +327,8 @@ describe('safe rollout in the admin UI', () => {
       await p2.getByRole('heading', { level: 2, name: 'Nothing to prepare' }).waitFor();
       expect(await p2.locator('section.switch').count()).toBe(0);
       await p2.screenshot({ path: path.join(SCREENSHOTS, 'readiness-empty.png'), fullPage: true });
-      await p2.close();
     } finally {
+      await ctx2.close();
       await empty.close();
     }
   });
