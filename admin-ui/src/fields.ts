@@ -5,6 +5,12 @@ import { MASK, type ConfigMeta, type Issue } from './api.js';
 
 export type Path = Array<string | number>;
 
+/** The options of a rule mode select (enforcement.mode and the families' own credentials.mode, publicApiLockdown.mode, rateLimit.mode). */
+export const MODE_OPTIONS: Array<[string, string]> = [
+  ['enforce', 'enforce (refuse)'],
+  ['report', 'report only (record what would be refused)'],
+];
+
 /** ['jwt','issuers',0,'keys'] -> "jwt.issuers[0].keys" (the server's formatPath). */
 export function fmt(path: Path): string {
   let out = '';

@@ -38,8 +38,8 @@ export function previewSentence(r: ReplayResult, since = PREVIEW_SINCE): string 
   return parts.join('');
 }
 
-/** The outcome as a status kind: a refusal to confirm is an error-coloured line. */
-export const previewKind = (r: ReplayResult): 'error' | 'ok' => (r.allowedToDenied > 0 ? 'error' : 'ok');
+/** The outcome as a class: a change that refuses recorded requests is marked. */
+export const previewKind = (r: ReplayResult): 'refuses' | 'harmless' => (r.allowedToDenied > 0 ? 'refuses' : 'harmless');
 
 export function previewCodes(r: ReplayResult): TemplateResult | typeof nothing {
   const codes = Object.entries(r.byCode).sort(([, a], [, b]) => b.allowedToDenied + b.deniedToAllowed - (a.allowedToDenied + a.deniedToAllowed));

@@ -3,10 +3,11 @@
 import { html, type TemplateResult } from 'lit';
 import { ConfigPage } from '../base.js';
 import { cidrProblem } from '../cidr.js';
-import type { Form } from '../fields.js';
+import { MODE_OPTIONS, type Form } from '../fields.js';
 
 const PATTERN_HELP = 'One per line: an exact path "/rest/x", a prefix "/rest/x/*", or "METHOD /path".';
 const MODES = ['enforce', 'report'];
+
 const FAMILIES = ['credentials', 'lockdown', 'allowedGroups', 'readOnlyGroups', 'ipAllowlist', 'clientAcl', 'tokenScope', 'rateLimit'];
 /** Feedback while typing; the server checks each key fully (its message shows beside the field). */
 function ruleLineProblem(key: string, mode: string): string | null {
@@ -34,6 +35,10 @@ export class AccessPage extends ConfigPage {
         ${f.bool(['publicApiLockdown', 'enabled'], 'Public API lockdown', { help: 'Force a credential where Jira would allow anonymous access.' })}
         ${f.bool(['publicApiLockdown', 'all'], 'Lock down every protected path')}
         ${f.list(['publicApiLockdown', 'paths'], 'Lockdown paths', { help: PATTERN_HELP })}
+        ${f.select(['publicApiLockdown', 'mode'], 'Lockdown mode', MODE_OPTIONS, {
+          optional: true,
+          help: 'Report only: anonymous calls still pass and are recorded as "would deny". Not set: the mode below (Report-only rules).',
+        })}
       </fieldset>
       <fieldset>
         <legend>Groups</legend>
@@ -60,12 +65,10 @@ export class AccessPage extends ConfigPage {
         <p class="help">
           A rule in report mode refuses nobody: the request goes on as if the rule were absent, and its audit row records the code it would
           have been refused with ("would deny"). Use it to see who a new rule would lock out before enforcing it; the Readiness page lists them.
-          Forged, expired or malformed credentials are always refused.
+          Forged, expired or malformed credentials are always refused. A family's mode can also be set beside it (credential kinds on the
+          Authentication page, lockdown above, rate limits on their page); an entry below wins.
         </p>
-        ${f.select(['enforcement', 'mode'], 'Mode of every rule not listed below', [
-          ['enforce', 'enforce (refuse)'],
-          ['report', 'report only (record what would be refused)'],
-        ])}
+        ${f.select(['enforcement', 'mode'], 'Mode of every rule not listed below', MODE_OPTIONS)}
         ${f.map(['enforcement', 'rules'], 'Per-rule modes', {
           help: html`One rule per line, "rule = enforce" or "rule = report". A rule is a family (<code>credentials</code>, <code>lockdown</code>,
             <code>allowedGroups</code>, <code>readOnlyGroups</code>, <code>ipAllowlist</code>, <code>clientAcl</code>, <code>tokenScope</code>,

@@ -3,7 +3,7 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { api } from '../api.js';
 import { ConfigPage, errorText, statusLine, type Status } from '../base.js';
-import type { Form, Path } from '../fields.js';
+import { MODE_OPTIONS, type Form, type Path } from '../fields.js';
 
 const KEY_KINDS = [
   ['jwksUri', 'JWKS URL'],
@@ -180,6 +180,10 @@ export class AuthenticationPage extends ConfigPage {
         <legend>Credential kinds</legend>
         <p class="help">passthrough: Jira decides; deny: refused with 401; verify: the sidecar checks it.</p>
         <div class="grid">${kinds.map(([k, label, bearer]) => f.select(['credentials', k], label, bearer ? ['verify', 'passthrough', 'deny'] : ['passthrough', 'deny']))}</div>
+        ${f.select(['credentials', 'mode'], 'Mode of the "deny" settings', MODE_OPTIONS, {
+          optional: true,
+          help: 'Report only: a kind set to deny still passes and each use is recorded as "would deny" (see the Readiness page). Not set: enforcement.mode on the Access rules page. An enforcement.rules entry such as credentials:basic wins.',
+        })}
       </fieldset>
       <section aria-labelledby="issuers-h" data-path="jwt.issuers">
         <h2 id="issuers-h">JWT issuers</h2>

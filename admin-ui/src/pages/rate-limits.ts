@@ -1,7 +1,7 @@
 // Rate limits: global, per group and per client application.
 import { html, type TemplateResult } from 'lit';
 import { ConfigPage } from '../base.js';
-import type { Form } from '../fields.js';
+import { MODE_OPTIONS, type Form } from '../fields.js';
 
 type Limit = { points: number; durationSec: number };
 const parseLimit = (s: string): Limit | string => {
@@ -25,6 +25,10 @@ export class RateLimitsPage extends ConfigPage {
         ${f.bool(['rateLimit', 'enabled'], 'Rate limiting enabled')}
         ${f.num(['rateLimit', 'points'], 'Requests allowed', { min: 1 })}
         ${f.num(['rateLimit', 'durationSec'], 'Per this many seconds', { min: 1 })}
+        ${f.select(['rateLimit', 'mode'], 'Mode of the limits', MODE_OPTIONS, {
+          optional: true,
+          help: 'Report only: nobody is refused; requests over a limit are recorded as "would deny" (still counted). Not set: enforcement.mode on the Access rules page. An enforcement.rules entry wins.',
+        })}
       </fieldset>
       <fieldset>
         <legend>Overrides</legend>

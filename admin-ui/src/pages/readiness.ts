@@ -67,13 +67,23 @@ export class SeriesChart extends LightElement {
   override connectedCallback(): void {
     super.connectedCallback();
     this.observer = new ResizeObserver((entries) => {
+      // The figure's content box: the width the SVG is drawn at (its padding and border excluded).
       const w = Math.floor(entries[0]?.contentRect.width ?? 0);
       if (w > 0 && Math.abs(w - this.width) >= 1) {
         this.width = w;
         this.requestUpdate();
       }
     });
-    this.observer.observe(this);
+    if (this.hasUpdated) this.observeFigure();
+  }
+
+  protected override firstUpdated(): void {
+    this.observeFigure();
+  }
+
+  private observeFigure() {
+    const fig = this.querySelector('figure.series');
+    if (fig) this.observer?.observe(fig);
   }
 
   override disconnectedCallback(): void {
@@ -110,7 +120,7 @@ export class SeriesChart extends LightElement {
       xLabels.push(last);
     }
     const ticks = max % 2 === 0 ? [0, max / 2, max] : [0, max];
-    const name = `Requests that would be refused per ${per}, ${periodText(this.since)}: ${num(total)} in total${total ? `, most ${per === 'hour' ? 'at' : 'on'} ${this.label(peak.t)} (${num(peak.requests)})` : ''}.`;
+    const name = `Requests that would be refused per ${per} over ${periodText(this.since)}: ${num(total)} in total${total ? `, most ${per === 'hour' ? 'at' : 'on'} ${this.label(peak.t)} (${num(peak.requests)})` : ''}.`;
     const axis: SVGTemplateResult = svg`${ticks.map(
       (t) => svg`<line class="grid" x1=${PAD.l} x2=${W - PAD.r} y1=${y(t)} y2=${y(t)}></line>
         <text class="axis" x=${PAD.l - 6} y=${y(t) + 4} text-anchor="end">${num(t)}</text>`,
@@ -173,7 +183,7 @@ export class ReadinessPage extends LightElement {
       <thead><tr><th scope="col">${column}</th><th scope="col" class="n">Requests</th><th scope="col">Last seen</th></tr></thead>
       <tbody>
         ${rows.length === 0 ? html`<tr><td colspan="3">None</td></tr>` : nothing}
-        ${rows.map((r) => html`<tr><td class="name">${r.name}</td><td class="n">${num(r.requests)}</td><td>${when(r.lastSeen)}</td></tr>`)}
+        ${rows.map((r) => html`<tr><td class="name">${r.name}</td><td class="n">${num(r.requests)}</td><td class="seen">${when(r.lastSeen)}</td></tr>`)}
       </tbody>
     </table></div>`;
   }
