@@ -1,6 +1,7 @@
 // Base classes: light-DOM Lit elements (one global stylesheet, no inline styles under the CSP) and
 // the configuration page that loads GET /api/config, edits a draft and saves it with PUT. Before a
-// save the edited document is replayed over the last days' requests (POST /api/replay); a change
+// save the edited document is replayed over the last days' requests (POST /api/replay), against the
+// current config replayed the same way (so only what this save changes is shown); a change
 // that would have refused some of them is saved only after the admin confirms it in a dialog.
 import { html, LitElement, nothing, type TemplateResult } from 'lit';
 import { api, ApiError, get, type ConfigMeta, type Issue, type PutConfigResult } from './api.js';
@@ -84,7 +85,7 @@ export abstract class ConfigPage extends LightElement implements FormHost {
       this.status = { kind: 'info', text: 'Checking what this change would have done…' };
       this.requestUpdate();
       try {
-        this.preview = await api<ReplayResult>('POST', '/api/replay', { config: this.draft, since: PREVIEW_SINCE });
+        this.preview = await api<ReplayResult>('POST', '/api/replay', { config: this.draft, since: PREVIEW_SINCE, against: 'current' });
       } catch {
         this.preview = null;
       } finally {

@@ -1,7 +1,8 @@
 // Safe rollout (issue 18) on the admin API:
 //   GET  /api/readiness?since=7d                  who would break, per credential kind and report-mode rule
 //   GET  /api/readiness/export?since=7d&switch=ID one switch's tables as CSV
-//   POST /api/replay {config, since}              a candidate config replayed over recorded traffic
+//   POST /api/replay {config, since, against?}    a candidate config replayed over recorded traffic, compared
+//                                                 with what happened or (against: current) with the current config
 // All read only; the candidate is checked as PUT /api/config checks it and never saved.
 import type Router from '@koa/router';
 import type { Runtime } from '../http/runtime.js';
@@ -51,9 +52,11 @@ export function registerRolloutRoutes(router: Router, rt: Runtime): void {
     const body = await readJson(ctx);
     if (!isObj(body.config)) throw fieldError('config', 'must be the candidate configuration document (as GET /api/config returns it in "config")');
     const { from, to } = periodOf(body.since, rt.deps.clock.now());
+    const against = body.against ?? 'recorded';
+    if (against !== 'recorded' && against !== 'current') throw fieldError('against', 'must be "recorded" (what happened) or "current" (the current config replayed the same way)');
     const { policy } = checkCandidate(rt, body.config);
     // The admin UI's save preview reads this as wire.ts ReplayResult.
-    const result: ReplayResult = await replayPeriod(rt.stores.audit, policy, from, to);
+    const result: ReplayResult = await replayPeriod(rt.stores.audit, policy, from, to, against === 'current' ? { baseline: rt.deps.getPolicy() } : {});
     ctx.body = result;
   });
 }

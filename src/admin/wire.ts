@@ -189,6 +189,8 @@ export interface ReplayTop extends ReplayCounts {
 
 /** POST /api/replay {config, since}: the candidate replayed over the recorded requests of the period. */
 export interface ReplayResult {
+  /** recorded: compared with what happened; current: with the current config replayed the same way. */
+  against: 'recorded' | 'current';
   from: string;
   to: string;
   /** Rows read. */

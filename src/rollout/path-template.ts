@@ -9,6 +9,7 @@ const HEX = /^[0-9a-f]{16,}$/i;
 /** A segment with digits and 20 characters or more (an account id, an encoded id). */
 const LONG_ID = /^(?=.*\d)[A-Za-z0-9:_=.-]{20,}$/;
 const MAX_SEGMENTS = 12;
+const VERSION = /^(\d{1,2}(\.\d{1,2})?|latest)$/;
 
 function segmentTemplate(s: string): string {
   if (ISSUE_KEY.test(s)) return '{key}';
@@ -21,7 +22,8 @@ function segmentTemplate(s: string): string {
 export function pathTemplate(path: string): string {
   const q = path.indexOf('?');
   const parts = (q < 0 ? path : path.slice(0, q)).split('/');
-  const out = parts.slice(0, MAX_SEGMENTS + 1).map((s, i) => (i === 0 ? s : segmentTemplate(s)));
+  // /rest/<plugin>/<version>/…: the version ("2", "latest", "1.0") names an API, not an object.
+  const out = parts.slice(0, MAX_SEGMENTS + 1).map((s, i) => (i === 0 || (i === 3 && parts[1] === 'rest' && VERSION.test(s)) ? s : segmentTemplate(s)));
   if (parts.length > MAX_SEGMENTS + 1) out.push('…');
   return out.join('/') || '/';
 }

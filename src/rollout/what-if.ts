@@ -30,6 +30,8 @@ const zero = (): Counts => ({ allowedToDenied: 0, deniedToAllowed: 0 });
 type Top = Counts & { name: string; firstSeen: string; lastSeen: string };
 
 export interface ReplayResult {
+  /** What the candidate is compared with: what happened ("recorded"), or the current config replayed the same way ("current"). */
+  against: 'recorded' | 'current';
   from: string;
   to: string;
   /** Rows read. */
@@ -66,6 +68,11 @@ export const REPLAY_NOTES = [
 export interface ReplayOptions extends ScanOptions {
   maxChanges?: number;
   topN?: number;
+  /**
+   * Compare with this policy replayed over the same rows instead of with what happened: the change a
+   * save makes, without what earlier changes (already saved) would have changed (the Save preview).
+   */
+  baseline?: Policy;
 }
 
 const clientOf = (r: AuditRow): string | null => (r.tokenId !== null ? `token ${r.tokenId}` : r.clientId !== null ? `client ${r.clientId}` : null);
@@ -74,23 +81,28 @@ const principalOf = (r: AuditRow, cp?: string): string => r.user ?? cp ?? '(anon
 /** Replays `candidate` over the rows recorded in [from, to). */
 export async function replayPeriod(store: AuditStore, candidate: Policy, from: number, to: number, opts: ReplayOptions = {}): Promise<ReplayResult> {
   const replayer = new Replayer(candidate);
+  const baseline = opts.baseline ? new Replayer(opts.baseline) : undefined;
   const maxChanges = opts.maxChanges ?? 200;
   const res: ReplayResult = {
+    against: baseline ? 'current' : 'recorded',
     from: new Date(from).toISOString(), to: new Date(to).toISOString(), scanned: 0, replayed: 0, unchanged: 0, allowedToDenied: 0, deniedToAllowed: 0,
     codeChanged: 0, wouldDeny: 0, undetermined: 0, undeterminedBy: {}, byCode: {}, byUser: [], byClient: [], byPath: [], users: 0, changes: [], notes: REPLAY_NOTES,
   };
   const users = new Tally(zero);
   const clients = new Tally(zero);
   const paths = new Tally(zero);
+  const undetermined = (why: string) => {
+    res.undetermined++;
+    res.undeterminedBy[why] = (res.undeterminedBy[why] ?? 0) + 1;
+  };
   const visit = (row: AuditRow) => {
+    // Both judged on every row (each counts its own rate-limit windows), in the same order.
+    const before = baseline?.judge(row);
     const now = replayer.judge(row);
-    if (now.undetermined !== undefined) {
-      res.undetermined++;
-      res.undeterminedBy[now.undetermined] = (res.undeterminedBy[now.undetermined] ?? 0) + 1;
-      return;
-    }
+    if (now.undetermined !== undefined) return undetermined(now.undetermined);
+    if (before?.undetermined !== undefined) return undetermined(before.undetermined);
     res.replayed++;
-    const was = recordedVerdict(row);
+    const was = before ?? recordedVerdict(row);
     if (was.allow === now.allow) {
       if (!was.allow && was.code !== now.code) res.codeChanged++;
       else res.unchanged++;

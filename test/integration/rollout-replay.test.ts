@@ -224,6 +224,26 @@ describe('replay', () => {
     expect(r.changes.length).toBe(Math.min(200, r.allowedToDenied + r.deniedToAllowed));
   });
 
+  it("replaying today's config over its own recording gives back what happened, row by row", () => {
+    const replayer = new Replayer(a.runtime.deps.getPolicy());
+    const diffs = rowsA.flatMap((row, i) => {
+      const now = replayer.judge(row);
+      const was = recordedVerdict(row);
+      return now.undetermined !== undefined || now.code !== was.code ? [`#${i} ${row.method} ${row.path}: ${now.undetermined ?? now.code} vs ${was.code}`] : [];
+    });
+    expect(diffs).toEqual([]);
+  });
+
+  it('against the current config (the Save preview), only what the change itself does is counted', async () => {
+    const period: [number, number] = [started - 60_000, Date.now() + 1];
+    const same = await replayPeriod(a.runtime.stores.audit, compilePolicy(candidate), ...period, { baseline: compilePolicy(candidate) });
+    expect(same).toMatchObject({ against: 'current', allowedToDenied: 0, deniedToAllowed: 0, codeChanged: 0, unchanged: requests.length });
+    const vsToday = await replayPeriod(a.runtime.stores.audit, compilePolicy(candidate), ...period, { baseline: a.runtime.deps.getPolicy() });
+    const vsRecorded = await replayPeriod(a.runtime.stores.audit, compilePolicy(candidate), ...period);
+    // Today's config replayed is what happened (the test above), so both comparisons agree here.
+    expect({ ...vsToday, against: 'recorded' }).toEqual(vsRecorded);
+  });
+
   it('rows written before 0.7 (no facts) are undetermined, never guessed', () => {
     const replayer = new Replayer(compilePolicy(candidate));
     expect(replayer.judge({ ...rowsA[0]!, facts: null })).toEqual({ undetermined: 'recorded before 0.7 (no decision facts)' });
