@@ -118,7 +118,7 @@ export interface ReadinessTopRow {
 }
 
 /**
- * One switch of GET /api/readiness (src/rollout/readiness.ts ReadinessSwitch): a credential kind an
+ * One switch of GET /api/readiness (built by src/rollout/readiness.ts): a credential kind an
  * admin may turn off, or a rule in report mode, and who would break if it were made.
  */
 export interface ReadinessSwitch {
@@ -157,7 +157,7 @@ export interface ReadinessReport {
   switches: ReadinessSwitch[];
 }
 
-/** One request whose outcome a candidate config changes (POST /api/replay; src/rollout/what-if.ts ReplayChange). */
+/** One request whose outcome a candidate config changes (POST /api/replay; built by src/rollout/what-if.ts). */
 export interface ReplayChange {
   time: string;
   replica: string;

@@ -9,43 +9,11 @@ import { recordedVerdict } from './replay.js';
 import { scanRows, type ScanOptions } from './scan.js';
 import { Tally } from './tally.js';
 
+import type { ReadinessReport, ReadinessSwitch } from '../admin/wire.js';
+
+export type { ReadinessReport, ReadinessSwitch };
 type Count = { requests: number };
 const zero = (): Count => ({ requests: 0 });
-export type TopRow = { name: string; requests: number; firstSeen: string; lastSeen: string };
-
-export interface ReadinessSwitch {
-  /** "credentials:basic" (a credential kind's setting) or "rule:readOnlyGroups:contractors" (a report-mode rule). */
-  id: string;
-  kind: 'credential' | 'rule';
-  title: string;
-  /** The setting the switch is. */
-  setting: string;
-  /** The code the requests would be refused with. */
-  code: string;
-  /** Requests in the period that were not refused and would be: they break when the switch is made. */
-  requests: number;
-  /** Requests of this kind already refused in the period (any reason). */
-  refused: number;
-  users: number;
-  clients: number;
-  addresses: number;
-  userAgents: number;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  /** How the credential was sent, where that differs (Basic: Authorization header or os_username/os_password). */
-  forms: Record<string, number>;
-  top: { users: TopRow[]; clients: TopRow[]; addresses: TopRow[]; userAgents: TopRow[]; paths: TopRow[] };
-  /** Requests that would break, per bucket (ReadinessReport.bucketMs), oldest first, gaps as 0. */
-  series: Array<{ t: string; requests: number }>;
-}
-
-export interface ReadinessReport {
-  from: string;
-  to: string;
-  scanned: number;
-  bucketMs: number;
-  switches: ReadinessSwitch[];
-}
 
 /** Credential kinds an admin turns off with `credentials.<setting>: deny`, and what the switch is called. */
 export const CREDENTIAL_SWITCHES: Record<string, { setting: string; title: string }> = {

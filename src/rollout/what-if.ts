@@ -6,58 +6,11 @@ import { pathTemplate } from './path-template.js';
 import { recordedVerdict, Replayer } from './replay.js';
 import { scanRows, type ScanOptions } from './scan.js';
 import { Tally } from './tally.js';
+import type { ReplayChange, ReplayResult } from '../admin/wire.js';
 
-export interface ReplayChange {
-  time: string;
-  replica: string;
-  id: number;
-  requestId: string;
-  method: string;
-  path: string;
-  user: string | null;
-  client: string | null;
-  clientIp: string;
-  /** What happened: "allowed" or the code it was refused with. */
-  was: string;
-  /** What the candidate answers. */
-  now: string;
-  stage?: string;
-  rule?: string;
-}
-
+export type { ReplayChange, ReplayResult };
 type Counts = { allowedToDenied: number; deniedToAllowed: number };
 const zero = (): Counts => ({ allowedToDenied: 0, deniedToAllowed: 0 });
-type Top = Counts & { name: string; firstSeen: string; lastSeen: string };
-
-export interface ReplayResult {
-  /** What the candidate is compared with: what happened ("recorded"), or the current config replayed the same way ("current"). */
-  against: 'recorded' | 'current';
-  from: string;
-  to: string;
-  /** Rows read. */
-  scanned: number;
-  /** Rows judged (scanned minus undetermined). */
-  replayed: number;
-  unchanged: number;
-  allowedToDenied: number;
-  deniedToAllowed: number;
-  /** Refused either way, with another code. */
-  codeChanged: number;
-  /** Allowed by the candidate, but a rule of it in report mode would have refused. */
-  wouldDeny: number;
-  undetermined: number;
-  undeterminedBy: Record<string, number>;
-  /** The code each change is about: the new refusal (allowed -> denied) or the old one (denied -> allowed). */
-  byCode: Record<string, Counts>;
-  byUser: Top[];
-  byClient: Top[];
-  byPath: Top[];
-  /** Distinct users (or claimed principals) with a change. */
-  users: number;
-  /** The first changed rows, oldest first (at most `maxChanges`). */
-  changes: ReplayChange[];
-  notes: string[];
-}
 
 export const REPLAY_NOTES = [
   'Verification is not replayed: each request keeps the identity proven when it was recorded (issuer, claim and client-list changes are not reflected).',
