@@ -12,7 +12,7 @@ import type { Policy } from '../config/policy.js';
 import type { ErrorCode } from '../errors.js';
 import type { AuditRow } from '../store/audit-store.js';
 import type { CredentialKind, Identity, WouldDeny } from '../pipeline/state.js';
-import { parseFacts, type RecordedFacts } from '../pipeline/audit/facts.js';
+import { parseFacts, ruleOfRecorded, sourceOfRecorded, type RecordedFacts } from '../pipeline/audit/facts.js';
 import { routeOfRecordedPath, routeView } from '../pipeline/route-rules/decide.js';
 import { reclassifyRecorded } from '../pipeline/credentials/classify.js';
 import { accessView, decideAccess } from '../pipeline/authorize/decide.js';
@@ -45,8 +45,9 @@ export function recordedVerdict(row: Pick<AuditRow, 'decision' | 'stage' | 'reas
 
 /** The identity proven when the row was written, from its columns and facts. */
 export function recordedIdentity(row: AuditRow, f: RecordedFacts): Identity | undefined {
-  if (row.user === null || f.is === undefined) return undefined;
-  const id: Identity = { username: row.user, source: f.is as Identity['source'], groups: f.g ?? [], roles: [], isServicePrincipal: f.sp === 1 };
+  const source = sourceOfRecorded(row.credentialKind, f);
+  if (row.user === null || source === undefined) return undefined;
+  const id: Identity = { username: row.user, source, groups: f.g ?? [], roles: [], isServicePrincipal: f.sp === 1 };
   if (row.issuer !== null) id.issuer = row.issuer;
   if (row.clientId !== null) id.clientId = row.clientId;
   if (row.tokenId !== null) id.tokenId = row.tokenId;
@@ -85,7 +86,7 @@ export class Replayer {
       // Refused for its shape (malformed, a token in the query, an unknown scheme): not a setting.
       if (was.stage === 'credentials' && (was.code !== 'credential_kind_denied' || kind === undefined)) return deny(was.code, 'credentials', was.rule);
       if (kind === undefined) return { undetermined: row.route === 'bypass' ? 'was on a bypassed path: what it presented was not recorded' : 'no credential recorded' };
-      const c = reclassifyRecorded(kind, f.cr, p);
+      const c = reclassifyRecorded(kind, ruleOfRecorded(kind, f), p);
       if (!c) return { undetermined: 'how the credential was classified was not recorded' };
       let action: 'verify' | 'passthrough' | 'deny';
       if (c.ok) action = c.credential.action;

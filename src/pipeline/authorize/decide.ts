@@ -59,11 +59,17 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Headers that make frameworks (Jersey's PostReplaceFilter among them) run a POST as another method. */
 const OVERRIDE_HEADERS = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 const OVERRIDE_PARAM = '_method';
+const OVERRIDE_LENGTHS = new Set([...OVERRIDE_HEADERS].map((h) => h.length));
 
 /** The method-override header or parameter a request carries, if any ("_" spellings included: some proxies map them to "-"). */
 export function findMethodOverride(facts: AccessFacts['facts']): string | undefined {
-  const names = facts.rawHeaders.length > 0 ? facts.rawHeaders.filter((_, i) => i % 2 === 0) : Object.keys(facts.headers);
-  for (const n of names) {
+  const raw = facts.rawHeaders;
+  const names = raw.length > 0 ? undefined : Object.keys(facts.headers);
+  const count = names ? names.length : raw.length / 2;
+  for (let i = 0; i < count; i++) {
+    const n = names ? names[i]! : raw[2 * i]!;
+    // Only names of an override header's length are normalised (no string built for the others).
+    if (!OVERRIDE_LENGTHS.has(n.length)) continue;
     const norm = n.toLowerCase().replace(/_/g, '-');
     if (OVERRIDE_HEADERS.has(norm)) return `header ${n}`;
   }
