@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'token_invalid'
   | 'token_inactive'
   | 'token_revoked'
+  | 'owner_inactive'
   | 'issuer_unknown'
   | 'credential_kind_denied'
   | 'username_missing'
@@ -55,6 +56,7 @@ export const catalogue: Record<ErrorCode, CatalogueEntry> = {
   token_invalid: { status: 401, message: 'The token is invalid.' },
   token_inactive: { status: 401, message: 'The token is not active.' },
   token_revoked: { status: 401, message: 'The token has been revoked.' },
+  owner_inactive: { status: 403, message: "The token's owner is inactive or unknown in Jira." },
   issuer_unknown: { status: 401, message: 'The token was issued by an issuer that is not trusted.' },
   credential_kind_denied: { status: 401, message: 'This kind of credential is not accepted.' },
   username_missing: { status: 401, message: 'The token does not name a user.' },

@@ -11,7 +11,7 @@ export const MASK = '********';
 /**
  * Settings that are write-only. Matched by key name so a secret added to the schema later is masked
  * without touching this file (sharedSecret, clientSecret, privateKeyPem, jiraGroupLookup.authorization,
- * rateLimit.redisUrl which may carry a password, and any *secret / *password / *privateKey* key).
+ * rateLimit.redisUrl and notifications.email.smtpUrl which may carry a password, and any *secret / *password / *privateKey* key).
  */
 /** A secret by where it sits: the database URL carries its password (store.url). */
 export function isSecretAt(path: DocPath, key: string | number): boolean {
@@ -21,7 +21,7 @@ export function isSecretAt(path: DocPath, key: string | number): boolean {
 export function isSecretKey(key: string | number): boolean {
   if (typeof key !== 'string') return false;
   // ...but not the name of the header a secret travels in, or the path of the file that holds one.
-  return /secret|password|privatekey|^authorization$|^redisurl$|apikey/i.test(key) && !/(header|file)$/i.test(key);
+  return /secret|password|privatekey|^authorization$|^redisurl$|^smtpurl$|apikey/i.test(key) && !/(header|file)$/i.test(key);
 }
 
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -235,6 +235,62 @@ export const configSchema = z.strictObject({
        * (every request reads its row), 500 with PostgreSQL (a network round trip per request otherwise).
        */
       cacheMs: z.number().int().min(0).max(60_000).optional(),
+      /**
+       * Where a token's groups and its owner's active state come from (issue 19): "jira" (looked up
+       * through Jira's REST API with jiraGroupLookup.authorization, cached identityCacheSec) or
+       * "creation" (the groups as they were when the token was minted). Unset: jira when
+       * jiraGroupLookup.authorization is set, else creation.
+       */
+      groupsFrom: z.enum(['jira', 'creation']).optional(),
+      /** How long a Jira answer about a token owner is used (refreshed in the background before). */
+      identityCacheSec: z.number().int().min(1).max(86_400).default(300),
+      /** Token requests: none (users mint directly), required (an admin approves each), write (only read-write tokens need approval). */
+      approval: z.enum(['none', 'required', 'write']).default('none'),
+      /** Members of these groups mint directly whatever apiTokens.approval says. */
+      approvalExemptGroups: z.array(nonEmpty).default([]),
+      /** Live tokens one owner may hold at most. */
+      maxPerUser: z.number().int().min(1).max(10_000).default(100),
+      /** Tokens unused this many days (since their last use, or creation) are revoked, warned first; 0: never. */
+      revokeUnusedAfterDays: z.number().int().min(0).max(3650).default(0),
+      /** Expired and revoked tokens are deleted this many days after; 0: kept. */
+      deleteAfterDays: z.number().int().min(0).max(3650).default(0),
+      /** Days before expiry (or before the unused-token revocation) an owner is warned, each once. */
+      warnDays: z.array(z.number().int().min(1).max(365)).default([7, 1]),
+      /** How often the lifecycle jobs (warnings, revocation of unused tokens, deletion) run. */
+      lifecycleIntervalSec: z.number().int().min(10).max(86_400).default(3600),
+    })
+    .prefault({}),
+  /** Telling token owners (expiry and unused-token warnings, request decisions): e-mail and/or a webhook. */
+  notifications: z
+    .strictObject({
+      email: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** smtp://user:password@host:port or smtps://…; the password is a secret (masked). */
+          smtpUrl: z.string().optional(),
+          from: nonEmpty.default('jira-auth-sidecar <noreply@localhost>'),
+          /** The owner's address when Jira does not give one: {user} is replaced by the username. */
+          addressTemplate: nonEmpty.default('{user}@localhost'),
+          subjectTemplate: nonEmpty.default('Your Jira API token "{name}" {event}'),
+          bodyTemplate: nonEmpty.default('Hello {user},\n\nyour API token "{name}" ({id}) {event}.\n\n{detail}\n'),
+        })
+        .prefault({})
+        .superRefine((v, ctx) => {
+          if (v.enabled && !v.smtpUrl) ctx.addIssue({ code: 'custom', path: ['smtpUrl'], message: 'required when e-mail is enabled (e.g. smtp://mail.example.com:587)' });
+        }),
+      webhook: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          url: absoluteUrl().optional(),
+          /** HMAC-SHA256 key: the body is signed in X-Sidecar-Signature (sha256=<hex>); a secret (masked). */
+          secret: z.string().optional(),
+          maxAttempts: z.number().int().min(1).max(20).default(5),
+          timeoutMs: durationMs(5000),
+        })
+        .prefault({})
+        .superRefine((v, ctx) => {
+          if (v.enabled && !v.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when the webhook is enabled' });
+        }),
     })
     .prefault({}),
   access: z
