@@ -82,6 +82,21 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
     ctx.body = { ...v, token: created.token, ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}) };
   });
 
+  // Body {overlapHours?}: the old secret keeps working that long (default 0), then is refused.
+  router.post('/api/tokens/:id/rotate', async (ctx) => {
+    const body = await readJson(ctx);
+    const hours = body.overlapHours === undefined || body.overlapHours === null ? 0 : Number(body.overlapHours);
+    if (!Number.isFinite(hours) || hours < 0 || hours > 720) throw fieldError('overlapHours', 'must be a number of hours from 0 to 720');
+    const actor = principal(ctx).username;
+    const cfg = rt.deps.getPolicy().config.apiTokens;
+    const rotated = await storeOf(rt).rotate(ctx.params.id!, { overlapMs: hours * 3_600_000, createdBy: `admin:${actor}` }, cfg);
+    if (!rotated) throw new SidecarError('not_found', { message: 'No live token with this id (revoked and expired tokens cannot be rotated).' });
+    const v = view(ctx)(rotated.record);
+    await recordAdminAction(rt, { actor, action: 'token.rotate', target: rotated.old.id, after: { newId: rotated.id, owner: v.owner, name: v.name, oldExpires: new Date(rotated.old.expiresAt).toISOString() } });
+    ctx.status = 201;
+    ctx.body = { ...v, token: rotated.token, rotatedFrom: view(ctx)(rotated.old) };
+  });
+
   router.delete('/api/tokens/:id', async (ctx) => {
     const store = storeOf(rt);
     const rec = await store.get(ctx.params.id!);

@@ -141,6 +141,34 @@ export class ApiTokens {
     return { id, token, record, capped };
   }
 
+  /**
+   * Rotation: a new token with the same grants (owner, name, access, paths, groups, IP list, rate
+   * limit) and the same lifetime from now (capped at maxLifetimeDays), and the old one brought to
+   * expire `overlapMs` from now (0: at once), so clients can switch within the overlap. With `owner`,
+   * only that owner's token (self-service). Undefined when there is no such live token.
+   */
+  async rotate(id: string, opts: { overlapMs: number; createdBy: string; owner?: string }, settings: TokenSettings): Promise<(CreatedToken & { old: ApiTokenRecord }) | undefined> {
+    if (!Number.isFinite(opts.overlapMs) || opts.overlapMs < 0 || opts.overlapMs > 30 * DAY_MS) throw new TokenInputError('overlap', 'must be between 0 and 30 days');
+    const old = await this.get(id);
+    const now = this.clock.now();
+    if (!old || (opts.owner !== undefined && old.owner !== opts.owner) || old.revokedAt !== undefined || old.expiresAt <= now) return undefined;
+    const input: CreateTokenInput = {
+      owner: old.owner,
+      name: old.name,
+      access: old.access,
+      paths: old.paths,
+      groups: old.groups,
+      ipAllowlist: old.ipAllowlist,
+      days: Math.max(1 / 24, (old.expiresAt - old.createdAt) / DAY_MS),
+      createdBy: opts.createdBy,
+    };
+    if (old.rateLimit) input.rateLimit = old.rateLimit;
+    const created = await this.create(input, settings);
+    await this.store.shortenExpiry(id, now + opts.overlapMs);
+    this.cache.clear();
+    return { ...created, old: (await this.get(id))! };
+  }
+
   /** Forgets every cached row: a revocation elsewhere was announced (the next lookups read the store). */
   forgetCached(): void {
     this.cache.clear();

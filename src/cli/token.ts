@@ -8,6 +8,7 @@ import type { AuditStore } from '../store/audit-store.js';
 import { recordAdminAction } from '../audit/record-admin.js';
 import { ApiTokens, describeToken, tokenAuditSummary, TokenInputError, type ApiTokenView } from '../api-tokens/api-tokens.js';
 import { die, loadOrExit, openStoresOrExit } from './common.js';
+import { parseDuration } from '../rollout/scan.js';
 
 const list = (v: string) =>
   v
@@ -145,6 +146,32 @@ export function registerTokenCommands(program: Command): void {
         const rows = (await store.list({ owner: o.owner })).map((r) => describeToken(r, now, settings.maxLifetimeDays));
         if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         else process.stdout.write(rows.length ? `${table(rows)}\n` : 'no API tokens\n');
+      }),
+    );
+
+  token
+    .command('rotate')
+    .description('a new secret with the same grants and lifetime; the old one keeps working for --overlap, then is refused')
+    .argument('<id>', 'token id (tok_…), as shown by `token list`')
+    .option('--overlap <duration>', 'how long the old secret keeps working: 0, 90m, 24h, 7d', '0')
+    .option('--json', 'print the new token as JSON')
+    .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
+    .action((id: string, o: { overlap: string; json?: boolean; config?: string }) =>
+      withStore(o.config, async (store, settings, audit) => {
+        const overlapMs = o.overlap === '0' ? 0 : parseDuration(o.overlap);
+        if (overlapMs === undefined) die(`--overlap must be a duration such as 0, 90m, 24h or 7d, not "${o.overlap}"`);
+        let rotated;
+        try {
+          rotated = await store.rotate(id, { overlapMs, createdBy: 'cli' }, settings);
+        } catch (e) {
+          if (e instanceof TokenInputError) die(`--overlap ${e.reason}`);
+          throw e;
+        }
+        if (!rotated) die(`no live token ${id} (revoked and expired tokens cannot be rotated)`);
+        await recordAdminAction(audit, systemClock, { actor: 'cli', action: 'token.rotate', target: id, after: { newId: rotated.id, owner: rotated.record.owner, name: rotated.record.name, oldExpires: new Date(rotated.old.expiresAt).toISOString() } });
+        const oldUntil = new Date(rotated.old.expiresAt).toISOString();
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...describeToken(rotated.record, Date.now(), settings.maxLifetimeDays), token: rotated.token, rotatedFrom: id, oldExpiresAt: oldUntil }, null, 2)}\n`);
+        else process.stdout.write(`${rotated.token}\nnew token ${rotated.id} ("${rotated.record.name}", owner ${rotated.record.owner}) expires ${new Date(rotated.record.expiresAt).toISOString()}\nold token ${id} works until ${oldUntil}\n(the secret above is shown once)\n`);
       }),
     );
 

@@ -55,6 +55,12 @@ export interface TokenStore {
   list(filter?: { owner?: string }): Promise<ApiTokenRecord[]>;
   /** Marks the token revoked at `at` unless it already is (the first time is kept); true when this call did it. */
   revoke(id: string, at: number): Promise<boolean>;
+  /**
+   * Brings the token's expiry forward to `at` (rotation: the old secret works until the overlap
+   * ends) unless it is revoked or already expires by then; true when this call changed it. Never
+   * moves an expiry later.
+   */
+  shortenExpiry(id: string, at: number): Promise<boolean>;
   /** Last-used stamps, in one write; a stamp older than the stored one is ignored (never backwards). */
   recordUses(uses: readonly TokenUse[]): Promise<void>;
 

@@ -59,6 +59,16 @@ export class PgTokenStore implements TokenStore {
     return (r.rowCount ?? 0) > 0;
   }
 
+  async shortenExpiry(id: string, at: number): Promise<boolean> {
+    // Announced like a revocation: other replicas drop a cached row that still has the later expiry.
+    const r = await this.pool.query(
+      `WITH shortened AS (UPDATE api_tokens SET expires_at = $1 WHERE id = $2 AND revoked_at IS NULL AND expires_at > $1 RETURNING id)
+       SELECT pg_notify('${CHANGES_CHANNEL}', 'tokens') FROM shortened`,
+      [at, id],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
   async recordUses(uses: readonly TokenUse[]): Promise<void> {
     if (uses.length === 0) return;
     // One statement for the batch; never moves last_used_at backwards (replicas stamping the same token).

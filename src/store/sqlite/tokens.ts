@@ -61,6 +61,7 @@ export class SqliteTokenStore implements TokenStore {
     all: Statement<[]>;
     byOwner: Statement<[string]>;
     revoke: Statement<[number, string]>;
+    shorten: Statement<[number, string, number]>;
     touch: Statement<[number, string, string, number]>;
     dumpAfter: Statement<[string, number]>;
     /** One whole row: a new token (insert) or a copied one (restore). */
@@ -74,6 +75,7 @@ export class SqliteTokenStore implements TokenStore {
       all: db.prepare(`SELECT ${COLUMNS} FROM api_tokens ORDER BY created_at DESC, id`),
       byOwner: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE owner = ? ORDER BY created_at DESC, id`),
       revoke: db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      shorten: db.prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?'),
       touch: db.prepare('UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)'),
       dumpAfter: db.prepare(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE id > ? ORDER BY id LIMIT ?`),
       row: db.prepare(
@@ -105,6 +107,10 @@ export class SqliteTokenStore implements TokenStore {
 
   async revoke(id: string, at: number) {
     return this.stmt.revoke.run(at, id).changes > 0;
+  }
+
+  async shortenExpiry(id: string, at: number) {
+    return this.stmt.shorten.run(at, id, at).changes > 0;
   }
 
   async recordUses(uses: readonly TokenUse[]) {

@@ -68,6 +68,20 @@ export function tokenStoreConformance(backend: Backend): void {
         expect(await f.stores.tokens.list({ owner: 'nobody' })).toEqual([]);
       });
 
+      it('brings an expiry forward (rotation overlap), never later, never on a revoked or missing token', async () => {
+        await f.stores.tokens.insert(row());
+        const { expiresAt } = (await f.stores.tokens.get('tok_a'))!;
+        expect(await f.stores.tokens.shortenExpiry('tok_a', expiresAt + 1000)).toBe(false);
+        expect(await f.stores.tokens.shortenExpiry('tok_a', T0 + 500)).toBe(true);
+        expect((await f.stores.tokens.get('tok_a'))?.expiresAt).toBe(T0 + 500);
+        expect(await f.stores.tokens.shortenExpiry('tok_a', T0 + 500)).toBe(false);
+        expect(await f.stores.tokens.shortenExpiry('tok_a', T0 + 400)).toBe(true);
+        await f.stores.tokens.revoke('tok_a', T0 + 10);
+        expect(await f.stores.tokens.shortenExpiry('tok_a', T0 + 100)).toBe(false);
+        expect((await f.stores.tokens.get('tok_a'))?.expiresAt).toBe(T0 + 400);
+        expect(await f.stores.tokens.shortenExpiry('tok_missing', T0)).toBe(false);
+      });
+
       it('revokes once: the first time is kept, and only an existing token', async () => {
         await f.stores.tokens.insert(row());
         expect(await f.stores.tokens.revoke('tok_a', T0 + 10)).toBe(true);

@@ -3,6 +3,8 @@
 //   GET    /_sidecar/tokens       the caller's own tokens (never a secret or hash)
 //   GET    /_sidecar/tokens/:id   one of them
 //   DELETE /_sidecar/tokens/:id   revoke one of them
+//   POST   /_sidecar/tokens/:id/rotate {overlapHours?}  a new secret with the same grants, once; the old
+//                                 one keeps working for the overlap (default 0: refused at once)
 // The caller proves who they are with a JWT through the very stages the proxy runs (client-ip,
 // credentials, verify, authorize, rate-limit), so every issuer rule, the IP allow-list, allowedGroups
 // and the caller's rate limit apply.
@@ -23,7 +25,7 @@ import { outcomeOf, toAuditRecord, type Outcome } from '../../outcome.js';
 export const SELF_SERVICE_BASE = '/_sidecar/tokens';
 // The proxy's own stages, route-rules aside (this path is not under protectedPaths, yet always guarded).
 const AUTH_STAGES: ReadonlySet<StageName> = new Set(['client-ip', 'credentials', 'verify', 'authorize', 'rate-limit']);
-/** A user cannot pile up live tokens without bound (each is a standing credential to review). */
+/** apiTokens.maxPerUser's default: a user cannot pile up live tokens without bound (each is a standing credential to review). */
 export const MAX_ACTIVE_TOKENS_PER_OWNER = 100;
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -37,6 +39,8 @@ const createBody = z.strictObject({
   ipAllowlist: z.array(z.string()).optional(),
   days: z.number().positive().optional(),
 });
+
+const rotateBody = z.strictObject({ overlapHours: z.number().min(0).max(720).optional() });
 
 async function readJson(ctx: Parameters<Middleware>[0]): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -102,11 +106,13 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
     let error: unknown;
     ctx.set('Cache-Control', 'no-store');
     try {
-      const tokenPart = path.slice(SELF_SERVICE_BASE.length + 1);
-      if (tokenPart.includes('/')) throw new SidecarError('not_found', { rule: 'self-service:route' });
+      const parts = path.slice(SELF_SERVICE_BASE.length + 1).split('/');
+      const rotate = parts.length === 2 && parts[1] === 'rotate';
+      if (parts.length > 2 || (parts.length === 2 && !rotate)) throw new SidecarError('not_found', { rule: 'self-service:route' });
       // Token ids are "tok_" + base64url: nothing to percent-decode, and anything else is simply unknown.
-      const id = tokenPart === '' ? undefined : tokenPart;
-      const allowed = id === undefined ? ['GET', 'POST'] : ['GET', 'DELETE'];
+      const id = parts[0] === '' ? undefined : parts[0];
+      if (rotate && id === undefined) throw new SidecarError('not_found', { rule: 'self-service:route' });
+      const allowed = rotate ? ['POST'] : id === undefined ? ['GET', 'POST'] : ['GET', 'DELETE'];
       if (!allowed.includes(ctx.method)) {
         throw new SidecarError('bad_request', { rule: 'self-service:method', message: `Use ${allowed.join(' or ')} here.`, headers: { Allow: allowed.join(', ') } });
       }
@@ -119,6 +125,29 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
       const now = d.clock.now();
       const view = (r: Parameters<typeof describeToken>[0]) => describeToken(r, now, cfg.maxLifetimeDays);
 
+      if (rotate) {
+        const parsed = rotateBody.safeParse(await readJson(ctx));
+        if (!parsed.success) {
+          const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+          throw new SidecarError('bad_request', { rule: 'self-service:body', message: 'The body is not a valid rotation.', issues });
+        }
+        let rotated;
+        try {
+          rotated = await store.rotate(id!, { overlapMs: (parsed.data.overlapHours ?? 0) * 3_600_000, createdBy: `self-service:${caller.username}`, owner: caller.username }, cfg);
+        } catch (e) {
+          if (e instanceof TokenInputError) throw new SidecarError('bad_request', { rule: 'self-service:body', message: e.message, issues: [{ path: 'overlapHours', message: e.reason }] });
+          throw e;
+        }
+        // Someone else's id, a revoked or an expired one: all answer as unknown.
+        if (!rotated) throw new SidecarError('not_found', { rule: 'self-service:own-tokens' });
+        tokenId = rotated.id;
+        const v = view(rotated.record);
+        await recordTokenAction(d, rotated.id, () => ({ actor: `self-service:${caller.username}`, action: 'token.rotate', target: rotated.old.id, after: { ...tokenAuditSummary(v), newId: rotated.id, oldExpires: new Date(rotated.old.expiresAt).toISOString() } }), store);
+        d.logger.info({ requestId: st.requestId, tokenId, rotatedFrom: rotated.old.id, owner: caller.username }, 'api token rotated (self-service)');
+        ctx.status = 201;
+        ctx.body = { ...v, token: rotated.token, rotatedFrom: view(rotated.old) };
+        return;
+      }
       if (ctx.method === 'POST') {
         const parsed = createBody.safeParse(await readJson(ctx));
         if (!parsed.success) {
@@ -127,7 +156,7 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
         }
         const b = parsed.data;
         const active = (await store.list({ owner: caller.username })).filter((t) => view(t).status === 'active').length;
-        if (active >= MAX_ACTIVE_TOKENS_PER_OWNER) {
+        if (active >= cfg.maxPerUser) {
           throw new SidecarError('bad_request', { rule: 'self-service:token-count', message: `You already have ${active} active API tokens; revoke some first.` });
         }
         let created;
