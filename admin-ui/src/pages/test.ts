@@ -7,7 +7,8 @@ import { errorText, LightElement, statusLine, type Status } from '../base.js';
 interface Verdict {
   stage: string;
   rule: string;
-  outcome: 'pass' | 'deny' | 'skip' | 'info';
+  /** report: the rule would have refused, but only reports (enforcement.rules). */
+  outcome: 'pass' | 'deny' | 'skip' | 'info' | 'report';
   detail?: string;
   code?: string;
 }
@@ -24,6 +25,8 @@ interface Decision {
   credentialKind?: string;
   identity?: { username: string; source: string; groups: string[]; issuer?: string; clientId?: string; tokenId?: string; claims?: Record<string, unknown> };
   rateLimit?: { limit: number; remaining: number; resetSec: number; key: string };
+  /** Refusals of rules in report mode: the request goes on; this is what enforcing them would answer. */
+  wouldDeny?: Array<{ code: string; stage: string; rule: string; detail: string }>;
   verdicts: Verdict[];
 }
 
@@ -83,6 +86,9 @@ export class TestPage extends LightElement {
         ${d.identity
           ? html`<dt>Identity</dt><dd>${d.identity.username} (${d.identity.source}${d.identity.issuer ? `, issuer ${d.identity.issuer}` : ''}${d.identity.clientId ? `, client ${d.identity.clientId}` : ''}${d.identity.tokenId ? `, token ${d.identity.tokenId}` : ''})</dd>
               <dt>Groups</dt><dd>${d.identity.groups.join(', ') || '—'}</dd>`
+          : nothing}
+        ${d.wouldDeny?.length
+          ? html`<dt>Report only</dt><dd class="would-deny">${d.wouldDeny.map((w) => html`<div>would be refused with <code>${w.code}</code> by <code>${w.rule}</code> (${w.detail})</div>`)}</dd>`
           : nothing}
         ${d.rateLimit ? html`<dt>Rate limit</dt><dd>${d.rateLimit.remaining} of ${d.rateLimit.limit} left (key ${d.rateLimit.key})</dd>` : nothing}
       </dl>
