@@ -20,3 +20,27 @@ describe('SidecarError stacks', () => {
     expect(frames(new Error('plain'))).toBeGreaterThan(0);
   });
 });
+
+describe("Jira's error shape on the proxy listener (issue 26)", () => {
+  it('adds errorMessages naming message, code and request id, and errors {}, keeping our fields', () => {
+    const e = new SidecarError('rate_limited');
+    expect(toErrorResponse(e, 'r9', { jira: true }).body).toEqual({
+      error: 'rate_limited',
+      message: e.message,
+      requestId: 'r9',
+      errorMessages: [`${e.message} (rate_limited, request r9)`],
+      errors: {},
+    });
+  });
+
+  it('names field problems in errors, as Jira does', () => {
+    const e = new SidecarError('bad_request', { issues: [{ path: 'name', message: 'must be 1-100 characters' }] });
+    expect(toErrorResponse(e, 'r1', { jira: true }).body).toMatchObject({ errors: { name: 'must be 1-100 characters' }, issues: [{ path: 'name', message: 'must be 1-100 characters' }] });
+  });
+
+  it('an unexpected error is internal_error in both shapes, with nothing of the cause', () => {
+    const body = toErrorResponse(new Error('db password is hunter2'), 'r2', { jira: true }).body;
+    expect(body).toMatchObject({ error: 'internal_error', errorMessages: [expect.stringContaining('(internal_error, request r2)')] });
+    expect(JSON.stringify(body)).not.toContain('hunter2');
+  });
+});

@@ -148,14 +148,30 @@ const quote = (s: string) => s.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g
 const quotedMessages = new Map(Object.values(catalogue).map((c) => [c.message, quote(c.message)]));
 
 /** Any thrown value -> status, headers and the public JSON body. Non-SidecarErrors become 500 internal_error. */
-export function toErrorResponse(err: unknown, requestId: string): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
+/**
+ * Jira's own error shape beside ours (issue 26): Jira answers `{"errorMessages": ["…"], "errors": {}}`
+ * and its clients (jira.js, Python jira, go-jira, IDE plugins) print `errorMessages`. One string
+ * naming the message, the code and the request id, so a client's error output is enough to find the row.
+ */
+export function jiraErrorFields(code: string, message: string, requestId: string): { errorMessages: string[]; errors: Record<string, string> } {
+  return { errorMessages: [`${message} (${code}, request ${requestId})`], errors: {} };
+}
+
+/** The proxy listener's refusal body: our fields and Jira's (jiraErrorFields). */
+export const proxyErrorBody = (code: string, message: string, requestId: string): Record<string, unknown> => ({ error: code, message, requestId, ...jiraErrorFields(code, message, requestId) });
+
+export function toErrorResponse(err: unknown, requestId: string, opts: { jira?: boolean } = {}): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
   const e = err instanceof SidecarError ? err : new SidecarError('internal_error');
   const headers: Record<string, string> = { ...e.headers };
   if (e.status === 401 && !headers['WWW-Authenticate'] && catalogue[e.code].status === 401 && !e.code.startsWith('admin') && e.code !== 'login_failed') {
     const desc = e.code === 'credential_missing' ? '' : `, error_description="${quotedMessages.get(e.message) ?? quote(e.message)}"`;
     headers['WWW-Authenticate'] = e.code === 'credential_missing' ? 'Bearer realm="jira"' : `Bearer realm="jira", error="invalid_token"${desc}`;
   }
-  const body: Record<string, unknown> = { error: e.code, message: e.message, requestId };
-  if (e.issues) body.issues = e.issues;
+  const body: Record<string, unknown> = opts.jira ? proxyErrorBody(e.code, e.message, requestId) : { error: e.code, message: e.message, requestId };
+  if (e.issues) {
+    body.issues = e.issues;
+    // Jira names field problems in `errors` (field -> message).
+    if (opts.jira) body.errors = Object.fromEntries(e.issues.map((i) => [i.path, i.message]));
+  }
   return { status: e.status, headers, body };
 }

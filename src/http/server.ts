@@ -15,7 +15,7 @@ import { createAdminApp } from './admin-app.js';
 import { warmUp } from './warm-up.js';
 import type { Runtime } from './runtime.js';
 import { buildServices } from './services.js';
-import { catalogue } from '../errors.js';
+import { catalogue, proxyErrorBody } from '../errors.js';
 
 export interface StartOptions {
   config: Config;
@@ -61,7 +61,7 @@ function trackInFlight(server: Server) {
 function refuseOnSocket(socket: Socket, code: 'header_too_large' | 'bad_request' | 'method_not_allowed', reason: string, extra = ''): void {
   // The head was never (fully) parsed, so no client X-Request-Id can be kept: every answer still gets one.
   const requestId = randomUUID();
-  const body = JSON.stringify({ error: code, message: catalogue[code].message, requestId });
+  const body = JSON.stringify(proxyErrorBody(code, catalogue[code].message, requestId));
   socket.end(
     `HTTP/1.1 ${catalogue[code].status} ${reason}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
@@ -88,7 +88,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket) {
 /** An Expect other than 100-continue (RFC 9110 §10.1.1: 417), as JSON; node's own answer has no body. */
 function onCheckExpectation(_req: http.IncomingMessage, res: http.ServerResponse) {
   const requestId = randomUUID();
-  const body = JSON.stringify({ error: 'expectation_failed', message: catalogue.expectation_failed.message, requestId });
+  const body = JSON.stringify(proxyErrorBody('expectation_failed', catalogue.expectation_failed.message, requestId));
   res.shouldKeepAlive = false;
   res.writeHead(catalogue.expectation_failed.status, {
     'Content-Type': 'application/json',

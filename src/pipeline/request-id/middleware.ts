@@ -76,7 +76,7 @@ export function respondWithError(ctx: Parameters<Middleware>[0], state: RequestS
     return;
   }
   ctx.respond = true;
-  const r = toErrorResponse(err, state.requestId);
+  const r = toErrorResponse(err, state.requestId, { jira: true });
   ctx.status = r.status;
   setOwnHeaders(ctx, state);
   for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
