@@ -238,3 +238,13 @@ describe('${VAR} expansion (load.ts)', () => {
     expect(out).toEqual({ server: { port: 9000, dataDir: '/d' }, upstream: { url: 'http://u' } });
   });
 });
+
+describe('apiTokens.groupsFrom', () => {
+  it('"jira" needs the Jira service credential; unset or "creation" does not', () => {
+    const v = validate({ apiTokens: { groupsFrom: 'jira' } });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.issues).toEqual([expect.objectContaining({ path: 'apiTokens.groupsFrom', message: expect.stringContaining('jiraGroupLookup.authorization') })]);
+    expect(validate({ apiTokens: { groupsFrom: 'jira' }, jiraGroupLookup: { authorization: 'Bearer pat' } }).ok).toBe(true);
+    expect(validate({ apiTokens: { groupsFrom: 'creation' } }).ok).toBe(true);
+  });
+});

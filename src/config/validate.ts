@@ -98,6 +98,9 @@ function checkSemantics(input: unknown): ConfigIssue[] {
       issues.push({ path: `${at}.groupsOverage`, message: '"jira" needs jiraGroupLookup.authorization (a Jira service credential)' });
   });
   issues.push(...sharedIssIssues(list(obj(c?.jwt)?.issuers)));
+  // A token's live identity is asked of Jira with the service credential: without one every token would be refused.
+  if (obj(c?.apiTokens)?.groupsFrom === 'jira' && !lookupAuth)
+    issues.push({ path: 'apiTokens.groupsFrom', message: '"jira" needs jiraGroupLookup.authorization (a Jira service credential); unset, it is "creation" without one' });
   // Identity-mode overrides are keyed by the name an identity carries as its issuer: a JWT issuer's
   // name, or "introspection" (introspection/verifier.ts). Any other key would never apply.
   const identityIssuers = [...names, 'introspection'];

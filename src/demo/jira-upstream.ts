@@ -20,6 +20,8 @@ export interface JiraUpstream {
   seen: SeenRequest[];
   /** Users known to the fake Jira with their groups (for /rest/api/2/user?expand=groups). */
   users: Map<string, string[]>;
+  /** Users of `users` Jira answers with `active: false` (deactivated). */
+  inactive: Set<string>;
   /** Requests currently open (to observe client-abort propagation). */
   open(): number;
   closedEarly: number;
@@ -61,6 +63,7 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
     ['bob', ['jira-users', 'auditors']],
     ['svc-integration', ['jira-users', 'integrations']],
   ]);
+  const inactive = new Set<string>();
   let openCount = 0;
   let issueSeq = 100;
   const state = { closedEarly: 0 };
@@ -106,7 +109,7 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
       if (!user) return json(res, 401, { errorMessages: ['You are not authenticated.'] });
       const groups = users.get(name);
       if (!groups) return json(res, 404, { errorMessages: [`The user named '${name}' does not exist`] });
-      return json(res, 200, { name, key: name, active: true, groups: { size: groups.length, items: groups.map((g) => ({ name: g })) } });
+      return json(res, 200, { name, key: name, active: !inactive.has(name), groups: { size: groups.length, items: groups.map((g) => ({ name: g })) } });
     }
     if (p === '/rest/api/2/search') {
       const n = Math.min(Number(u.searchParams.get('maxResults') ?? 50), 500);
@@ -174,6 +177,7 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
     port,
     seen,
     users,
+    inactive,
     open: () => openCount,
     get closedEarly() {
       return state.closedEarly;

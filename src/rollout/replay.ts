@@ -86,7 +86,7 @@ export class Replayer {
       // Refused for its shape (malformed, a token in the query, an unknown scheme): not a setting.
       if (was.stage === 'credentials' && (was.code !== 'credential_kind_denied' || kind === undefined)) return deny(was.code, 'credentials', was.rule);
       if (kind === undefined) return { undetermined: row.route === 'bypass' ? 'was on a bypassed path: what it presented was not recorded' : 'no credential recorded' };
-      const c = reclassifyRecorded(kind, ruleOfRecorded(kind, f), p);
+      const c = reclassifyRecorded(kind, ruleOfRecorded(kind, f), p, f.cs);
       if (!c) return { undetermined: 'how the credential was classified was not recorded' };
       let action: 'verify' | 'passthrough' | 'deny';
       if (c.ok) action = c.credential.action;

@@ -217,10 +217,31 @@ export class AuthenticationPage extends ConfigPage {
           ${f.num(['apiTokens', 'maxLifetimeDays'], 'Maximum lifetime (days)', { min: 1 })}
           ${f.num(['apiTokens', 'cacheMs'], 'Row reuse (ms)', { min: 0, max: 60000, help: 'Bound on a revocation made on another replica. Empty: 0 with SQLite, 500 with PostgreSQL.' })}
           ${f.list(['apiTokens', 'creatorGroups'], 'Groups that may create their own tokens')}
+          ${f.select(
+            ['apiTokens', 'approval'],
+            'Approval of self-service tokens',
+            [
+              ['none', 'none (users mint directly)'],
+              ['required', 'required (an admin approves every token)'],
+              ['write', 'write (read-write tokens need approval)'],
+            ],
+            { help: 'Tokens waiting for approval are listed on the Tokens page; once approved, the user claims the secret.' },
+          )}
+          ${f.list(['apiTokens', 'approvalExemptGroups'], 'Groups exempt from approval', { help: 'Members mint directly whatever the approval setting says.' })}
+          ${f.select(
+            ['apiTokens', 'groupsFrom'],
+            'Token groups come from',
+            [
+              ['jira', "jira (the owner's groups and active state, looked up live)"],
+              ['creation', 'creation (the groups when the token was minted)'],
+            ],
+            { optional: true, help: 'jira uses the Jira service credential below; a group removed or a user deactivated in Jira stops counting within the identity cache time. Not set: jira when that credential is set, else creation.' },
+          )}
+          ${f.num(['apiTokens', 'identityCacheSec'], 'Identity cache (s)', { min: 1, max: 86400, help: 'How long a Jira answer about a token owner is used (refreshed in the background after half of it).' })}
         </div>
       </fieldset>
       <fieldset>
-        <legend>Jira group lookup (Entra groups overage)</legend>
+        <legend>Jira user lookup (Entra groups overage, live API-token identity)</legend>
         <div class="grid">
           ${f.secret(['jiraGroupLookup', 'authorization'], 'Jira service Authorization header', { help: 'e.g. "Bearer <PAT>" of a Jira service account.' })}
           ${f.num(['jiraGroupLookup', 'cacheSec'], 'Cache (s)', { min: 0 })}

@@ -77,9 +77,11 @@ function decide(kind: CredentialKind, action: Credential['action'], rule: string
  * under another policy (replay): the same settings classifyBearer and decide read. Undefined when
  * the recording does not say enough (no kind, a rule that is not a `credentials` setting).
  */
-export function reclassifyRecorded(kind: CredentialKind, rule: string | undefined, policy: Policy): Classification | undefined {
+export function reclassifyRecorded(kind: CredentialKind, rule: string | undefined, policy: Policy, scheme?: string): Classification | undefined {
   const kinds = kindsOf(policy);
   if (kind === 'api-token' && !kinds.apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)', 'api-token');
+  // As classifyBasicApiToken: a token sent as a Basic password is never passed through.
+  if (kind === 'api-token' && scheme === 'basic' && kinds.actions.apiToken === 'passthrough') return refuse('credential_kind_denied', 'apiToken', 'an API token as a Basic password needs credentials.apiToken: verify', 'api-token');
   // An opaque bearer token is introspected when introspection is on, else it is Jira's OAuth 2.0 token.
   const r = kind === 'opaque-bearer' ? (kinds.introspection ? 'introspection' : 'jiraOAuth2') : rule;
   if (r === 'introspection') return decide(kind, 'verify', r, 'opaque Bearer token (introspection)');
@@ -245,7 +247,52 @@ function classifyBasic(value: string, kinds: KindsView): Classification {
   const decoded = Buffer.from(value, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon <= 0 || /[\x00-\x1f\x7f]/.test(decoded)) return refuse('credential_malformed', 'basic', 'Basic value is not "user:password"');
+  const password = decoded.slice(colon + 1);
+  if (password.startsWith(kinds.apiTokens.prefix)) return classifyBasicApiToken(decoded.slice(0, colon), password, kinds);
   return decide('basic', kinds.actions.basic, 'basic', 'Basic authentication', value, 'basic', principalName(decoded.slice(0, colon)));
+}
+
+/**
+ * One of our API tokens as the password of Basic (Zapier and other clients that only speak Basic):
+ * it is ours or nothing, whatever credentials.basic says, and never reaches Jira as a password.
+ * A good one is kind 'api-token' with the token as its secret, scheme 'basic' and the user part as
+ * its principal (the verifier accepts it only when that is the token's owner).
+ *   Basic base64("alice:jas_<valid>")     -> api-token (credentials.apiToken), principal alice
+ *   Basic base64("alice:jas_<bad crc>")   -> token_invalid
+ */
+function classifyBasicApiToken(user: string, token: string, kinds: KindsView): Classification {
+  const { actions, apiTokens } = kinds;
+  if (!hasValidChecksum(token, apiTokens.prefix)) return refuse('token_invalid', 'apiToken', 'Basic password with the API token prefix and a wrong length or checksum', 'api-token');
+  if (!apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)', 'api-token');
+  // passthrough would hand the token to Jira as a password: refused instead.
+  if (actions.apiToken === 'passthrough') return refuse('credential_kind_denied', 'apiToken', 'an API token as a Basic password needs credentials.apiToken: verify', 'api-token');
+  // The user name is compared with the owner as sent: one too long to be shown whole is refused here.
+  if (principalName(user) !== user) return refuse('token_invalid', 'api-token:basic-user', 'Basic user name longer than 128 characters', 'api-token');
+  return decide('api-token', actions.apiToken, 'apiToken', 'sidecar API token as a Basic password', token, 'basic', user);
+}
+
+/** Does any os_password value of the query start with our API token prefix (percent- and "+"-decoded, as Tomcat reads it)? */
+function apiTokenInOsPassword(rawTarget: string, prefix: string): boolean {
+  const q = rawTarget.indexOf('?');
+  for (const part of rawTarget.slice(q + 1).split('#')[0]!.split(/[&;]/)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    let name = part.slice(0, eq).replace(/\+/g, ' ');
+    let value = part.slice(eq + 1).replace(/\+/g, ' ');
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      /* kept raw */
+    }
+    if (name.trim().toLowerCase() !== 'os_password') continue;
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      /* kept raw */
+    }
+    if (value.trim().startsWith(prefix)) return true;
+  }
+  return false;
 }
 
 // RFC 5849 §3.5.1: OAuth auth-params, comma-separated key="value"; oauth_consumer_key is required.
@@ -273,8 +320,10 @@ function classifyOAuth1(value: string, kinds: KindsView): Classification {
  * Classifies the credential of a guarded request.
  *   Authorization: Bearer eyJ...       -> jwt
  *   Authorization: bearer jas_...      -> api-token (scheme names are case-insensitive, RFC 7235 §2.1)
+ *   Authorization: Basic b64(u:jas_...) -> api-token (our token as the Basic password; u must be its owner)
  *   two Authorization headers          -> refused credential_malformed
  *   /rest/x?access_token=...           -> refused (tokens never come from the query string)
+ *   /rest/x?os_password=jas_...        -> refused credential_kind_denied (the same rule)
  */
 export function classifyCredential(facts: RequestFacts, policy: Policy): Classification {
   const kinds = kindsOf(policy);
@@ -304,7 +353,13 @@ export function classifyCredential(facts: RequestFacts, policy: Policy): Classif
         return refuse('credential_kind_denied', 'authorization', `unsupported Authorization scheme "${scheme.slice(0, 32)}"`);
     }
   }
-  if (hasQueryBasic) return decide('basic', kinds.actions.basic, 'basic', 'os_username/os_password in the query string', undefined, undefined, osUsername(facts.rawTarget));
+  if (hasQueryBasic) {
+    // Tokens never come from the query string: one of ours as os_password is refused, never handed to Jira.
+    if (apiTokenInOsPassword(facts.rawTarget, kinds.apiTokens.prefix)) {
+      return refuse('credential_kind_denied', 'query-token', 'API token as os_password in the query string; send it in the Authorization header (Bearer, or as the Basic password)', 'api-token');
+    }
+    return decide('basic', kinds.actions.basic, 'basic', 'os_username/os_password in the query string', undefined, undefined, osUsername(facts.rawTarget));
+  }
   const cookies = cookieNames(facts);
   for (const c of SESSION_COOKIES) if (cookies.has(c)) return decide('session', kinds.actions.session, 'session', 'Jira session cookie');
   return decide('anonymous', kinds.actions.anonymous, 'anonymous', 'no credential');

@@ -5,6 +5,12 @@
 //   DELETE /_sidecar/tokens/:id   revoke one of them
 //   POST   /_sidecar/tokens/:id/rotate {overlapHours?}  a new secret with the same grants, once; the old
 //                                 one keeps working for the overlap (default 0: refused at once)
+// Requests and approval (apiTokens.approval, issue 19): when an admin must approve the caller's token,
+// POST /_sidecar/tokens {…, justification} answers 202 with a pending request instead of a secret;
+//   GET    /_sidecar/tokens/requests[/:id]   the caller's own requests (a denial carries the admin's comment)
+//   POST   /_sidecar/tokens/requests/:id/claim  an approved one: mints the token, 201 + the secret, once;
+//                                 a claimed (or pending, denied, withdrawn) request answers 404
+//   DELETE /_sidecar/tokens/requests/:id  withdraws a pending one
 // The caller proves who they are with a JWT through the very stages the proxy runs (client-ip,
 // credentials, verify, authorize, rate-limit), so every issuer rule, the IP allow-list, allowedGroups
 // and the caller's rate limit apply.
@@ -21,6 +27,10 @@ import type { RequestState, StageName } from '../../state.js';
 import { runStep, type Step } from '../../step.js';
 import { describeToken, tokenAuditSummary, TokenInputError, type ApiTokens } from '../../../api-tokens/api-tokens.js';
 import { outcomeOf, toAuditRecord, type Outcome } from '../../outcome.js';
+import { approvalRequired, describeTokenRequest, MAX_PENDING_REQUESTS_PER_OWNER, TokenRequests, tokenRequestAuditSummary } from '../../../api-tokens/token-requests.js';
+import type { TokenRequestStore } from '../../../store/token-request-store.js';
+import type { Config } from '../../../config/schema.js';
+import type { TokenRequestList, TokenRequestView } from '../../../admin/wire.js';
 
 export const SELF_SERVICE_BASE = '/_sidecar/tokens';
 // The proxy's own stages, route-rules aside (this path is not under protectedPaths, yet always guarded).
@@ -38,6 +48,8 @@ const createBody = z.strictObject({
   paths: z.array(z.string()).optional(),
   ipAllowlist: z.array(z.string()).optional(),
   days: z.number().positive().optional(),
+  /** Why the token is needed: required when an admin must approve it (apiTokens.approval), else ignored. */
+  justification: z.string().optional(),
 });
 
 const rotateBody = z.strictObject({ overlapHours: z.number().min(0).max(720).optional() });
@@ -59,7 +71,8 @@ async function readJson(ctx: Parameters<Middleware>[0]): Promise<unknown> {
 }
 
 /** Proxy-listener route for /_sidecar/tokens; everything else goes on to the pipeline. */
-export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
+export function selfServiceTokens(d: Deps, store: ApiTokens, requestStore: TokenRequestStore): Middleware {
+  const requests = new TokenRequests(requestStore, store, { clock: d.clock });
   // Built on first use: other services (limiter, verifiers) may register after this route does.
   let steps: Step[] | undefined;
   const authSteps = () => (steps ??= decisionStages(d).filter((s) => AUTH_STAGES.has(s.name)));
@@ -89,6 +102,98 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
     return id;
   }
 
+  type Caller = Awaited<ReturnType<typeof authenticate>>;
+  type View = (r: Parameters<typeof describeToken>[0]) => ReturnType<typeof describeToken>;
+
+  async function checkTokenCount(owner: string, cfg: Config['apiTokens'], view: View) {
+    const active = (await store.list({ owner })).filter((t) => view(t).status === 'active').length;
+    if (active >= cfg.maxPerUser) {
+      throw new SidecarError('bad_request', { rule: 'self-service:token-count', message: `You already have ${active} active API tokens; revoke some first.` });
+    }
+  }
+
+  // POST /_sidecar/tokens when an admin must approve first: a pending request (202), no secret.
+  async function requestToken(ctx: Parameters<Middleware>[0], st: RequestState, caller: Caller, b: z.infer<typeof createBody> & { access: 'read' | 'write' }) {
+    const pending = (await requests.list({ owner: caller.username, status: 'pending' })).length;
+    if (pending >= MAX_PENDING_REQUESTS_PER_OWNER) {
+      throw new SidecarError('bad_request', { rule: 'self-service:request-count', message: `You already have ${pending} pending token requests; withdraw some or wait for a decision.` });
+    }
+    let rec;
+    try {
+      rec = await requests.request({ owner: caller.username, name: b.name, access: b.access, paths: b.paths, ipAllowlist: b.ipAllowlist, days: b.days, justification: b.justification ?? '', groups: caller.groups });
+    } catch (e) {
+      if (e instanceof TokenInputError) {
+        const message = e.field === 'justification' ? `justification: ${e.reason} (an admin approves this token; say why you need it)` : e.message;
+        throw new SidecarError('bad_request', { rule: 'self-service:body', message, issues: [{ path: e.field, message: e.reason }] });
+      }
+      throw e;
+    }
+    try {
+      await recordTokenAction(d, rec.id, () => ({ actor: `self-service:${caller.username}`, action: 'token_request.create', target: rec.id, after: tokenRequestAuditSummary(rec) }));
+    } catch (e) {
+      await requests.withdraw(rec.id, caller.username); // no unaudited request waits for an admin
+      throw e;
+    }
+    d.logger.info({ requestId: st.requestId, tokenRequestId: rec.id, owner: caller.username }, 'api token requested (self-service, awaiting approval)');
+    ctx.status = 202;
+    ctx.set('Location', `${SELF_SERVICE_BASE}/requests/${rec.id}`);
+    ctx.body = describeTokenRequest(rec) satisfies TokenRequestView;
+  }
+
+  // /_sidecar/tokens/requests[/:id[/claim]]: the caller's own requests only; the token id minted, if any.
+  async function requestRoute(ctx: Parameters<Middleware>[0], st: RequestState, caller: Caller, cfg: Config['apiTokens'], view: View, id: string | undefined, claim: boolean): Promise<string | null> {
+    const actor = `self-service:${caller.username}`;
+    if (id === undefined) {
+      ctx.body = { requests: (await requests.list({ owner: caller.username })).map(describeTokenRequest) } satisfies TokenRequestList;
+      return null;
+    }
+    // Someone else's id answers exactly like an unknown one: ids are not an oracle.
+    const own = await requests.get(id);
+    if (!own || own.owner !== caller.username) throw new SidecarError('not_found', { rule: 'self-service:own-requests' });
+    if (claim) {
+      // Claimed once: a second claim (or one on a request not approved) finds nothing to hand out, 404.
+      if (own.status !== 'approved') throw new SidecarError('not_found', { rule: 'self-service:claim', message: `No approved request to claim: this one is ${own.status}.` });
+      await checkTokenCount(caller.username, cfg, view);
+      let claimed;
+      try {
+        claimed = await requests.claim(own.id, { owner: caller.username, groups: caller.groups, createdBy: actor }, cfg);
+      } catch (e) {
+        if (e instanceof TokenInputError) throw new SidecarError('bad_request', { rule: 'self-service:claim', message: e.message, issues: [{ path: e.field, message: e.reason }] });
+        throw e;
+      }
+      if (!claimed) throw new SidecarError('not_found', { rule: 'self-service:claim', message: 'No approved request to claim: this one was claimed already.' });
+      const { created, request } = claimed;
+      const v = view(created.record);
+      // The admin who approved is on this row too, and the new token id ("newId", as rotation rows have it:
+      // a key naming a token would be masked).
+      await recordTokenAction(
+        d,
+        created.id,
+        () => ({ actor, action: 'token_request.claim', target: request.id, after: { ...tokenAuditSummary(v), newId: created.id, approvedBy: request.decidedBy ?? null } }),
+        store,
+      );
+      d.logger.info({ requestId: st.requestId, tokenId: created.id, tokenRequestId: request.id, owner: caller.username, capped: created.capped }, 'api token created from an approved request (self-service)');
+      ctx.status = 201;
+      ctx.body = {
+        ...v,
+        token: created.token,
+        request: describeTokenRequest(request) satisfies TokenRequestView,
+        ...(created.capped ? { notice: `expiry capped at apiTokens.maxLifetimeDays (${cfg.maxLifetimeDays})` } : {}),
+      };
+      return created.id;
+    }
+    if (ctx.method === 'DELETE') {
+      const withdrawn = await requests.withdraw(own.id, caller.username);
+      if (!withdrawn) throw new SidecarError('not_found', { rule: 'self-service:withdraw', message: `No pending request to withdraw: this one is ${own.status}.` });
+      await recordTokenAction(d, own.id, () => ({ actor, action: 'token_request.withdraw', target: own.id, after: { owner: own.owner, name: own.name } }));
+      d.logger.info({ requestId: st.requestId, tokenRequestId: own.id, owner: caller.username }, 'api token request withdrawn (self-service)');
+      ctx.body = describeTokenRequest(withdrawn) satisfies TokenRequestView;
+      return null;
+    }
+    ctx.body = describeTokenRequest(own) satisfies TokenRequestView;
+    return own.tokenId ?? null;
+  }
+
   // Every proxied request passes here: an origin-form target that cannot be ours goes on without
   // parsing, and without an async frame of its own (one promise less per request).
   return function sidecarTokens(ctx, next) {
@@ -106,13 +211,19 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
     let error: unknown;
     ctx.set('Cache-Control', 'no-store');
     try {
-      const parts = path.slice(SELF_SERVICE_BASE.length + 1).split('/');
-      const rotate = parts.length === 2 && parts[1] === 'rotate';
-      if (parts.length > 2 || (parts.length === 2 && !rotate)) throw new SidecarError('not_found', { rule: 'self-service:route' });
-      // Token ids are "tok_" + base64url: nothing to percent-decode, and anything else is simply unknown.
-      const id = parts[0] === '' ? undefined : parts[0];
-      if (rotate && id === undefined) throw new SidecarError('not_found', { rule: 'self-service:route' });
-      const allowed = rotate ? ['POST'] : id === undefined ? ['GET', 'POST'] : ['GET', 'DELETE'];
+      const all = path.slice(SELF_SERVICE_BASE.length + 1).split('/');
+      // /requests[/:id[/claim]]: token requests. Token ids start with "tok_", so "requests" is never one.
+      const onRequests = all[0] === 'requests';
+      const parts = onRequests ? all.slice(1) : all;
+      const action = onRequests ? 'claim' : 'rotate';
+      const rotate = !onRequests && parts.length === 2 && parts[1] === action;
+      const claim = onRequests && parts.length === 2 && parts[1] === action;
+      if (parts.length > 2 || (parts.length === 2 && parts[1] !== action)) throw new SidecarError('not_found', { rule: 'self-service:route' });
+      // Token ids are "tok_" + base64url, request ids "req_" + base64url: nothing to percent-decode,
+      // and anything else is simply unknown.
+      const id = parts[0] === '' || parts[0] === undefined ? undefined : parts[0];
+      if ((rotate || claim) && id === undefined) throw new SidecarError('not_found', { rule: 'self-service:route' });
+      const allowed = rotate || claim ? ['POST'] : id !== undefined ? ['GET', 'DELETE'] : onRequests ? ['GET'] : ['GET', 'POST'];
       if (!allowed.includes(ctx.method)) {
         throw new SidecarError('bad_request', { rule: 'self-service:method', message: `Use ${allowed.join(' or ')} here.`, headers: { Allow: allowed.join(', ') } });
       }
@@ -125,6 +236,10 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
       const now = d.clock.now();
       const view = (r: Parameters<typeof describeToken>[0]) => describeToken(r, now, cfg.maxLifetimeDays);
 
+      if (onRequests) {
+        tokenId = await requestRoute(ctx, st, caller, cfg, view, id, claim);
+        return;
+      }
       if (rotate) {
         const parsed = rotateBody.safeParse(await readJson(ctx));
         if (!parsed.success) {
@@ -155,9 +270,11 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
           throw new SidecarError('bad_request', { rule: 'self-service:body', message: 'The body is not a valid token request.', issues });
         }
         const b = parsed.data;
-        const active = (await store.list({ owner: caller.username })).filter((t) => view(t).status === 'active').length;
-        if (active >= cfg.maxPerUser) {
-          throw new SidecarError('bad_request', { rule: 'self-service:token-count', message: `You already have ${active} active API tokens; revoke some first.` });
+        await checkTokenCount(caller.username, cfg, view);
+        const access = b.access ?? (b.readOnly ? 'read' : 'write');
+        if (approvalRequired(cfg, access, caller.groups)) {
+          await requestToken(ctx, st, caller, { ...b, access });
+          return;
         }
         let created;
         try {
@@ -165,7 +282,7 @@ export function selfServiceTokens(d: Deps, store: ApiTokens): Middleware {
             {
               owner: caller.username,
               name: b.name,
-              access: b.access ?? (b.readOnly ? 'read' : 'write'),
+              access,
               paths: b.paths,
               ipAllowlist: b.ipAllowlist,
               groups: caller.groups,

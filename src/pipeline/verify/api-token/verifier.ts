@@ -1,6 +1,8 @@
 // Proves one of our API tokens: checksum (offline, before any lookup), then the stored hash,
-// revocation, expiry. No positive result is cached: every request reads the row from the store, so
-// a revocation takes effect on the very next request.
+// the Basic user name when the token came as a Basic password, revocation, expiry, and with
+// apiTokens.groupsFrom "jira" the owner's live state in Jira (owner-identity.ts). No positive result
+// is cached: every request reads the row from the store, so a revocation takes effect on the very
+// next request.
 import { SidecarError } from '../../../errors.js';
 import type { Clock } from '../../../clock.js';
 import type { ApiTokenRecord } from '../../../store/token-store.js';
@@ -8,6 +10,7 @@ import { hasValidChecksum } from '../../../api-tokens/format.js';
 import type { Identity } from '../../state.js';
 import type { Verifier } from '../verifier.js';
 import { apiTokenStatus, effectiveExpiry } from '../../../api-tokens/status.js';
+import { groupsFromOf, type OwnerIdentities } from './owner-identity.js';
 
 /** What the verifier needs from ApiTokens (tests can wrap it to count lookups). */
 export interface ApiTokenLookup {
@@ -17,7 +20,8 @@ export interface ApiTokenLookup {
 
 /**
  * The Identity a token acts with. A token carries no groups of its own: it has the owner's groups
- * as they were when it was minted (from the creator's JWT, or --groups on the CLI). The authorize
+ * as they were when it was minted (from the creator's JWT, or --groups on the CLI), which the
+ * verifier replaces with the owner's groups in Jira under apiTokens.groupsFrom "jira". The authorize
  * stage enforces `scope` (read-only, path patterns) and `ipAllowlist`; rate-limit reads `rateLimit`.
  */
 export function apiTokenIdentity(rec: ApiTokenRecord, expiresAtMs: number): Identity {
@@ -36,7 +40,11 @@ export function apiTokenIdentity(rec: ApiTokenRecord, expiresAtMs: number): Iden
   return identity;
 }
 
-export function apiTokenVerifier(store: ApiTokenLookup, clock: Clock): Verifier {
+/**
+ * `owners`: the live owner lookup used when apiTokens.groupsFrom resolves to "jira"; without it such
+ * a token is 503 auth_unavailable (never the creation snapshot in its place).
+ */
+export function apiTokenVerifier(store: ApiTokenLookup, clock: Clock, owners?: OwnerIdentities): Verifier {
   return {
     kind: 'api-token',
     async verify(credential, state, mode) {
@@ -53,13 +61,31 @@ export function apiTokenVerifier(store: ApiTokenLookup, clock: Clock): Verifier 
         throw new SidecarError('auth_unavailable', { rule: 'api-token:store', detail: `token store: ${(e as Error).message}`, cause: e });
       }
       if (!rec) throw new SidecarError('token_invalid', { rule: 'api-token:unknown', detail: 'no such token' });
+      // Sent as the password of Basic (classify.ts): the user part must name the owner, checked
+      // before anything else about the row, so a wrong user learns no more than from an unknown token.
+      if (credential.scheme === 'basic' && credential.principal !== rec.owner) {
+        throw new SidecarError('token_invalid', { rule: 'api-token:basic-user', detail: 'the Basic user name is not the token owner' });
+      }
       const now = clock.now();
       const status = apiTokenStatus(rec, now, cfg.maxLifetimeDays);
       if (status === 'revoked') throw new SidecarError('token_revoked', { rule: 'api-token:revoked', detail: `token ${rec.id}` });
       if (status === 'expired') throw new SidecarError('token_expired', { rule: 'api-token:expiry', detail: `token ${rec.id}` });
+      const identity = apiTokenIdentity(rec, effectiveExpiry(rec, cfg.maxLifetimeDays));
+      if (groupsFromOf(state.policy).from === 'jira') {
+        if (!owners) throw new SidecarError('auth_unavailable', { rule: 'api-token:jira', detail: 'no Jira owner lookup is wired' });
+        // Throws 503 auth_unavailable when Jira cannot answer and nothing usable is cached.
+        const owner = await owners.of(rec.owner, state.policy, mode);
+        if (!owner.found || !owner.active) {
+          throw new SidecarError('owner_inactive', { rule: 'api-token:owner', detail: `token ${rec.id}: owner ${rec.owner} is ${owner.found ? 'deactivated' : 'unknown'} in Jira` });
+        }
+        identity.groups = [...owner.groups];
+        state.verdicts.push({ stage: 'verify', rule: 'api-token:groups', outcome: 'info', detail: 'groups of the owner in Jira (apiTokens.groupsFrom: jira)' });
+      } else {
+        state.verdicts.push({ stage: 'verify', rule: 'api-token:groups', outcome: 'info', detail: 'groups as of the token\'s creation (apiTokens.groupsFrom: creation)' });
+      }
       // POST /api/test ('test') must not change anything, last-used included.
       if (mode === 'proxy') store.touch(rec.id, state.clientIp ?? state.facts.peerIp, now);
-      return apiTokenIdentity(rec, effectiveExpiry(rec, cfg.maxLifetimeDays));
+      return identity;
     },
   };
 }
