@@ -7,6 +7,7 @@ import { startSidecar, type RunningSidecar } from './http/server.js';
 import { MigrationError } from './store/sqlite/migrate.js';
 import { registerCommands } from './cli/index.js';
 import { die, loadOrExit, openStoresOrExit } from './cli/common.js';
+import { reloadConfig } from './admin/config-service.js';
 
 const program = new Command()
   .name('jira-auth-sidecar')
@@ -42,6 +43,12 @@ program
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // Re-read the config file and swap it in (an invalid one changes nothing); `systemctl reload`.
+    process.on('SIGHUP', () => {
+      logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration');
+      if (!running) return void logger.warn('SIGHUP while starting: ignored (the configuration being started is the file as it is now)');
+      reloadConfig(running.runtime).catch((e: unknown) => logger.error({ err: e }, 'config reload failed'));
+    });
     try {
       running = await startSidecar({ config: loaded.config, raw: loaded.raw, configFile: loaded.file, logger });
     } catch (e) {

@@ -1,6 +1,6 @@
 // GET/PUT /api/config: the effective configuration with secrets masked, and validated, persisted,
 // audited, hot-swapped changes. `${VAR}` is never expanded in values sent here (contract section 3).
-import { applyEnvOverrides } from '../config/load.js';
+import { applyEnvOverrides, ConfigFileError, loadConfig } from '../config/load.js';
 import { compilePolicy, type Policy } from '../config/policy.js';
 import { formatPath, validate, type ConfigIssue } from '../config/validate.js';
 import type { Config } from '../config/schema.js';
@@ -240,6 +240,73 @@ export function putConfig(rt: Runtime, sent: Record<string, unknown>, actor: str
     return { changes: masked, restartRequired: masked.map((c) => c.path).filter((p) => RESTART_PATHS.some((r) => p === r || p.startsWith(`${r}.`))) };
   };
   return serialised(s, run);
+}
+
+export interface ReloadResult {
+  /** ok: applied; unchanged: the file says what runs; invalid: nothing changed (issues name the bad settings). */
+  result: 'ok' | 'unchanged' | 'invalid';
+  changes: ReturnType<typeof maskedChanges>;
+  /** Settings the file changes that only a restart applies (listeners, the store, the audit writer): kept as they run, and named. */
+  restartRequired: string[];
+  issues: ConfigIssue[];
+  /** Where the configuration was read from. */
+  source: 'file' | 'database';
+}
+
+/** Paths read only at start: they keep their running values on a reload, and are named instead of ignored. */
+const START_ONLY = ['server', 'store', 'audit.writer'];
+const startOnly = (path: string) => START_ONLY.some((r) => path === r || path.startsWith(`${r}.`));
+
+/**
+ * SIGHUP, POST /api/reload, `jira-auth-sidecar reload`: re-reads the config file and applies it in one
+ * swap (requests in flight finish with the policy they started with). An invalid file changes
+ * nothing: the issues are logged by path and answered. Settings that only a restart applies keep
+ * their running values and are named. Without a config file there is nothing to re-read: the
+ * configuration saved in the database is synced instead. Counted in sidecar_config_reloads_total{result}.
+ */
+export function reloadConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env): Promise<ReloadResult> {
+  const s = stateOf(rt);
+  const count = (r: ReloadResult) => {
+    rt.deps.metrics.configReloads.inc({ result: r.result });
+    const log = rt.deps.logger;
+    if (r.result === 'invalid') log.error({ file: rt.configFile, issues: r.issues }, 'config reload refused: the file does not validate; nothing changed');
+    else log.info({ file: rt.configFile ?? null, result: r.result, changes: r.changes.map((c) => c.path), restartRequired: r.restartRequired }, 'config reloaded');
+    if (r.restartRequired.length) log.warn({ settings: r.restartRequired }, 'changed settings apply at the next restart (listeners, store, audit writer); they keep their running values');
+    return r;
+  };
+  return serialised(s, async (): Promise<ReloadResult> => {
+    if (!rt.configFile) {
+      const swapped = await syncNow(rt, env);
+      return count({ result: swapped ? 'ok' : 'unchanged', changes: [], restartRequired: [], issues: [], source: 'database' });
+    }
+    let loaded;
+    try {
+      loaded = loadConfig(rt.configFile, env);
+    } catch (e) {
+      if (e instanceof ConfigFileError) return count({ result: 'invalid', changes: [], restartRequired: [], issues: e.issues, source: 'file' });
+      throw e;
+    }
+    if (!loaded.result.ok) return count({ result: 'invalid', changes: [], restartRequired: [], issues: loaded.result.issues, source: 'file' });
+    const current = rt.deps.getPolicy().config;
+    const next = structuredClone(loaded.result.config) as Config;
+    const restartRequired = diffLeaves(current, next)
+      .map((c) => formatPath(c.path))
+      .filter(startOnly);
+    // Keep what only a restart applies as it runs, so the effective configuration says the truth.
+    next.server = structuredClone(current.server);
+    next.store = structuredClone(current.store);
+    next.audit.writer = current.audit.writer;
+    try {
+      compilePolicy(next);
+    } catch (e) {
+      return count({ result: 'invalid', changes: [], restartRequired: [], issues: [{ path: '(root)', message: (e as Error).message }], source: 'file' });
+    }
+    const changes = diffLeaves(current, next);
+    s.base = structuredClone(next);
+    if (changes.length === 0) return count({ result: 'unchanged', changes: [], restartRequired, issues: [], source: 'file' });
+    swapIn(rt, next, loaded.raw);
+    return count({ result: 'ok', changes: maskedChanges(changes), restartRequired, issues: [], source: 'file' });
+  });
 }
 
 /** Captures the startup configuration (call before anything else swaps the policy). */

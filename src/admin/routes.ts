@@ -6,14 +6,17 @@ import type Koa from 'koa';
 import type { Runtime } from '../http/runtime.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { OPEN_ROUTES, principal, registerAuthRoutes, requireAdmin } from './auth.js';
-import { describeConfig, putConfig } from './config-service.js';
+import { describeConfig, putConfig, reloadConfig } from './config-service.js';
+import { SidecarError } from '../errors.js';
 import { apiErrors, readJson, securityHeaders } from './http-util.js';
 import { registerOverviewRoutes } from './overview.js';
 import { serveAdminUi } from './static.js';
 import { registerTestRoute } from './test-route.js';
 import { registerDiscoveryRoute } from './discovery.js';
 import { registerTokenRoutes } from './token-routes.js';
+import { registerTokenRequestRoutes } from './token-request-routes.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
+import { registerNotificationRoutes } from './notification-routes.js';
 import { recordAdminAction } from './activity.js';
 import { isObj } from './config-doc.js';
 
@@ -39,10 +42,21 @@ export function registerAdminRoutes(router: Router, rt: Runtime, app: Koa): void
     ctx.body = { ...(await describeConfig(rt)), changes: result.changes, restartRequired: result.restartRequired };
   });
 
+  // Re-reads the config file (as SIGHUP does); 400 config_invalid when it does not validate (nothing changed).
+  router.post('/api/reload', async (ctx) => {
+    const actor = principal(ctx).username;
+    const r = await reloadConfig(rt);
+    if (r.result === 'invalid') throw new SidecarError('config_invalid', { message: `The configuration file does not validate (${r.issues.length} problem(s)); nothing was changed.`, issues: r.issues });
+    if (r.result === 'ok') await recordAdminAction(rt, { actor, action: 'config.reload', target: rt.configFile ?? 'database', after: { changes: r.changes, restartRequired: r.restartRequired } });
+    ctx.body = r;
+  });
+
   registerTestRoute(router, rt);
   registerDiscoveryRoute(router, rt);
   registerTokenRoutes(router, rt);
+  registerTokenRequestRoutes(router, rt); // apiTokens.approval: pending requests, approve / deny
   registerAuditRoutes(router, rt);
   registerOverviewRoutes(router, rt);
   registerRolloutRoutes(router, rt);
+  registerNotificationRoutes(router, rt);
 }

@@ -5,6 +5,7 @@ import { registerTokenCommands } from './token.js';
 import { registerIdentityCommands } from './identity.js';
 import { registerStoreCommands } from './store.js';
 import { registerRolloutCommands } from './rollout.js';
+import { registerReloadCommand } from './reload.js';
 
 /** Commands owned by features (token, audit, admin, applink, store) register here, one line each. */
 export function registerCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerIdentityCommands(program); // applink keygen, credentials set|list|delete|rotate
   registerStoreCommands(program); // store copy
   registerRolloutCommands(program); // report credentials, replay
+  registerReloadCommand(program); // reload (POST /api/reload or SIGHUP)
 }

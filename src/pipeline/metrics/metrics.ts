@@ -12,6 +12,7 @@ export interface Metrics {
   auditRowsWritten: Counter;
   rateLimited: Counter;
   wouldDeny: Counter<'code'>;
+  configReloads: Counter<'result'>;
   idpRequests: Histogram<'kind' | 'outcome'>;
 }
 
@@ -58,6 +59,12 @@ export function createMetrics(withDefaults = true): Metrics {
     }),
     auditRowsWritten: new Counter({ name: 'sidecar_audit_rows_written_total', help: 'Audit rows written and confirmed by the writer', registers: [registry] }),
     rateLimited: new Counter({ name: 'sidecar_rate_limited_total', help: 'Requests refused by the rate limiter', registers: [registry] }),
+    configReloads: new Counter({
+      name: 'sidecar_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP, POST /api/reload) by result: ok, unchanged, invalid (nothing changed)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     wouldDeny: new Counter({
       name: 'sidecar_would_deny_total',
       help: 'Requests a rule in report mode would have refused (enforcement.rules), by the code it would have answered; each code once per request',
