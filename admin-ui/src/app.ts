@@ -2,6 +2,11 @@
 import { html, nothing, type TemplateResult } from 'lit';
 import { api, ApiError, get, setCsrfToken, setUnauthorizedHandler } from './api.js';
 import { errorText, LightElement } from './base.js';
+import { TOKEN_REQUESTS_CHANGED } from './pages/tokens.js';
+import type { TokenRequestList } from '../../src/admin/wire.js';
+
+/** How often the pending token-request count (the Tokens badge) is refreshed besides on navigation. */
+const PENDING_POLL_MS = 60_000;
 
 export const ROUTES: Array<{ hash: string; label: string; tag: string }> = [
   { hash: 'overview', label: 'Overview', tag: 'page-overview' },
@@ -27,10 +32,15 @@ export class AdminApp extends LightElement {
   loginError = '';
   busy = false;
   route = current();
+  /** Pending token requests: a badge on the Tokens entry (refreshed on navigation, after a decision, and every minute). */
+  pendingRequests = 0;
 
   override connectedCallback(): void {
     super.connectedCallback();
+    window.addEventListener(TOKEN_REQUESTS_CHANGED, () => void this.refreshPending());
+    window.setInterval(() => void this.refreshPending(), PENDING_POLL_MS);
     window.addEventListener('hashchange', () => {
+      void this.refreshPending();
       this.route = current();
       this.requestUpdate();
       void this.updateComplete.then(() => (this.querySelector('main') as HTMLElement | null)?.focus());
@@ -45,12 +55,26 @@ export class AdminApp extends LightElement {
     void this.checkSession();
   }
 
+  private async refreshPending() {
+    if (this.state !== 'ready') return;
+    try {
+      const n = (await get<TokenRequestList>('/api/token-requests?status=pending')).requests.length;
+      if (n !== this.pendingRequests) {
+        this.pendingRequests = n;
+        this.requestUpdate();
+      }
+    } catch {
+      // The badge is a hint: keep the last count (an ended session is handled by the 401 handler).
+    }
+  }
+
   private async checkSession() {
     try {
       const s = await get<{ username: string; csrfToken: string | null }>('/api/session');
       setCsrfToken(s.csrfToken);
       this.username = s.username;
       this.state = 'ready';
+      void this.refreshPending();
     } catch {
       this.state = 'login';
     }
@@ -69,6 +93,7 @@ export class AdminApp extends LightElement {
       setCsrfToken(r.csrfToken);
       this.username = r.username;
       this.state = 'ready';
+      void this.refreshPending();
     } catch (err) {
       this.loginError =
         err instanceof ApiError && err.code === 'login_failed'
@@ -143,7 +168,12 @@ export class AdminApp extends LightElement {
       <div class="layout">
         <nav aria-label="Sections">
           <ul>
-            ${ROUTES.map((r) => html`<li><a href=${`#/${r.hash}`} aria-current=${r === this.route ? 'page' : 'false'}>${r.label}</a></li>`)}
+            ${ROUTES.map(
+              (r) =>
+                html`<li><a href=${`#/${r.hash}`} aria-current=${r === this.route ? 'page' : 'false'}>${r.label}${r.hash === 'tokens' && this.pendingRequests > 0
+                  ? html` <span class="badge pending" data-pending-requests=${this.pendingRequests}>${this.pendingRequests}</span><span class="sr-only"> (${this.pendingRequests} pending ${this.pendingRequests === 1 ? 'request' : 'requests'})</span>`
+                  : nothing}</a></li>`,
+            )}
           </ul>
         </nav>
         <main id="main" tabindex="-1">${this.page()}</main>

@@ -200,8 +200,8 @@ export class Form {
     );
   }
 
-  /** A list of strings, one per line; `check` gives inline feedback per line before saving. */
-  list(path: Path, label: string, o: FieldOpts & { check?: (line: string) => string | null; rows?: number } = {}): TemplateResult {
+  /** A list of strings, one per line; `check` gives inline feedback per line before saving; `parse` turns each line into the stored item (numbers). */
+  list(path: Path, label: string, o: FieldOpts & { check?: (line: string) => string | null; parse?: (line: string) => unknown; rows?: number } = {}): TemplateResult {
     const p = fmt(path);
     const a = this.aria(p);
     const v = this.get(path);
@@ -220,7 +220,7 @@ export class Form {
             if (problems.length) this.host.localIssues.set(p, problems);
             else this.host.localIssues.delete(p);
           }
-          this.set(path, items);
+          this.set(path, o.parse ? items.map(o.parse) : items);
         }}></textarea>`,
       { help: o.help ?? 'One per line.' },
       'wide',

@@ -55,11 +55,15 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
       rateLimit = { points: Number(r.points), durationSec: Number(r.durationSec) };
     }
     const actor = principal(ctx).username;
+    const owner = reqString(body, 'owner', 255);
+    // apiTokens.maxPerUser binds admins too: each live token is a standing credential to review.
+    const active = await storeOf(rt).activeCount(owner, cfg.maxLifetimeDays);
+    if (active >= cfg.maxPerUser) throw fieldError('owner', `${owner} already has ${active} active API tokens (apiTokens.maxPerUser is ${cfg.maxPerUser}); revoke some first`);
     let created;
     try {
       created = await storeOf(rt).create(
         {
-          owner: reqString(body, 'owner', 255),
+          owner,
           name: reqString(body, 'name', 100),
           access,
           paths: strList(body, 'paths'),

@@ -34,6 +34,52 @@ export interface ApiTokenView extends ApiTokenGrant {
   revokedAt: string | null;
 }
 
+/** A token request's state: pending -> approved -> issued (claimed), or denied, or withdrawn by its owner. */
+export type TokenRequestStatus = 'pending' | 'approved' | 'denied' | 'issued' | 'withdrawn';
+
+/**
+ * An API-token request (apiTokens.approval), as the admin API (GET /api/token-requests) and the
+ * self-service API (GET /_sidecar/tokens/requests) answer: what was asked, why, and what became of
+ * it. Never a secret: the token is minted when the owner claims the approved request.
+ */
+export interface TokenRequestView {
+  /** Public id ("req_…"). */
+  id: string;
+  /** The Jira username asking (the token's owner). */
+  owner: string;
+  name: string;
+  access: TokenAccess;
+  /** Path patterns asked for; empty: every path. */
+  paths: string[];
+  /** CIDRs asked for; empty: any address. */
+  ipAllowlist: string[];
+  /** Lifetime asked for in days; null: apiTokens.maxLifetimeDays. */
+  days: number | null;
+  justification: string;
+  /** The requester's groups from their JWT when they asked. */
+  groups: string[];
+  status: TokenRequestStatus;
+  createdAt: string;
+  /** When it left pending (approved, denied or withdrawn). */
+  decidedAt: string | null;
+  /** The admin who approved or denied it, or the owner who withdrew it. */
+  decidedBy: string | null;
+  /** The admin's comment (always set on a denial). */
+  comment: string | null;
+  /** The token minted by the claim (status issued). */
+  tokenId: string | null;
+}
+
+/** GET /api/token-requests and GET /_sidecar/tokens/requests. */
+export interface TokenRequestList {
+  requests: TokenRequestView[];
+}
+
+/** POST /api/token-requests/:id/approve (comment optional) and /deny (comment required). */
+export interface TokenRequestDecisionBody {
+  comment?: string;
+}
+
 /** One request row as GET /api/audit answers (src/audit/query.ts AuditEntry, checked against this at the admin edge). */
 export interface AuditEntryView {
   id: number;

@@ -174,6 +174,15 @@ export class ApiTokens {
     this.cache.clear();
   }
 
+  /**
+   * How many live (not revoked, not expired under the current maxLifetimeDays) tokens an owner
+   * holds: what apiTokens.maxPerUser bounds, for self-service, the admin API and the CLI alike.
+   */
+  async activeCount(owner: string, maxLifetimeDays?: number): Promise<number> {
+    const now = this.clock.now();
+    return (await this.store.list({ owner })).filter((t) => apiTokenStatus(t, now, maxLifetimeDays) === 'active').length;
+  }
+
   /** Every token (or one owner's), newest first. Never includes the hash. */
   async list(filter: { owner?: string } = {}): Promise<ApiTokenRecord[]> {
     return (await this.store.list(filter)).map((r) => this.withPending(r));

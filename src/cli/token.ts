@@ -93,6 +93,8 @@ export function registerTokenCommands(program: Command): void {
           if (!o.groups?.length && config.access.allowedGroups.length) {
             process.stderr.write(`warning: no --groups; access.allowedGroups (${config.access.allowedGroups.join(', ')}) will refuse this token\n`);
           }
+          const active = await store.activeCount(o.owner, settings.maxLifetimeDays);
+          if (active >= settings.maxPerUser) die(`${o.owner} already has ${active} active API tokens (apiTokens.maxPerUser is ${settings.maxPerUser}); revoke some first`);
           let created;
           try {
             created = await store.create(

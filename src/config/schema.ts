@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { identitySchema } from './identity-schema.js';
 import { ruleKeyProblem } from './enforcement.js';
+import { checkSelfServiceIssuer, selfServiceSchema } from './self-service-schema.js';
 
 const durationMs = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
 const nonEmpty = z.string().min(1, 'must not be empty');
@@ -373,7 +374,9 @@ export const configSchema = z.strictObject({
       sessionTtlSec: z.number().int().min(60).default(28800),
     })
     .prefault({}),
-});
+  /** The API-token page users sign in to with OIDC (self-service-schema.ts). */
+  selfService: selfServiceSchema,
+}).superRefine(checkSelfServiceIssuer);
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -7,7 +7,7 @@
 import type { ChainAnchor, ChainHead, ChainId, ChainReport, ChainRows } from './audit-store.js';
 import type { Stores } from './stores.js';
 
-export type CopyConcern = 'config' | 'tokens' | 'admin' | 'credentials' | 'audit';
+export type CopyConcern = 'config' | 'tokens' | 'admin' | 'credentials' | 'lifecycle' | 'audit';
 
 export interface CopyProgress {
   concern: CopyConcern;
@@ -41,6 +41,8 @@ export interface CopyResult {
   adminApiKeys: number;
   loginFailures: number;
   credentials: number;
+  /** Token warnings noted and notification deliveries logged (the token lifecycle). */
+  lifecycle: { warnings: number; deliveries: number };
   chains: ChainCopy[];
 }
 
@@ -67,6 +69,9 @@ export async function heldData(s: Stores): Promise<string[]> {
   count(admin.apiKeys.length, 'admin API key(s)');
   count(admin.loginFailures.length, 'failed-login row(s)');
   count((await s.credentials.list()).length, 'stored credential(s)');
+  const lifecycle = await s.lifecycle.dump();
+  count(lifecycle.warnings.length, 'token warning(s)');
+  count(lifecycle.deliveries.length, 'notification delivery row(s)');
   const chains = await s.audit.chains();
   if (chains.length) held.push(`audit log chains (${chains.map(chainLabel).join(', ')})`);
   return held;
@@ -121,6 +126,12 @@ export async function copyStores(from: Stores, to: Stores, o: CopyOptions = {}):
   await to.credentials.restore(credentials);
   progress({ concern: 'credentials', label: 'stored credentials', copied: credentials.length, total: credentials.length });
 
+  progress({ concern: 'lifecycle', label: 'token warnings and notification deliveries', copied: 0 });
+  const lifecycle = await from.lifecycle.dump();
+  await to.lifecycle.restore(lifecycle);
+  const lifecycleRows = lifecycle.warnings.length + lifecycle.deliveries.length;
+  progress({ concern: 'lifecycle', label: 'token warnings and notification deliveries', copied: lifecycleRows, total: lifecycleRows });
+
   for (const c of chains) await copyChain(from, to, c, batchRows, progress);
 
   return {
@@ -131,6 +142,7 @@ export async function copyStores(from: Stores, to: Stores, o: CopyOptions = {}):
     adminApiKeys: admin.apiKeys.length,
     loginFailures: admin.loginFailures.length,
     credentials: credentials.length,
+    lifecycle: { warnings: lifecycle.warnings.length, deliveries: lifecycle.deliveries.length },
     chains,
   };
 }

@@ -5,6 +5,8 @@ import type { AdminStore } from './admin-store.js';
 import type { ConfigStore } from './config-store.js';
 import type { CredentialStore } from './credential-store.js';
 import type { AuditStore } from './audit-store.js';
+import type { TokenRequestStore } from './token-request-store.js';
+import type { LifecycleStore } from './lifecycle-store.js';
 
 /** Something another process changed: 'config' (a save or a clear), 'tokens' (a revocation). */
 export type StoreChange = 'config' | 'tokens';
@@ -16,6 +18,10 @@ export interface Stores {
   readonly config: ConfigStore;
   readonly credentials: CredentialStore;
   readonly audit: AuditStore;
+  /** API-token requests awaiting (or past) an admin's approval (apiTokens.approval). */
+  readonly tokenRequests: TokenRequestStore;
+  /** Token lifecycle: warnings noted once, the notification delivery log, the background jobs' lock. */
+  readonly lifecycle: LifecycleStore;
   /**
    * Calls fn soon after any process sharing the store changed something (PostgreSQL LISTEN/NOTIFY; on
    * SQLite never: a file belongs to one sidecar). A hint to act at once: delivery is not guaranteed

@@ -63,6 +63,8 @@ export interface TokenStore {
   shortenExpiry(id: string, at: number): Promise<boolean>;
   /** Last-used stamps, in one write; a stamp older than the stored one is ignored (never backwards). */
   recordUses(uses: readonly TokenUse[]): Promise<void>;
+  /** Deletes these tokens (the lifecycle's cleanup of long expired or revoked ones), in one write; how many there were. */
+  deleteTokens(ids: readonly string[]): Promise<number>;
 
   // ---- copying a store (store/copy.ts)
   /** Every token with its hash, in batches of up to `batchRows`, by id (byte order). */

@@ -10,6 +10,7 @@ import type { AuditFilters } from '../../src/store/audit-store.js';
 import type { Stores } from '../../src/store/stores.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { storeConformance } from './conformance/index.js';
+import { tokenRequestStoreConformance } from './conformance/token-requests.js';
 import { T0, type AuditTamper, type Backend } from './conformance/harness.js';
 
 /** Each open()'s database and the handles reopen() added to it (closed by its destroy). */
@@ -65,6 +66,7 @@ const backend: Backend = {
 };
 
 storeConformance(backend);
+tokenRequestStoreConformance(backend);
 
 describe('postgres: audit store, what only PostgreSQL has', () => {
   // Fresh stores on a fresh database per test, and its URL for sessions of the test's own.

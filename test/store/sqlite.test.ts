@@ -5,13 +5,14 @@ import path from 'node:path';
 import { openDb, type Db } from '../../src/store/sqlite/db.js';
 import { sqliteStores } from '../../src/store/sqlite/stores.js';
 import type { Stores } from '../../src/store/stores.js';
-import type { AuditTamper } from './conformance/harness.js';
+import type { AuditTamper, Backend } from './conformance/harness.js';
 import { storeConformance } from './conformance/index.js';
+import { tokenRequestStoreConformance } from './conformance/token-requests.js';
 
 /** Each open()'s handle, for the tampering cases (SQLite has one replica: its rows are keyed by id alone). */
 const handles = new WeakMap<Stores, Db>();
 
-storeConformance({
+const backend: Backend = {
   name: 'sqlite',
   async open() {
     const dir = mkdtempSync(path.join(tmpdir(), 'store-conformance-'));
@@ -36,4 +37,7 @@ storeConformance({
     const r = db.prepare(`UPDATE ${t.table} SET ${cols.map((c) => `"${c}" = ?`).join(', ')} WHERE id = ?`).run(...cols.map((c) => t.set[c]), t.id);
     if (r.changes !== 1) throw new Error(`tamper: no ${t.table} row ${t.id}`);
   },
-});
+};
+
+storeConformance(backend);
+tokenRequestStoreConformance(backend);

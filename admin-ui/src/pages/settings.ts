@@ -1,4 +1,5 @@
-// Settings: upstream (Jira), identity forwarding, audit, listeners, logging, admin sessions; the
+// Settings: upstream (Jira), identity forwarding, audit, listeners, logging, admin sessions, the token
+// lifecycle and notifications (with the delivery log and a test message); the
 // full configuration as JSON (every setting, including ones without a form field); the admin
 // account (password) and admin API keys.
 import { html, nothing, type TemplateResult } from 'lit';
@@ -6,6 +7,7 @@ import { api, ApiError, get, setCsrfToken, type ConfigMeta, type Issue } from '.
 import { ConfigPage, errorText, LightElement, statusLine, type Status } from '../base.js';
 import type { Form } from '../fields.js';
 import type { AdminApiKey as AdminKey } from '../../../src/admin/wire.js';
+import type { DeliveryRecord } from '../../../src/store/lifecycle-store.js';
 
 export class SettingsPage extends ConfigPage {
   readonly heading = 'Settings';
@@ -101,10 +103,120 @@ export class SettingsPage extends ConfigPage {
           ${f.num(['store', 'connectTimeoutMs'], 'Connect timeout (ms)', { min: 1 })}
           ${f.num(['store', 'syncIntervalMs'], 'Config sync interval (ms)', { min: 100, max: 60000 })}
         </div>
+      </fieldset>
+      <fieldset>
+        <legend>Token lifecycle</legend>
+        <p class="help">Run every interval on one replica at a time: owners are warned before a token expires or is revoked for disuse, unused tokens are revoked, long-ended tokens deleted. Each run that did something is an admin-activity row.</p>
+        <div class="grid">
+          ${f.num(['apiTokens', 'maxPerUser'], 'Live tokens per owner (at most)', { min: 1, max: 10000, help: 'Self-service, the admin API and the CLI refuse a token past this.' })}
+          ${f.num(['apiTokens', 'revokeUnusedAfterDays'], 'Revoke tokens unused for (days)', { min: 0, max: 3650, help: 'Since their last use, or creation when never used. 0: never.' })}
+          ${f.num(['apiTokens', 'deleteAfterDays'], 'Delete tokens ended for (days)', { min: 0, max: 3650, help: 'Expired or revoked this long ago. 0: kept.' })}
+          ${f.list(['apiTokens', 'warnDays'], 'Warn owners (days before)', {
+            rows: 2,
+            parse: (l) => (/^\d+$/.test(l) ? Number(l) : l),
+            check: (l) => (/^\d+$/.test(l) && Number(l) >= 1 && Number(l) <= 365 ? null : `"${l}": a whole number of days from 1 to 365`),
+            help: 'One number per line; each warning is sent once per token, before its expiry and before a revocation for disuse.',
+          })}
+          ${f.num(['apiTokens', 'lifecycleIntervalSec'], 'Run every (s)', { min: 10, max: 86400 })}
+        </div>
+      </fieldset>
+      <fieldset>
+        <legend>Notifications</legend>
+        <p class="help">How token owners are told. Templates replace {user} {name} {id} {event} {detail} {expiresAt}; no message ever contains a token's secret.</p>
+        ${f.bool(['notifications', 'email', 'enabled'], 'E-mail enabled')}
+        <div class="grid">
+          ${f.secret(['notifications', 'email', 'smtpUrl'], 'SMTP URL', { help: 'smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465.' })}
+          ${f.text(['notifications', 'email', 'from'], 'From')}
+          ${f.text(['notifications', 'email', 'addressTemplate'], 'Owner address', { help: "Used when Jira has no address for the owner (or no Jira credential is set). {user}: the username." })}
+          ${f.text(['notifications', 'email', 'subjectTemplate'], 'Subject')}
+          ${f.area(['notifications', 'email', 'bodyTemplate'], 'Body', { rows: 5 })}
+        </div>
+        ${f.bool(['notifications', 'webhook', 'enabled'], 'Webhook enabled')}
+        <div class="grid">
+          ${f.text(['notifications', 'webhook', 'url'], 'Webhook URL', { type: 'url' })}
+          ${f.secret(['notifications', 'webhook', 'secret'], 'Signing secret', { help: 'Each body is signed: X-Sidecar-Signature: sha256=<hex HMAC-SHA256 of the raw body>.' })}
+          ${f.num(['notifications', 'webhook', 'maxAttempts'], 'Attempts (at most)', { min: 1, max: 20 })}
+          ${f.num(['notifications', 'webhook', 'timeoutMs'], 'Timeout per attempt (ms)', { min: 1 })}
+        </div>
       </fieldset>`;
   }
 }
 customElements.define('page-settings-form', SettingsPage);
+
+const at = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
+
+/** The notification delivery log (GET /api/notifications) and a test message per channel. */
+export class NotificationDeliveries extends LightElement {
+  deliveries: DeliveryRecord[] = [];
+  channels: { email: boolean; webhook: boolean } = { email: false, webhook: false };
+  status: Status = null;
+  sending = false;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    void this.load();
+  }
+  async load() {
+    try {
+      const r = await get<{ deliveries: DeliveryRecord[]; channels: { email: boolean; webhook: boolean } }>('/api/notifications?limit=50');
+      this.deliveries = r.deliveries;
+      this.channels = r.channels;
+    } catch (e) {
+      this.status = { kind: 'error', text: `Delivery log not loaded: ${errorText(e)}` };
+    }
+    this.requestUpdate();
+  }
+  async sendTest(e: Event) {
+    e.preventDefault();
+    const d = new FormData(e.target as HTMLFormElement);
+    const channel = String(d.get('channel'));
+    const to = String(d.get('to') ?? '').trim();
+    this.sending = true;
+    this.status = { kind: 'info', text: `Sending a test ${channel === 'email' ? 'e-mail' : 'webhook call'}…` };
+    this.requestUpdate();
+    try {
+      const r = await api<{ delivery: DeliveryRecord }>('POST', '/api/notifications/test', { channel, ...(channel === 'email' && to ? { to } : {}) });
+      const x = r.delivery;
+      this.status = x.status === 'sent' ? { kind: 'ok', text: `Test sent to ${x.target}.` } : { kind: 'error', text: `Test not delivered to ${x.target}: ${x.lastError ?? x.status}` };
+      await this.load();
+    } catch (err) {
+      this.status = { kind: 'error', text: `Not sent: ${errorText(err)}` };
+    }
+    this.sending = false;
+    this.requestUpdate();
+  }
+  override render(): TemplateResult {
+    return html`<section aria-labelledby="deliveries-h">
+      <h2 id="deliveries-h">Deliveries</h2>
+      <p class="help">Every notification message (newest first, the last 50) and how its delivery went. Kept as long as the audit log (audit.retentionDays). Save the settings above before testing them.</p>
+      <form class="inline" @submit=${(e: Event) => void this.sendTest(e)}>
+        <div class="field"><label for="test-channel">Channel</label>
+          <select id="test-channel" name="channel">
+            <option value="email">e-mail${this.channels.email ? '' : ' (not enabled)'}</option>
+            <option value="webhook">webhook${this.channels.webhook ? '' : ' (not enabled)'}</option>
+          </select></div>
+        <div class="field"><label for="test-to">E-mail to (optional)</label><input id="test-to" name="to" type="email" placeholder="your address" /></div>
+        <button type="submit" ?disabled=${this.sending}>Send a test</button>
+        <button type="button" @click=${() => void this.load()}>Refresh</button>
+      </form>
+      ${statusLine(this.status)}
+      <div class="table-wrap"><table>
+        <thead><tr><th scope="col">Queued</th><th scope="col">Channel</th><th scope="col">Event</th><th scope="col">Token</th><th scope="col">Owner</th><th scope="col">To</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col">Sent</th></tr></thead>
+        <tbody>
+          ${this.deliveries.length
+            ? this.deliveries.map(
+                (d) => html`<tr>
+                  <td>${at(d.time)}</td><td>${d.channel}</td><td>${d.event}</td><td>${d.tokenId ? html`<code>${d.tokenId}</code>` : '—'}</td><td>${d.owner ?? '—'}</td>
+                  <td>${d.target}</td><td>${d.status}</td><td>${d.attempts}</td><td>${d.lastError ?? ''}</td><td>${at(d.sentAt)}</td>
+                </tr>`,
+              )
+            : html`<tr><td colspan="10">No notifications yet.</td></tr>`}
+        </tbody>
+      </table></div>
+    </section>`;
+  }
+}
+customElements.define('notification-deliveries', NotificationDeliveries);
 
 /** Every setting as JSON: for settings without a form field. Secrets show as ******** and are kept. */
 export class RawConfig extends LightElement {
@@ -266,7 +378,7 @@ customElements.define('account-settings', AccountSettings);
 
 export class SettingsRoute extends LightElement {
   override render(): TemplateResult {
-    return html`<page-settings-form></page-settings-form><raw-config></raw-config><account-settings></account-settings>`;
+    return html`<page-settings-form></page-settings-form><notification-deliveries></notification-deliveries><raw-config></raw-config><account-settings></account-settings>`;
   }
 }
 customElements.define('page-settings', SettingsRoute);

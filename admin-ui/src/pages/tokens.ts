@@ -1,9 +1,13 @@
-// Tokens: search, create (the secret shown once, with a copy button), revoke.
+// Tokens: pending token requests (approve / deny with a comment), search, create (the secret shown
+// once, with a copy button), revoke.
 import { html, nothing, type TemplateResult } from 'lit';
 import { api, ApiError, get, qs, type Issue } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
 import { cidrProblem } from '../cidr.js';
-import type { ApiTokenView as TokenView } from '../../../src/admin/wire.js';
+import type { ApiTokenView as TokenView, TokenRequestList, TokenRequestView } from '../../../src/admin/wire.js';
+
+/** Fired on window after an approval or denial: the navigation's pending-count badge refreshes. */
+export const TOKEN_REQUESTS_CHANGED = 'token-requests-changed';
 
 const lines = (v: FormDataEntryValue | null) =>
   String(v ?? '')
@@ -21,11 +25,86 @@ export class TokensPage extends LightElement {
   status: Status = null;
   copied = false;
   ipProblem: string | null = null;
+  /** Pending token requests (apiTokens.approval), newest first. */
+  requests: TokenRequestView[] = [];
+  /** The comment typed for each request, by id; and a problem to show beside it (deny without one). */
+  comments = new Map<string, string>();
+  commentErrors = new Map<string, string>();
+  requestStatus: Status = null;
   private timer: number | undefined;
 
   override connectedCallback(): void {
     super.connectedCallback();
     void this.load();
+    void this.loadRequests();
+  }
+
+  async loadRequests() {
+    try {
+      this.requests = (await get<TokenRequestList>('/api/token-requests?status=pending')).requests;
+    } catch (e) {
+      this.requestStatus = { kind: 'error', text: errorText(e) };
+    }
+    this.requestUpdate();
+  }
+
+  async decide(r: TokenRequestView, verb: 'approve' | 'deny') {
+    const comment = (this.comments.get(r.id) ?? '').trim();
+    this.commentErrors.delete(r.id);
+    if (verb === 'deny' && !comment) {
+      this.commentErrors.set(r.id, 'A comment is required to deny: the requester sees it.');
+      this.requestUpdate();
+      (this.querySelector(`#req-comment-${r.id}`) as HTMLInputElement | null)?.focus();
+      return;
+    }
+    try {
+      const done = await api<TokenRequestView>('POST', `/api/token-requests/${encodeURIComponent(r.id)}/${verb}`, comment ? { comment } : {});
+      this.comments.delete(r.id);
+      this.requestStatus = {
+        kind: 'ok',
+        text: done.status === 'approved' ? `Approved "${r.name}" for ${r.owner}: they can now claim the token.` : `Denied "${r.name}" for ${r.owner}.`,
+      };
+    } catch (e) {
+      const issue = e instanceof ApiError ? e.issues.find((i) => i.path === 'comment') : undefined;
+      if (issue) this.commentErrors.set(r.id, issue.message);
+      else this.requestStatus = { kind: 'error', text: `Not ${verb === 'approve' ? 'approved' : 'denied'}: ${errorText(e)}` };
+    }
+    await this.loadRequests();
+    window.dispatchEvent(new CustomEvent(TOKEN_REQUESTS_CHANGED));
+  }
+
+  private renderRequests(): TemplateResult {
+    const scope = (r: TokenRequestView) =>
+      [r.access === 'read' ? 'read-only' : 'read-write', r.paths.length ? `paths: ${r.paths.join(', ')}` : 'every path', ...(r.ipAllowlist.length ? [`from ${r.ipAllowlist.join(', ')}`] : [])].join('; ');
+    return html`<section aria-labelledby="requests-h">
+      <h2 id="requests-h">Pending requests</h2>
+      <p class="help">Users ask here when apiTokens.approval requires it. Once approved, the owner claims the token (and sees its secret) themselves.</p>
+      <div class="table-wrap"><table>
+        <thead><tr><th scope="col">Owner</th><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Lifetime</th><th scope="col">Justification</th><th scope="col">Requested</th><th scope="col">Decision</th></tr></thead>
+        <tbody>
+          ${this.requests.length === 0 ? html`<tr><td colspan="7">No pending requests.</td></tr>` : nothing}
+          ${this.requests.map((r) => {
+            const err = this.commentErrors.get(r.id);
+            const id = `req-comment-${r.id}`;
+            return html`<tr data-request=${r.id}>
+              <td>${r.owner}</td><td>${r.name}</td><td>${scope(r)}</td><td>${r.days === null ? 'maximum' : `${r.days} days`}</td>
+              <td class="justification">${r.justification}</td><td>${short(r.createdAt)}</td>
+              <td>
+                <div class="field ${err ? 'invalid' : ''}">
+                  <label for=${id}>Comment on "${r.name}" (${r.owner})</label>
+                  <input id=${id} .value=${this.comments.get(r.id) ?? ''} aria-describedby=${`${id}-err`} aria-invalid=${err ? 'true' : 'false'}
+                    @input=${(e: Event) => this.comments.set(r.id, (e.target as HTMLInputElement).value)} />
+                  <div class="error" id=${`${id}-err`} role="alert">${err ?? nothing}</div>
+                </div>
+                <button type="button" class="small" aria-label=${`Approve ${r.name} of ${r.owner}`} @click=${() => void this.decide(r, 'approve')}>Approve</button>
+                <button type="button" class="small danger" aria-label=${`Deny ${r.name} of ${r.owner}`} @click=${() => void this.decide(r, 'deny')}>Deny</button>
+              </td>
+            </tr>`;
+          })}
+        </tbody>
+      </table></div>
+      ${statusLine(this.requestStatus)}
+    </section>`;
   }
 
   async load() {
@@ -108,6 +187,7 @@ export class TokensPage extends LightElement {
   override render(): TemplateResult {
     const desc = (n: string) => `tok-${n}-help tok-${n}-err`;
     return html`<h1>Tokens</h1>
+      ${this.renderRequests()}
       <section aria-labelledby="create-h">
         <h2 id="create-h">Create a token</h2>
         <form class="grid" @submit=${(e: Event) => void this.create(e)}>

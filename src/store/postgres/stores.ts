@@ -8,6 +8,8 @@ import { PgAdminStore } from './admin.js';
 import { PgConfigStore } from './config.js';
 import { PgCredentialStore } from './credentials.js';
 import { PgAuditStore } from './audit.js';
+import { PgTokenRequestStore } from './token-requests.js';
+import { PgLifecycleStore } from './lifecycle.js';
 import { ChangeListener } from './changes.js';
 import type { MigrationResult } from '../sqlite/migrate.js';
 
@@ -35,6 +37,8 @@ export async function openPostgresStores(o: OpenPostgresOptions): Promise<{ stor
     config: new PgConfigStore(pool),
     credentials: new PgCredentialStore(pool),
     audit: new PgAuditStore(pool, o.replica ?? hostname()),
+    lifecycle: new PgLifecycleStore(pool, o.replica ?? hostname()),
+    tokenRequests: new PgTokenRequestStore(pool),
     onChange: (fn) => changes.on(fn),
     ping: async () => {
       await pool.query('SELECT 1');

@@ -80,6 +80,17 @@ export class PgTokenStore implements TokenStore {
     );
   }
 
+  async deleteTokens(ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    // Announced like a revocation: other replicas drop a cached row of a deleted token at once.
+    const r = await this.pool.query(
+      `WITH deleted AS (DELETE FROM api_tokens WHERE id = ANY($1::text[]) RETURNING id)
+       SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${CHANGES_CHANNEL}', 'tokens') END FROM deleted`,
+      [ids],
+    );
+    return (r.rows[0] as { n: number }).n;
+  }
+
   async *dump(batchRows = 1000): AsyncIterable<ApiTokenDump[]> {
     // Byte order (COLLATE "C"), as SQLite's: the keyset must not depend on the database's locale.
     let after = '';

@@ -8,6 +8,8 @@ import { SqliteAdminStore } from './admin.js';
 import { SqliteConfigStore } from './config.js';
 import { SqliteCredentialStore } from './credentials.js';
 import { SqliteAuditStore } from './audit.js';
+import { SqliteTokenRequestStore } from './token-requests.js';
+import { SqliteLifecycleStore } from './lifecycle.js';
 
 export interface SqliteStoresOptions {
   /** `close` closes the handle too. */
@@ -27,6 +29,8 @@ export function sqliteStores(db: Db, opts: SqliteStoresOptions = {}): Stores {
     config: new SqliteConfigStore(db),
     credentials: new SqliteCredentialStore(db),
     audit: new SqliteAuditStore(db, opts.replica ?? hostname(), { logger: opts.logger }),
+    lifecycle: new SqliteLifecycleStore(db, opts.replica ?? hostname()),
+    tokenRequests: new SqliteTokenRequestStore(db),
     onChange: () => {},
     ping: async () => {
       if (!db.open) throw new Error('the SQLite database is closed');

@@ -119,6 +119,11 @@ export class SqliteTokenStore implements TokenStore {
     })();
   }
 
+  async deleteTokens(ids: readonly string[]): Promise<number> {
+    const del = this.db.prepare('DELETE FROM api_tokens WHERE id = ?');
+    return this.db.transaction(() => ids.reduce((n, id) => n + del.run(id).changes, 0))();
+  }
+
   async *dump(batchRows = 1000): AsyncIterable<ApiTokenDump[]> {
     // Keyset on the id, one short statement per batch: nothing is held open between batches.
     let after = '';

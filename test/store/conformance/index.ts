@@ -7,6 +7,7 @@ import { adminStoreConformance } from './admin.js';
 import { configStoreConformance } from './config.js';
 import { credentialStoreConformance } from './credentials.js';
 import { auditStoreConformance } from './audit.js';
+import { lifecycleStoreConformance } from './lifecycle.js';
 
 export type { Backend };
 
@@ -16,4 +17,5 @@ export function storeConformance(backend: Backend): void {
   configStoreConformance(backend);
   credentialStoreConformance(backend);
   auditStoreConformance(backend);
+  lifecycleStoreConformance(backend);
 }
