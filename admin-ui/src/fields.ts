@@ -147,14 +147,14 @@ export class Form {
     );
   }
 
-  num(path: Path, label: string, o: FieldOpts & { min?: number; max?: number } = {}): TemplateResult {
+  num(path: Path, label: string, o: FieldOpts & { min?: number; max?: number; step?: number } = {}): TemplateResult {
     const p = fmt(path);
     const a = this.aria(p);
     const v = this.get(path);
     return this.wrap(
       p,
       label,
-      html`<input id=${a.id} type="number" inputmode="numeric" .value=${v === undefined || v === null ? '' : String(v)} min=${o.min ?? nothing} max=${o.max ?? nothing}
+      html`<input id=${a.id} type="number" inputmode=${o.step !== undefined && o.step < 1 ? 'decimal' : 'numeric'} .value=${v === undefined || v === null ? '' : String(v)} min=${o.min ?? nothing} max=${o.max ?? nothing} step=${o.step ?? nothing}
         aria-describedby=${a.describedby} aria-invalid=${a.invalid} ?disabled=${a.locked}
         @input=${(e: Event) => {
           const s = (e.target as HTMLInputElement).value;

@@ -349,6 +349,21 @@ export const configSchema = z.strictObject({
       retentionIntervalSec: z.number().int().min(10).default(3600),
     })
     .prefault({}),
+  /** OpenTelemetry traces (OTLP over HTTP), off by default; read at start (a restart applies a change). */
+  tracing: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** The collector's OTLP/HTTP traces endpoint. */
+      endpoint: absoluteUrl().default('http://127.0.0.1:4318/v1/traces'),
+      serviceName: nonEmpty.default('jira-auth-sidecar'),
+      /** Share of new traces recorded (a caller's sampled trace is always continued). */
+      sampleRatio: z.number().min(0).max(1).default(1),
+      /** Whose W3C traceparent is continued: never, callers in access.trustedProxies, or anyone. */
+      acceptTraceparent: z.enum(['never', 'trusted-proxies', 'always']).default('trusted-proxies'),
+      flushIntervalMs: durationMs(5000),
+      exportTimeoutMs: durationMs(10000),
+    })
+    .prefault({}),
   /**
    * Report-only rules (issue 18): a refusing rule in report mode does not refuse; the audit row
    * says what it would have been refused with (wouldDeny). Verification failures always refuse.

@@ -10,6 +10,8 @@ import { installRateLimiter } from '../pipeline/rate-limit/service.js';
 import { installUpstreamPools } from '../pipeline/forward/upstream-pool.js';
 import { installTokenLifecycle } from '../api-tokens/lifecycle-service.js';
 import { installSelfServicePage } from '../self-service-page/page.js';
+import { installTracing } from '../pipeline/trace/service.js';
+import { VERSION } from '../version.js';
 
 export async function buildServices(rt: Runtime): Promise<void> {
   await setupAdmin(rt); // first: replays admin config changes (so every service starts on them), ensures an admin account
@@ -20,5 +22,6 @@ export async function buildServices(rt: Runtime): Promise<void> {
   buildAuthServices(rt); // JWT (key sources, Entra) and introspection verifiers, jwt-keys readiness
   await installRateLimiter(rt); // memory or Redis limiter, rebuilt on store changes, rate-limit-store readiness
   installUpstreamPools(rt); // undici keep-alive pool to Jira (forward), closed after the listeners
+  installTracing(rt, VERSION); // OpenTelemetry spans per request when tracing.enabled (read at start)
   buildIdentityServices(rt); // how Jira learns the caller: header | oauth1-impersonation | credential-map (key ring, credential store)
 }

@@ -14,6 +14,8 @@ import { verify } from './verify/step.js';
 import { authorize } from './authorize/step.js';
 import { rateLimit } from './rate-limit/step.js';
 import { forward } from './forward/middleware.js';
+import { nowMs, recordStageTime, traceEnd, traceStart } from './trace/stage.js';
+import type { RequestState } from './state.js';
 
 /** The decision stages, shared by the proxy and POST /api/test (evaluate.ts). */
 export const decisionStages = (d: Deps): Step[] => [
@@ -25,13 +27,20 @@ export const decisionStages = (d: Deps): Step[] => [
   rateLimit(d), //    per credential identity, never per IP alone
 ];
 
-export const stages = (d: Deps): Middleware[] => [
-  requestId(d), //                  state, X-Request-Id, JSON refusals
-  recordExits( //                    one try/finally records every exit, refusals included:
-    audit(d.auditSink, d.clock), //   the audit row of every guarded request
-    metrics(d.metrics, d.clock), //   counts and latency
-  ),
-  stepsAsMiddleware(decisionStages(d), (ctx, st, err) => respondWithError(ctx, st, err, d.logger)), // the rows above, in order, as one middleware; refusals answered in place
-  auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
-  forward({ pools: d.services.upstreamPools, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
-];
+export const stages = (d: Deps): Middleware[] => {
+  const tracer = d.services.tracer; // tracing.enabled at start; without it there is no trace code on the path
+  return [
+    requestId(d), //                  state, X-Request-Id, JSON refusals
+    ...(tracer ? [traceStart(tracer)] : []), // the request's span (its traceparent is what Jira receives)
+    recordExits( //                    one try/finally records every exit, refusals included:
+      audit(d.auditSink, d.clock), //   the audit row of every guarded request
+      metrics(d.metrics, d.clock), //   counts and latency
+      ...(tracer ? [traceEnd(tracer)] : []), // the span's outcome, stage and upstream child spans
+    ),
+    stepsAsMiddleware(decisionStages(d), (ctx, st, err) => respondWithError(ctx, st, err, d.logger), tracer ? STAGE_TIMES : undefined), // the rows above, in order, as one middleware; refusals answered in place
+    auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
+    forward({ pools: d.services.upstreamPools, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
+  ];
+};
+
+const STAGE_TIMES = { now: nowMs, record: recordStageTime, upstream: (st: RequestState, at: number) => void (st.trace && (st.trace.upstreamFrom = at)) };

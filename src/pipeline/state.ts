@@ -136,6 +136,13 @@ export interface RequestState {
   /** Set when a stage refused: the code is the audit reason. */
   refusal?: { code: ErrorCode; status: number; stage: StageName; rule?: string; message: string };
   upstreamStatus?: number;
+  /**
+   * The request's trace (tracing.enabled; pipeline/trace/): its span, when it started, each decision
+   * stage's [name, from, to] and when the call to Jira began (wall-clock ms).
+   */
+  trace?: { span: import('@opentelemetry/api').Span; start: number; stages: Array<[StageName, number, number]>; upstreamFrom?: number };
+  /** The W3C traceparent Jira receives (tracing on): the request's span. Unset: the caller's, if any, passes as sent. */
+  traceparent?: string;
   /** The sidecar's own start-up warm-up request (http/warm-up.ts): judged, then answered 204; never forwarded, audited or counted. */
   warmup?: boolean;
   /** Set by forward when bytes reached the client (for audit of aborted streams). */

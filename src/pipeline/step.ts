@@ -38,20 +38,29 @@ export async function runStep(step: Step, state: RequestState, mode: EvalMode): 
  * answered here (`refuse`: the JSON refusal) and the request ends normally: the outer stages read
  * it from state.refusal, as they would from a thrown error. Anything else thrown propagates.
  */
-export function stepsAsMiddleware(steps: readonly Step[], refuse: (ctx: Parameters<Middleware>[0], state: RequestState, err: SidecarError) => void): Middleware {
+export function stepsAsMiddleware(
+  steps: readonly Step[],
+  refuse: (ctx: Parameters<Middleware>[0], state: RequestState, err: SidecarError) => void,
+  /** Tracing only (pipeline/trace/): called with each step's start and end; composed without it otherwise. */
+  time?: { now(): number; record(state: RequestState, stage: StageName, from: number, to: number): void; upstream(state: RequestState, at: number): void },
+): Middleware {
   return async function decide(ctx, next) {
     const state = ctx.state as RequestState;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
+      const from = time?.now() ?? 0;
       try {
         const r = step.run(state, 'proxy');
         if (r) await r;
       } catch (err) {
         recordRefusal(state, step.name, err);
+        if (time) time.record(state, step.name, from, time.now());
         if (err instanceof SidecarError) return refuse(ctx, state, err);
         throw err;
       }
+      if (time) time.record(state, step.name, from, time.now());
     }
+    if (time) time.upstream(state, time.now());
     await next();
   };
 }

@@ -105,6 +105,19 @@ export class SettingsPage extends ConfigPage {
         </div>
       </fieldset>
       <fieldset>
+        <legend>Tracing (OpenTelemetry)</legend>
+        <p class="help">One span per request (decision, stages, the call to Jira) sent to an OTLP/HTTP collector. Read at start: a change applies at the next restart.</p>
+        <div class="grid">
+          ${f.bool(['tracing', 'enabled'], 'Send traces')}
+          ${f.text(['tracing', 'endpoint'], 'OTLP/HTTP traces endpoint', { type: 'url' })}
+          ${f.text(['tracing', 'serviceName'], 'Service name')}
+          ${f.num(['tracing', 'sampleRatio'], 'Share of new traces recorded (0-1)', { min: 0, max: 1, step: 0.01 })}
+          ${f.select(['tracing', 'acceptTraceparent'], "Continue a caller's traceparent", ['trusted-proxies', 'always', 'never'], { help: 'trusted-proxies: only from access.trustedProxies.' })}
+          ${f.num(['tracing', 'flushIntervalMs'], 'Export interval (ms)', { min: 1 })}
+          ${f.num(['tracing', 'exportTimeoutMs'], 'Export timeout (ms)', { min: 1 })}
+        </div>
+      </fieldset>
+      <fieldset>
         <legend>Token lifecycle</legend>
         <p class="help">Run every interval on one replica at a time: owners are warned before a token expires or is revoked for disuse, unused tokens are revoked, long-ended tokens deleted. Each run that did something is an admin-activity row.</p>
         <div class="grid">

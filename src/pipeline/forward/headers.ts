@@ -121,6 +121,8 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): string[] {
       continue;
     }
     if (norm === 'x-forwarded-proto' || norm === 'x-forwarded-host' || norm === 'x-request-id') continue;
+    // Tracing on: Jira gets this request's span as its parent (the caller's context, when trusted, is its parent).
+    if (state.traceparent !== undefined && norm === 'traceparent') continue;
     if (replacing && lower === 'authorization') continue;
     if (replacing && lower === 'cookie') {
       const kept = dropSessionCookies(value);
@@ -135,6 +137,7 @@ export function buildUpstreamHeaders(input: UpstreamHeaderInput): string[] {
   out.push('X-Forwarded-Proto', proto);
   if (host) out.push('X-Forwarded-Host', host);
   out.push('X-Request-Id', state.requestId);
+  if (state.traceparent !== undefined) out.push('traceparent', state.traceparent);
   // Last, so a retry can swap exactly this tail for headers built for its attempt (middleware.ts).
   if (identityHeaders) for (const [k, v] of identityHeaders) out.push(k, v);
   return out;
