@@ -5,10 +5,57 @@ import { z } from 'zod';
 import { identitySchema } from './identity-schema.js';
 import { ruleKeyProblem } from './enforcement.js';
 import { checkSelfServiceIssuer, selfServiceSchema } from './self-service-schema.js';
+import { auditShippingSchema } from './audit-shipping-schema.js';
 
 const durationMs = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
 const nonEmpty = z.string().min(1, 'must not be empty');
 const absoluteUrl = () => z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL, e.g. https://jira.example.com' });
+
+// TLS (issue 21): the listeners' certificates (server.tls, admin.tls) and the connection to Jira
+// (upstream.tls). The files are read and checked by validate.ts (config/tls-files.ts).
+const tlsVersion = z.enum(['TLSv1.2', 'TLSv1.3'], { error: 'must be "TLSv1.2" or "TLSv1.3" (older versions are never accepted)' });
+const pemFile = (what: string) =>
+  z.string({ error: (iss) => (iss.input === undefined ? `required: the path of ${what}` : undefined) }).min(1, 'must not be empty (a path to a PEM file)');
+
+/** A listener's TLS: unset, it speaks plain HTTP/1.1. The files' contents are re-read when they change (http/tls.ts). */
+const listenerTls = z
+  .strictObject({
+    /** The certificate served (PEM; intermediates after it). */
+    certFile: pemFile('the PEM certificate to serve (remove the tls block to serve plain HTTP)'),
+    keyFile: pemFile('the PEM private key of certFile'),
+    /** The CA bundle client certificates must chain to (requestClientCert). */
+    caFile: pemFile('a PEM CA bundle').optional(),
+    minVersion: tlsVersion.default('TLSv1.2'),
+    /** Mutual TLS: a client without a certificate issued by caFile is refused in the handshake. */
+    requestClientCert: z.boolean().default(false),
+  })
+  .superRefine((v, ctx) => {
+    if (v.requestClientCert && !v.caFile)
+      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'required when requestClientCert is true: the CA bundle client certificates must chain to' });
+  });
+
+/**
+ * TLS to an https:// Jira. Jira's certificate chain and host name are always verified: there is no
+ * setting to switch that off (validate.ts answers rejectUnauthorized with why).
+ */
+const upstreamTls = z
+  .strictObject({
+    /** The CA bundle Jira's certificate must chain to, instead of the system CAs (a private CA). */
+    caFile: pemFile('a PEM CA bundle').optional(),
+    /** Client certificate (and its key) presented to Jira: mutual TLS. */
+    certFile: pemFile('the PEM client certificate').optional(),
+    keyFile: pemFile('the PEM private key of certFile').optional(),
+    /** SNI and the host name Jira's certificate is checked against; unset: the host of upstream.url. */
+    servername: z
+      .string()
+      .regex(/^(?=.*[A-Za-z])[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'must be a DNS host name such as jira.internal.example (not an IP address: an IP host is checked against the certificate\'s IP addresses)')
+      .optional(),
+    minVersion: tlsVersion.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.certFile === undefined) !== (v.keyFile === undefined))
+      ctx.addIssue({ code: 'custom', path: [v.certFile === undefined ? 'certFile' : 'keyFile'], message: 'set certFile and keyFile together (the client certificate and its key)' });
+  });
 
 /** `/exact`, `/prefix/*`, or `METHOD /path` (bypass and lockdown lists). */
 export const pathPattern = z
@@ -114,6 +161,8 @@ export const configSchema = z.strictObject({
        * "<hostname>:<port>" is computed where the stores are built (config/replica.ts).
        */
       replicaName: nonEmpty.max(200).optional(),
+      /** HTTPS on the proxy listener (unset: plain HTTP/1.1). The files are re-read when they change; the rest needs a restart. */
+      tls: listenerTls.optional(),
     })
     .prefault({}),
   /**
@@ -154,6 +203,8 @@ export const configSchema = z.strictObject({
       maxSockets: z.number().int().min(1).max(10000).default(256),
       /** How the checked identity is told to Jira: header | oauth1-impersonation | credential-map (identity-schema.ts). */
       identity: identitySchema,
+      /** TLS to an https:// upstream.url: private CA, client certificate, server name. */
+      tls: upstreamTls.optional(),
     })
     .prefault({}),
   enabled: z.boolean().default(true),
@@ -347,6 +398,8 @@ export const configSchema = z.strictObject({
       /** Request rows written by a worker thread (off the event loop) or inline on the main connection. Read at start. */
       writer: z.enum(['worker', 'inline']).default('worker'),
       retentionIntervalSec: z.number().int().min(10).default(3600),
+      /** Sending the request log to a SIEM as it is written (audit-shipping-schema.ts, audit/shipping/). */
+      shipping: auditShippingSchema,
     })
     .prefault({}),
   /** OpenTelemetry traces (OTLP over HTTP), off by default; read at start (a restart applies a change). */
@@ -387,6 +440,8 @@ export const configSchema = z.strictObject({
   admin: z
     .strictObject({
       sessionTtlSec: z.number().int().min(60).default(28800),
+      /** HTTPS on the admin listener, as server.tls. */
+      tls: listenerTls.optional(),
     })
     .prefault({}),
   /** The API-token page users sign in to with OIDC (self-service-schema.ts). */

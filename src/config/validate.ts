@@ -5,6 +5,7 @@ import { configSchema, type Config } from './schema.js';
 import { parsePathPattern } from '../pipeline/path-pattern.js';
 import { canonicalisePath } from '../pipeline/route-rules/canonical.js';
 import { sharedIss } from '../pipeline/verify/jwt/issuers.js';
+import { readTlsFiles, type TlsFiles } from './tls-files.js';
 
 export interface ConfigIssue {
   path: string;
@@ -119,7 +120,34 @@ function checkSemantics(input: unknown): ConfigIssue[] {
   const adminPort = server?.adminPort ?? 8091;
   if (port !== 0 && port === adminPort && (server?.host ?? '0.0.0.0') === (server?.adminHost ?? '127.0.0.1'))
     issues.push({ path: 'server.adminPort', message: 'the admin listener must not share the proxy port' });
+  issues.push(...tlsIssues(server?.tls, 'server.tls'), ...tlsIssues(obj(c?.admin)?.tls, 'admin.tls'), ...tlsIssues(obj(c?.upstream)?.tls, 'upstream.tls'));
+  const upstreamUrl = obj(c?.upstream)?.url;
+  if (obj(obj(c?.upstream)?.tls) && isStr(upstreamUrl) && /^http:/i.test(upstreamUrl))
+    issues.push({ path: 'upstream.tls', message: 'applies to an https:// Jira only: upstream.url is http:// (use https://, or remove upstream.tls)' });
   return issues;
+}
+
+/**
+ * The PEM files of a tls block (server.tls, admin.tls, upstream.tls) must exist, be readable, hold
+ * what their field says, and the key must belong to the certificate: a file problem is named at its
+ * field at start, on reload and in the admin API, not when the listener or the first request fails.
+ */
+function tlsIssues(raw: unknown, at: string): ConfigIssue[] {
+  const t = obj(raw);
+  if (!t) return [];
+  const files: TlsFiles = {};
+  for (const f of ['certFile', 'keyFile', 'caFile'] as const) if (isStr(t[f]) && t[f] !== '') files[f] = t[f];
+  if (t.minVersion === 'TLSv1.2' || t.minVersion === 'TLSv1.3') files.minVersion = t.minVersion;
+  const r = readTlsFiles(files);
+  return r.ok ? [] : r.issues.map((i) => ({ path: `${at}.${i.field}`, message: i.message }));
+}
+
+/** Settings people reach for to skip certificate checks: refused with why, not as a mere typo. */
+function refusedKeyMessage(path: ReadonlyArray<PropertyKey>, key: string): string | undefined {
+  if (path[path.length - 1] !== 'tls' || !/^(rejectUnauthorized|checkServerIdentity|insecure|insecureSkipVerify|verify|verifyHostname)$/i.test(key)) return undefined;
+  return path[0] === 'upstream'
+    ? "cannot be set: Jira's certificate chain and host name are always verified, so a man in the middle cannot read the identities and secrets sent to Jira. Trust a private CA with upstream.tls.caFile, and check the name on Jira's certificate with upstream.tls.servername"
+    : 'cannot be set: client certificates are verified against caFile when requestClientCert is true, and there is no switch to accept unverified ones';
 }
 
 /**
@@ -192,6 +220,8 @@ function nearest(key: string, valid: readonly string[]): string | undefined {
 function unknownKeyIssues(path: ReadonlyArray<PropertyKey>, keys: string[]): ConfigIssue[] {
   const valid = keysAt(path);
   return keys.map((k) => {
+    const refused = refusedKeyMessage(path, k);
+    if (refused) return { path: formatPath([...path, k]), message: refused };
     const near = nearest(k, valid);
     return { path: formatPath([...path, k]), message: near ? `unknown setting (did you mean "${near}"?)` : 'unknown setting' };
   });

@@ -1,5 +1,6 @@
 // Starts one sidecar: database, policy, the two listeners, graceful shutdown.
 import http, { type Server } from 'node:http';
+import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
@@ -16,6 +17,7 @@ import { warmUp } from './warm-up.js';
 import type { Runtime } from './runtime.js';
 import { buildServices } from './services.js';
 import { catalogue, proxyErrorBody } from '../errors.js';
+import { ListenerTls, tlsReadiness } from './tls.js';
 
 export interface StartOptions {
   config: Config;
@@ -104,6 +106,24 @@ function onConnect(_req: http.IncomingMessage, socket: Socket) {
   refuseOnSocket(socket, 'method_not_allowed', 'Method Not Allowed', 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n');
 }
 
+/**
+ * One listener: plain HTTP/1.1, or HTTPS when `tls` is given (server.tls / admin.tls). node:https is
+ * node:http over TLS, so both get the same HTTP options (header limits, timeouts) and the same
+ * handlers for malformed requests, CONNECT and unknown expectations.
+ */
+function createListener(httpOptions: http.ServerOptions, tls: ListenerTls | undefined): Server {
+  let server: Server;
+  if (tls) {
+    const secure = https.createServer({ ...httpOptions, ...tls.serverOptions() });
+    tls.attach(secure); // the certificate is swapped in place when its files change
+    server = secure;
+  } else server = http.createServer(httpOptions);
+  server.on('clientError', onClientError);
+  server.on('connect', onConnect);
+  server.on('checkExpectation', onCheckExpectation);
+  return server;
+}
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -114,7 +134,7 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-const urlOf = (a: AddressInfo) => `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address}:${a.port}`;
+const urlOf = (a: AddressInfo, tls?: ListenerTls) => `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address}:${a.port}`;
 
 export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> {
   const config = opts.config;
@@ -160,13 +180,24 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   // without a config file, setupAdmin has just replayed the admin's stored changes (SIDECAR_* env still
   // winning), and server.* settings saved in the admin UI must take effect at this start.
   const listenerConfig = deps.getPolicy().config.server;
+  // TLS settings are read at start like the rest of the listeners'; only the files' contents reload (http/tls.ts).
+  const adminTlsConfig = deps.getPolicy().config.admin.tls;
+  let proxyTls: ListenerTls | undefined;
+  let adminTls: ListenerTls | undefined;
+  try {
+    proxyTls = listenerConfig.tls && new ListenerTls('proxy', listenerConfig.tls, logger, deps.metrics.registry);
+    adminTls = adminTlsConfig && new ListenerTls('admin', adminTlsConfig, logger, deps.metrics.registry);
+  } catch (e) {
+    proxyTls?.close();
+    await stores.close();
+    throw e;
+  }
+  const tlsListeners = [proxyTls, adminTls].filter((t): t is ListenerTls => t !== undefined);
+  if (tlsListeners.length) rt.readiness.push(tlsReadiness(tlsListeners));
 
-  const proxyServer = http.createServer({ maxHeaderSize: listenerConfig.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 });
+  const proxyServer = createListener({ maxHeaderSize: listenerConfig.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 }, proxyTls);
   // No silent cap on the header count: the request-id stage refuses more than server.maxHeaderCount.
   proxyServer.maxHeadersCount = 0;
-  proxyServer.on('clientError', onClientError);
-  proxyServer.on('connect', onConnect);
-  proxyServer.on('checkExpectation', onCheckExpectation);
   const proxyApp = createProxyApp(deps, rt.proxyRoutes);
   const handle = proxyApp.callback();
   proxyServer.on('request', handle);
@@ -175,10 +206,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   proxyServer.on('checkContinue', handle);
   const proxyTrack = trackInFlight(proxyServer);
 
-  const adminServer = http.createServer({ maxHeaderSize: 65536 });
-  adminServer.on('clientError', onClientError);
-  adminServer.on('connect', onConnect);
-  adminServer.on('checkExpectation', onCheckExpectation);
+  const adminServer = createListener({ maxHeaderSize: 65536 }, adminTls);
   adminServer.on('request', createAdminApp(rt).callback());
 
   let proxyAddr: AddressInfo;
@@ -193,14 +221,24 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
         'listener settings saved in the admin UI could not be bound; override them with SIDECAR_HOST / SIDECAR_PORT / SIDECAR_ADMIN_HOST / SIDECAR_ADMIN_PORT or clear them with `jira-auth-sidecar admin reset-config`',
       );
     proxyServer.close();
+    for (const t of tlsListeners) t.close();
     await stores.close();
     throw e;
   }
-  logger.info({ proxy: urlOf(proxyAddr), admin: urlOf(adminAddr), upstream: config.upstream.url }, 'sidecar listening');
+  const proxyUrl = urlOf(proxyAddr, proxyTls);
+  const adminUrl = urlOf(adminAddr, adminTls);
+  logger.info(
+    { proxy: proxyUrl, admin: adminUrl, upstream: config.upstream.url, ...(tlsListeners.length ? { tls: Object.fromEntries(tlsListeners.map((t) => [t.listener, t.describe()])) } : {}) },
+    'sidecar listening',
+  );
   // Rolling restarts: /readyz stays 503 until the hot path is compiled (http/warm-up.ts).
   let warm = false;
   rt.readiness.push({ name: 'warm-up', check: () => (warm ? { ok: true } : { ok: false, detail: 'warming up the request path' }) });
-  void warmUp(urlOf(proxyAddr), deps, listenerConfig.warmupRequests)
+  // Over TLS the warm-up trusts exactly the certificate its own listener serves; a listener that
+  // requires client certificates cannot be warmed up by a client without one.
+  const warmupRequests = proxyTls?.config.requestClientCert ? 0 : listenerConfig.warmupRequests;
+  if (warmupRequests < listenerConfig.warmupRequests) logger.info('warm-up skipped: the proxy listener requires client certificates (server.tls.requestClientCert)');
+  void warmUp(proxyUrl, deps, warmupRequests, proxyTls ? { servedFingerprint: proxyTls.fingerprint256.bind(proxyTls) } : {})
     .then((r) => r.sent && logger.info(r, 'warm-up done'))
     .catch((e: unknown) => logger.warn({ err: e }, 'warm-up failed; serving without it'))
     .finally(() => (warm = true));
@@ -209,6 +247,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const close = () =>
     (closing ??= (async () => {
       logger.info({ inFlight: proxyTrack.count() }, 'shutting down');
+      for (const t of tlsListeners) t.close();
       const stopped = Promise.all([new Promise((r) => proxyServer.close(r)), new Promise((r) => adminServer.close(r))]);
       proxyServer.closeIdleConnections();
       adminServer.closeIdleConnections();
@@ -236,5 +275,5 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
       logger.info('stopped');
     })());
 
-  return { proxyUrl: urlOf(proxyAddr), adminUrl: urlOf(adminAddr), runtime: rt, close };
+  return { proxyUrl, adminUrl, runtime: rt, close };
 }

@@ -4,6 +4,7 @@ import type { Runtime } from './runtime.js';
 import { setupAdmin } from '../admin/setup.js';
 import { buildIdentityServices } from '../pipeline/forward/identity-services.js';
 import { installAudit } from '../audit/service.js';
+import { installAuditShipping } from '../audit/shipping/service.js';
 import { buildApiTokenServices } from '../pipeline/verify/api-token/services.js';
 import { buildAuthServices } from '../pipeline/verify/auth-services.js';
 import { installRateLimiter } from '../pipeline/rate-limit/service.js';
@@ -16,6 +17,7 @@ import { VERSION } from '../version.js';
 export async function buildServices(rt: Runtime): Promise<void> {
   await setupAdmin(rt); // first: replays admin config changes (so every service starts on them), ensures an admin account
   installAudit(rt); // queued audit sink on the store's writer (replaces deps.auditSink), retention, services.audit
+  installAuditShipping(rt); // audit.shipping: the request log to syslog / HTTP SIEMs, one replica at a time; services.auditShipping
   installSelfServicePage(rt); // the browser page at /_sidecar/tokens/ui (OIDC sign-in); before the JSON API route it feeds
   buildApiTokenServices(rt); // our API tokens: store, verifier, /_sidecar/tokens
   installTokenLifecycle(rt); // token expiry/unused warnings, unused-token revocation, deletion (one replica at a time); services.notifier

@@ -161,6 +161,7 @@ body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "
 .who { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; color: var(--muted); overflow-wrap: anywhere; }
 h1 { font-size: 1.6rem; margin: 24px 0 4px; }
 h2 { font-size: 1.15rem; margin: 0 0 12px; }
+.panel h1 { margin-top: 0; }
 .lead { color: var(--muted); margin: 0 0 20px; max-width: 75ch; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 20px; margin: 0 0 20px; }
 .panel.secret { border-color: #57d9a3; background: var(--ok-bg); }

@@ -7,6 +7,7 @@ import type { CredentialStore } from './credential-store.js';
 import type { AuditStore } from './audit-store.js';
 import type { TokenRequestStore } from './token-request-store.js';
 import type { LifecycleStore } from './lifecycle-store.js';
+import type { ShippingCursorStore } from './shipping-store.js';
 
 /** Something another process changed: 'config' (a save or a clear), 'tokens' (a revocation). */
 export type StoreChange = 'config' | 'tokens';
@@ -22,6 +23,8 @@ export interface Stores {
   readonly tokenRequests: TokenRequestStore;
   /** Token lifecycle: warnings noted once, the notification delivery log, the background jobs' lock. */
   readonly lifecycle: LifecycleStore;
+  /** Audit shipping: each destination's cursor per chain, and the one-shipper-at-a-time lock. */
+  readonly shipping: ShippingCursorStore;
   /**
    * Calls fn soon after any process sharing the store changed something (PostgreSQL LISTEN/NOTIFY; on
    * SQLite never: a file belongs to one sidecar). A hint to act at once: delivery is not guaranteed

@@ -382,19 +382,21 @@ describe('self-service token page in Chromium', () => {
   });
 
   it('shows a user outside apiTokens.creatorGroups a clear refusal', async () => {
-    const other = await browser();
+    // A fresh browser state (the IdP's session too), then bob signs in.
+    await ctx.clearCookies();
+    const p = await ctx.newPage();
+    watch(p, true);
     try {
-      const p = await other.newPage();
-      watch(p, true);
       await signIn(p, 'bob');
       await p.getByRole('heading', { name: 'You cannot manage API tokens here' }).waitFor();
-      expect(await p.locator('#refused-text').textContent()).toContain('You are not allowed to create API tokens.');
+      expect(await p.locator('#refused-text').textContent()).toBe('You are not allowed to create API tokens.');
       expect(await p.locator('#create-form').isVisible()).toBe(false);
+      expect(await p.locator('#who').textContent()).toBe('bob');
       await shot('refused-1280', p);
       await p.setViewportSize({ width: 390, height: 844 });
       await shot('refused-390', p);
     } finally {
-      await other.close();
+      await p.close();
     }
   });
 

@@ -493,6 +493,7 @@ describe('token lifecycle on one sidecar (SQLite)', () => {
       for (const s of secrets) expect(everything.includes(s), 'a token secret leaked').toBe(false);
       expect(everything).not.toContain(SMTP_PASSWORD);
       expect(everything).not.toContain(WEBHOOK_SECRET);
+      expect(logs).not.toContain('token lifecycle run failed');
     });
   });
 });

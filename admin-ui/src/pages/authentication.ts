@@ -241,6 +241,20 @@ export class AuthenticationPage extends ConfigPage {
         </div>
       </fieldset>
       <fieldset>
+        <legend>Self-service token page (sign-in with OIDC)</legend>
+        <p class="help">Users in the groups that may create their own tokens sign in at <code>/_sidecar/tokens/ui</code> on the proxy listener (authorization code + PKCE) and list, create, rotate and revoke their tokens. Register a client at the IdP with the redirect URI below.</p>
+        ${f.bool(['selfService', 'enabled'], 'Self-service page enabled')}
+        <div class="grid">
+          ${f.select(['selfService', 'issuer'], 'Sign-in provider (a JWT issuer above)', this.issuers().map((i) => String(i.name ?? '')).filter(Boolean), { optional: true, help: 'Its keys.discovery (or its issuer URL) is the OIDC provider; the access token users get must be a JWT this issuer accepts.' })}
+          ${f.text(['selfService', 'clientId'], 'Page client id', { help: 'The client registered at the IdP for this page.' })}
+          ${f.secret(['selfService', 'clientSecret'], 'Page client secret', { help: 'Confidential clients (client_secret_basic). Empty: a public client, PKCE alone.' })}
+          ${f.text(['selfService', 'redirectUrl'], 'Redirect URL', { type: 'url', placeholder: 'https://jira-api.example.com/_sidecar/tokens/callback', help: 'Register it at the IdP. Empty: derived from each request (scheme and host).' })}
+          ${f.list(['selfService', 'scopes'], 'Scopes', { help: 'openid asks for an ID token (checked with a nonce). Entra ID: add your API\'s scope, e.g. api://jira-sidecar/access_as_user.' })}
+          ${f.text(['selfService', 'resource'], 'Resource indicator (RFC 8707)', { placeholder: 'https://jira-sidecar.example/api', help: 'Sent with the sign-in so the IdP issues a JWT access token for this audience. Empty: not sent.' })}
+          ${f.num(['selfService', 'sessionTtlSec'], 'Page session lifetime (s)', { min: 60, max: 86400, help: 'Never longer than the access token.' })}
+        </div>
+      </fieldset>
+      <fieldset>
         <legend>Jira user lookup (Entra groups overage, live API-token identity)</legend>
         <div class="grid">
           ${f.secret(['jiraGroupLookup', 'authorization'], 'Jira service Authorization header', { help: 'e.g. "Bearer <PAT>" of a Jira service account.' })}

@@ -74,6 +74,43 @@ export class SettingsPage extends ConfigPage {
         </div>
       </fieldset>
       <fieldset>
+        <legend>Audit shipping</legend>
+        <p class="help">Sends the request log to a SIEM as it is written, at least once and in order per replica, with the export's fields (no secrets). Where each destination stopped is stored, so an outage or a restart resumes there; on a cluster one replica at a time ships every replica's rows. A SIEM that is down never affects requests or /readyz.</p>
+        ${f.bool(['audit', 'shipping', 'syslog', 'enabled'], 'Syslog enabled')}
+        <div class="grid">
+          ${f.text(['audit', 'shipping', 'syslog', 'url'], 'Syslog receiver', { placeholder: 'tls://siem.example.com:6514', help: 'tcp://host:port (RFC 6587 octet counting) or tls://host:port (RFC 5425).' })}
+          ${f.text(['audit', 'shipping', 'syslog', 'caFile'], 'CA file (tls://)', { help: 'PEM bundle the receiver\'s certificate is checked against; empty: the system CAs.' })}
+          ${f.text(['audit', 'shipping', 'syslog', 'appName'], 'APP-NAME')}
+          ${f.select(['audit', 'shipping', 'syslog', 'facility'], 'Facility', [
+            ['log_audit', 'log_audit (13)'], ['auth', 'auth (4)'], ['authpriv', 'authpriv (10)'], ['user', 'user (1)'], ['daemon', 'daemon (3)'], ['syslog', 'syslog (5)'],
+            ['local0', 'local0 (16)'], ['local1', 'local1 (17)'], ['local2', 'local2 (18)'], ['local3', 'local3 (19)'], ['local4', 'local4 (20)'], ['local5', 'local5 (21)'], ['local6', 'local6 (22)'], ['local7', 'local7 (23)'],
+          ], { help: 'A number 0-23 in the config file works too.' })}
+          ${f.select(['audit', 'shipping', 'syslog', 'format'], 'Message format', [
+            ['json', 'JSON body (the NDJSON export line)'],
+            ['structured-data', 'RFC 5424 structured data (export column names)'],
+          ])}
+          ${f.num(['audit', 'shipping', 'syslog', 'batchRows'], 'Syslog rows per batch', { min: 1, max: 10000 })}
+          ${f.num(['audit', 'shipping', 'syslog', 'flushIntervalMs'], 'Syslog: look for new rows every (ms)', { min: 10 })}
+        </div>
+        ${f.bool(['audit', 'shipping', 'http', 'enabled'], 'HTTP enabled')}
+        <div class="grid">
+          ${f.text(['audit', 'shipping', 'http', 'url'], 'HTTP endpoint', { type: 'url', placeholder: 'https://splunk.example.com:8088/services/collector/event' })}
+          ${f.select(['audit', 'shipping', 'http', 'format'], 'Body format', [
+            ['ndjson', 'NDJSON (the export\'s lines)'],
+            ['splunk-hec', 'Splunk HTTP Event Collector'],
+            ['elastic-bulk', 'Elasticsearch _bulk'],
+          ])}
+          ${f.secret(['audit', 'shipping', 'http', 'authorization'], 'Authorization header', { help: 'The whole value: "Splunk <HEC token>", "ApiKey <key>", "Bearer <token>".' })}
+          ${f.text(['audit', 'shipping', 'http', 'index'], 'Index', { help: 'Elasticsearch: the index or data stream (unless the URL names it); Splunk: the event index.' })}
+          ${f.num(['audit', 'shipping', 'http', 'batchRows'], 'HTTP rows per batch', { min: 1, max: 10000 })}
+          ${f.num(['audit', 'shipping', 'http', 'flushIntervalMs'], 'HTTP: look for new rows every (ms)', { min: 10 })}
+        </div>
+        <div class="grid">
+          ${f.num(['audit', 'shipping', 'maxBackoffMs'], 'Retry a failed batch after at most (ms)', { min: 100, help: 'First retry after 1 s, doubling up to this.' })}
+          ${f.num(['audit', 'shipping', 'timeoutMs'], 'Connect / batch timeout (ms)', { min: 100 })}
+        </div>
+      </fieldset>
+      <fieldset>
         <legend>Listeners and logging</legend>
         <p class="help">Listener settings take effect after a restart.</p>
         <div class="grid">

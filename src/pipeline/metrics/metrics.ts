@@ -10,6 +10,11 @@ export interface Metrics {
   auditQueue: Gauge;
   auditWrites: Histogram<'result'>;
   auditRowsWritten: Counter;
+  /** Audit shipping (audit/shipping/), by destination (syslog, http). */
+  auditShipped: Counter<'destination'>;
+  auditShippingFailures: Counter<'destination'>;
+  auditShippingLagRows: Gauge<'destination'>;
+  auditShippingLagSeconds: Gauge<'destination'>;
   rateLimited: Counter;
   wouldDeny: Counter<'code'>;
   configReloads: Counter<'result'>;
@@ -58,6 +63,10 @@ export function createMetrics(withDefaults = true): Metrics {
       registers: [registry],
     }),
     auditRowsWritten: new Counter({ name: 'sidecar_audit_rows_written_total', help: 'Audit rows written and confirmed by the writer', registers: [registry] }),
+    auditShipped: new Counter({ name: 'sidecar_audit_shipped_total', help: 'Audit rows a SIEM confirmed (audit.shipping), by destination; a row sent again after a failure counts again', labelNames: ['destination'], registers: [registry] }),
+    auditShippingFailures: new Counter({ name: 'sidecar_audit_shipping_failures_total', help: 'Audit shipping batches that failed and will be retried, by destination', labelNames: ['destination'], registers: [registry] }),
+    auditShippingLagRows: new Gauge({ name: 'sidecar_audit_shipping_lag_rows', help: 'Audit rows written but not yet shipped, every replica together, by destination', labelNames: ['destination'], registers: [registry] }),
+    auditShippingLagSeconds: new Gauge({ name: 'sidecar_audit_shipping_lag_seconds', help: 'Age of the oldest audit row not yet shipped (0: none), by destination', labelNames: ['destination'], registers: [registry] }),
     rateLimited: new Counter({ name: 'sidecar_rate_limited_total', help: 'Requests refused by the rate limiter', registers: [registry] }),
     configReloads: new Counter({
       name: 'sidecar_config_reloads_total',

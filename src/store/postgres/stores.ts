@@ -10,6 +10,7 @@ import { PgCredentialStore } from './credentials.js';
 import { PgAuditStore } from './audit.js';
 import { PgTokenRequestStore } from './token-requests.js';
 import { PgLifecycleStore } from './lifecycle.js';
+import { PgShippingCursorStore } from './shipping.js';
 import { ChangeListener } from './changes.js';
 import type { MigrationResult } from '../sqlite/migrate.js';
 
@@ -38,6 +39,7 @@ export async function openPostgresStores(o: OpenPostgresOptions): Promise<{ stor
     credentials: new PgCredentialStore(pool),
     audit: new PgAuditStore(pool, o.replica ?? hostname()),
     lifecycle: new PgLifecycleStore(pool, o.replica ?? hostname()),
+    shipping: new PgShippingCursorStore(pool),
     tokenRequests: new PgTokenRequestStore(pool),
     onChange: (fn) => changes.on(fn),
     ping: async () => {

@@ -10,6 +10,7 @@ import { SqliteCredentialStore } from './credentials.js';
 import { SqliteAuditStore } from './audit.js';
 import { SqliteTokenRequestStore } from './token-requests.js';
 import { SqliteLifecycleStore } from './lifecycle.js';
+import { SqliteShippingCursorStore } from './shipping.js';
 
 export interface SqliteStoresOptions {
   /** `close` closes the handle too. */
@@ -30,6 +31,7 @@ export function sqliteStores(db: Db, opts: SqliteStoresOptions = {}): Stores {
     credentials: new SqliteCredentialStore(db),
     audit: new SqliteAuditStore(db, opts.replica ?? hostname(), { logger: opts.logger }),
     lifecycle: new SqliteLifecycleStore(db, opts.replica ?? hostname()),
+    shipping: new SqliteShippingCursorStore(db, opts.replica ?? hostname()),
     tokenRequests: new SqliteTokenRequestStore(db),
     onChange: () => {},
     ping: async () => {

@@ -8,6 +8,7 @@ import { configStoreConformance } from './config.js';
 import { credentialStoreConformance } from './credentials.js';
 import { auditStoreConformance } from './audit.js';
 import { lifecycleStoreConformance } from './lifecycle.js';
+import { shippingStoreConformance } from './shipping.js';
 
 export type { Backend };
 
@@ -18,4 +19,5 @@ export function storeConformance(backend: Backend): void {
   credentialStoreConformance(backend);
   auditStoreConformance(backend);
   lifecycleStoreConformance(backend);
+  shippingStoreConformance(backend);
 }
