@@ -11,7 +11,8 @@ import type { StoredConfig } from '../store/config-store.js';
 import { changesToStore, placeholderPaths, planFileWrite, withoutEnvIssuer, writeConfigFile } from './config-store.js';
 
 /** Settings read only at start (listeners, the audit writer): saved, but applied at the next restart. */
-export const RESTART_PATHS = ['server', 'audit.writer', 'tracing'];
+// admin.tls: the admin listener's TLS settings (its certificate files' contents reload by themselves, http/tls.ts).
+export const RESTART_PATHS = ['server', 'audit.writer', 'tracing', 'admin.tls'];
 
 /**
  * Without a config file the admin's changes are kept in the database inside server.dataDir, so a
@@ -254,7 +255,7 @@ export interface ReloadResult {
 }
 
 /** Paths read only at start: they keep their running values on a reload, and are named instead of ignored. */
-const START_ONLY = ['server', 'store', 'audit.writer', 'tracing'];
+const START_ONLY = ['server', 'store', 'audit.writer', 'tracing', 'admin.tls'];
 const startOnly = (path: string) => START_ONLY.some((r) => path === r || path.startsWith(`${r}.`));
 
 /**
@@ -296,6 +297,8 @@ export function reloadConfig(rt: Runtime, env: NodeJS.ProcessEnv = process.env):
     next.server = structuredClone(current.server);
     next.store = structuredClone(current.store);
     next.audit.writer = current.audit.writer;
+    if (current.admin.tls) next.admin.tls = structuredClone(current.admin.tls);
+    else delete next.admin.tls;
     next.tracing = structuredClone(current.tracing);
     try {
       compilePolicy(next);

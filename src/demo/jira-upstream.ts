@@ -2,6 +2,7 @@
 // endpoints, an SSE stream, and test endpoints (echo, big, slow). It records every request it
 // sees, so tests can assert that a refused request never reached "Jira".
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
@@ -52,6 +53,8 @@ export interface UpstreamOptions {
   keepSeen?: number;
   /** Largest request head accepted (node's default 16 KiB; Tomcat's maxHttpHeaderSize is 8 KiB). */
   maxHeaderBytes?: number;
+  /** HTTPS (tests of upstream.tls): PEM certificate and key; with `ca`, a client certificate it issued is required (mutual TLS). */
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<JiraUpstream> {
@@ -69,7 +72,8 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
   const state = { closedEarly: 0 };
   const big = Buffer.alloc(1024 * 1024, 'x');
 
-  const server = http.createServer({ maxHeaderSize: opts.maxHeaderBytes ?? 16384 }, (req, res) => {
+  const httpOptions = { maxHeaderSize: opts.maxHeaderBytes ?? 16384 };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     openCount++;
     let finished = false;
     res.on('finish', () => (finished = true));
@@ -93,7 +97,11 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
       }
       handle(req, res, rec, Buffer.concat(chunks));
     });
-  });
+  };
+  const t = opts.tls;
+  const server = t
+    ? https.createServer({ ...httpOptions, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest)
+    : http.createServer(httpOptions, onRequest);
 
   function handle(req: IncomingMessage, res: ServerResponse, rec: SeenRequest, body: Buffer) {
     const u = new URL(req.url!, 'http://jira.local');
@@ -173,7 +181,7 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${t ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     seen,
     users,

@@ -1,4 +1,7 @@
-// Debian Chromium driven by playwright-core (no downloaded browser): headless, a fresh profile per run.
+// Chromium driven by playwright-core: Debian's (/usr/bin/chromium, or CHROMIUM_PATH) when present, else
+// the Chromium build the @sparticuz/chromium package ships (a dev dependency, unpacked to /tmp on first
+// use), so `npm ci && npm test` runs the browser tests on a machine where apt installed nothing.
+// Headless, a fresh profile per run.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -6,6 +9,18 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { ROOT, tempDir } from './sidecar.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let resolved: Promise<{ path: string; args: string[] }> | undefined;
+/** The Chromium to run and its extra flags: the system's, else the packaged one. */
+export function chromiumExecutable(): Promise<{ path: string; args: string[] }> {
+  return (resolved ??= (async () => {
+    // CHROMIUM_PACKAGED=1 uses the packaged build even where the system has one (to test that path).
+    if (existsSync(CHROMIUM) && process.env.CHROMIUM_PACKAGED !== '1') return { path: CHROMIUM, args: [] };
+    if (process.env.CHROMIUM_PATH) throw new Error(`Chromium not found at CHROMIUM_PATH=${CHROMIUM}`);
+    const { default: packaged } = await import('@sparticuz/chromium');
+    return { path: await packaged.executablePath(), args: packaged.args.filter((a: string) => !a.startsWith('--headless')) };
+  })());
+}
 export const SCREENSHOTS = path.join(ROOT, 'test-output', 'admin-ui');
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -17,13 +32,13 @@ export function ensureUiBuilt(): void {
 }
 
 export async function launchBrowser(viewport = { width: 1280, height: 800 }): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  const exe = await chromiumExecutable();
   mkdirSync(SCREENSHOTS, { recursive: true });
   const profile = tempDir('chromium-profile-');
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: exe.path,
     headless: true,
-    args: ARGS,
+    args: [...new Set([...exe.args, ...ARGS])],
     viewport,
     acceptDownloads: true,
   });

@@ -9,12 +9,13 @@ import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstre
 import { createLogger } from '../../src/log.js';
 import { createRateLimiterService, type RateLimiterService } from '../../src/pipeline/rate-limit/limiter.js';
 import { hasRedis, NO_REDIS_MESSAGE, startRedis, type TestRedis } from '../helpers/redis.js';
+import { noteMissing } from '../helpers/missing.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { rawRequest, until } from '../helpers/http.js';
 import { baseConfig, merge, spawnSidecar, startTestSidecar, tempDir, type SpawnedSidecar } from '../helpers/sidecar.js';
 import { validate } from '../../src/config/validate.js';
 
-if (!hasRedis) console.warn(`SKIPPED rate-limit Redis tests: ${NO_REDIS_MESSAGE}`);
+if (!hasRedis) noteMissing(`redis-server (${NO_REDIS_MESSAGE})`, 'rate-limit-redis.test.ts (Redis rate-limit store)', 'apt-get install -y redis-server (or REDIS_SERVER=/path/to/redis-server)');
 const logger = createLogger('silent');
 
 describe.skipIf(!hasRedis)('rate limits on Redis', () => {

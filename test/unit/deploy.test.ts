@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from '../helpers/sidecar.js';
+import { noteMissing } from '../helpers/missing.js';
 
 const K8S = path.join(ROOT, 'deploy', 'kubernetes');
 type Doc = Record<string, any>;
@@ -101,6 +102,7 @@ describe('systemd unit (deploy/systemd)', () => {
   });
 
   const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+  if (analyze.status !== 0) noteMissing('systemd-analyze', 'deploy.test.ts (systemd unit verify)', 'apt-get install -y systemd');
   it.skipIf(analyze.status !== 0)(`passes systemd-analyze verify${analyze.status !== 0 ? ' (SKIPPED: systemd-analyze is not installed; apt-get install systemd to run it)' : ''}`, () => {
     // verify checks that ExecStart's binary exists: node is wherever this machine has it.
     const out = execFileSync('systemd-analyze', ['verify', unitFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

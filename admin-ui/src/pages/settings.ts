@@ -129,6 +129,38 @@ export class SettingsPage extends ConfigPage {
         </div>
       </fieldset>
       <fieldset>
+        <legend>TLS</legend>
+        <p class="help">
+          HTTPS on the proxy and admin listeners (no certificate: plain HTTP), and TLS to an https:// Jira. Listener settings take effect after a
+          restart; new contents of the certificate files (cert-manager) are served by themselves, without dropping a connection. Jira's certificate
+          and host name are always verified.
+        </p>
+        ${(['server', 'admin'] as const).map((l) => {
+          const who = l === 'server' ? 'Proxy' : 'Admin';
+          return html`<div class="grid">
+              ${f.text([l, 'tls', 'certFile'], `${who} listener certificate file (PEM)`, { placeholder: '/etc/jira-auth-sidecar/tls/tls.crt' })}
+              ${f.text([l, 'tls', 'keyFile'], `${who} listener private key file (PEM)`, { placeholder: '/etc/jira-auth-sidecar/tls/tls.key' })}
+              ${f.text([l, 'tls', 'caFile'], `${who} listener client CA file (PEM)`, { help: 'Client certificates must chain to it (required with a client certificate).' })}
+              ${f.select([l, 'tls', 'minVersion'], `${who} listener minimum TLS version`, [
+                ['TLSv1.2', 'TLS 1.2 and 1.3'],
+                ['TLSv1.3', 'TLS 1.3 only'],
+              ])}
+              ${f.bool([l, 'tls', 'requestClientCert'], `${who} listener requires a client certificate`)}
+            </div>
+            ${this.draft[l]?.tls ? html`<p><button type="button" class="small" @click=${() => f.set([l, 'tls'], undefined)}>${who} listener: plain HTTP (remove TLS)</button></p>` : nothing}`;
+        })}
+        <div class="grid">
+          ${f.text(['upstream', 'tls', 'caFile'], 'Jira CA file (PEM)', { help: "The CA Jira's certificate must chain to, instead of the system CAs." })}
+          ${f.text(['upstream', 'tls', 'certFile'], 'Client certificate to Jira (PEM)', { help: 'Mutual TLS: presented to Jira, with its key.' })}
+          ${f.text(['upstream', 'tls', 'keyFile'], 'Client certificate key (PEM)')}
+          ${f.text(['upstream', 'tls', 'servername'], "Name on Jira's certificate", { help: 'SNI, and the name the certificate is checked against. Empty: the host of the Jira base URL.' })}
+          ${f.select(['upstream', 'tls', 'minVersion'], 'Minimum TLS version to Jira', [
+            ['TLSv1.2', 'TLS 1.2 and 1.3'],
+            ['TLSv1.3', 'TLS 1.3 only'],
+          ], { optional: true })}
+        </div>
+      </fieldset>
+      <fieldset>
         <legend>Storage</legend>
         <p class="help">Where tokens, accounts, saved settings and the audit log live. Read at start from the config file or SIDECAR_DATABASE_URL; shown here, changed there.</p>
         <div class="grid">

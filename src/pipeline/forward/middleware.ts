@@ -273,6 +273,14 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.settled || this.cancelled) return;
+    // TLS to Jira failed (an unknown CA, a name Jira's certificate does not carry, a client
+    // certificate Jira refused): a 502 naming the TLS error in the log, and never retried.
+    const tls = this.pools.tlsFailure(err);
+    if (tls) {
+      this.d.metrics.upstreamErrors.inc({ kind: 'tls' });
+      this.d.logger.warn({ requestId: this.st.requestId, upstream: upstreamTarget(this.st.policy).origin, tlsError: tls.code, reason: tls.reason }, 'TLS connection to Jira failed');
+      return this.done(new SidecarError('upstream_unreachable', { detail: `TLS: ${tls.code} (${tls.reason})` }));
+    }
     // RFC 9112 §9.3.1: Jira may close an idle keep-alive connection just as it is reused; the
     // request then fails before Jira read it. An idempotent request whose body we still hold is
     // sent once more on a fresh connection instead of turning into a 502.
