@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
-import { ADMIN_PASSWORD } from '../helpers/admin.js';
+import { ADMIN_PASSWORD, AdminClient } from '../helpers/admin.js';
 import { ensureUiBuilt, launchBrowser, SCREENSHOTS } from '../helpers/browser.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 
@@ -126,6 +126,22 @@ describe('token requests in the admin UI', () => {
     await go('authentication', 'Authentication');
     expect(await page.getByLabel('Approval of self-service tokens').inputValue()).toBe('required');
     await page.getByLabel('Groups exempt from approval').waitFor();
+  });
+
+  it('rotates a token from the Tokens page: the new secret is shown once, the old one keeps working for the overlap', async () => {
+    const admin = new AdminClient(sc.adminUrl);
+    await admin.login();
+    const made = (await admin.call('POST', '/api/tokens', { owner: 'erin', name: 'zapier' })).body as { id: string; token: string };
+    await go('overview', 'Overview');
+    await go('tokens', 'Tokens');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Rotate zapier' }).click();
+    await page.getByText(`Rotated ${made.id}`).waitFor();
+    const fresh = await page.locator('#new-token').inputValue();
+    expect(fresh).toMatch(/^jas_/);
+    expect(fresh).not.toBe(made.token);
+    for (const t of [fresh, made.token]) expect((await fetch(`${sc.proxyUrl}/rest/api/2/myself`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(200);
+    await shot('token-rotated');
   });
 
   it('ran without script errors or Content-Security-Policy violations', () => {

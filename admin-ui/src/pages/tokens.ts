@@ -164,6 +164,22 @@ export class TokensPage extends LightElement {
     this.requestUpdate();
   }
 
+  /** A new secret with the same grants; the old one keeps working for a day (POST /api/tokens/:id/rotate). */
+  async rotate(t: TokenView) {
+    if (!confirm(`Rotate token "${t.name}" of ${t.owner}? A new secret is shown once; the old one keeps working for 24 hours, then is refused.`)) return;
+    this.copied = false;
+    try {
+      const r = await api<TokenView & { token: string; rotatedFrom: TokenView }>('POST', `/api/tokens/${encodeURIComponent(t.id)}/rotate`, { overlapHours: 24 });
+      this.created = r;
+      this.status = { kind: 'ok', text: `Rotated ${t.id}: the new token is ${r.id}; the old secret works until ${new Date(r.rotatedFrom.expiresAt).toLocaleString()}.` };
+    } catch (e) {
+      this.status = { kind: 'error', text: errorText(e) };
+    }
+    await this.load();
+    await this.updateComplete;
+    (this.querySelector('#new-token') as HTMLInputElement | null)?.focus();
+  }
+
   async revoke(t: TokenView) {
     if (!confirm(`Revoke token "${t.name}" of ${t.owner}? Calls with it fail at once.`)) return;
     try {
@@ -244,7 +260,9 @@ export class TokensPage extends LightElement {
                 <td>${t.name}</td><td>${t.owner}</td><td>${t.access === 'read' ? 'read-only' : 'read-write'}</td><td>${t.groups.join(', ')}</td>
                 <td><span class="badge ${t.status}">${t.status}</span></td><td>${short(t.expiresAt)}</td>
                 <td>${short(t.lastUsedAt)}${t.lastUsedIp ? ` from ${t.lastUsedIp}` : ''}</td><td><code>${t.id}</code></td>
-                <td>${t.status === 'revoked' ? nothing : html`<button type="button" class="small danger" aria-label=${`Revoke ${t.name}`} @click=${() => void this.revoke(t)}>Revoke</button>`}</td>
+                <td>${t.status === 'active' ? html`<button type="button" class="small" aria-label=${`Rotate ${t.name}`} @click=${() => void this.rotate(t)}>Rotate</button> ` : nothing}${t.status === 'revoked'
+                  ? nothing
+                  : html`<button type="button" class="small danger" aria-label=${`Revoke ${t.name}`} @click=${() => void this.revoke(t)}>Revoke</button>`}</td>
               </tr>`,
             )}
           </tbody>
