@@ -146,6 +146,7 @@ function printResult(r: CopyResult, reports: ChainReport[], from: string, to: st
   out(`  API tokens: ${r.tokens}`);
   out(`  admin users: ${r.adminUsers}, sessions: ${r.adminSessions}, API keys: ${r.adminApiKeys}, failed-login rows: ${r.loginFailures}`);
   out(`  stored credentials: ${r.credentials}`);
+  out(`  token warnings: ${r.lifecycle.warnings}, notification deliveries: ${r.lifecycle.deliveries}`);
   for (const c of r.chains) out(`  audit ${chainLabel(c.chain)}: ${c.rows} row(s)${c.anchor ? ` after retention anchor at row ${c.anchor.lastId}` : ''}`);
   if (!r.chains.length) out('  audit log: empty');
   out('audit log on the target:');

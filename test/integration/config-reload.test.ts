@@ -80,7 +80,9 @@ describe('reload', () => {
   it('under load: every request answered, every one audited, across several reloads', async () => {
     writeConfig('credentials: { basic: passthrough }\n');
     await reloadConfig(sc.runtime, {});
-    const sends = Array.from({ length: 300 }, (_, i) => rawRequest(sc.proxyUrl, { path: `/rest/api/2/issue/L-${i}`, headers: [['Authorization', basic('loader')]] }).then((r) => r.status));
+    const sends = Array.from({ length: 300 }, (_, i) =>
+      rawRequest(sc.proxyUrl, { path: `/rest/api/2/issue/L-${i}`, headers: [['Authorization', basic('loader')]] }).then((r) => (r.status === 200 ? 200 : `${r.status} ${r.body.toString().slice(0, 200)}`)),
+    );
     for (let k = 0; k < 6; k++) {
       writeConfig(`credentials: { basic: passthrough }\nrateLimit: { points: ${1000 + k} }\n`);
       await reloadConfig(sc.runtime, {});
