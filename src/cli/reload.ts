@@ -17,7 +17,7 @@ export function registerReloadCommand(program: Command): void {
   program
     .command('reload')
     .description("re-read the running sidecar's config file and apply it (invalid: nothing changes); as SIGHUP does")
-    .option('--url <url>', 'admin listener of the sidecar (default: from the config, http://server.adminHost:server.adminPort)')
+    .option('--url <url>', 'admin listener of the sidecar (default: from the config, http(s)://server.adminHost:server.adminPort; https with admin.tls, its CA trusted through NODE_EXTRA_CA_CERTS)')
     .option('--api-key <key>', 'an admin API key (`admin create-key`); default: $SIDECAR_ADMIN_API_KEY')
     .option('--pid <pid>', 'send SIGHUP to this process instead (same machine; prints nothing back)')
     .action(async (o: { url?: string; apiKey?: string; pid?: string }) => {
@@ -38,7 +38,7 @@ export function registerReloadCommand(program: Command): void {
       if (!url) {
         const { config } = loadOrExit();
         const host = ['0.0.0.0', '::', ''].includes(config.server.adminHost) ? '127.0.0.1' : config.server.adminHost;
-        url = `http://${host.includes(':') ? `[${host}]` : host}:${config.server.adminPort}`;
+        url = `${config.admin.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.server.adminPort}`;
       }
       let res: Response;
       try {

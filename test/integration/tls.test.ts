@@ -26,6 +26,8 @@ interface Started extends RunningSidecar {
 }
 
 const running: Started[] = [];
+/** Temporary directories (certificates, volumes) removed after the run. */
+const dirs: string[] = [];
 
 /** A sidecar whose log lines are kept (info and up), from the test base config plus overrides. */
 async function start(upstreamUrl: string, overrides: unknown): Promise<Started> {
@@ -123,6 +125,7 @@ const errorCode = (p: Promise<unknown>) =>
  */
 function secretVolume(first: { cert: string; key: string }) {
   const dir = mkdtempSync(path.join(tmpdir(), 'jas-secret-'));
+  dirs.push(dir);
   let version = 0;
   let current: string | undefined;
   const put = (pair: { cert: string; key: string }) => {
@@ -144,6 +147,7 @@ function secretVolume(first: { cert: string; key: string }) {
 /** Plain files, rewritten in place (a systemd host, a script). */
 function plainFiles(first: Issued) {
   const dir = mkdtempSync(path.join(tmpdir(), 'jas-plain-'));
+  dirs.push(dir);
   const certFile = path.join(dir, 'cert.pem');
   const keyFile = path.join(dir, 'key.pem');
   writeFileSync(certFile, first.cert);
@@ -176,10 +180,12 @@ beforeAll(() => {
   adminCert2 = ca.issue('admin-2', { days: 4 });
   adminClient = clientCa.issue('operator', { client: true });
   sidecarClient = clientCa.issue('sidecar-client', { client: true });
+  dirs.push(...[ca, clientCa, jiraCa].map((c) => path.dirname(c.certFile)));
 });
 
 afterAll(async () => {
   for (const s of running) await s.close().catch(() => {});
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('HTTPS listeners', () => {
@@ -243,7 +249,9 @@ describe('HTTPS listeners', () => {
     // No client certificate: refused in the handshake.
     expect(await errorCode(request(sidecar.adminUrl, '/healthz', { ca: ca.cert }))).toMatch(/CERTIFICATE_REQUIRED|ECONNRESET|EPIPE/);
     // A certificate from another CA: refused too.
-    const stranger = makeCa('stranger').issue('intruder', { client: true });
+    const strangerCa = makeCa('stranger');
+    dirs.push(path.dirname(strangerCa.certFile));
+    const stranger = strangerCa.issue('intruder', { client: true });
     expect(await errorCode(request(sidecar.adminUrl, '/healthz', { ca: ca.cert, cert: stranger.cert, key: stranger.key }))).not.toBe('succeeded');
   });
 
@@ -283,8 +291,10 @@ describe('HTTPS listeners', () => {
       await until(async () => (await handshake(sidecar.proxyUrl, { ca: ca.cert })).fingerprint256 === proxyCert2.fingerprint256, 'new certificate served');
       swapped = true;
     })();
+    let stop = false; // the probe failed: the workers stop too, and the test reports why
+    probe.catch(() => (stop = true));
     const worker = async () => {
-      while (sent < 500 || !swapped) {
+      while (!stop && (sent < 500 || !swapped)) {
         const n = ++sent;
         if (n === 100) {
           proxyFiles.put(proxyCert2);
@@ -341,6 +351,8 @@ describe('HTTPS listeners', () => {
     await until(async () => (await handshake(sidecar.adminUrl, admin())).fingerprint256 === adminCert2.fingerprint256, 'new admin certificate served');
     const r = await request(sidecar.adminUrl, '/healthz', admin());
     expect(r.status).toBe(200);
+    // The new certificate came with the listener's other settings: a client certificate is still required.
+    expect(await errorCode(request(sidecar.adminUrl, '/healthz', { ca: ca.cert }))).not.toBe('succeeded');
   });
 
   it('listener TLS settings changed through the admin API need a restart (saved, named, not applied); the session cookie is Secure', async () => {

@@ -44,7 +44,7 @@ export function createMetrics(withDefaults = true): Metrics {
     }),
     upstreamErrors: new Counter({
       name: 'sidecar_upstream_errors_total',
-      help: 'Upstream failures by kind (unreachable, timeout, reset, stale_connection = retried once)',
+      help: 'Upstream failures by kind (unreachable, timeout, reset, tls, stale_connection = retried once)',
       labelNames: ['kind'],
       registers: [registry],
     }),
