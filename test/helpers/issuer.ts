@@ -1,10 +1,10 @@
 // The test token issuer (src/demo/token-issuer.ts) plus the forgeries and certificates tests need.
 import { createHmac, type KeyObject } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { startTokenIssuer, makeKey, signRaw, type TokenIssuer, type IssuerKey } from '../../src/demo/token-issuer.js';
 import { tempDir } from './sidecar.js';
+import { selfSign } from './certs.js';
 
 export { startTokenIssuer, makeKey, signRaw, type TokenIssuer, type IssuerKey };
 
@@ -22,14 +22,14 @@ export function hmacWithPublicKey(payload: Record<string, unknown>, publicKeyPem
   return `${input}.${createHmac(alg === 'HS256' ? 'sha256' : 'sha512', publicKeyPem).update(input).digest('base64url')}`;
 }
 
-/** A self-signed X.509 certificate (PEM) for a private key, made with openssl (node has no cert builder). */
+/** A self-signed X.509 certificate (PEM) for a private key (node has no cert builder: test/helpers/certs.ts). */
 export function selfSignedCert(privateKey: KeyObject, cn = 'jira-sidecar-test'): string {
   const dir = tempDir('cert-');
   try {
     const keyFile = path.join(dir, 'key.pem');
     const certFile = path.join(dir, 'cert.pem');
     writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
-    execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-subj', `/CN=${cn}`, '-days', '2', '-out', certFile], { stdio: 'pipe' });
+    selfSign(keyFile, certFile, cn);
     return readFileSync(certFile, 'utf8');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,10 +1,10 @@
-// Certificates for TLS tests, made with openssl (node has no certificate builder): a private CA,
-// and server or client certificates it signs. EC P-256 keys: quick to make.
-import { execFileSync } from 'node:child_process';
+// Certificates for TLS tests (openssl, or without it test/helpers/certs.ts's pure-JS tool): a private
+// CA, and server or client certificates it signs. EC P-256 keys: quick to make.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { issueCert, newCa } from './certs.js';
 
 export interface Issued {
   certFile: string;
@@ -22,7 +22,6 @@ export interface TestCa extends Issued {
   issue(name: string, o?: { cn?: string; san?: string; client?: boolean; days?: number }): Issued;
 }
 
-const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
 
 function describe(certFile: string, keyFile: string): Issued {
   const cert = readFileSync(certFile, 'utf8');
@@ -33,24 +32,18 @@ function describe(certFile: string, keyFile: string): Issued {
 /** A self-signed CA in `dir` (a new temporary directory when not given). */
 export function makeCa(name = 'test', dir = mkdtempSync(path.join(tmpdir(), 'jas-tls-'))): TestCa {
   const f = (n: string) => path.join(dir, n);
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '3', '-subj', `/CN=${name} CA`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout', f(`${name}-ca.key`), '-out', f(`${name}-ca.pem`));
+  newCa(`${name} CA`, f(`${name}-ca.pem`), f(`${name}-ca.key`));
   const ca = describe(f(`${name}-ca.pem`), f(`${name}-ca.key`));
   let serial = 0;
   return {
     ...ca,
     issue(certName, o = {}) {
       const key = f(`${certName}.key`);
-      const csr = f(`${certName}.csr`);
       const crt = f(`${certName}.pem`);
-      const ext = f(`${certName}.ext`);
-      openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${o.cn ?? certName}`, '-keyout', key, '-out', csr);
-      const lines = [o.client ? 'extendedKeyUsage=clientAuth' : 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'];
-      if (o.san ?? !o.client) lines.push(`subjectAltName=${o.san ?? 'DNS:localhost,IP:127.0.0.1'}`);
-      writeFileSync(ext, `${lines.join('\n')}\n`);
-      openssl('x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', String(Date.now() * 100 + ++serial),
-        '-days', String(o.days ?? 2), '-extfile', ext, '-out', crt);
+      const opts: Parameters<typeof issueCert>[1] = { cn: o.cn ?? certName, certFile: crt, keyFile: key, client: o.client ?? false, serial: String(Date.now() * 100 + ++serial), workDir: dir };
+      if (o.san !== undefined) opts.san = o.san;
+      if (o.days !== undefined) opts.days = o.days;
+      issueCert(ca, opts);
       return describe(crt, key);
     },
   };

@@ -19,7 +19,8 @@ import { ENTRY_FIELDS } from '../../src/audit/query.js';
 import { baseConfig, merge, startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
 import { rawRequest, until } from '../helpers/http.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { ADMIN_PASSWORD } from '../helpers/admin.js';
+import { AdminClient, ADMIN_PASSWORD } from '../helpers/admin.js';
+import { makeCa } from '../helpers/tls.js';
 
 process.env.SIDECAR_ADMIN_PASSWORD = ADMIN_PASSWORD;
 
@@ -356,13 +357,9 @@ const pem = (name: string) => path.join(pki, name);
 
 function makePki(): void {
   pki = tempDir('shipping-pki-');
-  const o = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  for (const ca of ['good', 'other']) {
-    o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${ca} syslog test CA`, '-keyout', pem(`${ca}-ca.key`), '-out', pem(`${ca}-ca.pem`));
-  }
-  o('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=syslog receiver', '-keyout', pem('server.key'), '-out', pem('server.csr'));
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${pem('ext.cnf')}`]);
-  o('x509', '-req', '-in', pem('server.csr'), '-CA', pem('good-ca.pem'), '-CAkey', pem('good-ca.key'), '-CAcreateserial', '-days', '2', '-extfile', pem('ext.cnf'), '-out', pem('server.pem'));
+  // good-ca.pem signs server.pem (the receiver's); other-ca.pem is a CA the sidecar must not trust (test/helpers/tls.ts).
+  makeCa('good', pki).issue('server', { cn: 'syslog receiver', san: 'IP:127.0.0.1,DNS:localhost' });
+  makeCa('other', pki);
 }
 
 // ---- the cases ----
@@ -531,7 +528,15 @@ describe.each(['ndjson', 'splunk-hec', 'elastic-bulk'] as const)('HTTP, %s', (fo
     const shipped = JSON.stringify(rx.rows);
     expect(shipped).not.toContain('not-a-token');
     expect(shipped).not.toContain('!!!');
-    if (authorization) expect(shipped).not.toContain(authorization.split(' ')[1]!);
+    if (authorization) {
+      expect(shipped).not.toContain(authorization.split(' ')[1]!);
+      // The shipper's credential is a secret of the configuration: masked by the admin API.
+      const admin = new AdminClient(s.adminUrl);
+      expect((await admin.login()).status).toBe(200);
+      const doc = await admin.call('GET', '/api/config');
+      expect(doc.body.config.audit.shipping.http.authorization).toBe('********');
+      expect(JSON.stringify(doc.body)).not.toContain(authorization.split(' ')[1]!);
+    }
   });
 });
 
@@ -573,5 +578,35 @@ describe('PostgreSQL: two replicas on one database', () => {
     await expectExportFields(a, rx.rows);
     const heads = verifyShippedChain(rx.rows);
     for (const r of ['replica-a', 'replica-b']) expect(heads.get(r)).toBe((await chainHead(b, r)).hash);
+  });
+});
+
+describe('audit.shipping configuration', () => {
+  const issues = (shippingCfg: unknown) => {
+    const v = validate({ audit: { shipping: shippingCfg } });
+    return v.ok ? [] : v.issues;
+  };
+
+  it('is off by default, and every problem is named at its path', () => {
+    const v = validate({});
+    expect(v.ok && v.config.audit.shipping).toEqual({
+      syslog: { enabled: false, appName: 'jira-auth-sidecar', facility: 'log_audit', format: 'json', batchRows: 500, flushIntervalMs: 1000 },
+      http: { enabled: false, format: 'ndjson', batchRows: 500, flushIntervalMs: 1000 },
+      maxBackoffMs: 60_000,
+      timeoutMs: 10_000,
+    });
+    expect(issues({ syslog: { enabled: true } })).toEqual([{ path: 'audit.shipping.syslog.url', message: expect.stringContaining('required when syslog shipping is enabled') }]);
+    for (const url of ['udp://siem:514', 'tcp://siem', 'https://siem:514', 'tcp://siem:514/path']) {
+      expect(issues({ syslog: { url } }), url).toEqual([{ path: 'audit.shipping.syslog.url', message: expect.stringContaining('tcp://host:port or tls://host:port') }]);
+    }
+    expect(issues({ syslog: { url: 'tcp://siem:514', caFile: '/etc/ca.pem' } })).toEqual([{ path: 'audit.shipping.syslog.caFile', message: 'only used with a tls:// URL' }]);
+    expect(issues({ syslog: { url: 'tls://siem:6514', caFile: '/etc/ca.pem', facility: 13 } })).toEqual([]);
+    expect(issues({ syslog: { facility: 'local9' } })).toEqual([{ path: 'audit.shipping.syslog.facility', message: expect.stringContaining('a number 0-23 or one of') }]);
+    expect(issues({ syslog: { appName: 'two words' } })).toEqual([{ path: 'audit.shipping.syslog.appName', message: expect.stringContaining('APP-NAME') }]);
+    expect(issues({ http: { enabled: true } })).toEqual([{ path: 'audit.shipping.http.url', message: expect.stringContaining('required when HTTP shipping is enabled') }]);
+    expect(issues({ http: { url: 'ftp://siem/x', format: 'csv' } }).map((i) => i.path)).toEqual(['audit.shipping.http.url', 'audit.shipping.http.format']);
+    expect(issues({ http: { url: 'https://es:9200/_bulk', format: 'elastic-bulk' } })).toEqual([{ path: 'audit.shipping.http.index', message: expect.stringContaining('required for elastic-bulk') }]);
+    expect(issues({ http: { url: 'https://es:9200/audit/_bulk', format: 'elastic-bulk' } })).toEqual([]);
+    expect(issues({ maxBackoffMs: 5, timeoutMs: 0 }).map((i) => i.path)).toEqual(['audit.shipping.maxBackoffMs', 'audit.shipping.timeoutMs']);
   });
 });

