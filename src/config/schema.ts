@@ -71,6 +71,14 @@ export const cidr = z.string().min(1);
 
 const credentialAction = z.enum(['passthrough', 'deny']);
 const ruleMode = z.enum(['enforce', 'report'], { error: 'must be "enforce" or "report"' });
+/** A rateLimit.groups / rateLimit.clients entry: a window limit, a token bucket, or both (checked in rateLimit's superRefine). */
+const rateLimitOverride = z.strictObject({
+  points: z.number().int().min(1).optional(),
+  durationSec: z.number().int().min(1).optional(),
+  maxRequests: z.number().int().min(1).optional(),
+  fillRate: z.number().int().min(1).optional(),
+  intervalSec: z.number().int().min(1).optional(),
+});
 const bearerAction = z.enum(['passthrough', 'deny', 'verify']);
 
 const keySources = z
@@ -371,14 +379,39 @@ export const configSchema = z.strictObject({
       onStoreFailure: z.enum(['insurance', 'deny']).default('insurance'),
       /** A Redis command (or PostgreSQL statement) not answered within this long counts as a store failure (onStoreFailure). */
       redisTimeoutMs: durationMs(1000),
-      groups: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
-      clients: z.record(z.string(), z.strictObject({ points: z.number().int().min(1), durationSec: z.number().int().min(1) })).default({}),
+      /** Overrides: {points, durationSec} (window) and/or {maxRequests, fillRate, intervalSec} (token bucket; rate-limit/plan.ts). */
+      groups: z.record(z.string(), rateLimitOverride).default({}),
+      clients: z.record(z.string(), rateLimitOverride).default({}),
+      /** Issue 26: "window" (fixed window of points per durationSec) or "token-bucket" (Jira DC's model). */
+      algorithm: z.enum(['window', 'token-bucket']).default('window'),
+      /** Token bucket: bucket size, tokens added per intervalSec (continuously), interval length. */
+      maxRequests: z.number().int().min(1).default(600),
+      fillRate: z.number().int().min(1).default(10),
+      intervalSec: z.number().int().min(1).default(1),
+      /** Never limited (both algorithms): Jira user names and groups. */
+      exemptions: z.strictObject({ users: z.array(z.string()).default([]), groups: z.array(z.string()).default([]) }).prefault({}),
+      /** What a request costs (first match wins, default 1); path: a path pattern (validate.ts checks it). */
+      costs: z
+        .array(z.strictObject({ method: z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method, e.g. POST').optional(), path: z.string(), cost: z.number().int().min(1) }))
+        .default([]),
       /** Report-only rate limits (the same as enforcement.rules.rateLimit; a rules entry wins). */
       mode: ruleMode.optional(),
     })
     .prefault({})
     .superRefine((v, ctx) => {
       if (v.store === 'redis' && !v.redisUrl) ctx.addIssue({ code: 'custom', path: ['redisUrl'], message: 'required when store is "redis" (e.g. redis://127.0.0.1:6379)' });
+      if (v.maxRequests < v.fillRate) ctx.addIssue({ code: 'custom', path: ['maxRequests'], message: `the bucket (${v.maxRequests}) must hold at least fillRate (${v.fillRate}) tokens` });
+      for (const kind of ['groups', 'clients'] as const)
+        for (const [name, o] of Object.entries(v[kind])) {
+          const at = [kind, name];
+          const windowSet = o.points !== undefined && o.durationSec !== undefined;
+          const bucket = [o.maxRequests, o.fillRate, o.intervalSec].filter((x) => x !== undefined).length;
+          if ((o.points === undefined) !== (o.durationSec === undefined)) ctx.addIssue({ code: 'custom', path: [...at, o.points === undefined ? 'points' : 'durationSec'], message: 'points and durationSec go together' });
+          if (bucket !== 0 && bucket !== 3) ctx.addIssue({ code: 'custom', path: at, message: 'maxRequests, fillRate and intervalSec go together' });
+          if (bucket === 3 && o.maxRequests! < o.fillRate!) ctx.addIssue({ code: 'custom', path: [...at, 'maxRequests'], message: `the bucket (${o.maxRequests}) must hold at least fillRate (${o.fillRate}) tokens` });
+          if (v.algorithm === 'window' && !windowSet) ctx.addIssue({ code: 'custom', path: at, message: 'needs points and durationSec with algorithm "window"' });
+          if (v.algorithm === 'token-bucket' && !windowSet && bucket !== 3) ctx.addIssue({ code: 'custom', path: at, message: 'needs maxRequests, fillRate and intervalSec (or points and durationSec) with algorithm "token-bucket"' });
+        }
     }),
   audit: z
     .strictObject({

@@ -70,6 +70,16 @@ function checkSemantics(input: unknown): ConfigIssue[] {
   patternList(c?.bypass, 'bypass');
   patternList(obj(c?.publicApiLockdown)?.paths, 'publicApiLockdown.paths');
   patternList(access?.readSafePosts, 'access.readSafePosts');
+  list(obj(c?.rateLimit)?.costs).forEach((e, i) => {
+    const at = `rateLimit.costs[${i}]`;
+    const path = obj(e)?.path;
+    if (!isStr(path)) return;
+    try {
+      if (parsePathPattern(path).method !== undefined && obj(e)?.method !== undefined) issues.push({ path: `${at}.path`, message: 'name the method once: in "method" or in the pattern' });
+    } catch (err) {
+      issues.push({ path: `${at}.path`, message: (err as Error).message.replace(/^path pattern "[^"]*": /, '') });
+    }
+  });
   list(c?.protectedPaths).forEach((v, i) => {
     const cp = isStr(v) && v.startsWith('/') ? canonicalisePath(v) : undefined;
     if (cp && !cp.ok) issues.push({ path: `protectedPaths[${i}]`, message: `cannot be matched safely: ${cp.reason}` });

@@ -110,6 +110,10 @@ export interface RateLimitInfo {
   remaining: number;
   resetSec: number;
   key: string;
+  /** Points / tokens this request takes (rateLimit.costs; 1 by default). */
+  cost?: number;
+  /** Token bucket (rateLimit.algorithm "token-bucket"): refill, and seconds until `cost` tokens are there (0: now). */
+  bucket?: { fillRate: number; intervalSec: number; retrySec: number };
 }
 
 /** ctx.state of the proxy app and the result of evaluate(): filled in stage by stage. */

@@ -16,7 +16,8 @@ import { parseFacts, ruleOfRecorded, sourceOfRecorded, type RecordedFacts } from
 import { routeOfRecordedPath, routeView } from '../pipeline/route-rules/decide.js';
 import { reclassifyRecorded } from '../pipeline/credentials/classify.js';
 import { accessView, decideAccess } from '../pipeline/authorize/decide.js';
-import { planRateLimit } from '../pipeline/rate-limit/plan.js';
+import { costOf, exemptionOf, planRateLimit } from '../pipeline/rate-limit/plan.js';
+import { refill } from '../pipeline/rate-limit/token-bucket.js';
 import { modesOf } from '../pipeline/enforcement/modes.js';
 import { clientAllowed } from '../pipeline/verify/jwt/claims.js';
 
@@ -64,6 +65,7 @@ export function recordedIdentity(row: AuditRow, f: RecordedFacts): Identity | un
  */
 export class Replayer {
   private readonly windows = new Map<string, { start: number; used: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(readonly policy: Policy) {}
 
   judge(row: AuditRow): ReplayVerdict {
@@ -130,15 +132,29 @@ export class Replayer {
     if (access.refusal) return deny(access.refusal.code, 'authorize', access.refusal.rule);
 
     const cfg = p.config.rateLimit;
-    if (identity && cfg.enabled) {
+    if (identity && cfg.enabled && !exemptionOf(identity, cfg)) {
       const plan = planRateLimit(identity, cfg);
-      const key = `${plan.key}:${plan.points}:${plan.durationSec}`;
-      let w = this.windows.get(key);
-      if (!w || row.time >= w.start + plan.durationSec * 1000) this.windows.set(key, (w = { start: row.time, used: 0 }));
-      w.used++;
-      if (w.used > plan.points) {
+      // The candidate's costs (rateLimit.costs), not the recorded one (facts rc).
+      const cost = costOf(row.method, route.canonicalPath ?? row.path, cfg, plan.points).cost;
+      let limited: boolean;
+      if (plan.fillRate !== undefined) {
+        // Token bucket: refilled continuously from the bucket's last request, as the stores do.
+        const spec = { max: plan.points, fill: plan.fillRate, intervalMs: plan.durationSec * 1000 };
+        const key = `${plan.key}:${plan.points}:${plan.fillRate}:${plan.durationSec}`;
+        const b = this.buckets.get(key);
+        const tokens = b ? refill(b.tokens, b.at, row.time, spec) : spec.max;
+        limited = tokens + 1e-9 < cost;
+        this.buckets.set(key, { tokens: limited ? tokens : Math.max(0, tokens - cost), at: Math.max(row.time, b?.at ?? 0) });
+      } else {
+        const key = `${plan.key}:${plan.points}:${plan.durationSec}`;
+        let w = this.windows.get(key);
+        if (!w || row.time >= w.start + plan.durationSec * 1000) this.windows.set(key, (w = { start: row.time, used: 0 }));
+        w.used += cost;
+        limited = w.used > plan.points;
+      }
+      if (limited) {
         const code: ErrorCode = 'rate_limited';
-        if (modes.modeOf('rateLimit', plan.entry) === 'report') wouldDeny.push({ code, stage: 'rate-limit', rule: `rateLimit:${plan.entry}`, detail: `${plan.key} over ${plan.points} per ${plan.durationSec}s` });
+        if (modes.modeOf('rateLimit', plan.entry) === 'report') wouldDeny.push({ code, stage: 'rate-limit', rule: `rateLimit:${plan.entry}`, detail: plan.fillRate !== undefined ? `${plan.key}: bucket of ${plan.points} empty (${plan.fillRate} per ${plan.durationSec}s)` : `${plan.key} over ${plan.points} per ${plan.durationSec}s` });
         else return deny(code, 'rate-limit', plan.source);
       }
     }

@@ -3,28 +3,60 @@ import { html, type TemplateResult } from 'lit';
 import { ConfigPage } from '../base.js';
 import { MODE_OPTIONS, type Form } from '../fields.js';
 
-type Limit = { points: number; durationSec: number };
+// An override: "100/60" (window: points per seconds), "bucket 500 +50/10" (token bucket: size,
+// tokens added per seconds), or both separated by ";".
+type Limit = { points?: number; durationSec?: number; maxRequests?: number; fillRate?: number; intervalSec?: number };
 const parseLimit = (s: string): Limit | string => {
-  const m = /^(\d+)\s*\/\s*(\d+)\s*s?$/.exec(s);
-  return m ? { points: Number(m[1]), durationSec: Number(m[2]) } : s;
+  const out: Limit = {};
+  for (const part of s.split(';').map((x) => x.trim()).filter(Boolean)) {
+    const w = /^(\d+)\s*\/\s*(\d+)\s*s?$/.exec(part);
+    const b = /^bucket\s+(\d+)\s*\+\s*(\d+)\s*\/\s*(\d+)\s*s?$/.exec(part);
+    if (w) Object.assign(out, { points: Number(w[1]), durationSec: Number(w[2]) });
+    else if (b) Object.assign(out, { maxRequests: Number(b[1]), fillRate: Number(b[2]), intervalSec: Number(b[3]) });
+    else return s;
+  }
+  return Object.keys(out).length ? out : s;
 };
+const showLimit = (v: Limit) =>
+  [v.points !== undefined ? `${v.points}/${v.durationSec}` : '', v.maxRequests !== undefined ? `bucket ${v.maxRequests} +${v.fillRate}/${v.intervalSec}` : ''].filter(Boolean).join('; ');
 const limitOpts = {
   placeholder: 'name = 100/60',
   parse: (s: string) => parseLimit(s),
-  show: (v: Limit) => `${v.points}/${v.durationSec}`,
-  check: (k: string, v: string) => (typeof parseLimit(v) === 'string' ? `${k}: write POINTS/SECONDS, e.g. 100/60` : null),
+  show: showLimit,
+  check: (k: string, v: string) => (typeof parseLimit(v) === 'string' ? `${k}: write POINTS/SECONDS (e.g. 100/60), bucket SIZE +FILL/SECONDS (e.g. bucket 500 +50/10), or both joined by ";"` : null),
 };
+
+// A cost line: "[METHOD] /path/pattern = COST".
+type Cost = { method?: string; path: string; cost: number };
+const COST_LINE = /^(?:([A-Z]+)\s+)?(\/\S*)\s*=\s*(\d+)$/;
+const parseCost = (l: string): Cost | string => {
+  const m = COST_LINE.exec(l);
+  if (!m) return l;
+  return m[1] ? { method: m[1], path: m[2]!, cost: Number(m[3]) } : { path: m[2]!, cost: Number(m[3]) };
+};
+const showCost = (c: Cost) => `${c.method ? `${c.method} ` : ''}${c.path} = ${c.cost}`;
+const COSTS_PATH = 'rateLimit.costs';
 
 export class RateLimitsPage extends ConfigPage {
   readonly heading = 'Rate limits';
 
   renderForm(f: Form): TemplateResult {
+    // The list field shows strings: the cost entries are seeded as their text form.
+    const costs = f.get(['rateLimit', 'costs']);
+    if (!this.rawText.has(COSTS_PATH) && Array.isArray(costs)) this.rawText.set(COSTS_PATH, (costs as Cost[]).map(showCost).join('\n'));
     return html`
       <fieldset>
         <legend>Default limit (per identity)</legend>
         ${f.bool(['rateLimit', 'enabled'], 'Rate limiting enabled')}
-        ${f.num(['rateLimit', 'points'], 'Requests allowed', { min: 1 })}
-        ${f.num(['rateLimit', 'durationSec'], 'Per this many seconds', { min: 1 })}
+        ${f.select(['rateLimit', 'algorithm'], 'Algorithm', [
+          ['window', 'window: a fixed number of requests per window'],
+          ['token-bucket', 'token bucket (Jira Data Center): a bucket refilled at a steady rate'],
+        ])}
+        ${f.num(['rateLimit', 'points'], 'Requests allowed (window)', { min: 1 })}
+        ${f.num(['rateLimit', 'durationSec'], 'Per this many seconds (window)', { min: 1 })}
+        ${f.num(['rateLimit', 'maxRequests'], 'Max requests (token bucket size)', { min: 1, help: 'A burst of up to this many; at least the fill rate.' })}
+        ${f.num(['rateLimit', 'fillRate'], 'Fill rate (tokens added per interval)', { min: 1 })}
+        ${f.num(['rateLimit', 'intervalSec'], 'Interval (seconds)', { min: 1, help: 'Token bucket answers carry X-RateLimit-Limit, -Remaining, -Interval-Seconds, -FillRate and Retry-After, as Jira Data Center does.' })}
         ${f.select(['rateLimit', 'mode'], 'Mode of the limits', MODE_OPTIONS, {
           optional: true,
           help: 'Report only: nobody is refused; requests over a limit are recorded as "would deny" (still counted). Not set: enforcement.mode on the Access rules page. An enforcement.rules entry wins.',
@@ -33,7 +65,18 @@ export class RateLimitsPage extends ConfigPage {
       <fieldset>
         <legend>Overrides</legend>
         ${f.map(['rateLimit', 'groups'], 'Per group', { ...limitOpts, help: 'One per line: "group = POINTS/SECONDS".' })}
-        ${f.map(['rateLimit', 'clients'], 'Per client application', { ...limitOpts, help: 'One per line: "client id = POINTS/SECONDS".' })}
+        ${f.map(['rateLimit', 'clients'], 'Per client application', { ...limitOpts, help: 'One per line: "client id = POINTS/SECONDS". Token bucket: "client id = bucket SIZE +FILL/SECONDS".' })}
+      </fieldset>
+      <fieldset>
+        <legend>Exemptions and costs</legend>
+        ${f.list(['rateLimit', 'exemptions', 'users'], 'Exempt users', { help: 'Jira user names never limited (either algorithm). One per line.' })}
+        ${f.list(['rateLimit', 'exemptions', 'groups'], 'Exempt groups', { help: 'Members are never limited. One per line.' })}
+        ${f.list(['rateLimit', 'costs'], 'Request costs', {
+          placeholder: 'POST /rest/api/2/search = 5',
+          parse: (l: string) => parseCost(l),
+          check: (l: string) => (typeof parseCost(l) === 'string' ? `"${l}": write "[METHOD] /path = COST", e.g. "POST /rest/api/2/search = 5" or "/rest/api/2/issue/bulk/* = 10"` : null),
+          help: 'One per line, first match wins; other requests cost 1. A request costs that many points or tokens (at most the whole limit).',
+        })}
       </fieldset>
       <fieldset>
         <legend>Store</legend>

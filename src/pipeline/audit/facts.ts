@@ -39,6 +39,8 @@ export interface RecordedFacts {
   ct?: string;
   /** Every report-only refusal: [code, rule] (the would_deny column holds the first code). */
   wd?: Array<[string, string]>;
+  /** Rate-limit cost the request was charged (rateLimit.costs), when not 1. */
+  rc?: number;
 }
 
 const text = (s: string) => (s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s);
@@ -87,6 +89,7 @@ export function recordedFacts(st: RequestState): RecordedFacts {
   const ct = st.facts.headers['content-type'];
   if (typeof ct === 'string') f.ct = text(ct.split(';')[0]!.trim().toLowerCase());
   if (st.wouldDeny?.length) f.wd = st.wouldDeny.map((w) => [w.code, w.rule]);
+  if (st.rateLimit?.cost !== undefined && st.rateLimit.cost !== 1) f.rc = st.rateLimit.cost;
   return f;
 }
 

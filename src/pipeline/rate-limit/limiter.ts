@@ -1,13 +1,16 @@
 // The rate-limit store: rate-limiter-flexible over memory (one process), Redis or PostgreSQL (the
 // store's database; replicas share one count). Failures of a shared store follow
 // rateLimit.onStoreFailure: 'insurance' falls back to an in-memory limiter per process (each replica
-// then enforces the limit on its own), 'deny' answers 503. Never an unlimited allow.
+// then enforces the limit on its own), 'deny' answers 503. Never an unlimited allow. A limit with a
+// fillRate is a token bucket (rateLimit.algorithm "token-bucket", token-bucket.ts) on the same store
+// and the same onStoreFailure rules; a cost takes that many points or tokens at once.
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type pg from 'pg';
 import { createPool } from '../../store/postgres/pool.js';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
+import { bucketNumbers, MemoryBuckets, postgresBuckets, redisBuckets, specId, type BucketSpec, type BucketState } from './token-bucket.js';
 
 export type StoreSettings = Pick<Config['rateLimit'], 'store' | 'redisUrl' | 'onStoreFailure' | 'redisTimeoutMs'> & {
   /** store.url, for rateLimit.store postgres. */
@@ -15,19 +18,38 @@ export type StoreSettings = Pick<Config['rateLimit'], 'store' | 'redisUrl' | 'on
 };
 
 export type LimitOutcome =
-  | { kind: 'allowed' | 'limited'; limit: number; remaining: number; resetMs: number; via: 'memory' | 'redis' | 'postgres' | 'insurance' }
+  | {
+      kind: 'allowed' | 'limited';
+      limit: number;
+      remaining: number;
+      resetMs: number;
+      via: 'memory' | 'redis' | 'postgres' | 'insurance';
+      /** Token bucket: ms until `cost` tokens are there (0: now). */
+      retryMs?: number;
+    }
   | { kind: 'unavailable'; detail: string };
 
 export interface RateLimiterService {
   readonly settings: StoreSettings;
-  /** consume=false peeks (POST /api/test): the answer says whether the next request would pass. */
-  check(key: string, limit: { points: number; durationSec: number }, consume: boolean): Promise<LimitOutcome>;
+  /**
+   * consume=false peeks (POST /api/test): the answer says whether the next request would pass.
+   * fillRate set: a token bucket of `points` tokens refilled by fillRate per durationSec
+   * (token-bucket.ts); else a fixed window of `points` per durationSec. cost: points / tokens taken.
+   */
+  check(key: string, limit: LimitSpec, consume: boolean, cost?: number): Promise<LimitOutcome>;
   /** Store health for /readyz: with 'deny', an unreachable Redis makes the replica not ready. */
   status(): { ok: boolean; detail: string };
   close(): Promise<void>;
 }
 
+export interface LimitSpec {
+  points: number;
+  durationSec: number;
+  fillRate?: number;
+}
+
 const KEY_PREFIX = 'jas:rl';
+const BUCKET_PREFIX = 'jas:tb';
 /** Distinct limit sizes kept (token overrides add some); far above what configs produce. */
 const MAX_LIMITERS = 10_000;
 
@@ -116,26 +138,61 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     return l;
   };
 
+  // Token buckets: the store's atomic step, memory insurance when it fails (onStoreFailure).
+  const memoryBuckets = new MemoryBuckets();
+  const insuranceBuckets = settings.onStoreFailure === 'insurance' ? new MemoryBuckets() : undefined;
+  const sharedBuckets = redis ? redisBuckets(redis) : pgPool ? postgresBuckets(pgPool) : undefined;
+  const bucket = (key: string, spec: BucketSpec, cost: number, consume: boolean): Promise<{ state: BucketState; via: 'memory' | 'redis' | 'postgres' | 'insurance' }> => {
+    if (!sharedBuckets) return Promise.resolve({ state: memoryBuckets.take(key, spec, cost, consume), via: 'memory' as const });
+    const storeKey = `${BUCKET_PREFIX}:${specId(spec)}:${key}`;
+    const insure = (e: unknown) => {
+      if (pgPool) pgOutcome(e);
+      if (!insuranceBuckets) throw e;
+      return { state: insuranceBuckets.take(key, spec, cost, consume), via: 'insurance' as const };
+    };
+    // Not connected: fail at once, as rejectIfRedisNotReady does for the window limiter.
+    if (redis && redis.status !== 'ready') {
+      try {
+        return Promise.resolve(insure(new Error(`redis ${redis.status}`)));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return sharedBuckets.take(storeKey, spec, cost, consume).then((state) => {
+      if (pgPool) pgOutcome();
+      return { state, via: redis ? ('redis' as const) : ('postgres' as const) };
+    }, insure);
+  };
+
   const via = () => (pgPool ? (pgFailure ? 'insurance' : 'postgres') : !redis ? 'memory' : redis.status === 'ready' ? 'redis' : 'insurance');
 
   return {
     settings,
     // Promise chains, not async functions: one promise and one resumption per request fewer.
-    check(key, { points, durationSec }, consume) {
+    check(key, { points, durationSec, fillRate }, consume, cost = 1) {
       const failed = (e: unknown): LimitOutcome => {
-        if (e instanceof RateLimiterRes) return { kind: 'limited', limit: points, remaining: 0, resetMs: e.msBeforeNext, via: via() };
+        if (e instanceof RateLimiterRes) return { kind: 'limited', limit: points, remaining: Math.max(0, e.remainingPoints), resetMs: e.msBeforeNext, via: via() };
         if (pgPool) pgOutcome(e);
         return { kind: 'unavailable', detail: `rate-limit store failed: ${(e as Error)?.message ?? String(e)}` };
       };
+      // A request never costs more than the whole limit (plan.ts costOf caps it too).
+      const take = Math.max(1, Math.min(cost, points));
       try {
+        if (fillRate !== undefined) {
+          const spec: BucketSpec = { max: points, fill: fillRate, intervalMs: durationSec * 1000 };
+          return bucket(key, spec, take, consume).then(({ state, via: v }): LimitOutcome => {
+            const n = bucketNumbers(state.tokens, take, spec);
+            return { kind: state.granted ? 'allowed' : 'limited', limit: points, remaining: n.remaining, resetMs: n.resetMs, retryMs: n.retryMs, via: v };
+          }, failed);
+        }
         const l = limiterFor(points, durationSec);
         if (consume) {
-          return l.consume(key, 1).then((r): LimitOutcome => ({ kind: 'allowed', limit: points, remaining: r.remainingPoints, resetMs: r.msBeforeNext, via: via() }), failed);
+          return l.consume(key, take).then((r): LimitOutcome => ({ kind: 'allowed', limit: points, remaining: r.remainingPoints, resetMs: r.msBeforeNext, via: via() }), failed);
         }
         return l.get(key).then((r): LimitOutcome => {
           const used = r?.consumedPoints ?? 0;
           const resetMs = r?.msBeforeNext ?? durationSec * 1000;
-          return { kind: used >= points ? 'limited' : 'allowed', limit: points, remaining: Math.max(0, points - used), resetMs, via: via() };
+          return { kind: used + take > points ? 'limited' : 'allowed', limit: points, remaining: Math.max(0, points - used), resetMs, via: via() };
         }, failed);
       } catch (e) {
         return Promise.resolve(failed(e));

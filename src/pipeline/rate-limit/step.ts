@@ -1,9 +1,9 @@
 import { SidecarError } from '../../errors.js';
 import type { Deps } from '../deps.js';
 import type { EvalMode, Step } from '../step.js';
-import type { RequestState } from '../state.js';
+import type { RateLimitInfo, RequestState } from '../state.js';
 import { createRateLimiterService, type LimitOutcome, type RateLimiterService } from './limiter.js';
-import { planRateLimit, rateLimitHeaders, type RatePlan } from './plan.js';
+import { costOf, exemptionOf, planRateLimit, rateLimitHeaders, type RatePlan } from './plan.js';
 import './service.js';
 import { modesOf } from '../enforcement/modes.js';
 import { recordWouldDeny, wouldDenyVerdict } from '../enforcement/report.js';
@@ -31,9 +31,12 @@ export function rateLimit(d: Deps): Step {
       const cfg = st.policy.config.rateLimit;
       if (!cfg.enabled) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit', outcome: 'skip', detail: 'rateLimit.enabled: false' });
       if (!st.identity) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit', outcome: 'skip', detail: 'no identity: Jira limits passthrough credentials' });
+      const exempt = exemptionOf(st.identity, cfg);
+      if (exempt) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit.exemptions', outcome: 'pass', detail: `exempt: ${exempt}; never limited` });
       const plan = planRateLimit(st.identity, cfg);
+      const cost = costOf(st.facts.method, st.canonicalPath ?? '', cfg, plan.points);
       // A promise chain, not an async function: one promise and one resumption per request fewer.
-      return limiterOf(d).check(plan.key, plan, mode === 'proxy').then((out) => apply(st, plan, out, mode));
+      return limiterOf(d).check(plan.key, plan, mode === 'proxy', cost.cost).then((out) => apply(st, plan, out, mode, cost));
     },
   };
 }
@@ -43,15 +46,20 @@ export function rateLimit(d: Deps): Step {
  * report mode (enforcement.rules rateLimit / rateLimit:<entry>) points are still counted, a limited
  * request is recorded and goes on, and no RateLimit-* header is sent (the caller sees no difference).
  */
-function apply(st: RequestState, plan: RatePlan, out: LimitOutcome, mode: EvalMode): void {
+function apply(st: RequestState, plan: RatePlan, out: LimitOutcome, mode: EvalMode, cost: { cost: number; rule?: string }): void {
   const report = modesOf(st.policy).modeOf('rateLimit', plan.entry) === 'report';
   if (out.kind === 'unavailable') {
     if (report) return void st.verdicts.push({ stage: 'rate-limit', rule: plan.source, outcome: 'skip', detail: `report only, and the store did not answer: ${out.detail}` });
     throw new SidecarError('rate_limit_unavailable', { rule: 'rateLimit.store', detail: out.detail });
   }
-  const info = { limit: out.limit, remaining: out.remaining, resetSec: Math.ceil(out.resetMs / 1000), key: plan.key };
+  const info: RateLimitInfo = { limit: out.limit, remaining: out.remaining, resetSec: Math.ceil(out.resetMs / 1000), key: plan.key, cost: cost.cost };
+  if (plan.fillRate !== undefined) info.bucket = { fillRate: plan.fillRate, intervalSec: plan.durationSec, retrySec: Math.ceil((out.retryMs ?? 0) / 1000) };
   st.rateLimit = info;
-  const detail = `${plan.key}: ${out.remaining}/${out.limit} left per ${plan.durationSec}s (${plan.source}, ${out.via}${mode === 'test' ? ', not consumed' : ''})`;
+  const costText = cost.rule ? `, cost ${cost.cost} (${cost.rule})` : '';
+  const detail =
+    plan.fillRate !== undefined
+      ? `${plan.key}: ${out.remaining}/${out.limit} tokens left, ${plan.fillRate} added per ${plan.durationSec}s${costText} (${plan.source}, token bucket, ${out.via}${mode === 'test' ? ', not consumed' : ''})`
+      : `${plan.key}: ${out.remaining}/${out.limit} left per ${plan.durationSec}s${costText} (${plan.source}, ${out.via}${mode === 'test' ? ', not consumed' : ''})`;
   if (report) {
     if (out.kind === 'limited') {
       recordWouldDeny(st, { code: 'rate_limited', stage: 'rate-limit', rule: `rateLimit:${plan.entry}`, detail });
