@@ -4,12 +4,14 @@ import { api, ApiError, get, setCsrfToken, setUnauthorizedHandler } from './api.
 import { errorText, LightElement } from './base.js';
 import { TOKEN_REQUESTS_CHANGED } from './pages/tokens.js';
 import type { TokenRequestList } from '../../src/admin/wire.js';
+import { chooseTheme, currentTheme, onSystemThemeChange } from './theme.js';
 
 /** How often the pending token-request count (the Tokens badge) is refreshed besides on navigation. */
 const PENDING_POLL_MS = 60_000;
 
 export const ROUTES: Array<{ hash: string; label: string; tag: string }> = [
   { hash: 'overview', label: 'Overview', tag: 'page-overview' },
+  { hash: 'status', label: 'Status', tag: 'page-status' },
   { hash: 'authentication', label: 'Authentication', tag: 'page-authentication' },
   { hash: 'access', label: 'Access rules', tag: 'page-access' },
   { hash: 'readiness', label: 'Readiness', tag: 'page-readiness' },
@@ -38,6 +40,7 @@ export class AdminApp extends LightElement {
   override connectedCallback(): void {
     super.connectedCallback();
     window.addEventListener(TOKEN_REQUESTS_CHANGED, () => void this.refreshPending());
+    onSystemThemeChange(() => this.requestUpdate());
     window.setInterval(() => void this.refreshPending(), PENDING_POLL_MS);
     window.addEventListener('hashchange', () => {
       void this.refreshPending();
@@ -135,6 +138,8 @@ export class AdminApp extends LightElement {
     switch (this.route.tag) {
       case 'page-overview':
         return html`<page-overview></page-overview>`;
+      case 'page-status':
+        return html`<page-status></page-status>`;
       case 'page-authentication':
         return html`<page-authentication></page-authentication>`;
       case 'page-access':
@@ -163,6 +168,11 @@ export class AdminApp extends LightElement {
       <header class="top">
         <span class="brand">jira-auth-sidecar</span>
         <span class="who">Signed in as <strong>${this.username}</strong></span>
+        <button type="button" class="small theme" aria-pressed=${currentTheme() === 'dark' ? 'true' : 'false'} title="Dark mode (otherwise as your browser prefers)"
+          @click=${() => {
+            chooseTheme(currentTheme() === 'dark' ? 'light' : 'dark');
+            this.requestUpdate();
+          }}>Dark mode</button>
         <button type="button" class="small" @click=${() => void this.logout()}>Log out</button>
       </header>
       <div class="layout">

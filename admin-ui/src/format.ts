@@ -31,3 +31,34 @@ export function hashQuery(hash = location.hash): URLSearchParams {
   const q = hash.indexOf('?');
   return new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
 }
+
+/** The browser's time zone as a short name ("UTC", "CET", "GMT+2"). */
+export function zoneName(d = new Date()): string {
+  return new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? 'local time';
+}
+
+/** ISO instant -> local "2026-03-04 14:05:09 CET" with the time zone (or "—" for none). */
+export function whenZ(iso: string | null | undefined, seconds = false): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${when(iso)}${seconds ? `:${pad(d.getSeconds())}` : ''} ${zoneName(d)}`;
+}
+
+/** Seconds -> "3 d 4 h", "5 h 2 min", "4 min 10 s", "12 s". */
+export function duration(sec: number): string {
+  const s = Math.max(0, Math.floor(sec));
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  if (d) return `${d} d ${h} h`;
+  if (h) return `${h} h ${m} min`;
+  if (m) return `${m} min ${s % 60} s`;
+  return `${s} s`;
+}
+
+/** How long before `now` an instant was: "12 s ago", "5 min 2 s ago". */
+export function ago(iso: string | null | undefined, now: string | number = Date.now()): string {
+  if (!iso) return 'never';
+  const t = new Date(iso).getTime();
+  const n = typeof now === 'number' ? now : new Date(now).getTime();
+  return `${duration((n - t) / 1000)} ago`;
+}

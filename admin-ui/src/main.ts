@@ -1,6 +1,8 @@
 // Entry: the stylesheet, every page element, then the shell.
 import './styles.css';
+import { applyTheme } from './theme.js';
 import './pages/overview.js';
+import './pages/status.js';
 import './pages/authentication.js';
 import './pages/access.js';
 import './pages/readiness.js';
@@ -11,3 +13,5 @@ import './pages/audit.js';
 import './pages/activity.js';
 import './pages/settings.js';
 import './app.js';
+
+applyTheme();

@@ -3,7 +3,7 @@
 import type Router from '@koa/router';
 import type { Runtime } from '../http/runtime.js';
 import { SidecarError } from '../errors.js';
-import type { AuditEntryView } from './wire.js';
+import type { AuditPageView } from './wire.js';
 import { AuditFilterError, parseAuditFilters } from '../audit/filters.js';
 import type { ExportFormat } from '../audit/export.js';
 
@@ -14,7 +14,10 @@ export async function asBadRequest<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof AuditFilterError) throw new SidecarError('bad_request', { message: `Invalid audit filter ${e.message}.`, issues: [{ path: e.field, message: e.message }] });
+    if (e instanceof AuditFilterError) {
+      const what = e.problems.length === 1 ? `Invalid audit filter ${e.message}.` : `Invalid audit filters: ${e.problems.map((p) => p.field).join(', ')}.`;
+      throw new SidecarError('bad_request', { message: what, issues: e.problems.map((p) => ({ path: p.field, message: p.message })) });
+    }
     throw e;
   }
 }
@@ -31,10 +34,13 @@ export function registerAuditRoutes(router: Router, rt: Runtime): void {
     const limit = q.limit === undefined ? undefined : Number(q.limit);
     const cursor = typeof q.cursor === 'string' && q.cursor ? q.cursor : undefined;
     // The admin UI reads these rows as wire.ts AuditEntryView: the compiler keeps the two in step.
-    const page: { items: AuditEntryView[]; nextCursor: string | null } = await asBadRequest(() => {
+    const filters = await asBadRequest(() => {
       if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new AuditFilterError('limit', 'a positive integer (at most 1000 are returned)');
-      return auditService(rt).query(parseAuditFilters(q), { limit, cursor });
+      return parseAuditFilters(q);
     });
+    const page: AuditPageView = await asBadRequest(() => auditService(rt).query(filters, { limit, cursor }));
+    // The total is counted once, for the first page (the UI keeps it while paging).
+    if (!cursor) page.total = await rt.stores.audit.count(filters);
     ctx.body = page;
   });
 

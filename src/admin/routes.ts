@@ -17,6 +17,8 @@ import { registerTokenRoutes } from './token-routes.js';
 import { registerTokenRequestRoutes } from './token-request-routes.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
 import { registerNotificationRoutes } from './notification-routes.js';
+import { registerStatusRoutes } from './status-routes.js';
+import { registerTokenUsageRoutes } from './token-usage-routes.js';
 import { recordAdminAction } from './activity.js';
 import { isObj } from './config-doc.js';
 
@@ -54,9 +56,11 @@ export function registerAdminRoutes(router: Router, rt: Runtime, app: Koa): void
   registerTestRoute(router, rt);
   registerDiscoveryRoute(router, rt);
   registerTokenRoutes(router, rt);
+  registerTokenUsageRoutes(router, rt); // GET /api/tokens/:id/usage: requests per day and refusals (audit log)
   registerTokenRequestRoutes(router, rt); // apiTokens.approval: pending requests, approve / deny
   registerAuditRoutes(router, rt);
   registerOverviewRoutes(router, rt);
   registerRolloutRoutes(router, rt);
   registerNotificationRoutes(router, rt);
+  registerStatusRoutes(router, rt); // GET /api/status: /readyz and /metrics for a person
 }

@@ -112,6 +112,14 @@ export interface AuditEntryView {
   replica: string;
 }
 
+/** GET /api/audit: one page of rows, newest first. */
+export interface AuditPageView {
+  items: AuditEntryView[];
+  nextCursor: string | null;
+  /** How many rows match the filters, on the first page (no cursor); later pages leave it out. */
+  total?: number;
+}
+
 export interface AdminAuditEntry {
   id: number;
   time: string;
@@ -262,4 +270,78 @@ export interface ReplayResult {
   /** The first changed rows, oldest first. */
   changes: ReplayChange[];
   notes: string[];
+}
+
+/** One readiness check as /readyz runs it (GET /api/status). */
+export interface StatusCheck {
+  name: string;
+  ok: boolean;
+  detail: string | null;
+}
+
+/** One JWT issuer's key source (GET /api/status). */
+export interface StatusIssuerKeys {
+  issuer: string;
+  /** "jwks https://idp/keys", "discovery https://idp -> jwks …", "pem". */
+  source: string;
+  ok: boolean;
+  detail: string | null;
+  /** When the keys in use were fetched; null: not fetched (yet), or keys from the configuration. */
+  fetchedAt: string | null;
+}
+
+/** An audit shipping destination's backlog (GET /api/status). */
+export interface StatusShipping {
+  destination: string;
+  lagRows: number;
+  lagSeconds: number;
+  shipped: number;
+  failures: number;
+}
+
+/** GET /api/status: what /readyz and /metrics know, for the admin console's Status page. */
+export interface SidecarStatus {
+  status: 'ready' | 'not_ready';
+  /** Names of the checks that are not ready. */
+  missing: string[];
+  checks: StatusCheck[];
+  issuers: StatusIssuerKeys[];
+  version: string;
+  replica: string;
+  store: string;
+  config: { version: number; stored: number; syncedAt: string | null };
+  now: string;
+  startedAt: string;
+  uptimeSec: number;
+  audit: {
+    /** Rows waiting to be written. */
+    queue: number;
+    rowsWritten: number;
+    /** Rows that could not be queued or written, by reason. */
+    failures: Record<string, number>;
+    /** Average time of a batch write, in ms (null: none yet). */
+    writeAvgMs: number | null;
+    writes: number;
+    /** Why the audit log refuses rows now (null: it does not). */
+    unavailable: string | null;
+    shipping: StatusShipping[];
+  };
+  /** Requests since this replica started, by decision (allow, deny, passthrough, error). */
+  requests: Record<string, number>;
+  rateLimited: number;
+  upstreamErrors: Record<string, number>;
+  configReloads: Record<string, number>;
+}
+
+/** GET /api/tokens/:id/usage: a token's requests per day over the last `days` days, from the audit log. */
+export interface TokenUsageView {
+  id: string;
+  days: number;
+  from: string;
+  to: string;
+  /** One bucket per day, oldest first (each the 24 hours from `t`). */
+  perDay: Array<{ t: string; requests: number }>;
+  requests: number;
+  /** Requests with the token that were refused (decision deny). */
+  refusals: number;
 }

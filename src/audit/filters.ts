@@ -2,13 +2,18 @@
 // and the opaque cursors that carry a keyset position (time, replica, id) between pages.
 import type { AuditFilters, AuditPosition } from '../store/audit-store.js';
 import type { CredentialKind } from '../pipeline/state.js';
+import ipaddr from 'ipaddr.js';
 
 export class AuditFilterError extends Error {
+  /** Every bad field (the first is `field`); one entry unless parseAuditFilters found several. */
+  readonly problems: Array<{ field: string; message: string }>;
   constructor(
     readonly field: string,
     message: string,
+    more: Array<{ field: string; message: string }> = [],
   ) {
     super(`${field}: ${message}`);
+    this.problems = [{ field, message }, ...more];
   }
 }
 
@@ -46,37 +51,55 @@ export function parseAuditFilters(q: Record<string, string | string[] | undefine
     return s === undefined || s === '' ? undefined : s;
   };
   const f: AuditFilters = {};
+  // Every bad field is reported at once (the admin UI names each beside its input).
+  const problems: Array<{ field: string; message: string }> = [];
+  const check = (fn: () => void) => {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof AuditFilterError)) throw e;
+      problems.push(...e.problems);
+    }
+  };
   const from = one('from');
   const to = one('to');
-  if (from) f.from = parseTime('from', from);
-  if (to) f.to = parseTime('to', to);
+  if (from) check(() => (f.from = parseTime('from', from)));
+  if (to) check(() => (f.to = parseTime('to', to)));
   for (const k of ['user', 'client', 'token', 'ip', 'path', 'replica'] as const) {
     const v = one(k);
     if (v !== undefined) f[k] = v.slice(0, 2048);
   }
+  // The store matches one client address exactly: a range or anything else would silently match nothing.
+  if (f.ip !== undefined && !ipaddr.isValid(f.ip)) {
+    problems.push({ field: 'ip', message: f.ip.includes('/') ? 'one IP address (10.0.0.5 or 2001:db8::1); address ranges (CIDR) are not supported here' : 'not an IP address (use one like 10.0.0.5 or 2001:db8::1)' });
+    delete f.ip;
+  }
   const decision = one('decision');
   if (decision) {
-    if (!DECISIONS.has(decision)) throw new AuditFilterError('decision', 'one of allow, deny, passthrough, error');
-    f.decision = decision as AuditFilters['decision'];
+    if (!DECISIONS.has(decision)) problems.push({ field: 'decision', message: 'one of allow, deny, passthrough, error' });
+    else f.decision = decision as AuditFilters['decision'];
   }
   const status = one('status');
   if (status) {
     if (/^[1-5]xx$/i.test(status)) f.statusClass = Number(status[0]);
     else if (/^[1-5]\d\d$/.test(status)) f.status = Number(status);
-    else throw new AuditFilterError('status', 'an HTTP status (403) or a class (4xx)');
+    else problems.push({ field: 'status', message: 'an HTTP status (403) or a class (4xx)' });
   }
   const credentialKind = one('credentialKind');
   if (credentialKind) {
-    if (!Object.hasOwn(CREDENTIAL_KINDS, credentialKind)) throw new AuditFilterError('credentialKind', `one of ${CREDENTIAL_KIND_LIST}`);
-    f.credentialKind = credentialKind;
+    if (!Object.hasOwn(CREDENTIAL_KINDS, credentialKind)) problems.push({ field: 'credentialKind', message: `one of ${CREDENTIAL_KIND_LIST}` });
+    else f.credentialKind = credentialKind;
   }
   // `any`: every row a report-mode rule would have refused; else one error code, exactly.
   const wouldDeny = one('wouldDeny');
   if (wouldDeny) {
-    if (!ERROR_CODE.test(wouldDeny)) throw new AuditFilterError('wouldDeny', 'an error code (read_only) or "any"');
-    f.wouldDeny = wouldDeny;
+    if (!ERROR_CODE.test(wouldDeny)) problems.push({ field: 'wouldDeny', message: 'an error code (read_only) or "any"' });
+    else f.wouldDeny = wouldDeny;
   }
-  if (f.path !== undefined && !f.path.startsWith('/')) throw new AuditFilterError('path', 'a path prefix starting with "/"');
+  if (f.path !== undefined && !f.path.startsWith('/')) problems.push({ field: 'path', message: 'a path prefix starting with "/"' });
+  if (f.from !== undefined && f.to !== undefined && f.from > f.to) problems.push({ field: 'to', message: 'a time after "from"' });
+  const [first, ...more] = problems;
+  if (first) throw new AuditFilterError(first.field, first.message, more);
   return f;
 }
 

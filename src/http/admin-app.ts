@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { Runtime } from './runtime.js';
 import { registerAdminRoutes } from '../admin/routes.js';
 import { configSyncState } from '../admin/config-service.js';
+import { runReadinessChecks } from './readiness.js';
 
 /** The admin listener: health, readiness, metrics, admin API and UI. Never on the proxy port. */
 export function createAdminApp(rt: Runtime): Koa {
@@ -13,21 +14,7 @@ export function createAdminApp(rt: Runtime): Koa {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const results: Array<{ name: string; ok: boolean; detail?: string }> = [];
-    // 'store' names the database either backend keeps everything in (contract section 8).
-    try {
-      await rt.stores.ping();
-      results.push({ name: 'store', ok: true, detail: rt.stores.kind });
-    } catch (e) {
-      results.push({ name: 'store', ok: false, detail: `${rt.stores.kind}: ${(e as Error).message}` });
-    }
-    for (const c of rt.readiness) {
-      try {
-        results.push({ name: c.name, ...(await c.check()) });
-      } catch (e) {
-        results.push({ name: c.name, ok: false, detail: (e as Error).message });
-      }
-    }
+    const results = await runReadinessChecks(rt);
     const missing = results.filter((r) => !r.ok);
     ctx.status = missing.length ? 503 : 200;
     const sync = configSyncState(rt);

@@ -179,7 +179,9 @@ describe('admin UI in Chromium', () => {
     expect(dialogs).toEqual([]);
     // Row detail
     await page.locator('table.audit tbody tr').first().getByRole('button').click();
-    await page.locator('section.detail').waitFor();
+    // The detail opens beside the rows (not below the list), in view.
+    await page.locator('aside.drawer').waitFor();
+    expect(await page.locator('aside.drawer h2').evaluate((h: any) => h.getBoundingClientRect().top < window.innerHeight)).toBe(true);
     await shot('audit-log');
     // Export the filtered rows
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export CSV' }).click()]);

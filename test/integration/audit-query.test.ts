@@ -63,7 +63,7 @@ afterAll(async () => {
 
 const getJson = async (q: string) => {
   const r = await fetch(`${apiUrl}/api/audit?${q}`);
-  return { status: r.status, body: (await r.json()) as { items: AuditEntry[]; nextCursor: string | null; error?: string } };
+  return { status: r.status, body: (await r.json()) as { items: AuditEntry[]; nextCursor: string | null; total?: number; error?: string } };
 };
 
 describe('GET /api/audit', () => {
@@ -135,7 +135,9 @@ describe('GET /api/audit', () => {
     expect(all).toHaveLength(302);
     expect(all.every((e) => e.replica === replica)).toBe(true);
     expect((await getJson(`replica=${encodeURIComponent(replica)}&limit=1000`)).body.items.map((e) => e.id)).toEqual(all.map((e) => e.id));
-    expect((await getJson('replica=elsewhere%3A8090&limit=1000')).body).toEqual({ items: [], nextCursor: null });
+    // The first page (no cursor) says how many rows match in all.
+    expect((await getJson('replica=elsewhere%3A8090&limit=1000')).body).toEqual({ items: [], nextCursor: null, total: 0 });
+    expect((await getJson(`replica=${encodeURIComponent(replica)}&limit=10`)).body.total).toBe(302);
   });
 
   it.each([['decision=maybe'], ['status=abc'], ['from=yesterday'], ['cursor=bm9wZQ'], ['limit=0']])('refuses %s with 400 bad_request', async (q) => {

@@ -282,7 +282,7 @@ export class NotificationDeliveries extends LightElement {
         <button type="button" @click=${() => void this.load()}>Refresh</button>
       </form>
       ${statusLine(this.status)}
-      <div class="table-wrap"><table>
+      <div class="table-wrap" tabindex="0" role="region" aria-label="Notification deliveries"><table>
         <thead><tr><th scope="col">Queued</th><th scope="col">Channel</th><th scope="col">Event</th><th scope="col">Token</th><th scope="col">Owner</th><th scope="col">To</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col">Sent</th></tr></thead>
         <tbody>
           ${this.deliveries.length
@@ -441,7 +441,7 @@ export class AccountSettings extends LightElement {
               <input readonly .value=${this.newKey} aria-label="New admin API key" />
               <button type="button" @click=${() => void navigator.clipboard?.writeText(this.newKey ?? '')}>Copy</button></div>`
           : nothing}
-        <div class="table-wrap"><table>
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Admin API keys"><table>
           <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>
             ${this.keys.map(

@@ -1,10 +1,11 @@
 // Tokens: pending token requests (approve / deny with a comment), search, create (the secret shown
 // once, with a copy button), revoke.
-import { html, nothing, type TemplateResult } from 'lit';
+import { html, nothing, svg, type TemplateResult } from 'lit';
 import { api, ApiError, get, qs, type Issue } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
 import { cidrProblem } from '../cidr.js';
-import type { ApiTokenView as TokenView, TokenRequestList, TokenRequestView } from '../../../src/admin/wire.js';
+import { hashQuery, num, plural, whenZ } from '../format.js';
+import type { ApiTokenView as TokenView, TokenRequestList, TokenRequestView, TokenUsageView } from '../../../src/admin/wire.js';
 
 /** Fired on window after an approval or denial: the navigation's pending-count badge refreshes. */
 export const TOKEN_REQUESTS_CHANGED = 'token-requests-changed';
@@ -15,6 +16,25 @@ const lines = (v: FormDataEntryValue | null) =>
     .map((s) => s.trim())
     .filter(Boolean);
 const short = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
+
+/** Usage is asked for the first this many tokens of the list (one request each). */
+const USAGE_FOR = 50;
+
+/** A token's requests per day as a small bar sparkline, with its numbers in words for a screen reader. */
+export function sparkline(u: TokenUsageView): TemplateResult {
+  const W = 120, H = 28;
+  const max = Math.max(1, ...u.perDay.map((d) => d.requests));
+  const bw = W / Math.max(1, u.perDay.length);
+  const peak = u.perDay.reduce((a, b) => (b.requests > a.requests ? b : a), u.perDay[0] ?? { t: '', requests: 0 });
+  const label = `${plural(u.requests, 'request')} in the last ${u.days} days${u.requests ? `, most on ${peak.t.slice(0, 10)} (${num(peak.requests)})` : ''}`;
+  return html`<svg class="spark" viewBox="0 0 ${W} ${H}" width=${W} height=${H} role="img" aria-label=${label}>
+    <line class="base" x1="0" x2=${W} y1=${H - 0.5} y2=${H - 0.5}></line>
+    ${u.perDay.map((d, i) => {
+      const h = d.requests ? Math.max(2, ((H - 2) * d.requests) / max) : 0;
+      return svg`<rect class="bar ok" x=${i * bw + 0.5} width=${Math.max(1, bw - 1)} y=${H - 1 - h} height=${h}><title>${d.t.slice(0, 10)}: ${plural(d.requests, 'request')}</title></rect>`;
+    })}
+  </svg>`;
+}
 
 export class TokensPage extends LightElement {
   tokens: TokenView[] = [];
@@ -31,10 +51,14 @@ export class TokensPage extends LightElement {
   comments = new Map<string, string>();
   commentErrors = new Map<string, string>();
   requestStatus: Status = null;
+  /** GET /api/tokens/:id/usage answers, by token id. */
+  usage = new Map<string, TokenUsageView>();
   private timer: number | undefined;
 
   override connectedCallback(): void {
     super.connectedCallback();
+    // "#/tokens?q=tok_…": the audit log's token links open the list searched for that token.
+    this.q = hashQuery().get('q') ?? '';
     void this.load();
     void this.loadRequests();
   }
@@ -79,7 +103,7 @@ export class TokensPage extends LightElement {
     return html`<section aria-labelledby="requests-h">
       <h2 id="requests-h">Pending requests</h2>
       <p class="help">Users ask here when apiTokens.approval requires it. Once approved, the owner claims the token (and sees its secret) themselves.</p>
-      <div class="table-wrap"><table>
+      <div class="table-wrap" tabindex="0" role="region" aria-label="Pending requests"><table>
         <thead><tr><th scope="col">Owner</th><th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Lifetime</th><th scope="col">Justification</th><th scope="col">Requested</th><th scope="col">Decision</th></tr></thead>
         <tbody>
           ${this.requests.length === 0 ? html`<tr><td colspan="7">No pending requests.</td></tr>` : nothing}
@@ -114,6 +138,28 @@ export class TokensPage extends LightElement {
       this.status = { kind: 'error', text: errorText(e) };
     }
     this.requestUpdate();
+    void this.loadUsage();
+  }
+
+  /** Usage of the tokens shown (the first USAGE_FOR); a failure only leaves the sparkline out. */
+  async loadUsage() {
+    await Promise.all(
+      this.tokens.slice(0, USAGE_FOR).map(async (t) => {
+        try {
+          this.usage.set(t.id, await get<TokenUsageView>(`/api/tokens/${encodeURIComponent(t.id)}/usage`));
+        } catch {
+          this.usage.delete(t.id);
+        }
+      }),
+    );
+    this.requestUpdate();
+  }
+
+  private usageCell(t: TokenView): TemplateResult {
+    const u = this.usage.get(t.id);
+    if (!u) return html`<span class="help">…</span>`;
+    return html`<div class="usage" data-usage=${t.id}>${sparkline(u)}
+      <div class="help"><span data-requests>${plural(u.requests, 'request')}</span>, <span data-refusals class=${u.refusals ? 'refused' : ''}>${num(u.refusals)} refused</span></div></div>`;
   }
 
   private search(v: string) {
@@ -251,16 +297,19 @@ export class TokensPage extends LightElement {
               <option value="">any</option><option value="active">active</option><option value="expired">expired</option><option value="revoked">revoked</option>
             </select></div>
         </div>
-        <div class="table-wrap"><table>
-          <thead><tr><th scope="col">Name</th><th scope="col">Owner</th><th scope="col">Access</th><th scope="col">Groups</th><th scope="col">Status</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Id</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Tokens"><table class="tokens">
+          <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Owner</th><th scope="col">Access</th><th scope="col">Groups</th><th scope="col">Requests, last 30 days</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Id</th><th scope="col">Actions</th></tr></thead>
           <tbody>
-            ${this.tokens.length === 0 ? html`<tr><td colspan="9">No tokens.</td></tr>` : nothing}
+            ${this.tokens.length === 0 ? html`<tr><td colspan="10">No tokens.</td></tr>` : nothing}
             ${this.tokens.map(
-              (t) => html`<tr>
-                <td>${t.name}</td><td>${t.owner}</td><td>${t.access === 'read' ? 'read-only' : 'read-write'}</td><td>${t.groups.join(', ')}</td>
-                <td><span class="badge ${t.status}">${t.status}</span></td><td>${short(t.expiresAt)}</td>
-                <td>${short(t.lastUsedAt)}${t.lastUsedIp ? ` from ${t.lastUsedIp}` : ''}</td><td><code>${t.id}</code></td>
-                <td>${t.status === 'active' ? html`<button type="button" class="small" aria-label=${`Rotate ${t.name}`} @click=${() => void this.rotate(t)}>Rotate</button> ` : nothing}${t.status === 'revoked'
+              (t) => html`<tr data-token=${t.id}>
+                <th scope="row" class="name">${t.name}</th>
+                <td data-label="Status"><span class="badge ${t.status}">${t.status}</span></td>
+                <td data-label="Owner">${t.owner}</td><td data-label="Access">${t.access === 'read' ? 'read-only' : 'read-write'}</td><td data-label="Groups">${t.groups.join(', ') || '—'}</td>
+                <td data-label="Last 30 days">${this.usageCell(t)}</td>
+                <td data-label="Last used" data-last-used><span>${t.lastUsedAt ? html`${whenZ(t.lastUsedAt)}${t.lastUsedIp ? html`<br /><span class="help">from ${t.lastUsedIp}</span>` : nothing}` : 'never'}</span></td>
+                <td data-label="Expires">${whenZ(t.expiresAt)}</td><td data-label="Id"><code>${t.id}</code></td>
+                <td data-label="Actions" class="token-actions"><a class="button small" href=${`#/audit${qs({ token: t.id })}`} aria-label=${`Show in audit log: ${t.name}`}>Show in audit log</a> ${t.status === 'active' ? html`<button type="button" class="small" aria-label=${`Rotate ${t.name}`} @click=${() => void this.rotate(t)}>Rotate</button> ` : nothing}${t.status === 'revoked'
                   ? nothing
                   : html`<button type="button" class="small danger" aria-label=${`Revoke ${t.name}`} @click=${() => void this.revoke(t)}>Revoke</button>`}</td>
               </tr>`,

@@ -98,7 +98,7 @@ export class DiscoverySource implements KeySource {
     const s = this.jwks.status();
     // Readiness follows the keys; a failed re-read only shows in the detail (the keys still work).
     const stale = this.rediscoveryError ? ` (last discovery failed: ${this.rediscoveryError})` : '';
-    return { ok: s.ok, detail: `${this.description}${stale} -> ${s.detail}` };
+    return { ok: s.ok, detail: `${this.description}${stale} -> ${s.detail}`, ...(s.fetchedAt !== undefined ? { fetchedAt: s.fetchedAt } : {}) };
   }
 
   async warm(): Promise<void> {

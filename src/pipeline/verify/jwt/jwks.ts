@@ -141,7 +141,7 @@ export class JwksSource implements KeySource {
 
   status(): KeySourceStatus {
     if (!this.keys) return { ok: false, detail: `${this.description}: no usable keys${this.lastError ? ` (${this.lastError})` : ''}` };
-    return { ok: true, detail: `${this.description}: ${this.kids.length} key(s)${this.lastError ? `, last refresh failed (${this.lastError})` : ''}` };
+    return { ok: true, detail: `${this.description}: ${this.kids.length} key(s)${this.lastError ? `, last refresh failed (${this.lastError})` : ''}`, ...(Number.isFinite(this.fetchedAt) ? { fetchedAt: this.fetchedAt } : {}) };
   }
 
   async warm(): Promise<void> {

@@ -12,6 +12,8 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 export interface KeySourceStatus {
   ok: boolean;
   detail?: string;
+  /** When the keys in use were fetched (epoch ms; absent for keys from the config, such as PEM). */
+  fetchedAt?: number;
 }
 
 export interface KeySource {

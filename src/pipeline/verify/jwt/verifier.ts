@@ -218,6 +218,14 @@ export class JwtVerifier implements Verifier {
     return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: `${compiledIssuers(policy).length} issuer(s) with keys` };
   }
 
+  /** Each issuer's key source as it is now (the admin Status page); fetches nothing. */
+  issuerKeys(policy: Policy): Array<{ issuer: string; source: string } & KeySourceStatus> {
+    return compiledIssuers(policy).map((issuer) => {
+      const s = this.sourceFor(issuer);
+      return { issuer: issuer.name, source: s.description, ...s.status() };
+    });
+  }
+
   /** A new config: results judged by the old one are dropped; sources no issuer uses are closed. */
   onReload(policy: Policy): void {
     this.cache.clear();

@@ -1,0 +1,359 @@
+// The admin console as a person uses it (issue 22), in headless Chromium against a real sidecar with
+// a JWT issuer and some traffic: the Status page, the audit log's detail drawer and filters, dark mode,
+// token usage, and an accessibility pass (axe-core) with screenshots of every page at two sizes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { BrowserContext, Page } from 'playwright-core';
+import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
+import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
+import { ADMIN_PASSWORD } from '../helpers/admin.js';
+import { ensureUiBuilt, launchBrowser, SCREENSHOTS } from '../helpers/browser.js';
+import { startTestIssuer } from '../helpers/issuer.js';
+import type { TokenIssuer } from '../../src/demo/token-issuer.js';
+import type { SidecarStatus } from '../../src/admin/wire.js';
+
+// Browser globals inside page.evaluate callbacks (the test tsconfig has no DOM lib).
+declare const window: any;
+declare const document: any;
+declare const getComputedStyle: any;
+
+process.env.SIDECAR_ADMIN_PASSWORD = ADMIN_PASSWORD;
+
+let upstream: JiraUpstream;
+let issuer: TokenIssuer;
+let sc: TestSidecar;
+let ctx: BrowserContext;
+let page: Page;
+const consoleErrors: string[] = [];
+const pageErrors: string[] = [];
+
+const shot = (name: string, p: Page = page) => p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+const go = async (hash: string, heading: string, p: Page = page) => {
+  await p.click(`nav a[href="#/${hash}"]`);
+  await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+};
+const call = (p: string, token: string, method = 'GET') => fetch(sc.proxyUrl + p, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+
+async function login(p: Page) {
+  await p.goto(sc.adminUrl);
+  await p.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await p.keyboard.press('Enter');
+  await p.getByText('Signed in as').waitFor();
+}
+
+beforeAll(async () => {
+  ensureUiBuilt();
+  upstream = await startJiraUpstream();
+  issuer = await startTestIssuer();
+  sc = await startTestSidecar(upstream.url, {
+    credentials: { anonymous: 'deny' },
+    admin: { sessionTtlSec: 90 * 86400 },
+    audit: { flushIntervalMs: 20 },
+    jwt: { issuers: [{ name: 'test', issuer: issuer.url, audiences: ['jira-sidecar'], keys: { jwksUri: issuer.jwksUrl } }] },
+  });
+  ctx = await launchBrowser();
+  page = await ctx.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  // Some traffic: a good JWT, a bad one.
+  const good = issuer.sign({ sub: 'alice', preferred_username: 'alice', aud: 'jira-sidecar' });
+  expect((await call('/rest/api/2/myself', good)).status).toBe(200);
+  expect((await call('/rest/api/2/myself', issuer.sign({ sub: 'alice', preferred_username: 'alice', aud: 'jira-sidecar', exp: Math.floor(Date.now() / 1000) - 600 }))).status).toBe(401);
+}, 60_000);
+
+afterAll(async () => {
+  await ctx?.close();
+  await sc?.close();
+  await issuer?.close();
+  await upstream?.close();
+});
+
+describe('admin console (issue 22)', () => {
+  it('GET /api/status says what /readyz and /metrics know', async () => {
+    await login(page);
+    const s = (await page.evaluate(async () => (await fetch('/api/status')).json())) as SidecarStatus;
+    const readyz = (await (await fetch(`${sc.adminUrl}/readyz`)).json()) as { status: string; checks: Array<{ name: string; ok: boolean }>; replica: string };
+    expect(s.status).toBe(readyz.status);
+    expect(s.checks.map((c) => c.name)).toEqual(readyz.checks.map((c) => c.name));
+    expect(s.replica).toBe(readyz.replica);
+    expect(s.issuers).toEqual([expect.objectContaining({ issuer: 'test', ok: true, fetchedAt: expect.any(String) })]);
+    expect(s.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(s.requests.allow).toBeGreaterThanOrEqual(1);
+    expect(typeof s.audit.queue).toBe('number');
+    // Not for anyone without a session.
+    expect((await fetch(`${sc.adminUrl}/api/status`)).status).toBe(401);
+  });
+
+  it('the Status page shows each check, the issuer keys with when they were fetched, version, replica, audit writer, and refreshes itself', async () => {
+    await go('status', 'Status');
+    await page.locator('[data-status="ready"]').waitFor();
+    await expect.poll(() => page.locator('#status-verdict').textContent()).toContain('Ready');
+    const api = (await page.evaluate(async () => (await fetch('/api/status')).json())) as SidecarStatus;
+    expect(await page.locator('tr[data-check]').evaluateAll((rows) => rows.map((r: any) => r.dataset.check))).toEqual(api.checks.map((c) => c.name));
+    for (const name of ['store', 'jwt-keys', 'audit', 'rate-limit-store', 'api-token-identity']) {
+      const row = page.locator(`tr[data-check="${name}"]`);
+      expect(await row.count(), name).toBe(1);
+      expect(await row.locator('.badge').textContent(), name).toBe('Ready');
+    }
+    expect(await page.locator('tr[data-check="jwt-keys"] th').textContent()).toContain('Signing keys');
+    const issuerRow = page.locator('tr[data-issuer="test"]');
+    expect(await issuerRow.textContent()).toContain('Keys loaded');
+    expect(await issuerRow.textContent()).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \(.* ago\)/);
+    expect(await page.locator('[data-fact="version"]').textContent()).toMatch(/^\d+\.\d+\.\d+/);
+    expect((await page.locator('[data-fact="replica"]').textContent())?.trim().length).toBeGreaterThan(0);
+    expect(await page.locator('[data-fact="audit-queue"]').textContent()).toMatch(/\d+ rows?/);
+    expect(await page.locator('[data-fact="audit-lag"]').textContent()).toMatch(/ms|no batch yet/);
+    // Refreshed by itself: new traffic shows up without a click.
+    const before = await page.locator('[data-fact="requests"]').textContent();
+    const good = issuer.sign({ sub: 'alice', preferred_username: 'alice', aud: 'jira-sidecar' });
+    for (let i = 0; i < 3; i++) await call('/rest/api/2/myself', good);
+    await expect.poll(() => page.locator('[data-fact="requests"]').textContent(), { timeout: 12_000 }).not.toBe(before);
+    await shot('status');
+  });
+});
+
+describe('audit log (issue 22)', () => {
+  let tokenId = '';
+
+  it('the row detail opens beside the rows, in words, with links and the time zone', async () => {
+    // A token's traffic: an allowed call and a refused write.
+    const created = (await page.evaluate(async () => {
+      const s: any = await (await fetch('/api/session')).json();
+      const r = await fetch('/api/tokens', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken }, body: JSON.stringify({ owner: 'carol', name: 'carol-ci', access: 'read' }) });
+      return r.json();
+    })) as { id: string; token: string };
+    tokenId = created.id;
+    expect((await call('/rest/api/2/myself', created.token)).status).toBe(200);
+    expect((await call('/rest/api/2/issue', created.token, 'POST')).status).toBe(403);
+    await page.evaluate(() => (window.location.hash = '#/audit?user=carol'));
+    await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+    await expect
+      .poll(async () => {
+        await page.getByRole('button', { name: 'Apply filters' }).click();
+        await page.locator('table.audit[aria-busy="false"]').waitFor();
+        return page.locator('p.total').getAttribute('data-total');
+      })
+      .toBe('2');
+    expect(await page.locator('p.total').textContent()).toContain('2 rows match');
+    // Every time says its zone.
+    const zone: string = await page.evaluate(() => new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(new Date()).find((p: any) => p.type === 'timeZoneName')!.value as string);
+    expect(await page.locator('table.audit thead th').first().textContent()).toBe(`Time (${zone})`);
+    for (const t of await page.locator('table.audit tbody td:first-child').allTextContents()) expect(t.trim().endsWith(zone)).toBe(true);
+    await page.locator('table.audit tbody tr').first().getByRole('button').click();
+    const drawer = page.locator('aside.drawer');
+    await drawer.waitFor();
+    // Beside the rows and on screen, with the focus on its heading.
+    const box = (await drawer.boundingBox())!;
+    const table = (await page.locator('.audit-layout > .table-wrap').boundingBox())!;
+    expect(box.x).toBeGreaterThan(table.x + table.width - 1);
+    expect(box.y).toBeLessThan(800);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('row-h');
+    const labels = await drawer.locator('dt').allTextContents();
+    expect(labels).toEqual(expect.arrayContaining(['Client address', 'Previous hash', 'Row hash', 'User', 'API token', 'Time taken']));
+    expect(labels.some((l) => /^[a-z]+[A-Z]/.test(l))).toBe(false); // no clientIp, prevHash
+    expect((await drawer.locator('dd[data-field="time"]').textContent())!.trim().endsWith(zone)).toBe(true);
+    await shot('audit-drawer');
+    // The token link opens the Tokens page searched for it; the user link, that user's rows.
+    expect(await drawer.locator('a[data-link="user"]').getAttribute('href')).toBe('#/audit?user=carol');
+    await drawer.locator('a[data-link="token"]').click();
+    await page.getByRole('heading', { level: 1, name: 'Tokens' }).waitFor();
+    expect(await page.getByLabel('Search').inputValue()).toBe(tokenId);
+    await page.locator('tbody tr', { hasText: 'carol-ci' }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+  });
+
+  it('a bad filter clears the stale rows and names every bad field in words; the server refuses a bad address', async () => {
+    const r: { status: number; body: any } = await page.evaluate(async () => {
+      const res = await fetch('/api/audit?ip=10.0.0.0/99&status=abc');
+      return { status: res.status, body: await res.json() };
+    });
+    expect(r.status).toBe(400);
+    expect(r.body.issues.map((i: { path: string }) => i.path).sort()).toEqual(['ip', 'status']);
+    await page.evaluate(() => (window.location.hash = '#/audit'));
+    await page.locator('table.audit[aria-busy="false"]').waitFor();
+    await expect.poll(() => page.locator('table.audit tbody tr').count()).toBeGreaterThan(1);
+    await page.getByLabel('Client address').fill('10.0.0.0/99');
+    await page.getByLabel('Status').fill('abc');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const alert = page.locator('p.status.error');
+    await alert.waitFor();
+    const text = (await alert.textContent())!;
+    expect(text).toContain('2 filters need fixing');
+    expect(text).toContain('Client address');
+    expect(text).toContain('Status');
+    expect(text).not.toMatch(/bad_request|\(\w+_\w+\)/);
+    expect(await page.locator('table.audit tbody tr').count()).toBe(1);
+    expect(await page.locator('table.audit tbody').textContent()).toContain('Fix the filters');
+    expect(await page.locator('p.total').count()).toBe(0);
+    expect(await page.getByLabel('Client address').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('Status').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('#a-ip-err').textContent()).toContain('address ranges (CIDR) are not supported');
+    await shot('audit-bad-filter');
+    await page.getByLabel('Client address').fill('');
+    await page.getByLabel('Status').fill('');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => page.locator('table.audit tbody tr').count()).toBeGreaterThan(1);
+  });
+});
+
+/** WCAG contrast ratio of two computed CSS colours ("rgb(r, g, b)"). */
+function contrast(a: string, b: string): number {
+  const lum = (c: string) => {
+    const [r, g, bl] = (c.match(/[\d.]+/g) ?? []).slice(0, 3).map((x) => Number(x) / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x! + 0.05) / (y! + 0.05);
+}
+
+describe('dark mode (issue 22)', () => {
+  const colours = (p: Page) =>
+    p.evaluate(() => {
+      const cs = (el: any, prop: string) => (el ? getComputedStyle(el)[prop] : '');
+      const fig = document.querySelector('figure');
+      return {
+        theme: document.documentElement.dataset.theme ?? null,
+        bg: cs(document.documentElement, 'backgroundColor'),
+        fg: cs(document.documentElement, 'color'),
+        panel: cs(fig, 'backgroundColor'),
+        tick: cs(document.querySelector('figure svg text'), 'fill'),
+        bar: cs(document.querySelector('figure svg rect.bar'), 'fill'),
+      };
+    });
+
+  it('follows the browser (prefers-color-scheme) and the header toggle overrides it, remembered', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await go('overview', 'Overview');
+    await page.locator('figure svg text').first().waitFor();
+    const dark = await colours(page);
+    expect(dark.theme).toBeNull();
+    expect(contrast(dark.bg, 'rgb(0, 0, 0)')).toBeLessThan(2); // a dark page
+    expect(contrast(dark.fg, dark.bg)).toBeGreaterThan(7);
+    expect(contrast(dark.tick, dark.panel)).toBeGreaterThan(4.5); // chart text readable
+    expect(dark.bar === '' || contrast(dark.bar, dark.panel) > 3).toBe(true);
+    expect(await page.getByRole('button', { name: 'Dark mode' }).getAttribute('aria-pressed')).toBe('true');
+    await shot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await colours(page);
+    expect(contrast(light.bg, 'rgb(255, 255, 255)')).toBeLessThan(1.2);
+    expect(contrast(light.tick, light.panel)).toBeGreaterThan(4.5);
+    // The toggle: dark although the browser prefers light, remembered across a reload.
+    await page.getByRole('button', { name: 'Dark mode' }).click();
+    expect(await page.getByRole('button', { name: 'Dark mode' }).getAttribute('aria-pressed')).toBe('true');
+    expect((await colours(page)).theme).toBe('dark');
+    expect(await page.evaluate(() => window.localStorage.getItem('jira-auth-sidecar.theme'))).toBe('dark');
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await page.locator('figure svg text').first().waitFor();
+    const kept = await colours(page);
+    expect(kept.theme).toBe('dark');
+    expect(contrast(kept.bg, 'rgb(0, 0, 0)')).toBeLessThan(2);
+    await go('status', 'Status');
+    await page.locator('[data-status]').waitFor();
+    await shot('status-dark');
+    // And back to light, whatever the browser says.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.getByRole('button', { name: 'Dark mode' }).click();
+    expect(await page.getByRole('button', { name: 'Dark mode' }).getAttribute('aria-pressed')).toBe('false');
+    expect(contrast((await colours(page)).bg, 'rgb(255, 255, 255)')).toBeLessThan(1.2);
+    await page.evaluate(() => window.localStorage.removeItem('jira-auth-sidecar.theme'));
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.reload();
+    await page.getByText('Signed in as').waitFor();
+  });
+});
+
+describe('tokens (issue 22)', () => {
+  it('each token shows last use, a 30-day sparkline, refusals and a link to its audit rows; readable on a phone', async () => {
+    await go('tokens', 'Tokens');
+    const row = page.locator('tr', { hasText: 'carol-ci' });
+    await row.waitFor();
+    const id = (await row.getAttribute('data-token'))!;
+    // The usage route counts the token's audit rows: 2 requests today, 1 refused (the POST).
+    const usage: any = await page.evaluate(async (tid: string) => (await fetch(`/api/tokens/${tid}/usage`)).json(), id);
+    expect(usage.perDay).toHaveLength(30);
+    expect(usage.requests).toBe(2);
+    expect(usage.refusals).toBe(1);
+    await row.locator('[data-usage] svg.spark').waitFor();
+    expect(await row.locator('svg.spark').getAttribute('aria-label')).toMatch(/^2 requests in the last 30 days, most on \d{4}-\d\d-\d\d \(2\)$/);
+    expect(await row.locator('[data-requests]').textContent()).toBe('2 requests');
+    expect(await row.locator('[data-refusals]').textContent()).toBe('1 refused');
+    expect(await row.locator('svg.spark rect.bar').count()).toBe(30);
+    await expect.poll(async () => page.evaluate(async () => ((await (await fetch('/api/tokens?q=carol-ci')).json()) as any).tokens[0].lastUsedAt)).not.toBeNull();
+    await page.reload();
+    await row.waitFor();
+    expect(await row.locator('[data-last-used]').textContent()).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d \S+\s*from 127\.0\.0\.1/);
+    await shot('tokens-usage');
+    await row.getByRole('link', { name: 'Show in audit log: carol-ci' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+    expect(await page.evaluate(() => window.location.hash)).toBe(`#/audit?token=${id}`);
+    expect(await page.getByLabel('Token id').inputValue()).toBe(id);
+    await expect.poll(() => page.locator('p.total').getAttribute('data-total')).toBe('2');
+
+    // A phone: Status and the actions of every token are on screen, nothing wider than the window.
+    const phone = await ctx.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${sc.adminUrl}/#/tokens`);
+    await phone.getByRole('heading', { level: 1, name: 'Tokens' }).waitFor();
+    const prow = phone.locator('tr', { hasText: 'carol-ci' });
+    await prow.locator('[data-usage]').waitFor();
+    for (const loc of [prow.locator('.badge.active'), prow.getByRole('button', { name: 'Revoke carol-ci' }), prow.getByRole('button', { name: 'Rotate carol-ci' }), prow.getByRole('link', { name: 'Show in audit log: carol-ci' })]) {
+      const b = (await loc.boundingBox())!;
+      expect(b.x).toBeGreaterThanOrEqual(0);
+      expect(b.x + b.width).toBeLessThanOrEqual(390);
+    }
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await prow.scrollIntoViewIfNeeded();
+    await shot('tokens-phone', phone);
+    await phone.close();
+  });
+});
+
+/** The pages of the console, by nav hash and heading. */
+const PAGES: Array<[string, string]> = [
+  ['overview', 'Overview'],
+  ['status', 'Status'],
+  ['authentication', 'Authentication'],
+  ['access', 'Access rules'],
+  ['readiness', 'Readiness'],
+  ['rate-limits', 'Rate limits'],
+  ['tokens', 'Tokens'],
+  ['test', 'Test a token'],
+  ['audit', 'Audit log'],
+  ['activity', 'Admin activity'],
+  ['settings', 'Settings'],
+];
+
+// axe-core's source, run with page.evaluate (the CSP refuses an injected inline <script>).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+describe('accessibility (issue 22)', () => {
+  for (const [mode, viewport] of [['wide', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]] as const) {
+    it(`every page has no serious or critical axe-core violations, and a screenshot (${viewport.width}x${viewport.height})`, async () => {
+      const p = await ctx.newPage();
+      await p.setViewportSize(viewport);
+      await p.goto(`${sc.adminUrl}/#/overview`);
+      await p.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      const found: string[] = [];
+      for (const [hash, heading] of PAGES) {
+        await p.evaluate((h: string) => (window.location.hash = `#/${h}`), hash);
+        await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+        await p.waitForTimeout(300); // the page's first answer
+        if (!(await p.evaluate(() => typeof (window as any).axe === 'object'))) await p.evaluate(AXE);
+        const violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> = await p.evaluate(async () => {
+          const r = await (window as any).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+          return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n: any) => ({ target: n.target })) }));
+        });
+        for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) found.push(`${hash}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+        await p.screenshot({ path: path.join(SCREENSHOTS, `a11y-${mode}-${hash}.png`), fullPage: true });
+      }
+      await p.close();
+      expect(found).toEqual([]);
+    }, 120_000);
+  }
+});
