@@ -46,16 +46,8 @@ function sameOrigin(origin: string, host: string): boolean {
   }
 }
 
-function readCookie(ctx: Context, name: string): string | undefined {
-  const header = ctx.get('cookie');
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
+/** A request cookie's value (koa's cookie jar; unsigned: the value is a random session id checked against the store). */
+const readCookie = (ctx: Context, name: string): string | undefined => ctx.cookies.get(name, { signed: false }) || undefined;
 
 function setSessionCookie(ctx: Context, value: string, maxAgeSec: number) {
   // Secure only when the admin listener itself speaks TLS: it is plain HTTP on 127.0.0.1 by default.

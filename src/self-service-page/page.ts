@@ -54,16 +54,8 @@ export function installSelfServicePage(rt: Runtime): void {
   rt.proxyRoutes.push(selfServicePage(rt));
 }
 
-function readCookie(ctx: Context, name: string): string | undefined {
-  const header = ctx.get('cookie');
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
+/** A request cookie's value (koa's cookie jar; unsigned: the value is a random session id checked against the store). */
+const readCookie = (ctx: Context, name: string): string | undefined => ctx.cookies.get(name, { signed: false }) || undefined;
 
 /** The right-most value of a (possibly repeated, comma-separated) header. */
 function lastValue(ctx: Context, name: string): string | undefined {
