@@ -101,6 +101,38 @@ export function registerTokenRoutes(router: Router, rt: Runtime): void {
     ctx.body = { ...v, token: rotated.token, rotatedFrom: view(ctx)(rotated.old) };
   });
 
+  // Body: any of {name, paths, ipAllowlist, rateLimit (null: none), expiresAt (ISO or ms)}. Extending
+  // is bounded by apiTokens.maxLifetimeDays from now. One admin-activity row per edit: the fields that
+  // changed, before and after (never a secret: the record holds none).
+  router.patch('/api/tokens/:id', async (ctx) => {
+    const body = await readJson(ctx);
+    const cfg = rt.deps.getPolicy().config.apiTokens;
+    const known = ['name', 'paths', 'ipAllowlist', 'rateLimit', 'expiresAt'];
+    for (const k of Object.keys(body)) if (!known.includes(k)) throw fieldError(k, `cannot be changed (only ${known.join(', ')})`);
+    let edited;
+    try {
+      edited = await storeOf(rt).update(ctx.params.id!, body, cfg);
+    } catch (e) {
+      if (e instanceof TokenInputError) throw fieldError(e.field, e.reason);
+      throw e;
+    }
+    if (!edited) throw new SidecarError('not_found', { message: 'No live token with this id (revoked and expired tokens cannot be edited).' });
+    const pick = (r: typeof edited.before) => ({ name: r.name, paths: r.paths, ipAllowlist: r.ipAllowlist, rateLimit: r.rateLimit ?? null, expiresAt: new Date(r.expiresAt).toISOString() });
+    const b = pick(edited.before) as Record<string, unknown>;
+    const a = pick(edited.after) as Record<string, unknown>;
+    const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    if (changed.length) {
+      await recordAdminAction(rt, {
+        actor: principal(ctx).username,
+        action: 'token.update',
+        target: edited.after.id,
+        before: Object.fromEntries(changed.map((k) => [k, b[k]])),
+        after: Object.fromEntries(changed.map((k) => [k, a[k]])),
+      });
+    }
+    ctx.body = view(ctx)(edited.after);
+  });
+
   router.delete('/api/tokens/:id', async (ctx) => {
     const store = storeOf(rt);
     const rec = await store.get(ctx.params.id!);

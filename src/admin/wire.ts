@@ -134,22 +134,45 @@ export interface AdminAuditEntry {
 }
 
 export interface OverviewBucket {
-  /** ISO start of the minute. */
+  /** ISO start of the bucket (bucketSec long). */
   start: string;
   requests: number;
+  /** Refused for any reason but the rate limit. */
   denied: number;
   rateLimited: number;
+  /** null: no requests in the bucket (a gap, not a zero). */
   p50Ms: number | null;
   p99Ms: number | null;
 }
 
+/** One value of a top list: a user, token id, client id or path. */
+export interface OverviewTopRow {
+  key: string;
+  requests: number;
+  /** Refusals of any kind (denied and rate-limited). */
+  refusals: number;
+}
+
+export interface OverviewTop {
+  byRequests: OverviewTopRow[];
+  byRefusals: OverviewTopRow[];
+}
+
+/** The ranges GET /api/overview?range= takes; custom ones pass from= and to= instead. */
+export const OVERVIEW_RANGES = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 } as const;
+export type OverviewRange = keyof typeof OVERVIEW_RANGES | 'custom';
+
 export interface Overview {
+  range: OverviewRange;
   from: string;
   to: string;
   bucketSec: number;
+  /** requests = allowed + passthrough + denied + rateLimited + errors. */
   totals: { requests: number; allowed: number; denied: number; passthrough: number; errors: number; rateLimited: number };
+  /** Refusals by reason (rate_limited included). */
   denialsByReason: Array<{ reason: string; count: number }>;
   buckets: OverviewBucket[];
+  top: { users: OverviewTop; tokens: OverviewTop; clients: OverviewTop; paths: OverviewTop };
 }
 
 export interface AdminApiKey {

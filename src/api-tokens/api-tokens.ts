@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { pathPattern } from '../config/schema.js';
 import { isValidCidr } from '../config/validate.js';
 import type { ApiTokenView } from '../admin/wire.js';
-import type { ApiTokenRecord, TokenAccess, TokenStore, TokenUse } from '../store/token-store.js';
+import type { ApiTokenRecord, TokenAccess, TokenChanges, TokenStore, TokenUse } from '../store/token-store.js';
 import { generateApiToken } from './format.js';
 import { apiTokenStatus, DAY_MS, effectiveExpiry } from './status.js';
 export type { ApiTokenRecord, ApiTokenView, TokenAccess };
@@ -167,6 +167,46 @@ export class ApiTokens {
     await this.store.shortenExpiry(id, now + opts.overlapMs);
     this.cache.clear();
     return { ...created, old: (await this.get(id))! };
+  }
+
+  /**
+   * Edits a live token: name, paths, IP allow-list, rate limit (null: none) and expiry. The expiry
+   * may move earlier or later but never beyond maxLifetimeDays from now (nor into the past). Returns
+   * the record before and after, or undefined when there is no such live token.
+   */
+  async update(
+    id: string,
+    input: { name?: unknown; paths?: unknown; ipAllowlist?: unknown; rateLimit?: unknown; expiresAt?: unknown },
+    settings: TokenSettings,
+  ): Promise<{ before: ApiTokenRecord; after: ApiTokenRecord } | undefined> {
+    const before = await this.get(id);
+    const now = this.clock.now();
+    if (!before || before.revokedAt !== undefined || before.expiresAt <= now) return undefined;
+    const changes: TokenChanges = {};
+    if (input.name !== undefined) {
+      if (typeof input.name !== 'string' || !NAME.test(input.name.trim())) throw new TokenInputError('name', 'must be 1-100 characters');
+      changes.name = input.name.trim();
+    }
+    if (input.paths !== undefined) changes.paths = checkList('paths', input.paths as string[], (s) => pathPattern.safeParse(s).success, 'a path pattern ("/rest/x", "/rest/x/*" or "GET /rest/x")');
+    if (input.ipAllowlist !== undefined) changes.ipAllowlist = checkList('ipAllowlist', input.ipAllowlist as string[], isValidCidr, 'an IP address or CIDR');
+    if (input.rateLimit !== undefined) {
+      const rl = input.rateLimit as { points?: unknown; durationSec?: unknown } | null;
+      if (rl === null) changes.rateLimit = null;
+      else if (typeof rl === 'object' && Number.isInteger(rl.points) && (rl.points as number) >= 1 && Number.isInteger(rl.durationSec) && (rl.durationSec as number) >= 1) {
+        changes.rateLimit = { points: rl.points as number, durationSec: rl.durationSec as number };
+      } else throw new TokenInputError('rateLimit', 'points and durationSec must be whole numbers >= 1');
+    }
+    if (input.expiresAt !== undefined) {
+      const t = typeof input.expiresAt === 'number' ? input.expiresAt : typeof input.expiresAt === 'string' ? Date.parse(input.expiresAt) : NaN;
+      if (!Number.isFinite(t)) throw new TokenInputError('expiresAt', 'must be a date and time');
+      if (t <= now) throw new TokenInputError('expiresAt', 'must be in the future (revoke the token to end it now)');
+      const limit = now + settings.maxLifetimeDays * DAY_MS;
+      if (t > limit) throw new TokenInputError('expiresAt', `must be at most ${settings.maxLifetimeDays} days from now (apiTokens.maxLifetimeDays)`);
+      changes.expiresAt = Math.trunc(t);
+    }
+    if (!(await this.store.update(id, changes))) return undefined;
+    this.cache.clear(); // a narrowed grant applies from the next request on
+    return { before, after: (await this.get(id))! };
   }
 
   /** Forgets every cached row: a revocation elsewhere was announced (the next lookups read the store). */

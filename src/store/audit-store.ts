@@ -186,6 +186,16 @@ export interface OverviewGroup {
   count: number;
 }
 
+/** A dimension the overview ranks: the audit column it groups by. */
+export type TopDimension = 'user' | 'token' | 'client' | 'path';
+
+/** One value of a dimension in a range: its requests and refusals (decision deny, rate-limited included). */
+export interface TopGroup {
+  key: string;
+  requests: number;
+  refusals: number;
+}
+
 export interface AuditStore {
   /** This process's replica name: the chains it appends to. */
   readonly replica: string;
@@ -209,6 +219,12 @@ export interface AuditStore {
   prune(settings: RetentionSettings): Promise<RetentionResult>;
   /** The overview's grouped counts for [start, end). */
   overview(start: number, end: number): Promise<OverviewGroup[]>;
+  /**
+   * The `limit` values of a dimension with the most requests in [start, end), and separately the
+   * `limit` with the most refusals (only values with at least one); ties by key. Rows without a value
+   * (no user, no token…) are left out. Two grouped queries over the time range.
+   */
+  top(start: number, end: number, dimension: TopDimension, limit: number): Promise<{ byRequests: TopGroup[]; byRefusals: TopGroup[] }>;
 
   // ---- copying a store (store/copy.ts): rows move as stored, never re-hashed, so the copy verifies
   // exactly as the original did and keeps its head hashes.

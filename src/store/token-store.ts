@@ -45,6 +45,15 @@ export interface TokenUse {
   ip: string;
 }
 
+/** What an edit may change: the grants an admin can narrow or widen and the expiry; null clears the rate limit. */
+export interface TokenChanges {
+  name?: string;
+  paths?: string[];
+  ipAllowlist?: string[];
+  rateLimit?: { points: number; durationSec: number } | null;
+  expiresAt?: number;
+}
+
 export interface TokenStore {
   /** Stores a new token; a duplicate id or hash is an error. */
   insert(token: NewApiToken): Promise<void>;
@@ -61,6 +70,11 @@ export interface TokenStore {
    * moves an expiry later.
    */
   shortenExpiry(id: string, at: number): Promise<boolean>;
+  /**
+   * Applies an edit to a token that is not revoked (fields left out are kept); true when the token
+   * was there and not revoked. The caller checks the values (ApiTokens.update).
+   */
+  update(id: string, changes: TokenChanges): Promise<boolean>;
   /** Last-used stamps, in one write; a stamp older than the stored one is ignored (never backwards). */
   recordUses(uses: readonly TokenUse[]): Promise<void>;
   /** Deletes these tokens (the lifecycle's cleanup of long expired or revoked ones), in one write; how many there were. */

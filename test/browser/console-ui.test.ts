@@ -12,7 +12,8 @@ import { ADMIN_PASSWORD } from '../helpers/admin.js';
 import { ensureUiBuilt, launchBrowser, SCREENSHOTS } from '../helpers/browser.js';
 import { startTestIssuer } from '../helpers/issuer.js';
 import type { TokenIssuer } from '../../src/demo/token-issuer.js';
-import type { SidecarStatus } from '../../src/admin/wire.js';
+import type { Overview, SidecarStatus } from '../../src/admin/wire.js';
+import { encodeRow } from '../../src/audit/encode.js';
 
 // Browser globals inside page.evaluate callbacks (the test tsconfig has no DOM lib).
 declare const window: any;
@@ -310,6 +311,129 @@ describe('tokens (issue 22)', () => {
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await prow.scrollIntoViewIfNeeded();
     await shot('tokens-phone', phone);
+    await phone.close();
+  });
+});
+
+describe('overview (issue 22)', () => {
+  const HOUR = 3_600_000;
+  /** Effective size in CSS px of every axis label: the font size times the SVG's scale. */
+  const tickSizes = (p: Page) =>
+    p.evaluate(() =>
+      [...document.querySelectorAll('.charts svg')].flatMap((svgEl: any) => {
+        const scale = svgEl.getBoundingClientRect().width / svgEl.viewBox.baseVal.width;
+        return [...svgEl.querySelectorAll('text.tick')].map((t: any) => parseFloat(getComputedStyle(t).fontSize) * scale);
+      }),
+    );
+
+  beforeAll(async () => {
+    // Older traffic straight into the audit store, hours apart (so the day view has gaps between):
+    // refusals by mallory two hours ago, bob rate-limited four hours ago.
+    const now = Date.now();
+    const row = (time: number, over: Record<string, unknown>) =>
+      encodeRow({ time, requestId: `seed-${time}`, decision: 'allow', reason: 'allowed', status: 200, method: 'GET', path: '/rest/api/2/search', clientIp: '10.0.0.9', user: 'mallory', credentialKind: 'jwt', tokenId: null, clientId: 'reports', issuer: null, latencyMs: 40, upstreamStatus: 200, route: 'guarded', stage: null, rule: null, wouldDeny: null, userAgent: null, facts: null, ...over } as any);
+    const w = sc.runtime.stores.audit.requestWriter('inline');
+    expect(
+      await w.write(
+        [
+          ...[0, 1, 2].map((i) => row(now - 2 * HOUR + i, { decision: 'deny', reason: 'forbidden', status: 403, path: '/rest/api/2/project' })),
+          ...[0, 1].map((i) => row(now - 4 * HOUR + i, { user: 'bob', decision: 'deny', reason: 'rate_limited', status: 429, path: '/rest/api/2/issue/A-1' })),
+        ],
+        1000,
+      ),
+    ).toBeUndefined();
+    await w.close();
+    // Signed in (this block also runs alone, with -t).
+    await page.goto(sc.adminUrl);
+    await page.getByText('Signed in as').or(page.getByLabel('Password')).first().waitFor();
+    if (await page.getByLabel('Password').isVisible()) await login(page);
+  });
+
+  it('picks 1 h / 24 h / 7 d / custom ranges, splits Denied from Rate-limited, ranks users, tokens, clients and paths, and leaves gaps as gaps', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await go('overview', 'Overview');
+    const picker = page.getByRole('group', { name: 'Time range' });
+    expect(await picker.getByRole('button', { name: '1 h' }).getAttribute('aria-pressed')).toBe('true');
+    await picker.getByRole('button', { name: '24 h' }).click();
+    await page.locator('[data-range="24h"]').waitFor();
+    expect(await picker.getByRole('button', { name: '24 h' }).getAttribute('aria-pressed')).toBe('true');
+    const d = (await page.evaluate(async () => (await fetch('/api/overview?range=24h')).json())) as Overview;
+    expect(d.buckets).toHaveLength(96);
+    expect(d.totals.rateLimited).toBe(2);
+    expect(d.totals.denied).toBeGreaterThanOrEqual(4); // mallory's three and the expired JWT, rate-limited apart
+    expect(d.totals.requests).toBe(d.totals.allowed + d.totals.passthrough + d.totals.denied + d.totals.rateLimited + d.totals.errors);
+    expect(await page.locator('[data-total="Rate-limited"] .n').textContent()).toBe('2');
+    expect(await page.locator('[data-total="Denied"] .n').textContent()).toBe(String(d.totals.denied));
+    // Top lists: by requests and by refusals, each value a link to its rows in the audit log.
+    const refusedUsers = page.locator('table[data-top="user-refusals"] tbody tr');
+    expect(await refusedUsers.first().locator('td').first().textContent()).toBe('mallory');
+    expect(await page.locator('table[data-top="user-refusals"] tbody td.key').allTextContents()).toContain('bob');
+    // Only users with refusals are listed there, each with its count.
+    for (const n of await refusedUsers.locator('td.num:nth-child(3)').allTextContents()) expect(Number(n)).toBeGreaterThan(0);
+    expect(await page.locator('table[data-top="user-requests"] tbody td.key').allTextContents()).toEqual(expect.arrayContaining(['alice', 'mallory', 'bob']));
+    expect(await page.locator('table[data-top="path-refusals"] tbody td.key').allTextContents()).toEqual(expect.arrayContaining(['/rest/api/2/project', '/rest/api/2/issue/A-1']));
+    expect(await page.locator('table[data-top="client-requests"] tbody td.key').first().textContent()).toBe('reports');
+    await page.locator('table[data-top="token-requests"], .top-list:has-text("Tokens by requests") p').first().waitFor();
+    // Gaps: a bar only where there were requests, and the latency line broken between busy buckets.
+    const busy = d.buckets.map((b) => b.requests > 0);
+    const runs = busy.filter((b, i) => b && !busy[i - 1]).length;
+    expect(runs).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('svg[data-chart="requests"] g rect.bar.ok').count()).toBe(busy.filter(Boolean).length);
+    const p50 = (await page.locator('svg[data-chart="latency"] path.p50').getAttribute('d'))!;
+    expect(p50.match(/M/g)).toHaveLength(runs);
+    // Axis text at least 11 px as drawn.
+    const wide = await tickSizes(page);
+    expect(wide.length).toBeGreaterThan(4);
+    expect(Math.min(...wide)).toBeGreaterThanOrEqual(11);
+    await shot('overview-24h');
+    // A top-list link opens the audit log filtered to that user and range.
+    await refusedUsers.first().getByRole('link').click();
+    await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+    expect(await page.getByLabel('User', { exact: true }).inputValue()).toBe('mallory');
+    // 7 days: hourly buckets. Custom: from/to in local time.
+    await go('overview', 'Overview');
+    await page.getByRole('group', { name: 'Time range' }).getByRole('button', { name: '7 d' }).click();
+    await page.locator('[data-range="7d"]').waitFor();
+    await page.getByRole('group', { name: 'Time range' }).getByRole('button', { name: 'Custom' }).click();
+    const local = (t: number) => {
+      const x = new Date(t);
+      const p2 = (n: number) => String(n).padStart(2, '0');
+      return `${x.getFullYear()}-${p2(x.getMonth() + 1)}-${p2(x.getDate())}T${p2(x.getHours())}:${p2(x.getMinutes())}`;
+    };
+    const now = Date.now();
+    await page.getByLabel(/^From \(/).fill(local(now - 5 * HOUR));
+    await page.getByLabel(/^To \(/).fill(local(now - 3 * HOUR));
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
+    await page.locator('[data-range="custom"]').waitFor();
+    await page.locator('[data-total="Rate-limited"] .n').filter({ hasText: '2' }).waitFor();
+    expect(await page.locator('[data-total="Requests"] .n').textContent()).toBe('2');
+    expect(await page.locator('table[data-top="user-requests"] tbody td.key').allTextContents()).toEqual(['bob']);
+    // A backwards range is refused in words, before any request.
+    await page.getByLabel(/^To \(/).fill(local(now - 6 * HOUR));
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'The end must be after the start.' }).waitFor();
+  });
+
+  it('a bad range from the API names the field', async () => {
+    const r = await page.evaluate(async () => {
+      const res = await fetch('/api/overview?range=2y');
+      return { status: res.status, body: await res.json() };
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toContain('range');
+  });
+
+  it('axis text stays at least 11 px on a phone, and the page does not scroll sideways', async () => {
+    const phone = await ctx.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${sc.adminUrl}/#/overview`);
+    await phone.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await phone.locator('.charts svg text.tick').first().waitFor();
+    await phone.waitForTimeout(200); // the redraw at the measured width
+    const sizes = await tickSizes(phone);
+    expect(Math.min(...sizes)).toBeGreaterThanOrEqual(11);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot('overview-phone', phone);
     await phone.close();
   });
 });

@@ -197,6 +197,31 @@ describe('GET/PUT /api/config', () => {
     expect(act.body.items.some((i: any) => i.action === 'config.update')).toBe(true);
   });
 
+  it('PATCH /api/tokens/:id edits name, paths, IP list, rate limit and expiry (never beyond maxLifetimeDays), one activity row per change, no secret', async () => {
+    const created = await admin.call('POST', '/api/tokens', { owner: 'bob', name: 'edit-me', days: 5 });
+    expect(created.status).toBe(201);
+    const { id, token } = created.body as { id: string; token: string };
+    const max = (await admin.get('/api/config')).body.config.apiTokens.maxLifetimeDays as number;
+    const later = new Date(Date.now() + (max - 1) * 86_400_000).toISOString();
+    const ok = await admin.call('PATCH', `/api/tokens/${id}`, { name: 'edited', paths: ['/rest/api/2/search'], ipAllowlist: ['127.0.0.1/32', '::1'], rateLimit: { points: 100, durationSec: 60 }, expiresAt: later });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ id, name: 'edited', paths: ['/rest/api/2/search'], ipAllowlist: ['127.0.0.1/32', '::1'], rateLimit: { points: 100, durationSec: 60 } });
+    expect(Date.parse(ok.body.expiresAt)).toBe(Date.parse(later));
+    // The narrowed paths apply at once.
+    expect((await proxyGet(sc.proxyUrl, '/rest/api/2/myself', token)).status).toBe(403);
+    const tooLong = await admin.call('PATCH', `/api/tokens/${id}`, { expiresAt: new Date(Date.now() + (max + 1) * 86_400_000).toISOString() });
+    expect(tooLong.status).toBe(400);
+    expect(JSON.stringify(tooLong.body)).toContain('expiresAt');
+    expect((await admin.call('PATCH', `/api/tokens/${id}`, { owner: 'mallory' })).status).toBe(400);
+    expect((await admin.call('PATCH', `/api/tokens/${id}`, { rateLimit: null })).body.rateLimit ?? null).toBeNull();
+    const act = (await admin.get('/api/admin-activity?limit=100')).body.items.filter((i: any) => i.action === 'token.update' && i.target === id);
+    expect(act).toHaveLength(2);
+    expect(JSON.stringify(act)).not.toContain(token);
+    expect(JSON.stringify(act)).toContain('edit-me');
+    await admin.call('DELETE', `/api/tokens/${id}`);
+    expect((await admin.call('PATCH', `/api/tokens/${id}`, { name: 'x' })).status).toBe(404);
+  });
+
   it('keeps secrets write-only: masked on GET, kept when the mask is sent back, never in activity', async () => {
     const secret = 'shared-secret-value-42';
     const set = await admin.editConfig((c) => (c.upstream.sharedSecret = secret));

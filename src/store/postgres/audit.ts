@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { ADMIN_COLUMNS, adminColumnsOf, ChainWalk, GENESIS, hashCanonical, hashRow, REQUEST_COLUMNS, REQUEST_REQUIRED_COLUMNS, requestColumnsOf, type ChainRow } from '../../audit/chain.js';
 import { ENCODED_COLUMNS, padEncoded, rowJson, stored } from '../../audit/encode.js';
+import type { TopDimension, TopGroup } from '../audit-store.js';
 import type {
   AdminAuditRow,
   AuditBatchWriter,
@@ -52,6 +53,9 @@ const CHAINS: Record<ChainKind, { table: string; columns: readonly string[] }> =
   request: { table: 'audit_log', columns: REQUEST_COLUMNS },
   admin: { table: 'admin_audit', columns: ADMIN_COLUMNS },
 };
+
+/** The audit column each overview dimension groups by (fixed names: never from input). */
+const TOP_COLUMNS: Record<TopDimension, string> = { user: '"user"', token: 'token_id', client: 'client_id', path: 'path' };
 
 /** "user" is a reserved word in PostgreSQL (SQLite takes it bare). */
 const ident = (column: string) => (column === 'user' ? '"user"' : column);
@@ -472,6 +476,18 @@ export class PgAuditStore implements AuditStore {
       [Math.ceil(start), Math.ceil(end)],
     );
     return r.rows;
+  }
+
+  async top(start: number, end: number, dimension: TopDimension, limit: number): Promise<{ byRequests: TopGroup[]; byRefusals: TopGroup[] }> {
+    const column = TOP_COLUMNS[dimension];
+    const n = Math.max(1, Math.min(1000, Math.trunc(limit) || 1));
+    const grouped = `SELECT ${column} AS key, count(*)::int AS requests, (count(*) FILTER (WHERE decision = 'deny'))::int AS refusals FROM audit_log
+      WHERE time >= $1::bigint AND time < $2::bigint AND ${column} IS NOT NULL GROUP BY ${column}`;
+    const args = [Math.ceil(start), Math.ceil(end)];
+    // COLLATE "C": ties ordered by code point, as SQLite orders them.
+    const byRequests = (await this.pool.query<TopGroup>(`${grouped} ORDER BY requests DESC, ${column} COLLATE "C" LIMIT ${n}`, args)).rows;
+    const byRefusals = (await this.pool.query<TopGroup>(`${grouped} HAVING count(*) FILTER (WHERE decision = 'deny') > 0 ORDER BY refusals DESC, ${column} COLLATE "C" LIMIT ${n}`, args)).rows;
+    return { byRequests, byRefusals };
   }
 
   // ---- copying a store

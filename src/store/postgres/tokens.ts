@@ -1,7 +1,7 @@
 // TokenStore on PostgreSQL: the same statements as sqlite/tokens.ts, JSONB for the list columns.
 import type pg from 'pg';
 import { CHANGES_CHANNEL } from './changes.js';
-import type { ApiTokenDump, ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
+import type { ApiTokenDump, ApiTokenRecord, NewApiToken, TokenChanges, TokenStore, TokenUse } from '../token-store.js';
 import { tokenColumnsOf, tokenRecordOf, type TokenRow as Row } from '../sqlite/tokens.js';
 
 const COLUMNS = 'id, owner, name, access, paths, groups, ip_allowlist, rate_limit, created_at, expires_at, last_used_at, last_used_ip, revoked_at, created_by';
@@ -65,6 +65,25 @@ export class PgTokenStore implements TokenStore {
       `WITH shortened AS (UPDATE api_tokens SET expires_at = $1 WHERE id = $2 AND revoked_at IS NULL AND expires_at > $1 RETURNING id)
        SELECT pg_notify('${CHANGES_CHANNEL}', 'tokens') FROM shortened`,
       [at, id],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async update(id: string, c: TokenChanges): Promise<boolean> {
+    const sets: string[] = [];
+    const args: unknown[] = [id];
+    const set = (column: string, v: unknown, cast = '') => (args.push(v), sets.push(`${column} = $${args.length}${cast}`));
+    if (c.name !== undefined) set('name', c.name);
+    if (c.paths !== undefined) set('paths', JSON.stringify(c.paths), '::jsonb');
+    if (c.ipAllowlist !== undefined) set('ip_allowlist', JSON.stringify(c.ipAllowlist), '::jsonb');
+    if (c.rateLimit !== undefined) set('rate_limit', c.rateLimit ? JSON.stringify(c.rateLimit) : null, '::jsonb');
+    if (c.expiresAt !== undefined) set('expires_at', c.expiresAt, '::bigint');
+    if (!sets.length) return ((await this.pool.query('SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL', [id])).rowCount ?? 0) > 0;
+    // Announced like a revocation: other replicas drop a cached row with the old grants at once.
+    const r = await this.pool.query(
+      `WITH edited AS (UPDATE api_tokens SET ${sets.join(', ')} WHERE id = $1 AND revoked_at IS NULL RETURNING id)
+       SELECT pg_notify('${CHANGES_CHANNEL}', 'tokens') FROM edited`,
+      args,
     );
     return (r.rowCount ?? 0) > 0;
   }

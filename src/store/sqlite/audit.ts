@@ -7,6 +7,7 @@
 // audit-query.ts (filters, keyset pages, export chunks), audit-chain.ts (head, verify) and
 // audit-retention.ts (pruning with the anchor).
 import { Worker } from 'node:worker_threads';
+import type { TopDimension, TopGroup } from '../audit-store.js';
 import type { Statement } from 'better-sqlite3';
 import type { Logger } from '../../log.js';
 import type {
@@ -158,6 +159,9 @@ export interface SqliteAuditStoreOptions {
   logger?: Logger;
 }
 
+/** The audit column each overview dimension groups by (fixed names: never from input). */
+const TOP_COLUMNS: Record<TopDimension, string> = { user: 'user', token: 'token_id', client: 'client_id', path: 'path' };
+
 export class SqliteAuditStore implements AuditStore {
   private readonly queries: SqliteAuditQueries;
   private readonly appendAdminTx: (row: NewAdminRow) => number;
@@ -260,6 +264,16 @@ export class SqliteAuditStore implements AuditStore {
   async overview(start: number, end: number): Promise<OverviewGroup[]> {
     const rows = this.stmt.overview.all(start, end) as Array<{ l: number; d: string; r: string; n: number }>;
     return rows.map((g) => ({ latencyMs: g.l, decision: g.d, reason: g.r, count: g.n }));
+  }
+
+  async top(start: number, end: number, dimension: TopDimension, limit: number): Promise<{ byRequests: TopGroup[]; byRefusals: TopGroup[] }> {
+    const column = TOP_COLUMNS[dimension];
+    const n = Math.max(1, Math.min(1000, Math.trunc(limit) || 1));
+    const grouped = `SELECT ${column} AS key, count(*) AS requests, sum(decision = 'deny') AS refusals FROM audit_log
+      WHERE time >= ? AND time < ? AND ${column} IS NOT NULL GROUP BY ${column}`;
+    const byRequests = this.db.prepare(`${grouped} ORDER BY requests DESC, key LIMIT ${n}`).all(start, end) as TopGroup[];
+    const byRefusals = this.db.prepare(`${grouped} HAVING refusals > 0 ORDER BY refusals DESC, key LIMIT ${n}`).all(start, end) as TopGroup[];
+    return { byRequests, byRefusals };
   }
 
   // ---- copying a store: another replica's chain is empty here (SQLite holds this store's only)

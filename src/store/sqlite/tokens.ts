@@ -1,6 +1,6 @@
 // TokenStore on SQLite (better-sqlite3): prepared statements, JSON text for the list columns.
 import type { Statement } from 'better-sqlite3';
-import type { ApiTokenDump, ApiTokenRecord, NewApiToken, TokenStore, TokenUse } from '../token-store.js';
+import type { ApiTokenDump, ApiTokenRecord, NewApiToken, TokenChanges, TokenStore, TokenUse } from '../token-store.js';
 import type { Db } from './db.js';
 
 /** An api_tokens row without token_hash; `L`/`R`: how the list and rate-limit columns come back (JSON text here, parsed JSONB in PostgreSQL). */
@@ -111,6 +111,19 @@ export class SqliteTokenStore implements TokenStore {
 
   async shortenExpiry(id: string, at: number) {
     return this.stmt.shorten.run(at, id, at).changes > 0;
+  }
+
+  async update(id: string, c: TokenChanges): Promise<boolean> {
+    const sets: string[] = [];
+    const args: unknown[] = [];
+    const set = (column: string, v: unknown) => (sets.push(`${column} = ?`), args.push(v));
+    if (c.name !== undefined) set('name', c.name);
+    if (c.paths !== undefined) set('paths', JSON.stringify(c.paths));
+    if (c.ipAllowlist !== undefined) set('ip_allowlist', JSON.stringify(c.ipAllowlist));
+    if (c.rateLimit !== undefined) set('rate_limit', c.rateLimit ? JSON.stringify(c.rateLimit) : null);
+    if (c.expiresAt !== undefined) set('expires_at', c.expiresAt);
+    if (!sets.length) return this.db.prepare('SELECT 1 FROM api_tokens WHERE id = ? AND revoked_at IS NULL').get(id) !== undefined;
+    return this.db.prepare(`UPDATE api_tokens SET ${sets.join(', ')} WHERE id = ? AND revoked_at IS NULL`).run(...args, id).changes > 0;
   }
 
   async recordUses(uses: readonly TokenUse[]) {

@@ -557,6 +557,42 @@ export function auditStoreConformance(backend: Backend): void {
         ]);
         expect(await audit().overview(start + 120_000, start + 180_000)).toEqual([]);
       });
+
+      it('top: per dimension, the most requests and the most refusals in [start, end), ties by key, nulls left out', async () => {
+        const start = T0 + 60_000;
+        const deny = { decision: 'deny' as const, reason: 'forbidden', status: 403 };
+        await write(audit(), [
+          rec({ time: start - 1, user: 'zed' }),
+          rec({ time: start, user: 'bob', path: '/a' }),
+          rec({ time: start + 1, user: 'bob', path: '/a', ...deny }),
+          rec({ time: start + 2, user: 'carol', path: '/b', tokenId: 'tok-1', clientId: null, ...deny }),
+          rec({ time: start + 3, user: 'carol', path: '/b', tokenId: 'tok-1', clientId: null, decision: 'deny', reason: 'rate_limited', status: 429 }),
+          rec({ time: start + 4, user: 'alice', path: '/c' }),
+          rec({ time: start + 5, user: 'alice', path: '/c' }),
+          rec({ time: start + 6, user: null, path: '/c', clientId: null }),
+          rec({ time: start + 60_000, user: 'zed', ...deny }),
+        ]);
+        const end = start + 60_000;
+        const users = await audit().top(start, end, 'user', 10);
+        expect(users.byRequests).toEqual([
+          { key: 'alice', requests: 2, refusals: 0 },
+          { key: 'bob', requests: 2, refusals: 1 },
+          { key: 'carol', requests: 2, refusals: 2 },
+        ]);
+        expect(users.byRefusals).toEqual([
+          { key: 'carol', requests: 2, refusals: 2 },
+          { key: 'bob', requests: 2, refusals: 1 },
+        ]);
+        expect((await audit().top(start, end, 'user', 1)).byRequests).toEqual([{ key: 'alice', requests: 2, refusals: 0 }]);
+        expect(await audit().top(start, end, 'token', 10)).toEqual({ byRequests: [{ key: 'tok-1', requests: 2, refusals: 2 }], byRefusals: [{ key: 'tok-1', requests: 2, refusals: 2 }] });
+        expect((await audit().top(start, end, 'client', 10)).byRequests).toEqual([{ key: 'app-1', requests: 4, refusals: 1 }]);
+        expect((await audit().top(start, end, 'path', 10)).byRequests).toEqual([
+          { key: '/c', requests: 3, refusals: 0 },
+          { key: '/a', requests: 2, refusals: 1 },
+          { key: '/b', requests: 2, refusals: 2 },
+        ]);
+        expect(await audit().top(start + 120_000, start + 180_000, 'user', 10)).toEqual({ byRequests: [], byRefusals: [] });
+      });
     });
 
     describe('verify', () => {

@@ -82,6 +82,27 @@ export function tokenStoreConformance(backend: Backend): void {
         expect(await f.stores.tokens.shortenExpiry('tok_missing', T0)).toBe(false);
       });
 
+      it('updates name, paths, IP list, rate limit and expiry; keeps what is left out; never a revoked or missing token', async () => {
+        await f.stores.tokens.insert(row({ id: 'tok_e', tokenHash: 'e'.repeat(64), rateLimit: { points: 5, durationSec: 60 } }));
+        const before = (await f.stores.tokens.get('tok_e'))!;
+        expect(await f.stores.tokens.update('tok_e', { name: 'renamed', paths: ['/rest/api/2/search'], ipAllowlist: ['10.0.0.0/8'], expiresAt: T0 + 99 * DAY_MS })).toBe(true);
+        expect(await f.stores.tokens.get('tok_e')).toEqual({ ...before, name: 'renamed', paths: ['/rest/api/2/search'], ipAllowlist: ['10.0.0.0/8'], expiresAt: T0 + 99 * DAY_MS });
+        expect(await f.stores.tokens.update('tok_e', { rateLimit: { points: 100, durationSec: 60 } })).toBe(true);
+        expect((await f.stores.tokens.get('tok_e'))!.rateLimit).toEqual({ points: 100, durationSec: 60 });
+        expect(await f.stores.tokens.update('tok_e', { rateLimit: null, paths: [] })).toBe(true);
+        const cleared = (await f.stores.tokens.get('tok_e'))!;
+        expect(cleared.rateLimit).toBeUndefined();
+        expect(cleared.paths).toEqual([]);
+        expect(cleared.name).toBe('renamed');
+        expect((await f.stores.tokens.findByHash('e'.repeat(64)))!.record).toEqual(cleared);
+        expect(await f.stores.tokens.update('tok_e', {})).toBe(true);
+        expect(await f.stores.tokens.update('tok_missing', { name: 'x' })).toBe(false);
+        expect(await f.stores.tokens.revoke('tok_e', T0 + 1)).toBe(true);
+        expect(await f.stores.tokens.update('tok_e', { name: 'again' })).toBe(false);
+        expect(await f.stores.tokens.update('tok_e', {})).toBe(false);
+        expect((await f.stores.tokens.get('tok_e'))!.name).toBe('renamed');
+      });
+
       it('revokes once: the first time is kept, and only an existing token', async () => {
         await f.stores.tokens.insert(row());
         expect(await f.stores.tokens.revoke('tok_a', T0 + 10)).toBe(true);
