@@ -21,6 +21,8 @@ export const ROUTES: Array<{ hash: string; label: string; tag: string }> = [
   { hash: 'audit', label: 'Audit log', tag: 'page-audit' },
   { hash: 'activity', label: 'Admin activity', tag: 'page-activity' },
   { hash: 'settings', label: 'Settings', tag: 'page-settings' },
+  { hash: 'raw-config', label: 'Raw configuration', tag: 'page-raw-config' },
+  { hash: 'account', label: 'Account', tag: 'page-account' },
 ];
 
 const current = () => {
@@ -156,6 +158,10 @@ export class AdminApp extends LightElement {
         return html`<page-audit></page-audit>`;
       case 'page-activity':
         return html`<page-activity></page-activity>`;
+      case 'page-raw-config':
+        return html`<page-raw-config></page-raw-config>`;
+      case 'page-account':
+        return html`<page-account></page-account>`;
       default:
         return html`<page-settings></page-settings>`;
     }

@@ -58,7 +58,11 @@ export abstract class ConfigPage extends LightElement implements FormHost {
     this.rawText.clear();
     this.localIssues.clear();
     this.dirty = false;
+    this.afterReset();
   }
+
+  /** Called after the draft was (re)set from the server's document (a load or a save). */
+  protected afterReset(): void {}
 
   async load(): Promise<void> {
     this.preview = null;

@@ -12,6 +12,8 @@ import './pages/test.js';
 import './pages/audit.js';
 import './pages/activity.js';
 import './pages/settings.js';
+import './pages/raw-config.js';
+import './pages/account.js';
 import './app.js';
 
 applyTheme();

@@ -218,8 +218,14 @@ describe('admin UI in Chromium', () => {
     await expect.poll(() => page.getByLabel('JWKS URL').inputValue()).toBe('https://login.microsoftonline.com/contoso.onmicrosoft.com/discovery/v2.0/keys');
     await shot('authentication');
     await go('settings', 'Settings');
-    await page.getByLabel('Configuration JSON').waitFor();
+    await page.getByLabel('Jira base URL', { exact: true }).waitFor();
     await shot('settings');
+    await go('raw-config', 'Raw configuration');
+    await page.getByLabel('Configuration JSON').waitFor();
+    await shot('raw-config');
+    await go('account', 'Account');
+    await page.getByLabel('Current password').waitFor();
+    await shot('account');
     await go('overview', 'Overview');
     await page.locator('.card').first().waitFor();
     await shot('overview-after');

@@ -315,6 +315,112 @@ describe('tokens (issue 22)', () => {
   });
 });
 
+describe('token edit and sort (issue 22)', () => {
+  /** POST /api/tokens from the page (the session's CSRF token). */
+  const mint = (body: Record<string, unknown>) =>
+    page.evaluate(async (b: Record<string, unknown>) => {
+      const s = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+      const r = await fetch('/api/tokens', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken }, body: JSON.stringify(b) });
+      return (await r.json()) as { id: string; token: string };
+    }, body);
+  const tokenById = (id: string) => page.evaluate(async (tid: string) => ((await (await fetch(`/api/tokens?q=${tid}`)).json()) as any).tokens.find((t: any) => t.id === tid), id);
+  const focusedEditId = () => page.evaluate(() => document.activeElement?.getAttribute('data-edit') ?? document.activeElement?.id);
+
+  it('edits a token in a dialog: focus in and back, Escape closes, server errors by field, Extend, PATCH saved', async () => {
+    const { id } = await mint({ owner: 'dave', name: 'dave-edit', days: 5 });
+    await go('tokens', 'Tokens');
+    const row = page.locator(`tr[data-token="${id}"]`);
+    await row.waitFor();
+    const dialog = page.getByRole('dialog', { name: 'Edit token "dave-edit"' });
+    // Open: the focus moves into the dialog; Escape closes it and the focus is back on Edit.
+    await row.getByRole('button', { name: 'Edit dave-edit' }).click();
+    await dialog.waitFor();
+    await expect.poll(focusedEditId).toBe('edit-name');
+    expect(await page.getByLabel('Name', { exact: true }).last().inputValue()).toBe('dave-edit');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await expect.poll(focusedEditId).toBe(id);
+
+    // A bad path: the server's message beside Paths, the focus on it, the dialog still open.
+    await row.getByRole('button', { name: 'Edit dave-edit' }).click();
+    await dialog.waitFor();
+    await page.locator('#edit-name').fill('dave-edited');
+    await page.locator('#edit-paths').fill('rest/no-slash');
+    await page.locator('#edit-ipAllowlist').fill('10.1.0.0/16');
+    await page.locator('#edit-points').fill('100');
+    await page.locator('#edit-durationSec').fill('60');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.locator('#edit-paths-err').textContent()).toContain('rest/no-slash');
+    expect(await page.locator('#edit-paths').getAttribute('aria-invalid')).toBe('true');
+    await expect.poll(focusedEditId).toBe('edit-paths');
+    expect(await dialog.isVisible()).toBe(true);
+    await shot('token-edit-error');
+    // Extending past apiTokens.maxLifetimeDays (90) is refused beside the expiry.
+    await page.locator('#edit-paths').fill('/rest/api/2/*');
+    await page.locator('#edit-extendDays').fill('1000');
+    await dialog.getByRole('button', { name: 'Extend' }).click();
+    await page.locator('[data-new-expiry]').waitFor();
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.locator('#edit-expiresAt-err').textContent()).toContain('90 days');
+    expect(await page.locator('#edit-paths-err').textContent()).toBe('');
+    // Extend by 60 days: saved, the dialog closes, the focus is back on the token's Edit button.
+    await page.locator('#edit-extendDays').fill('60');
+    await dialog.getByRole('button', { name: 'Extend' }).click();
+    const before = Date.now();
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByText(/Saved the changes to "dave-edited"/).waitFor();
+    await expect.poll(focusedEditId).toBe(id);
+    const t = await tokenById(id);
+    expect(t).toMatchObject({ name: 'dave-edited', paths: ['/rest/api/2/*'], ipAllowlist: ['10.1.0.0/16'], rateLimit: { points: 100, durationSec: 60 } });
+    expect(Math.abs(Date.parse(t.expiresAt) - (before + 60 * 86_400_000))).toBeLessThan(60_000);
+    await row.locator('th.name', { hasText: 'dave-edited' }).waitFor();
+    // Clearing the rate limit sends null.
+    await row.getByRole('button', { name: 'Edit dave-edited' }).click();
+    await page.locator('#edit-points').fill('');
+    await page.locator('#edit-durationSec').fill('');
+    await page.getByRole('dialog').getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    await expect.poll(async () => (await tokenById(id)).rateLimit ?? null).toBeNull();
+  });
+
+  it('sorts the list by name, owner, created, expires and last used (headers and the "Sort by" list)', async () => {
+    const b = await mint({ owner: 'zed', name: 'sort-b', days: 3 });
+    await new Promise((r) => setTimeout(r, 20));
+    await mint({ owner: 'amy', name: 'sort-a', days: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    const c = await mint({ owner: 'mia', name: 'sort-c', days: 2 });
+    expect((await call('/rest/api/2/myself', c.token)).status).toBe(200);
+    await expect.poll(async () => (await tokenById(c.id)).lastUsedAt).not.toBeNull();
+    expect(b.id).toMatch(/^tok_/);
+    await go('tokens', 'Tokens');
+    await page.getByLabel('Search').fill('sort-');
+    const names = () => page.locator('table.tokens tbody th.name').allTextContents();
+    await expect.poll(names).toEqual(['sort-c', 'sort-a', 'sort-b']); // the server's order: newest first
+    const header = (k: string) => page.locator(`table.tokens th[data-sort="${k}"]`);
+    await header('name').getByRole('button').click();
+    await expect.poll(names).toEqual(['sort-a', 'sort-b', 'sort-c']);
+    expect(await header('name').getAttribute('aria-sort')).toBe('ascending');
+    await header('name').getByRole('button').click();
+    await expect.poll(names).toEqual(['sort-c', 'sort-b', 'sort-a']);
+    expect(await header('name').getAttribute('aria-sort')).toBe('descending');
+    await header('owner').getByRole('button').click();
+    await expect.poll(names).toEqual(['sort-a', 'sort-c', 'sort-b']);
+    expect(await header('name').getAttribute('aria-sort')).toBe('none');
+    await header('created').getByRole('button').click();
+    await expect.poll(names).toEqual(['sort-b', 'sort-a', 'sort-c']);
+    await header('expires').getByRole('button').click();
+    await expect.poll(names).toEqual(['sort-a', 'sort-c', 'sort-b']);
+    await header('lastUsed').getByRole('button').click();
+    await header('lastUsed').getByRole('button').click();
+    await expect.poll(async () => (await names())[0]).toBe('sort-c');
+    // The same from the "Sort by" list (what a phone, without column headers, uses).
+    await page.getByLabel('Sort by').selectOption('owner:desc');
+    await expect.poll(names).toEqual(['sort-b', 'sort-c', 'sort-a']);
+    await shot('tokens-sorted');
+  });
+});
+
 describe('overview (issue 22)', () => {
   const HOUR = 3_600_000;
   /** Effective size in CSS px of every axis label: the font size times the SVG's scale. */
@@ -438,6 +544,83 @@ describe('overview (issue 22)', () => {
   });
 });
 
+describe('settings split (issue 22)', () => {
+  const rawJson = () => page.getByLabel('Configuration JSON');
+  const serverConfig = () => page.evaluate(async () => ((await (await fetch('/api/config')).json()) as any).config);
+
+  it('Settings holds only the settings forms; the password and API keys are on Account, the JSON on Raw configuration', async () => {
+    const labels = await page.locator('nav a').allTextContents();
+    expect(labels).toEqual(expect.arrayContaining(['Settings', 'Raw configuration', 'Account']));
+    await go('settings', 'Settings');
+    await page.getByLabel('Jira base URL', { exact: true }).waitFor();
+    expect(await page.getByLabel('Configuration JSON').count()).toBe(0);
+    expect(await page.getByLabel('Current password').count()).toBe(0);
+    expect(await page.getByLabel('Key name').count()).toBe(0);
+    expect(await page.getByRole('heading', { name: 'Deliveries' }).count()).toBe(1);
+  });
+
+  it('Account: an empty state until the first admin API key, then the list; the password form names the bad field', async () => {
+    await go('account', 'Account');
+    const empty = page.locator('[data-empty="admin-keys"]');
+    await empty.waitFor();
+    expect(await empty.textContent()).toContain('No admin API keys yet.');
+    expect(await page.locator('.table-wrap[aria-label="Admin API keys"]').count()).toBe(0);
+    await shot('account-empty');
+    await page.getByLabel('Key name').fill('ci-script');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByLabel('New admin API key').waitFor();
+    expect(await page.getByLabel('New admin API key').inputValue()).toMatch(/^jasadm_/);
+    await page.locator('.table-wrap[aria-label="Admin API keys"]').locator('tr', { hasText: 'ci-script' }).waitFor();
+    expect(await empty.count()).toBe(0);
+    // A mismatched repeat is shown beside its field, nothing sent.
+    await page.getByLabel('Current password').fill(ADMIN_PASSWORD);
+    await page.getByLabel('New password (12+ characters)').fill('a-new-password-123');
+    await page.getByLabel('Repeat new password').fill('another-password-123');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expect.poll(() => page.locator('#pw-repeatPassword-err').textContent()).toContain('does not match');
+    expect(await page.getByLabel('Repeat new password').getAttribute('aria-invalid')).toBe('true');
+    await shot('account');
+  });
+
+  it('Raw configuration: a save is previewed like the form pages and asks before refusing requests', async () => {
+    await go('raw-config', 'Raw configuration');
+    await expect.poll(async () => (await rawJson().inputValue()).length).toBeGreaterThan(100);
+    const original = JSON.parse(await rawJson().inputValue());
+    expect(original.credentials.jwt).toBe('verify');
+    // Not JSON: said beside the editor, nothing sent.
+    await rawJson().fill('{ "log": ');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.locator('#raw-issues').textContent()).toContain('Not valid JSON');
+    expect(await rawJson().getAttribute('aria-invalid')).toBe('true');
+    // Refusing JWTs would have refused alice's recorded requests: the same dialog as the form pages.
+    await rawJson().fill(JSON.stringify({ ...original, credentials: { ...original.credentials, jwt: 'deny' } }, null, 2));
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Save a change that refuses requests?' });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toMatch(/This change would have refused \d+ requests? from/);
+    await shot('raw-config-confirm');
+    await page.keyboard.press('Escape');
+    await page.getByText('Not saved. Your changes are still here.').waitFor();
+    expect((await serverConfig()).credentials.jwt).toBe('verify');
+    expect(JSON.parse(await rawJson().inputValue()).credentials.jwt).toBe('deny');
+    // Discard brings back the saved document.
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    await expect.poll(async () => JSON.parse(await rawJson().inputValue()).credentials.jwt).toBe('verify');
+    // A bad value: the server's message beside the editor, the focus on it.
+    await rawJson().fill(JSON.stringify({ ...original, log: { ...original.log, level: 'loud' } }, null, 2));
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.locator('#raw-issues').textContent()).toContain('log.level');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('raw-config');
+    // A harmless change is saved after its preview, without a question.
+    await rawJson().fill(JSON.stringify({ ...original, audit: { ...original.audit, retentionDays: original.audit.retentionDays + 1 } }, null, 2));
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText(/Saved 1 change/).waitFor();
+    expect(await page.locator('section.preview').textContent()).toContain('This change would have changed nothing');
+    expect((await serverConfig()).audit.retentionDays).toBe(original.audit.retentionDays + 1);
+    expect(await page.locator('#raw-issues').textContent()).toBe('');
+  });
+});
+
 /** The pages of the console, by nav hash and heading. */
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -451,6 +634,8 @@ const PAGES: Array<[string, string]> = [
   ['audit', 'Audit log'],
   ['activity', 'Admin activity'],
   ['settings', 'Settings'],
+  ['raw-config', 'Raw configuration'],
+  ['account', 'Account'],
 ];
 
 // axe-core's source, run with page.evaluate (the CSP refuses an injected inline <script>).

@@ -1,12 +1,10 @@
 // Settings: upstream (Jira), identity forwarding, audit, listeners, logging, admin sessions, the token
-// lifecycle and notifications (with the delivery log and a test message); the
-// full configuration as JSON (every setting, including ones without a form field); the admin
-// account (password) and admin API keys.
+// lifecycle and notifications (with the delivery log and a test message). The admin password and
+// API keys are on the Account page, the full configuration as JSON on the Raw configuration page.
 import { html, nothing, type TemplateResult } from 'lit';
-import { api, ApiError, get, setCsrfToken, type ConfigMeta, type Issue } from '../api.js';
+import { api, get } from '../api.js';
 import { ConfigPage, errorText, LightElement, statusLine, type Status } from '../base.js';
 import type { Form } from '../fields.js';
-import type { AdminApiKey as AdminKey } from '../../../src/admin/wire.js';
 import type { DeliveryRecord } from '../../../src/store/lifecycle-store.js';
 
 export class SettingsPage extends ConfigPage {
@@ -300,167 +298,9 @@ export class NotificationDeliveries extends LightElement {
 }
 customElements.define('notification-deliveries', NotificationDeliveries);
 
-/** Every setting as JSON: for settings without a form field. Secrets show as ******** and are kept. */
-export class RawConfig extends LightElement {
-  text = '';
-  issues: Issue[] = [];
-  status: Status = null;
-
-  override connectedCallback(): void {
-    super.connectedCallback();
-    void this.load();
-  }
-  async load() {
-    const m = await get<ConfigMeta>('/api/config');
-    this.text = JSON.stringify(m.config, null, 2);
-    this.issues = [];
-    this.requestUpdate();
-  }
-  async save() {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(this.text);
-    } catch (e) {
-      this.status = { kind: 'error', text: `Not valid JSON: ${(e as Error).message}` };
-      this.requestUpdate();
-      return;
-    }
-    try {
-      const r = await api<{ changes: unknown[] }>('PUT', '/api/config', doc);
-      this.status = { kind: 'ok', text: `Saved ${r.changes.length} change(s); in effect now.` };
-      await this.load();
-    } catch (e) {
-      this.issues = e instanceof ApiError ? e.issues : [];
-      this.status = { kind: 'error', text: `Not saved: ${errorText(e)}` };
-    }
-    this.requestUpdate();
-  }
-  override render(): TemplateResult {
-    return html`<section aria-labelledby="raw-h">
-      <h2 id="raw-h">Full configuration (JSON)</h2>
-      <p class="help">Every setting, including those without a form field. Secrets show as ******** and stay as they are unless you replace them. <code>\${VAR}</code> is not expanded here.</p>
-      <label for="raw-config">Configuration JSON</label>
-      <textarea id="raw-config" class="code" rows="18" spellcheck="false" aria-describedby="raw-issues" .value=${this.text} @input=${(e: Event) => (this.text = (e.target as HTMLTextAreaElement).value)}></textarea>
-      <div id="raw-issues" class="error" role="alert">${this.issues.length ? html`<ul>${this.issues.map((i) => html`<li><code>${i.path}</code>: ${i.message}</li>`)}</ul>` : nothing}</div>
-      <div class="actions">
-        <button type="button" class="primary" @click=${() => void this.save()}>Save JSON</button>
-        <button type="button" @click=${() => void this.load()}>Reload</button>
-        ${statusLine(this.status)}
-      </div>
-    </section>`;
-  }
-}
-customElements.define('raw-config', RawConfig);
-
-const when = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
-
-/** The admin account: change password; admin API keys for scripts. */
-export class AccountSettings extends LightElement {
-  keys: AdminKey[] = [];
-  newKey: string | null = null;
-  pwStatus: Status = null;
-  pwIssues: Issue[] = [];
-  keyStatus: Status = null;
-
-  override connectedCallback(): void {
-    super.connectedCallback();
-    void this.loadKeys();
-  }
-  async loadKeys() {
-    this.keys = (await get<{ keys: AdminKey[] }>('/api/admin-keys')).keys;
-    this.requestUpdate();
-  }
-  async changePassword(e: Event) {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const d = new FormData(form);
-    if (d.get('newPassword') !== d.get('repeatPassword')) {
-      this.pwIssues = [{ path: 'repeatPassword', message: 'does not match the new password' }];
-      this.requestUpdate();
-      return;
-    }
-    try {
-      const r = await api<{ csrfToken: string }>('POST', '/api/password', { currentPassword: d.get('currentPassword'), newPassword: d.get('newPassword') });
-      setCsrfToken(r.csrfToken);
-      this.pwIssues = [];
-      this.pwStatus = { kind: 'ok', text: 'Password changed. Other sessions were logged out.' };
-      form.reset();
-    } catch (err) {
-      this.pwIssues = err instanceof ApiError ? err.issues : [];
-      this.pwStatus = { kind: 'error', text: `Not changed: ${errorText(err)}` };
-    }
-    this.requestUpdate();
-  }
-  async createKey(e: Event) {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const d = new FormData(form);
-    try {
-      const r = await api<{ key: string }>('POST', '/api/admin-keys', { name: d.get('name'), expiresInDays: d.get('days') || undefined });
-      this.newKey = r.key;
-      this.keyStatus = null;
-      form.reset();
-      await this.loadKeys();
-    } catch (err) {
-      this.keyStatus = { kind: 'error', text: errorText(err) };
-    }
-    this.requestUpdate();
-  }
-  async revoke(k: AdminKey) {
-    if (!confirm(`Revoke admin API key "${k.name}"?`)) return;
-    await api('DELETE', `/api/admin-keys/${encodeURIComponent(k.id)}`);
-    await this.loadKeys();
-  }
-  private pwField(name: string, label: string, auto: string) {
-    const msgs = this.pwIssues.filter((i) => i.path === name);
-    return html`<div class="field ${msgs.length ? 'invalid' : ''}"><label for=${`pw-${name}`}>${label}</label>
-      <input id=${`pw-${name}`} name=${name} type="password" autocomplete=${auto} required aria-describedby=${`pw-${name}-err`} aria-invalid=${msgs.length ? 'true' : 'false'} />
-      <div class="error" id=${`pw-${name}-err`} role="alert">${msgs.map((m) => html`<div>${m.message}</div>`)}</div></div>`;
-  }
-  override render(): TemplateResult {
-    return html`<section aria-labelledby="pw-h">
-        <h2 id="pw-h">Change password</h2>
-        <form class="inline" @submit=${(e: Event) => void this.changePassword(e)}>
-          ${this.pwField('currentPassword', 'Current password', 'current-password')} ${this.pwField('newPassword', 'New password (12+ characters)', 'new-password')}
-          ${this.pwField('repeatPassword', 'Repeat new password', 'new-password')}
-          <button type="submit">Change password</button>
-        </form>
-        ${statusLine(this.pwStatus)}
-      </section>
-      <section aria-labelledby="keys-h">
-        <h2 id="keys-h">Admin API keys</h2>
-        <p class="help">For scripts: <code>Authorization: Bearer &lt;key&gt;</code> (no CSRF token needed).</p>
-        <form class="inline" @submit=${(e: Event) => void this.createKey(e)}>
-          <div class="field"><label for="key-name">Key name</label><input id="key-name" name="name" required /></div>
-          <div class="field num"><label for="key-days">Expires after (days)</label><input id="key-days" name="days" type="number" min="1" /></div>
-          <button type="submit">Create key</button>
-        </form>
-        ${statusLine(this.keyStatus)}
-        ${this.newKey
-          ? html`<div class="secret-once" role="status"><p>Copy this key now; it is not shown again.</p>
-              <input readonly .value=${this.newKey} aria-label="New admin API key" />
-              <button type="button" @click=${() => void navigator.clipboard?.writeText(this.newKey ?? '')}>Copy</button></div>`
-          : nothing}
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Admin API keys"><table>
-          <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-          <tbody>
-            ${this.keys.map(
-              (k) => html`<tr>
-                <td>${k.name}</td><td><code>${k.hint}…</code></td><td>${when(k.createdAt)} by ${k.createdBy}</td><td>${when(k.lastUsedAt)}</td><td>${when(k.expiresAt)}</td>
-                <td>${k.revokedAt ? 'revoked' : 'active'}</td>
-                <td>${k.revokedAt ? nothing : html`<button type="button" class="small danger" @click=${() => void this.revoke(k)}>Revoke</button>`}</td>
-              </tr>`,
-            )}
-          </tbody>
-        </table></div>
-      </section>`;
-  }
-}
-customElements.define('account-settings', AccountSettings);
-
 export class SettingsRoute extends LightElement {
   override render(): TemplateResult {
-    return html`<page-settings-form></page-settings-form><notification-deliveries></notification-deliveries><raw-config></raw-config><account-settings></account-settings>`;
+    return html`<page-settings-form></page-settings-form><notification-deliveries></notification-deliveries>`;
   }
 }
 customElements.define('page-settings', SettingsRoute);

@@ -1,6 +1,8 @@
 // Tokens: pending token requests (approve / deny with a comment), search, create (the secret shown
-// once, with a copy button), revoke.
+// once, with a copy button), a list sortable by name, owner, created, expires and last used, edit
+// (name, paths, IP allow-list, rate limit, extend) in a dialog, rotate, revoke.
 import { html, nothing, svg, type TemplateResult } from 'lit';
+import { live } from 'lit/directives/live.js';
 import { api, ApiError, get, qs, type Issue } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
 import { cidrProblem } from '../cidr.js';
@@ -16,6 +18,44 @@ const lines = (v: FormDataEntryValue | null) =>
     .map((s) => s.trim())
     .filter(Boolean);
 const short = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
+
+const DAY_MS = 86_400_000;
+
+/** The columns the list sorts by (client-side: GET /api/tokens answers every matching token). */
+export type SortKey = 'name' | 'owner' | 'created' | 'expires' | 'lastUsed';
+const SORTS: Array<[SortKey, string]> = [
+  ['name', 'Name'],
+  ['owner', 'Owner'],
+  ['created', 'Created'],
+  ['expires', 'Expires'],
+  ['lastUsed', 'Last used'],
+];
+const sortValue = (t: TokenView, k: SortKey): string | number => {
+  switch (k) {
+    case 'name':
+      return t.name.toLowerCase();
+    case 'owner':
+      return t.owner.toLowerCase();
+    case 'created':
+      return Date.parse(t.createdAt);
+    case 'expires':
+      return Date.parse(t.expiresAt);
+    case 'lastUsed':
+      return t.lastUsedAt ? Date.parse(t.lastUsedAt) : -Infinity; // never used: oldest
+  }
+};
+
+/** The edit dialog's fields, as the admin typed them. */
+interface EditDraft {
+  name: string;
+  paths: string;
+  ipAllowlist: string;
+  points: string;
+  durationSec: string;
+  /** Days for "Extend"; the new expiry (ms) once "Extend" was pressed, sent with the save. */
+  extendDays: string;
+  expiresAt: number | null;
+}
 
 /** Usage is asked for the first this many tokens of the list (one request each). */
 const USAGE_FOR = 50;
@@ -54,6 +94,16 @@ export class TokensPage extends LightElement {
   /** GET /api/tokens/:id/usage answers, by token id. */
   usage = new Map<string, TokenUsageView>();
   private timer: number | undefined;
+  /** The list's order: a column and a direction (null: the server's order, newest first). */
+  sortKey: SortKey | null = null;
+  sortDir: 'asc' | 'desc' = 'asc';
+  /** The token being edited (the dialog is open), what was typed, and the server's answer. */
+  editing: TokenView | null = null;
+  edit: EditDraft | null = null;
+  editIssues: Issue[] = [];
+  editStatus: Status = null;
+  editSaving = false;
+  editIpProblem: string | null = null;
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -237,6 +287,179 @@ export class TokensPage extends LightElement {
     await this.load();
   }
 
+  /** Click on a column header: sort by it, or turn the direction round when it already sorts. */
+  sortBy(k: SortKey) {
+    if (this.sortKey === k) this.sortDir = this.sortDir === 'asc' ? 'desc' : 'asc';
+    else {
+      this.sortKey = k;
+      this.sortDir = 'asc';
+    }
+    this.requestUpdate();
+  }
+
+  /** The tokens in the chosen order (a stable sort: equal values keep the server's order). */
+  sorted(): TokenView[] {
+    const k = this.sortKey;
+    if (!k) return this.tokens;
+    const dir = this.sortDir === 'asc' ? 1 : -1;
+    return [...this.tokens].sort((a, b) => {
+      const x = sortValue(a, k), y = sortValue(b, k);
+      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+    });
+  }
+
+  private sortHeader(k: SortKey, label: string): TemplateResult {
+    const on = this.sortKey === k;
+    const next = on && this.sortDir === 'asc' ? 'descending' : 'ascending';
+    return html`<th scope="col" aria-sort=${on ? (this.sortDir === 'asc' ? 'ascending' : 'descending') : 'none'} data-sort=${k}>
+      <button type="button" class="sort" title=${`Sort by ${label.toLowerCase()}, ${next}`} @click=${() => this.sortBy(k)}>${label}<span aria-hidden="true" class="sort-mark">${on ? (this.sortDir === 'asc' ? ' ▲' : ' ▼') : ''}</span></button>
+    </th>`;
+  }
+
+  openEdit(t: TokenView) {
+    this.editing = t;
+    this.edit = {
+      name: t.name,
+      paths: t.paths.join('\n'),
+      ipAllowlist: t.ipAllowlist.join('\n'),
+      points: t.rateLimit ? String(t.rateLimit.points) : '',
+      durationSec: t.rateLimit ? String(t.rateLimit.durationSec) : '',
+      extendDays: '30',
+      expiresAt: null,
+    };
+    this.editIssues = [];
+    this.editStatus = null;
+    this.editIpProblem = null;
+    this.requestUpdate();
+  }
+
+  /** Closes the dialog (Escape, Cancel, or after a save); the focus goes back to the token's Edit button. */
+  private closeEdit() {
+    const id = this.editing?.id;
+    if (!id) return;
+    this.editing = null;
+    this.edit = null;
+    this.requestUpdate();
+    void this.updateComplete.then(() => this.querySelector<HTMLElement>(`button[data-edit="${CSS.escape(id)}"]`)?.focus());
+  }
+
+  override updated(): void {
+    const d = this.querySelector<HTMLDialogElement>('dialog.edit-token');
+    if (!d) return;
+    if (this.editing && !d.open) {
+      d.showModal();
+      this.querySelector<HTMLInputElement>('#edit-name')?.focus();
+    } else if (!this.editing && d.open) d.close();
+  }
+
+  private extend() {
+    const e = this.edit;
+    if (!e) return;
+    const days = Number(e.extendDays);
+    this.editIssues = this.editIssues.filter((i) => i.path !== 'expiresAt');
+    if (!Number.isFinite(days) || days <= 0) {
+      this.editIssues = [...this.editIssues, { path: 'expiresAt', message: 'Extend by a positive number of days.' }];
+      e.expiresAt = null;
+    } else e.expiresAt = Date.now() + days * DAY_MS;
+    this.requestUpdate();
+  }
+
+  async saveEdit(ev: Event) {
+    ev.preventDefault();
+    const t = this.editing, e = this.edit;
+    if (!t || !e || this.editSaving) return;
+    const body: Record<string, unknown> = {
+      name: e.name,
+      paths: lines(e.paths),
+      ipAllowlist: lines(e.ipAllowlist),
+      rateLimit: e.points.trim() === '' && e.durationSec.trim() === '' ? null : { points: Number(e.points), durationSec: Number(e.durationSec) },
+    };
+    if (e.expiresAt !== null) body.expiresAt = new Date(e.expiresAt).toISOString();
+    this.editSaving = true;
+    this.editStatus = { kind: 'info', text: 'Saving…' };
+    this.requestUpdate();
+    try {
+      const after = await api<TokenView>('PATCH', `/api/tokens/${encodeURIComponent(t.id)}`, body);
+      this.editSaving = false;
+      this.status = { kind: 'ok', text: `Saved the changes to "${after.name}" (${after.id}); in effect from its next request.` };
+      this.closeEdit();
+      await this.load();
+      return;
+    } catch (err) {
+      this.editIssues = err instanceof ApiError ? err.issues : [];
+      this.editStatus = { kind: 'error', text: this.editIssues.length ? `Not saved: ${plural(this.editIssues.length, 'problem')}, shown beside ${this.editIssues.length === 1 ? 'its field' : 'their fields'}.` : `Not saved: ${errorText(err)}` };
+    }
+    this.editSaving = false;
+    this.requestUpdate();
+    await this.updateComplete;
+    this.querySelector<HTMLElement>('dialog.edit-token [aria-invalid="true"]')?.focus();
+  }
+
+  private editField(name: string, label: string, control: TemplateResult, help?: string | TemplateResult, local?: string | null): TemplateResult {
+    const msgs = [...this.editIssues.filter((i) => i.path === name || i.path.startsWith(`${name}.`) || i.path.startsWith(`${name}[`)).map((i) => i.message), ...(local ? [local] : [])];
+    return html`<div class="field ${msgs.length ? 'invalid' : ''}" data-field=${name}>
+      <label for=${`edit-${name}`}>${label}</label>${control}
+      ${help ? html`<div class="help" id=${`edit-${name}-help`}>${help}</div>` : nothing}
+      <div class="error" id=${`edit-${name}-err`} role="alert">${msgs.map((m) => html`<div>${m}</div>`)}</div>
+    </div>`;
+  }
+
+  private renderEdit(): TemplateResult {
+    const t = this.editing, e = this.edit;
+    const bad = (n: string) => (this.editIssues.some((i) => i.path === n || i.path.startsWith(`${n}.`) || i.path.startsWith(`${n}[`)) ? 'true' : 'false');
+    const desc = (n: string) => `edit-${n}-help edit-${n}-err`;
+    const set = (k: keyof EditDraft) => (ev: Event) => {
+      if (e) (e as unknown as Record<string, string>)[k] = (ev.target as HTMLInputElement).value;
+    };
+    return html`<dialog class="edit-token" aria-labelledby="edit-h" @close=${() => this.closeEdit()}>
+      ${t && e
+        ? html`<form @submit=${(ev: Event) => void this.saveEdit(ev)} novalidate>
+            <h2 id="edit-h">Edit token "${t.name}"</h2>
+            <p class="help">${t.id}, owned by ${t.owner}. Changes apply from the token's next request; the secret stays the same.</p>
+            ${this.editField('name', 'Name', html`<input id="edit-name" .value=${live(e.name)} required aria-describedby=${desc('name')} aria-invalid=${bad('name')} @input=${set('name')} />`)}
+            ${this.editField('paths', 'Paths', html`<textarea id="edit-paths" rows="3" .value=${live(e.paths)} aria-describedby=${desc('paths')} aria-invalid=${bad('paths')} @input=${set('paths')}></textarea>`, 'One per line; empty: every path. "/rest/x", "/rest/x/*" or "GET /rest/x".')}
+            ${this.editField(
+              'ipAllowlist',
+              'IP allow-list',
+              html`<textarea id="edit-ipAllowlist" rows="3" .value=${live(e.ipAllowlist)} aria-describedby=${desc('ipAllowlist')} aria-invalid=${bad('ipAllowlist') === 'true' || this.editIpProblem ? 'true' : 'false'}
+                @input=${(ev: Event) => {
+                  set('ipAllowlist')(ev);
+                  this.editIpProblem = lines(e.ipAllowlist).map(cidrProblem).find((x) => x !== null) ?? null;
+                  this.requestUpdate();
+                }}></textarea>`,
+              'One address or CIDR per line; empty: any address.',
+              this.editIpProblem,
+            )}
+            <fieldset class="rate" aria-describedby="edit-rateLimit-err">
+              <legend>Rate limit of this token</legend>
+              <div class="inline">
+                <div class="field num"><label for="edit-points">Requests</label><input id="edit-points" type="number" min="1" step="1" .value=${live(e.points)} aria-invalid=${bad('rateLimit')} @input=${set('points')} /></div>
+                <div class="field num"><label for="edit-durationSec">per (seconds)</label><input id="edit-durationSec" type="number" min="1" step="1" .value=${live(e.durationSec)} aria-invalid=${bad('rateLimit')} @input=${set('durationSec')} /></div>
+              </div>
+              <div class="help">Both empty: no limit of its own (the global and group limits still apply).</div>
+              <div class="error" id="edit-rateLimit-err" role="alert">${this.editIssues.filter((i) => i.path.startsWith('rateLimit')).map((i) => html`<div>${i.message}</div>`)}</div>
+            </fieldset>
+            ${this.editField(
+              'extendDays',
+              'Extend by (days from now)',
+              html`<div class="inline"><input id="edit-extendDays" type="number" min="1" step="1" .value=${live(e.extendDays)} aria-describedby="edit-extendDays-help edit-expiresAt-err" aria-invalid=${bad('expiresAt')} @input=${set('extendDays')} />
+                <button type="button" @click=${() => this.extend()}>Extend</button></div>`,
+              html`Expires now: ${whenZ(t.expiresAt)}.${e.expiresAt !== null ? html` <strong data-new-expiry>New expiry: ${whenZ(new Date(e.expiresAt).toISOString())}</strong> (saved with the other changes).` : nothing}`,
+            )}
+            <div class="error" id="edit-expiresAt-err" role="alert">${this.editIssues.filter((i) => i.path === 'expiresAt').map((i) => html`<div>${i.message}</div>`)}</div>
+            ${this.editIssues.some((i) => !['name', 'paths', 'ipAllowlist', 'rateLimit', 'expiresAt'].some((n) => i.path === n || i.path.startsWith(`${n}.`) || i.path.startsWith(`${n}[`)))
+              ? html`<ul class="error">${this.editIssues.filter((i) => !['name', 'paths', 'ipAllowlist', 'rateLimit', 'expiresAt'].some((n) => i.path === n || i.path.startsWith(`${n}.`) || i.path.startsWith(`${n}[`))).map((i) => html`<li>${i.path}: ${i.message}</li>`)}</ul>`
+              : nothing}
+            ${statusLine(this.editStatus)}
+            <div class="actions">
+              <button type="submit" class="primary" ?disabled=${this.editSaving}>Save changes</button>
+              <button type="button" @click=${() => this.closeEdit()}>Cancel</button>
+            </div>
+          </form>`
+        : nothing}
+    </dialog>`;
+  }
+
   private field(name: string, label: string, control: TemplateResult, help?: string, local?: string | null): TemplateResult {
     const msgs = [...this.issues.filter((i) => i.path === name).map((i) => i.message), ...(local ? [local] : [])];
     return html`<div class="field ${msgs.length ? 'invalid' : ''}">
@@ -296,27 +519,39 @@ export class TokensPage extends LightElement {
             <select id="tok-status" @change=${(e: Event) => ((this.statusFilter = (e.target as HTMLSelectElement).value), void this.load())}>
               <option value="">any</option><option value="active">active</option><option value="expired">expired</option><option value="revoked">revoked</option>
             </select></div>
+          <div class="field"><label for="tok-sort">Sort by</label>
+            <select id="tok-sort" .value=${live(this.sortKey ? `${this.sortKey}:${this.sortDir}` : '')} @change=${(e: Event) => {
+              const [k, d] = (e.target as HTMLSelectElement).value.split(':') as [SortKey | '', 'asc' | 'desc' | undefined];
+              this.sortKey = k || null;
+              this.sortDir = d ?? 'asc';
+              this.requestUpdate();
+            }}>
+              <option value="">newest first (as created)</option>
+              ${SORTS.flatMap(([k, label]) => [html`<option value=${`${k}:asc`}>${label}, ascending</option>`, html`<option value=${`${k}:desc`}>${label}, descending</option>`])}
+            </select></div>
         </div>
         <div class="table-wrap" tabindex="0" role="region" aria-label="Tokens"><table class="tokens">
-          <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Owner</th><th scope="col">Access</th><th scope="col">Groups</th><th scope="col">Requests, last 30 days</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Id</th><th scope="col">Actions</th></tr></thead>
+          <thead><tr>${this.sortHeader('name', 'Name')}<th scope="col">Status</th>${this.sortHeader('owner', 'Owner')}<th scope="col">Access</th><th scope="col">Groups</th><th scope="col">Requests, last 30 days</th>${this.sortHeader('lastUsed', 'Last used')}${this.sortHeader('created', 'Created')}${this.sortHeader('expires', 'Expires')}<th scope="col">Id</th><th scope="col">Actions</th></tr></thead>
           <tbody>
-            ${this.tokens.length === 0 ? html`<tr><td colspan="10">No tokens.</td></tr>` : nothing}
-            ${this.tokens.map(
+            ${this.tokens.length === 0 ? html`<tr><td colspan="11">No tokens.</td></tr>` : nothing}
+            ${this.sorted().map(
               (t) => html`<tr data-token=${t.id}>
                 <th scope="row" class="name">${t.name}</th>
                 <td data-label="Status"><span class="badge ${t.status}">${t.status}</span></td>
                 <td data-label="Owner">${t.owner}</td><td data-label="Access">${t.access === 'read' ? 'read-only' : 'read-write'}</td><td data-label="Groups">${t.groups.join(', ') || '—'}</td>
                 <td data-label="Last 30 days">${this.usageCell(t)}</td>
                 <td data-label="Last used" data-last-used><span>${t.lastUsedAt ? html`${whenZ(t.lastUsedAt)}${t.lastUsedIp ? html`<br /><span class="help">from ${t.lastUsedIp}</span>` : nothing}` : 'never'}</span></td>
-                <td data-label="Expires">${whenZ(t.expiresAt)}</td><td data-label="Id"><code>${t.id}</code></td>
-                <td data-label="Actions" class="token-actions"><a class="button small" href=${`#/audit${qs({ token: t.id })}`} aria-label=${`Show in audit log: ${t.name}`}>Show in audit log</a> ${t.status === 'active' ? html`<button type="button" class="small" aria-label=${`Rotate ${t.name}`} @click=${() => void this.rotate(t)}>Rotate</button> ` : nothing}${t.status === 'revoked'
+                <td data-label="Created" data-created>${whenZ(t.createdAt)}<br /><span class="help">by ${t.createdBy}</span></td>
+                <td data-label="Expires" data-expires>${whenZ(t.expiresAt)}</td><td data-label="Id"><code>${t.id}</code></td>
+                <td data-label="Actions" class="token-actions"><a class="button small" href=${`#/audit${qs({ token: t.id })}`} aria-label=${`Show in audit log: ${t.name}`}>Show in audit log</a> ${t.status === 'active' ? html`<button type="button" class="small" data-edit=${t.id} aria-label=${`Edit ${t.name}`} @click=${() => this.openEdit(t)}>Edit</button> <button type="button" class="small" aria-label=${`Rotate ${t.name}`} @click=${() => void this.rotate(t)}>Rotate</button> ` : nothing}${t.status === 'revoked'
                   ? nothing
                   : html`<button type="button" class="small danger" aria-label=${`Revoke ${t.name}`} @click=${() => void this.revoke(t)}>Revoke</button>`}</td>
               </tr>`,
             )}
           </tbody>
         </table></div>
-      </section>`;
+      </section>
+      ${this.renderEdit()}`;
   }
 }
 customElements.define('page-tokens', TokensPage);
