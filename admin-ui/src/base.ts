@@ -146,7 +146,12 @@ export abstract class ConfigPage extends LightElement implements FormHost {
       this.saving = false;
       this.requestUpdate();
       await this.updateComplete;
-      (this.querySelector('[aria-invalid="true"]') as HTMLElement | null)?.focus();
+      // The first bad field, in the middle of the window: never under the sticky Save bar.
+      const bad = this.querySelector<HTMLElement>('[aria-invalid="true"]');
+      if (bad) {
+        bad.focus({ preventScroll: true });
+        bad.scrollIntoView({ block: 'center' });
+      }
     }
   }
 

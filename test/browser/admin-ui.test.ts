@@ -77,6 +77,9 @@ describe('admin UI in Chromium', () => {
 
   it('creates a token (shown once, copy button) and the proxy accepts it', async () => {
     await go('tokens', 'Tokens');
+    // Creation is a dialog opened by "Create a token"; the secret is then shown on the page.
+    await page.getByRole('button', { name: 'Create a token' }).click();
+    await page.getByRole('dialog', { name: 'Create a token' }).waitFor();
     await page.getByLabel('Owner (Jira username)').fill('bob');
     await page.getByLabel('Name', { exact: true }).fill('bob-ui-token');
     await page.getByLabel('Groups').fill('auditors');
@@ -244,12 +247,19 @@ describe('admin UI in Chromium', () => {
     for (const [hash, heading] of [['authentication', 'Authentication'], ['access', 'Access rules'], ['rate-limits', 'Rate limits'], ['settings', 'Settings']] as const) {
       await go(hash, heading);
       await page.locator('[data-path]').first().waitFor();
+      // The introspection fields show only while it is switched on: switch it on (unsaved) to count them.
+      if (hash === 'authentication') {
+        expect(await page.locator('[data-path="introspection.endpoint"]').count()).toBe(0);
+        await page.getByLabel('Introspection enabled').check();
+        await page.locator('[data-path="introspection.endpoint"]').waitFor();
+      }
       fields.push(...(await page.locator('[data-path]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')!))));
       // Every control has a label (or an aria-label) a screen reader and getByLabel can find.
       const unlabelled = await page.locator('main input, main select, main textarea').evaluateAll((els) =>
         els.filter((e: any) => !(e.labels?.length || e.getAttribute('aria-label'))).map((e: any) => e.id || e.name || e.outerHTML.slice(0, 60)),
       );
       expect(unlabelled, hash).toEqual([]);
+      if (hash === 'authentication') await page.getByRole('button', { name: 'Discard changes' }).click();
     }
     const covered = (leaf: string) => fields.some((f) => leaf === f || leaf.startsWith(`${f}.`) || leaf.startsWith(`${f}[`));
     expect(leaves.filter((l) => !covered(l))).toEqual([]);

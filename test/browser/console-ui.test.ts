@@ -419,6 +419,130 @@ describe('token edit and sort (issue 22)', () => {
     await expect.poll(names).toEqual(['sort-b', 'sort-c', 'sort-a']);
     await shot('tokens-sorted');
   });
+
+  it('creates a token in a dialog: focus in and back, Escape closes, errors beside fields, the secret shown once on the page', async () => {
+    await go('tokens', 'Tokens');
+    const open = page.getByRole('button', { name: 'Create a token' });
+    const dialog = page.getByRole('dialog', { name: 'Create a token' });
+    await page.getByLabel('Search').fill(''); // the previous test searched
+    expect(await page.locator('#tok-owner').count()).toBe(0); // no inline form any more
+    await open.click();
+    await dialog.waitFor();
+    await expect.poll(focusedEditId).toBe('tok-owner');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await expect.poll(focusedEditId).toBe('create-open');
+    // A bad path: the server's message beside Paths, the focus on it, the dialog still open.
+    await open.click();
+    await dialog.waitFor();
+    await page.getByLabel('Owner (Jira username)').fill('fay');
+    await page.locator('#tok-name').fill('fay-dialog');
+    await page.getByLabel('Paths').fill('rest/no-slash');
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    await expect.poll(() => page.locator('#tok-paths-err').textContent()).toContain('rest/no-slash');
+    expect(await page.locator('#tok-paths').getAttribute('aria-invalid')).toBe('true');
+    await expect.poll(focusedEditId).toBe('tok-paths');
+    expect(await dialog.isVisible()).toBe(true);
+    await shot('token-create-error');
+    await page.getByLabel('Paths').fill('/rest/api/2/*');
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const secret = page.getByLabel('New token');
+    await secret.waitFor();
+    expect(await secret.inputValue()).toMatch(/^jas_/);
+    await expect.poll(focusedEditId).toBe('new-token');
+    await page.locator('.secret-once').getByRole('button', { name: 'Copy', exact: true }).waitFor();
+    await page.locator('tbody tr', { hasText: 'fay-dialog' }).waitFor();
+    await shot('token-created');
+    // Opened again, the form is empty.
+    await open.click();
+    expect(await page.getByLabel('Owner (Jira username)').inputValue()).toBe('');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await expect.poll(focusedEditId).toBe('create-open');
+    await page.locator('.secret-once').getByRole('button', { name: 'Done' }).click();
+  });
+
+  it('pages the list 25 at a time, after sorting: Previous / Next and "1-25 of 30"', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await mint({ owner: `pager${i % 3}`, name: `pager-${String(i).padStart(2, '0')}`, days: 10 })).id);
+    expect(new Set(ids).size).toBe(30);
+    await go('tokens', 'Tokens');
+    await page.getByLabel('Search').fill('pager-');
+    const names = () => page.locator('table.tokens tbody th.name').allTextContents();
+    const range = () => page.locator('.pager [data-range]').textContent();
+    const prev = page.getByRole('button', { name: 'Previous', exact: true });
+    const next = page.getByRole('button', { name: 'Next', exact: true });
+    await expect.poll(range).toBe('1-25 of 30');
+    expect(await names()).toHaveLength(25);
+    expect((await names())[0]).toBe('pager-29'); // the server's order: newest first
+    expect(await prev.isDisabled()).toBe(true);
+    // Sorted by name, then paged: the first page is pager-00 … pager-24 of all 30.
+    await page.getByLabel('Sort by').selectOption('name:asc');
+    await expect.poll(names).toEqual(Array.from({ length: 25 }, (_, i) => `pager-${String(i).padStart(2, '0')}`));
+    await next.click();
+    await expect.poll(range).toBe('26-30 of 30');
+    expect(await names()).toEqual(['pager-25', 'pager-26', 'pager-27', 'pager-28', 'pager-29']);
+    expect(await next.isDisabled()).toBe(true);
+    expect(await prev.isDisabled()).toBe(false);
+    await shot('tokens-page-2');
+    // A new order starts again at the first page, sorted over the whole list.
+    await page.locator('table.tokens th[data-sort="name"]').getByRole('button').click(); // name, descending
+    await expect.poll(async () => (await names()).slice(0, 2)).toEqual(['pager-29', 'pager-28']);
+    expect(await range()).toBe('1-25 of 30');
+    expect((await names()).at(-1)).toBe('pager-05');
+    await next.click();
+    await expect.poll(names).toEqual(['pager-04', 'pager-03', 'pager-02', 'pager-01', 'pager-00']);
+    await prev.click();
+    await expect.poll(range).toBe('1-25 of 30');
+    // Each row of the page shown gets its usage.
+    await page.locator('tr', { hasText: 'pager-05' }).locator('[data-usage]').waitFor();
+    // A narrower search: back to one page.
+    await page.getByLabel('Search').fill('pager-1');
+    await expect.poll(range).toBe('1-10 of 10');
+    expect(await next.isDisabled()).toBe(true);
+  });
+});
+
+describe('authentication form (issue 22)', () => {
+  it('hides the introspection fields while it is off; after a failed save the focused field is not under the sticky Save bar', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await go('authentication', 'Authentication');
+    const enabled = page.getByLabel('Introspection enabled');
+    await enabled.waitFor();
+    expect(await enabled.isChecked()).toBe(false);
+    const endpoint = page.locator('[data-path="introspection.endpoint"] input');
+    expect(await page.locator('[data-path^="introspection."]:not([data-path="introspection.enabled"])').count()).toBe(0);
+    await enabled.check();
+    await endpoint.waitFor();
+    for (const p of ['endpoint', 'clientId', 'clientAuth', 'clientSecret', 'usernameField', 'cacheSec', 'timeoutMs']) expect(await page.locator(`[data-path="introspection.${p}"]`).count(), p).toBe(1);
+    await enabled.uncheck();
+    await endpoint.waitFor({ state: 'detached' });
+    await enabled.check();
+    await endpoint.waitFor();
+    // Put the endpoint field where the sticky bar covers it, then save without an endpoint.
+    const bar = page.locator('form.config .actions.sticky');
+    await page.evaluate(() => {
+      const el = document.querySelector('[data-path="introspection.endpoint"] input');
+      const barTop = document.querySelector('form.config .actions.sticky').getBoundingClientRect().top;
+      const r = el.getBoundingClientRect();
+      window.scrollBy(0, r.bottom - window.innerHeight + 4);
+      const after = el.getBoundingClientRect();
+      if (!(after.bottom > barTop)) throw new Error(`setup: the field (bottom ${after.bottom}) is not under the bar (top ${barTop})`);
+    });
+    await bar.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.locator('[data-path="introspection.endpoint"] .error').textContent()).toMatch(/\S/);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[data-path]')?.getAttribute('data-path'))).toBe('introspection.endpoint');
+    const box = await page.evaluate(() => {
+      const r = document.activeElement.getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, barTop: document.querySelector('form.config .actions.sticky').getBoundingClientRect().top };
+    });
+    expect(box.top).toBeGreaterThanOrEqual(0);
+    expect(box.bottom).toBeLessThanOrEqual(box.barTop);
+    await shot('authentication-save-error');
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    await endpoint.waitFor({ state: 'detached' });
+  });
 });
 
 describe('overview (issue 22)', () => {

@@ -193,8 +193,10 @@ export class AuthenticationPage extends ConfigPage {
       </section>
       <fieldset>
         <legend>Token introspection (RFC 7662)</legend>
-        ${f.bool(['introspection', 'enabled'], 'Introspection enabled', { help: 'Opaque bearer tokens are checked at this endpoint.' })}
-        <div class="grid">
+        ${f.bool(['introspection', 'enabled'], 'Introspection enabled', { help: 'Opaque bearer tokens are checked at this endpoint. Its settings show while it is on.' })}
+        ${this.draft.introspection?.enabled !== true
+          ? nothing
+          : html`<div class="grid" data-introspection-fields>
           ${f.text(['introspection', 'endpoint'], 'Endpoint', { type: 'url' })}
           ${f.text(['introspection', 'clientId'], 'Client id')}
           ${f.select(['introspection', 'clientAuth'], 'Client authentication', ['client_secret_basic', 'client_secret_post', 'private_key_jwt'])}
@@ -207,7 +209,7 @@ export class AuthenticationPage extends ConfigPage {
           ${f.num(['introspection', 'negativeCacheSec'], 'Negative cache (s)', { min: 0 })}
           ${f.num(['introspection', 'clockToleranceSec'], 'nbf clock tolerance (s)', { min: 0, max: 600 })}
           ${f.num(['introspection', 'timeoutMs'], 'Timeout (ms)', { min: 1 })}
-        </div>
+        </div>`}
       </fieldset>
       <fieldset>
         <legend>Sidecar API tokens</legend>

@@ -1,5 +1,6 @@
-// Tokens: pending token requests (approve / deny with a comment), search, create (the secret shown
-// once, with a copy button), a list sortable by name, owner, created, expires and last used, edit
+// Tokens: pending token requests (approve / deny with a comment), search, create in a dialog (the
+// secret shown once on the page, with a copy button), a list sortable by name, owner, created,
+// expires and last used and paged 25 at a time, edit
 // (name, paths, IP allow-list, rate limit, extend) in a dialog, rotate, revoke.
 import { html, nothing, svg, type TemplateResult } from 'lit';
 import { live } from 'lit/directives/live.js';
@@ -57,8 +58,15 @@ interface EditDraft {
   expiresAt: number | null;
 }
 
-/** Usage is asked for the first this many tokens of the list (one request each). */
-const USAGE_FOR = 50;
+/** Tokens per page of the list (client-side: sorted first, then cut into pages). */
+export const PAGE_SIZE = 25;
+
+/** "1-25 of 120" (or "0 of 0"): the rows a page shows. */
+export function pageRange(page: number, total: number, size = PAGE_SIZE): string {
+  if (total === 0) return '0 of 0';
+  const from = page * size + 1;
+  return `${from}-${Math.min(total, from + size - 1)} of ${total}`;
+}
 
 /** A token's requests per day as a small bar sparkline, with its numbers in words for a screen reader. */
 export function sparkline(u: TokenUsageView): TemplateResult {
@@ -104,6 +112,11 @@ export class TokensPage extends LightElement {
   editStatus: Status = null;
   editSaving = false;
   editIpProblem: string | null = null;
+  /** The create dialog is open; its problem line (the page's status line is behind the dialog). */
+  createOpen = false;
+  createStatus: Status = null;
+  /** The list's page (0-based), PAGE_SIZE tokens each. */
+  pageIndex = 0;
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -188,13 +201,13 @@ export class TokensPage extends LightElement {
       this.status = { kind: 'error', text: errorText(e) };
     }
     this.requestUpdate();
-    void this.loadUsage();
+    void this.loadUsage(true);
   }
 
-  /** Usage of the tokens shown (the first USAGE_FOR); a failure only leaves the sparkline out. */
-  async loadUsage() {
+  /** Usage of the tokens on the page shown (all of them after a load, else those not asked yet); a failure only leaves the sparkline out. */
+  async loadUsage(refresh = false) {
     await Promise.all(
-      this.tokens.slice(0, USAGE_FOR).map(async (t) => {
+      this.pageRows().filter((t) => refresh || !this.usage.has(t.id)).map(async (t) => {
         try {
           this.usage.set(t.id, await get<TokenUsageView>(`/api/tokens/${encodeURIComponent(t.id)}/usage`));
         } catch {
@@ -214,8 +227,25 @@ export class TokensPage extends LightElement {
 
   private search(v: string) {
     this.q = v;
+    this.pageIndex = 0;
     clearTimeout(this.timer);
     this.timer = window.setTimeout(() => void this.load(), 200);
+  }
+
+  openCreate() {
+    this.createOpen = true;
+    this.issues = [];
+    this.createStatus = null;
+    this.ipProblem = null;
+    this.requestUpdate();
+  }
+
+  /** Closes the create dialog (Escape, Cancel); the focus goes back to the "Create a token" button. */
+  private closeCreate() {
+    if (!this.createOpen) return;
+    this.createOpen = false;
+    this.requestUpdate();
+    void this.updateComplete.then(() => this.querySelector<HTMLElement>('#create-open')?.focus());
   }
 
   async create(e: Event) {
@@ -224,6 +254,8 @@ export class TokensPage extends LightElement {
     const d = new FormData(form);
     this.issues = [];
     this.copied = false;
+    this.createStatus = { kind: 'info', text: 'Creating…' };
+    this.requestUpdate();
     try {
       this.created = await api('POST', '/api/tokens', {
         owner: d.get('owner'),
@@ -235,13 +267,18 @@ export class TokensPage extends LightElement {
         days: d.get('days') || undefined,
       });
       this.status = null;
-      form.reset();
+      this.createStatus = null;
+      this.createOpen = false;
       await this.load();
       await this.updateComplete;
+      // The dialog is closed: the secret, shown once, is on the page with its copy button.
       (this.querySelector('#new-token') as HTMLInputElement | null)?.focus();
     } catch (err) {
       this.issues = err instanceof ApiError ? err.issues : [];
-      this.status = { kind: 'error', text: `Not created: ${errorText(err)}` };
+      this.createStatus = { kind: 'error', text: `Not created: ${errorText(err)}` };
+      this.requestUpdate();
+      await this.updateComplete;
+      this.querySelector<HTMLElement>('dialog.create-token [aria-invalid="true"]')?.focus();
     }
     this.requestUpdate();
   }
@@ -294,7 +331,24 @@ export class TokensPage extends LightElement {
       this.sortKey = k;
       this.sortDir = 'asc';
     }
+    this.goToPage(0);
+  }
+
+  /** The number of pages (at least one, even for an empty list). */
+  pageCount(): number {
+    return Math.max(1, Math.ceil(this.tokens.length / PAGE_SIZE));
+  }
+
+  /** The tokens on the page shown: the whole list sorted, then cut. */
+  pageRows(): TokenView[] {
+    this.pageIndex = Math.min(Math.max(0, this.pageIndex), this.pageCount() - 1);
+    return this.sorted().slice(this.pageIndex * PAGE_SIZE, (this.pageIndex + 1) * PAGE_SIZE);
+  }
+
+  goToPage(i: number) {
+    this.pageIndex = i;
     this.requestUpdate();
+    void this.loadUsage();
   }
 
   /** The tokens in the chosen order (a stable sort: equal values keep the server's order). */
@@ -344,6 +398,13 @@ export class TokensPage extends LightElement {
   }
 
   override updated(): void {
+    const c = this.querySelector<HTMLDialogElement>('dialog.create-token');
+    if (c) {
+      if (this.createOpen && !c.open) {
+        c.showModal();
+        this.querySelector<HTMLInputElement>('#tok-owner')?.focus();
+      } else if (!this.createOpen && c.open) c.close();
+    }
     const d = this.querySelector<HTMLDialogElement>('dialog.edit-token');
     if (!d) return;
     if (this.editing && !d.open) {
@@ -461,44 +522,64 @@ export class TokensPage extends LightElement {
   }
 
   private field(name: string, label: string, control: TemplateResult, help?: string, local?: string | null): TemplateResult {
-    const msgs = [...this.issues.filter((i) => i.path === name).map((i) => i.message), ...(local ? [local] : [])];
-    return html`<div class="field ${msgs.length ? 'invalid' : ''}">
+    const msgs = [...this.issues.filter((i) => i.path === name || i.path.startsWith(`${name}.`) || i.path.startsWith(`${name}[`)).map((i) => i.message), ...(local ? [local] : [])];
+    return html`<div class="field ${msgs.length ? 'invalid' : ''}" data-field=${name}>
       <label for=${`tok-${name}`}>${label}</label>${control}
       ${help ? html`<div class="help" id=${`tok-${name}-help`}>${help}</div>` : nothing}
       <div class="error" id=${`tok-${name}-err`} role="alert">${msgs.map((m) => html`<div>${m}</div>`)}</div>
     </div>`;
   }
 
-  override render(): TemplateResult {
+  private renderCreate(): TemplateResult {
     const desc = (n: string) => `tok-${n}-help tok-${n}-err`;
+    const bad = (n: string) => (this.issues.some((i) => i.path === n || i.path.startsWith(`${n}.`) || i.path.startsWith(`${n}[`)) ? 'true' : 'false');
+    return html`<dialog class="create-token" aria-labelledby="create-h" @close=${() => this.closeCreate()}>
+      ${this.createOpen
+        ? html`<form @submit=${(e: Event) => void this.create(e)} novalidate>
+            <h2 id="create-h">Create a token</h2>
+            <p class="help">The secret is shown once, on the page, after the token is created.</p>
+            ${this.field('owner', 'Owner (Jira username)', html`<input id="tok-owner" name="owner" required aria-describedby=${desc('owner')} aria-invalid=${bad('owner')} />`)}
+            ${this.field('name', 'Name', html`<input id="tok-name" name="name" required aria-describedby=${desc('name')} aria-invalid=${bad('name')} />`, 'What the token is for.')}
+            ${this.field(
+              'access',
+              'Access',
+              html`<select id="tok-access" name="access" aria-describedby=${desc('access')} aria-invalid=${bad('access')}><option value="write">read-write</option><option value="read">read-only</option></select>`,
+            )}
+            ${this.field('days', 'Lifetime (days)', html`<input id="tok-days" name="days" type="number" min="1" aria-describedby=${desc('days')} aria-invalid=${bad('days')} />`, 'Empty: the maximum lifetime.')}
+            ${this.field('groups', 'Groups', html`<textarea id="tok-groups" name="groups" rows="2" aria-describedby=${desc('groups')} aria-invalid=${bad('groups')}></textarea>`, 'The groups the token acts with, one per line.')}
+            ${this.field('paths', 'Paths', html`<textarea id="tok-paths" name="paths" rows="2" aria-describedby=${desc('paths')} aria-invalid=${bad('paths')}></textarea>`, 'Empty: every path. "/rest/x", "/rest/x/*" or "GET /rest/x".')}
+            ${this.field(
+              'ipAllowlist',
+              'IP allow-list',
+              html`<textarea id="tok-ipAllowlist" name="ipAllowlist" rows="2" aria-describedby=${desc('ipAllowlist')} aria-invalid=${bad('ipAllowlist') === 'true' || this.ipProblem ? 'true' : 'false'}
+                @input=${(e: Event) => {
+                  this.ipProblem = lines((e.target as HTMLTextAreaElement).value).map(cidrProblem).find((x) => x !== null) ?? null;
+                  this.requestUpdate();
+                }}></textarea>`,
+              'Empty: any address.',
+              this.ipProblem,
+            )}
+            ${this.issues.some((i) => !['owner', 'name', 'access', 'days', 'groups', 'paths', 'ipAllowlist'].some((n) => i.path === n || i.path.startsWith(`${n}.`) || i.path.startsWith(`${n}[`)))
+              ? html`<ul class="error">${this.issues.filter((i) => !['owner', 'name', 'access', 'days', 'groups', 'paths', 'ipAllowlist'].some((n) => i.path === n || i.path.startsWith(`${n}.`) || i.path.startsWith(`${n}[`))).map((i) => html`<li>${i.path ? `${i.path}: ` : ''}${i.message}</li>`)}</ul>`
+              : nothing}
+            ${statusLine(this.createStatus)}
+            <div class="actions">
+              <button type="submit" class="primary">Create token</button>
+              <button type="button" @click=${() => this.closeCreate()}>Cancel</button>
+            </div>
+          </form>`
+        : nothing}
+    </dialog>`;
+  }
+
+  override render(): TemplateResult {
+    const rows = this.pageRows();
+    const total = this.tokens.length;
+    const last = this.pageCount() - 1;
     return html`<h1>Tokens</h1>
       ${this.renderRequests()}
-      <section aria-labelledby="create-h">
-        <h2 id="create-h">Create a token</h2>
-        <form class="grid" @submit=${(e: Event) => void this.create(e)}>
-          ${this.field('owner', 'Owner (Jira username)', html`<input id="tok-owner" name="owner" required aria-describedby=${desc('owner')} />`)}
-          ${this.field('name', 'Name', html`<input id="tok-name" name="name" required aria-describedby=${desc('name')} />`, 'What the token is for.')}
-          ${this.field(
-            'access',
-            'Access',
-            html`<select id="tok-access" name="access" aria-describedby=${desc('access')}><option value="write">read-write</option><option value="read">read-only</option></select>`,
-          )}
-          ${this.field('days', 'Lifetime (days)', html`<input id="tok-days" name="days" type="number" min="1" aria-describedby=${desc('days')} />`, 'Empty: the maximum lifetime.')}
-          ${this.field('groups', 'Groups', html`<textarea id="tok-groups" name="groups" rows="2" aria-describedby=${desc('groups')}></textarea>`, 'The groups the token acts with, one per line.')}
-          ${this.field('paths', 'Paths', html`<textarea id="tok-paths" name="paths" rows="2" aria-describedby=${desc('paths')}></textarea>`, 'Empty: every path. "/rest/x", "/rest/x/*" or "GET /rest/x".')}
-          ${this.field(
-            'ipAllowlist',
-            'IP allow-list',
-            html`<textarea id="tok-ipAllowlist" name="ipAllowlist" rows="2" aria-describedby=${desc('ipAllowlist')}
-              @input=${(e: Event) => {
-                this.ipProblem = lines((e.target as HTMLTextAreaElement).value).map(cidrProblem).find((x) => x !== null) ?? null;
-                this.requestUpdate();
-              }}></textarea>`,
-            'Empty: any address.',
-            this.ipProblem,
-          )}
-          <div class="actions"><button type="submit" class="primary">Create token</button></div>
-        </form>
+      <div class="create">
+        <button type="button" id="create-open" class="primary" @click=${() => this.openCreate()}>Create a token</button>
         ${this.created
           ? html`<div class="secret-once" role="status">
               <p><strong>Token created for ${this.created.owner}.</strong> Copy it now: it is shown only once.${this.created.notice ? ` (${this.created.notice})` : ''}</p>
@@ -510,13 +591,13 @@ export class TokensPage extends LightElement {
             </div>`
           : nothing}
         ${statusLine(this.status)}
-      </section>
+      </div>
       <section aria-labelledby="list-h">
         <h2 id="list-h">Tokens</h2>
         <div class="filters">
           <div class="field"><label for="tok-search">Search</label><input id="tok-search" type="search" placeholder="id, owner or name" .value=${this.q} @input=${(e: Event) => this.search((e.target as HTMLInputElement).value)} /></div>
           <div class="field"><label for="tok-status">Status</label>
-            <select id="tok-status" @change=${(e: Event) => ((this.statusFilter = (e.target as HTMLSelectElement).value), void this.load())}>
+            <select id="tok-status" @change=${(e: Event) => ((this.statusFilter = (e.target as HTMLSelectElement).value), (this.pageIndex = 0), void this.load())}>
               <option value="">any</option><option value="active">active</option><option value="expired">expired</option><option value="revoked">revoked</option>
             </select></div>
           <div class="field"><label for="tok-sort">Sort by</label>
@@ -524,7 +605,7 @@ export class TokensPage extends LightElement {
               const [k, d] = (e.target as HTMLSelectElement).value.split(':') as [SortKey | '', 'asc' | 'desc' | undefined];
               this.sortKey = k || null;
               this.sortDir = d ?? 'asc';
-              this.requestUpdate();
+              this.goToPage(0);
             }}>
               <option value="">newest first (as created)</option>
               ${SORTS.flatMap(([k, label]) => [html`<option value=${`${k}:asc`}>${label}, ascending</option>`, html`<option value=${`${k}:desc`}>${label}, descending</option>`])}
@@ -534,7 +615,7 @@ export class TokensPage extends LightElement {
           <thead><tr>${this.sortHeader('name', 'Name')}<th scope="col">Status</th>${this.sortHeader('owner', 'Owner')}<th scope="col">Access</th><th scope="col">Groups</th><th scope="col">Requests, last 30 days</th>${this.sortHeader('lastUsed', 'Last used')}${this.sortHeader('created', 'Created')}${this.sortHeader('expires', 'Expires')}<th scope="col">Id</th><th scope="col">Actions</th></tr></thead>
           <tbody>
             ${this.tokens.length === 0 ? html`<tr><td colspan="11">No tokens.</td></tr>` : nothing}
-            ${this.sorted().map(
+            ${rows.map(
               (t) => html`<tr data-token=${t.id}>
                 <th scope="row" class="name">${t.name}</th>
                 <td data-label="Status"><span class="badge ${t.status}">${t.status}</span></td>
@@ -550,7 +631,13 @@ export class TokensPage extends LightElement {
             )}
           </tbody>
         </table></div>
+        <div class="pager" role="navigation" aria-label="Token pages">
+          <button type="button" ?disabled=${this.pageIndex <= 0} @click=${() => this.goToPage(this.pageIndex - 1)}>Previous</button>
+          <span data-range aria-live="polite">${pageRange(this.pageIndex, total)}</span>
+          <button type="button" ?disabled=${this.pageIndex >= last} @click=${() => this.goToPage(this.pageIndex + 1)}>Next</button>
+        </div>
       </section>
+      ${this.renderCreate()}
       ${this.renderEdit()}`;
   }
 }
