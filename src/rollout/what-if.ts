@@ -6,6 +6,7 @@ import { pathTemplate } from './path-template.js';
 import { recordedVerdict, Replayer } from './replay.js';
 import { scanRows, type ScanOptions } from './scan.js';
 import { Tally } from './tally.js';
+import { parseFacts } from '../pipeline/audit/facts.js';
 import type { ReplayChange, ReplayResult } from '../admin/wire.js';
 
 export type { ReplayChange, ReplayResult };
@@ -67,7 +68,7 @@ export async function replayPeriod(store: AuditStore, candidate: Policy, from: n
     const code = was.allow ? now.code : was.code;
     (res.byCode[code] ??= zero())[dir]++;
     let cp: string | undefined;
-    if (row.user === null && row.facts) cp = (JSON.parse(row.facts) as { cp?: string }).cp;
+    if (row.user === null) cp = parseFacts(row.facts)?.cp;
     users.at(principalOf(row, cp), row.time)[dir]++;
     const client = clientOf(row);
     if (client) clients.at(client, row.time)[dir]++;

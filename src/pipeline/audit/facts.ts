@@ -82,7 +82,6 @@ export function recordedFacts(st: RequestState): RecordedFacts {
   // Basic: in the Authorization header (cs "basic") or as os_username/os_password (no scheme).
   // An API token sent as a Basic password: cs "basic" too (it is refused where a Bearer one would pass through).
   if ((c?.kind === 'basic' || c?.kind === 'api-token') && c.scheme === 'basic') f.cs = c.scheme;
-  else if (c?.kind === 'basic' && c.scheme) f.cs = c.scheme;
   if (c?.principal) f.cp = c.principal;
   if (st.pathAltered) f.alt = 1;
   if (st.route && st.route !== 'unprotected' && findMethodOverride(st.facts)) f.ov = 1;

@@ -80,8 +80,7 @@ function decide(kind: CredentialKind, action: Credential['action'], rule: string
 export function reclassifyRecorded(kind: CredentialKind, rule: string | undefined, policy: Policy, scheme?: string): Classification | undefined {
   const kinds = kindsOf(policy);
   if (kind === 'api-token' && !kinds.apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)', 'api-token');
-  // As classifyBasicApiToken: a token sent as a Basic password is never passed through.
-  if (kind === 'api-token' && scheme === 'basic' && kinds.actions.apiToken === 'passthrough') return refuse('credential_kind_denied', 'apiToken', 'an API token as a Basic password needs credentials.apiToken: verify', 'api-token');
+  if (kind === 'api-token' && scheme === 'basic' && kinds.actions.apiToken === 'passthrough') return basicTokenPassthrough();
   // An opaque bearer token is introspected when introspection is on, else it is Jira's OAuth 2.0 token.
   const r = kind === 'opaque-bearer' ? (kinds.introspection ? 'introspection' : 'jiraOAuth2') : rule;
   if (r === 'introspection') return decide(kind, 'verify', r, 'opaque Bearer token (introspection)');
@@ -260,12 +259,15 @@ function classifyBasic(value: string, kinds: KindsView): Classification {
  *   Basic base64("alice:jas_<valid>")     -> api-token (credentials.apiToken), principal alice
  *   Basic base64("alice:jas_<bad crc>")   -> token_invalid
  */
+/** A token sent as a Basic password with credentials.apiToken passthrough: passing it on would hand it to Jira as a password. */
+const basicTokenPassthrough = (): Classification =>
+  refuse('credential_kind_denied', 'apiToken', 'an API token as a Basic password needs credentials.apiToken: verify', 'api-token');
+
 function classifyBasicApiToken(user: string, token: string, kinds: KindsView): Classification {
   const { actions, apiTokens } = kinds;
   if (!hasValidChecksum(token, apiTokens.prefix)) return refuse('token_invalid', 'apiToken', 'Basic password with the API token prefix and a wrong length or checksum', 'api-token');
   if (!apiTokens.enabled) return refuse('credential_kind_denied', 'apiToken', 'API tokens are disabled (apiTokens.enabled: false)', 'api-token');
-  // passthrough would hand the token to Jira as a password: refused instead.
-  if (actions.apiToken === 'passthrough') return refuse('credential_kind_denied', 'apiToken', 'an API token as a Basic password needs credentials.apiToken: verify', 'api-token');
+  if (actions.apiToken === 'passthrough') return basicTokenPassthrough();
   // The user name is compared with the owner as sent: one too long to be shown whole is refused here.
   if (principalName(user) !== user) return refuse('token_invalid', 'api-token:basic-user', 'Basic user name longer than 128 characters', 'api-token');
   return decide('api-token', actions.apiToken, 'apiToken', 'sidecar API token as a Basic password', token, 'basic', user);
