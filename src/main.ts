@@ -8,6 +8,9 @@ import { MigrationError } from './store/sqlite/migrate.js';
 import { registerCommands } from './cli/index.js';
 import { die, loadOrExit, openStoresOrExit } from './cli/common.js';
 import { reloadConfig } from './admin/config-service.js';
+import { workerRole } from './worker-role.js';
+import { runPrimary, workerCount } from './http/workers.js';
+import { attachWorker } from './http/cluster-worker.js';
 
 const program = new Command()
   .name('jira-auth-sidecar')
@@ -20,7 +23,19 @@ program
   .option('-c, --config <file>', 'config file (default: $SIDECAR_CONFIG)')
   .action(async (o: { config?: string }) => {
     const loaded = loadOrExit(o.config ?? process.env.SIDECAR_CONFIG);
-    const logger = createLogger(loaded.config.log.level);
+    // server.workers > 1: this process becomes the cluster primary (http/workers.ts); its workers come back here.
+    const role = workerRole();
+    const logger = role ? createLogger(loaded.config.log.level).child({ worker: role.index, pid: process.pid }) : createLogger(loaded.config.log.level);
+    const workers = role ? 1 : workerCount(loaded.config.server.workers);
+    if (workers > 1) {
+      try {
+        return await runPrimary({ config: loaded.config, logger, workers });
+      } catch (e) {
+        if (e instanceof MigrationError) die(`migration failed: ${e.file}: ${e.sqlError.message}`);
+        logger.fatal({ err: e }, 'failed to start');
+        process.exit(1);
+      }
+    }
     // Handlers go in before the listeners open: a signal that arrives while starting (or right after
     // the "listening" line) must shut down cleanly, not hit the default action and kill the process.
     let running: RunningSidecar | undefined;
@@ -36,6 +51,8 @@ program
       );
     const stop = (sig: string) => {
       signals++;
+      // A worker is told to stop by its primary and often by the same signal too (Ctrl-C, systemd): once is enough.
+      if (signals > 1 && role) return;
       if (signals > 1) process.exit(130);
       logger.info({ signal: sig }, 'signal received');
       requested = sig;
@@ -45,6 +62,7 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
     // Re-read the config file and swap it in (an invalid one changes nothing); `systemctl reload`.
     process.on('SIGHUP', () => {
+      if (role) return; // the primary has every worker reload
       logger.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration');
       if (!running) return void logger.warn('SIGHUP while starting: ignored (the configuration being started is the file as it is now)');
       reloadConfig(running.runtime).catch((e: unknown) => logger.error({ err: e }, 'config reload failed'));
@@ -56,6 +74,7 @@ program
       logger.fatal({ err: e }, 'failed to start');
       process.exit(1);
     }
+    if (role) attachWorker(running, logger, stop);
     if (requested) void shutdown(running);
   });
 

@@ -5,7 +5,7 @@
 // that would have refused some of them is saved only after the admin confirms it in a dialog.
 import { html, LitElement, nothing, type TemplateResult } from 'lit';
 import { api, ApiError, get, type ConfigMeta, type Issue, type PutConfigResult } from './api.js';
-import { covers, Form, type FormHost } from './fields.js';
+import { covers, Form, pathLabel, type FormHost } from './fields.js';
 import { PREVIEW_SINCE, previewCodes, previewSentence, renderPreview } from './preview.js';
 import type { ReplayResult } from '../../src/admin/wire.js';
 
@@ -22,8 +22,12 @@ export function statusLine(s: Status): TemplateResult | typeof nothing {
   return html`<p class="status ${s.kind}" role=${s.kind === 'error' ? 'alert' : 'status'}>${s.text}</p>`;
 }
 
+/**
+ * An error in words: the server's message, or its field problems one by one. Never the stable code
+ * ("bad_request"): that is for scripts, and a person reads the message (issue 22).
+ */
 export function errorText(e: unknown): string {
-  if (e instanceof ApiError) return `${e.message} (${e.code})`;
+  if (e instanceof ApiError && e.issues.length) return e.issues.map((i) => i.message).join(' ');
   return (e as Error).message ?? String(e);
 }
 
@@ -40,6 +44,8 @@ export abstract class ConfigPage extends LightElement implements FormHost {
   preview: ReplayResult | null = null;
   /** The confirmation dialog is open: the preview would have refused requests. */
   confirming = false;
+  /** The labels of the fields last drawn, by path (Form.labels). */
+  private labels = new Map<string, string>();
 
   abstract readonly heading: string;
   abstract renderForm(f: Form): TemplateResult;
@@ -140,7 +146,9 @@ export abstract class ConfigPage extends LightElement implements FormHost {
     } catch (e) {
       if (e instanceof ApiError && e.issues.length) {
         this.issues = e.issues;
-        this.status = { kind: 'error', text: `Not saved: ${e.issues.length} problem(s). Each is shown next to its field.` };
+        // One message per problem: where the server reported a field, its message replaces the one typed.
+        for (const k of [...this.localIssues.keys()]) if (e.issues.some((i) => covers(k, i.path))) this.localIssues.delete(k);
+        this.status = { kind: 'error', text: `Not saved: ${e.issues.length === 1 ? 'a problem' : `${e.issues.length} problems`}, shown next to ${this.fieldNames(e.issues)}.` };
       } else this.status = { kind: 'error', text: `Not saved: ${errorText(e)}` };
     } finally {
       this.saving = false;
@@ -155,10 +163,24 @@ export abstract class ConfigPage extends LightElement implements FormHost {
     }
   }
 
+  /** "Audiences (aud) and Endpoint": the fields the issues are about, by their labels (a path in words when not on this page). */
+  private fieldNames(issues: Issue[]): string {
+    const names = [
+      ...new Set(
+        issues.map((i) => {
+          const field = [...this.labels.keys()].filter((p) => covers(p, i.path)).sort((a, b) => b.length - a.length)[0];
+          return field !== undefined ? this.labels.get(field)! : pathLabel(i.path);
+        }),
+      ),
+    ];
+    return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+  }
+
   override render(): TemplateResult {
     if (!this.meta) return html`<h1>${this.heading}</h1>${statusLine(this.status)}<p>Loading…</p>`;
     const f = new Form(this);
     const body = this.renderForm(f);
+    this.labels = f.labels;
     const elsewhere = this.issues.filter((i) => !f.rendered.some((p) => covers(p, i.path)));
     const local = [...this.localIssues.values()].flat().length;
     return html`<h1>${this.heading}</h1>
@@ -173,7 +195,7 @@ export abstract class ConfigPage extends LightElement implements FormHost {
       >
         ${elsewhere.length
           ? html`<div class="issues" role="alert"><strong>Problems in settings not on this page:</strong>
-              <ul>${elsewhere.map((i) => html`<li><code>${i.path}</code>: ${i.message}</li>`)}</ul></div>`
+              <ul>${elsewhere.map((i) => html`<li><strong title=${i.path}>${pathLabel(i.path)}</strong>: ${i.message}</li>`)}</ul></div>`
           : nothing}
         ${body}
         <div class="actions sticky">

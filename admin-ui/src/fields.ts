@@ -18,6 +18,30 @@ export function fmt(path: Path): string {
   return out || '(root)';
 }
 
+/**
+ * The part of an issue's path below its field, in words: "[2]" -> "Line 3", ".jira-users.points" ->
+ * "jira-users" (the entry of a "key = value" field). Never "[0]:" in front of a message (issue 22).
+ */
+export function subLabel(rest: string): string {
+  const item = /^\[(\d+)\]/.exec(rest);
+  if (item) return `Line ${Number(item[1]) + 1}`;
+  return /^\.([^.[]+)/.exec(rest)?.[1] ?? rest;
+}
+
+const words = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
+
+/**
+ * A setting's path as a person reads it, for a problem shown away from its field:
+ * "jwt.issuers[0].audiences" -> "Jwt › Issuers › #1 › Audiences".
+ */
+export function pathLabel(path: string): string {
+  return path
+    .split(/\.|(?=\[)/)
+    .filter(Boolean)
+    .map((p) => (/^\[(\d+)\]$/.test(p) ? `#${Number(p.slice(1, -1)) + 1}` : words(p)))
+    .join(' › ');
+}
+
 /** True when an issue at `issuePath` belongs to the field at `fieldPath` (itself or an item of it). */
 export function covers(fieldPath: string, issuePath: string): boolean {
   return issuePath === fieldPath || issuePath.startsWith(`${fieldPath}[`) || issuePath.startsWith(`${fieldPath}.`);
@@ -70,6 +94,8 @@ const lines = (s: string) =>
 export class Form {
   /** Paths rendered on this page (issues elsewhere are listed at the top). */
   readonly rendered: string[] = [];
+  /** Each rendered field's label by path: a problem is named by the label a person sees, not the path. */
+  readonly labels = new Map<string, string>();
   constructor(private readonly host: FormHost) {}
 
   get(path: Path): any {
@@ -78,12 +104,32 @@ export class Form {
 
   set(path: Path, value: unknown): void {
     setIn(this.host.draft, path, value);
+    // The server's word on this field was about the value before the edit: the typed check speaks now.
+    const p = fmt(path);
+    if (this.host.issues.some((i) => covers(p, i.path))) this.host.issues = this.host.issues.filter((i) => !covers(p, i.path));
     this.host.dirty = true;
     this.host.requestUpdate();
   }
 
   private messages(p: string): string[] {
-    return [...this.host.issues.filter((i) => covers(p, i.path)).map((i) => (i.path === p ? i.message : `${i.path.slice(p.length)}: ${i.message}`)), ...(this.host.localIssues.get(p) ?? [])];
+    return [...this.host.issues.filter((i) => covers(p, i.path)).map((i) => (i.path === p ? i.message : `${subLabel(i.path.slice(p.length))}: ${i.message}`)), ...(this.host.localIssues.get(p) ?? [])];
+  }
+
+  /** Any issue at or under `path` (server or typed), e.g. to show hidden fields that have a problem. */
+  hasIssues(path: Path): boolean {
+    const p = fmt(path);
+    return this.host.issues.some((i) => covers(p, i.path)) || [...this.host.localIssues.keys()].some((k) => covers(p, k));
+  }
+
+  /**
+   * The problems about a group of settings as a whole (e.g. "set one of privateKeyPem, privateKeyFile"
+   * at upstream.identity.oauth1), shown at the top of the group: only issues at exactly `path`.
+   */
+  groupIssues(path: Path): TemplateResult {
+    const p = fmt(path);
+    this.rendered.push(p);
+    const msgs = this.host.issues.filter((i) => i.path === p).map((i) => i.message);
+    return html`<div class="error" id=${`${idOf(p)}-err`} role="alert">${msgs.map((m) => html`<div>${m}</div>`)}</div>`;
   }
 
   /** Why a field cannot be edited here (set by the environment or a ${VAR} in the file). */
@@ -96,6 +142,7 @@ export class Form {
 
   private wrap(p: string, label: string, control: TemplateResult, o: FieldOpts, kind = ''): TemplateResult {
     this.rendered.push(p);
+    this.labels.set(p, label);
     const id = idOf(p);
     const msgs = this.messages(p);
     const locked = this.lockedBy(p);
@@ -111,7 +158,8 @@ export class Form {
     return { id, describedby: `${id}-help ${id}-err`, invalid: this.messages(p).length ? 'true' : 'false', locked: this.lockedBy(p) !== null };
   }
 
-  text(path: Path, label: string, o: FieldOpts & { type?: string } = {}): TemplateResult {
+  /** A one-line string; `check` gives inline feedback while typing (null: fine), as list CIDRs do. */
+  text(path: Path, label: string, o: FieldOpts & { type?: string; check?: (value: string) => string | null; parse?: (value: string) => unknown } = {}): TemplateResult {
     const p = fmt(path);
     const a = this.aria(p);
     const v = this.get(path);
@@ -119,13 +167,52 @@ export class Form {
       p,
       label,
       html`<input id=${a.id} type=${o.type ?? 'text'} .value=${v === undefined || v === null ? '' : String(v)} placeholder=${o.placeholder ?? ''}
-        aria-describedby=${a.describedby} aria-invalid=${a.invalid} ?disabled=${a.locked}
+        aria-describedby=${a.describedby} aria-invalid=${a.invalid} ?disabled=${a.locked} spellcheck=${o.check ? 'false' : nothing}
         @input=${(e: Event) => {
           const s = (e.target as HTMLInputElement).value;
-          this.set(path, s === '' ? undefined : s);
+          if (o.check) {
+            const problem = s === '' ? null : o.check(s);
+            if (problem) this.host.localIssues.set(p, [problem]);
+            else this.host.localIssues.delete(p);
+          }
+          this.set(path, s === '' ? undefined : o.parse ? o.parse(s) : s);
         }} />`,
       o,
     );
+  }
+
+  /**
+   * Several of a fixed list, as checkboxes in a fieldset (JWT algorithms): the stored value is the
+   * checked options in the list's order. `min` checked at least, else a problem shown while choosing.
+   */
+  checks(path: Path, label: string, options: readonly string[], o: FieldOpts & { min?: number } = {}): TemplateResult {
+    const p = fmt(path);
+    this.rendered.push(p);
+    this.labels.set(p, label);
+    const id = idOf(p);
+    const msgs = this.messages(p);
+    const locked = this.lockedBy(p);
+    const v = this.get(path);
+    const chosen: string[] = Array.isArray(v) ? v : [];
+    // A value the list does not know (from the file) stays visible and removable.
+    const all = [...options, ...chosen.filter((c) => !options.includes(c))];
+    const toggle = (opt: string, on: boolean) => {
+      const next = all.filter((x) => (x === opt ? on : chosen.includes(x)));
+      if (next.length < (o.min ?? 0)) this.host.localIssues.set(p, [`Pick at least ${o.min === 1 ? 'one' : o.min}.`]);
+      else this.host.localIssues.delete(p);
+      this.set(path, next);
+    };
+    return html`<fieldset class="field checks wide ${msgs.length ? 'invalid' : ''}" data-path=${p} id=${id} aria-describedby=${`${id}-help ${id}-err`}>
+      <legend>${label}</legend>
+      <div class="check-row">
+        ${all.map(
+          (opt) => html`<label class="check-opt"><input type="checkbox" .checked=${chosen.includes(opt)} value=${opt} ?disabled=${locked !== null} aria-invalid=${msgs.length ? 'true' : 'false'}
+              @change=${(e: Event) => toggle(opt, (e.target as HTMLInputElement).checked)} />${opt}</label>`,
+        )}
+      </div>
+      ${o.help || locked ? html`<div class="help" id=${`${id}-help`}>${locked ? html`<strong>${locked}.</strong> ` : nothing}${o.help ?? nothing}</div>` : nothing}
+      <div class="error" id=${`${id}-err`} role="alert">${msgs.map((m) => html`<div>${m}</div>`)}</div>
+    </fieldset>`;
   }
 
   /** A multi-line string (PEM blocks). */

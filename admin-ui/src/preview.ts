@@ -44,7 +44,8 @@ export const previewKind = (r: ReplayResult): 'refuses' | 'harmless' => (r.allow
 export function previewCodes(r: ReplayResult): TemplateResult | typeof nothing {
   const codes = Object.entries(r.byCode).sort(([, a], [, b]) => b.allowedToDenied + b.deniedToAllowed - (a.allowedToDenied + a.deniedToAllowed));
   if (!codes.length) return nothing;
-  return html`<div class="table-wrap"><table class="by-code">
+  // Each table scrolls sideways on a phone inside its box: focusable, so a keyboard can scroll it too.
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="By error code"><table class="by-code">
     <caption>By error code</caption>
     <thead><tr><th scope="col">Code</th><th scope="col">Would be refused</th><th scope="col">Would be let through</th></tr></thead>
     <tbody>${codes.map(([code, c]) => html`<tr><td><code>${code}</code></td><td>${num(c.allowedToDenied)}</td><td>${num(c.deniedToAllowed)}</td></tr>`)}</tbody>
@@ -60,14 +61,14 @@ export function previewDetails(r: ReplayResult): TemplateResult {
     <p class="help">Recorded requests from ${when(r.from)} to ${when(r.to)}: ${num(r.scanned)} read, ${num(r.replayed)} replayed, ${num(r.unchanged)} unchanged.</p>
     ${previewCodes(r)}
     ${r.byUser.length
-      ? html`<div class="table-wrap"><table>
+      ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="By user"><table>
           <caption>By user</caption>
           <thead><tr><th scope="col">User</th><th scope="col">Would be refused</th><th scope="col">Would be let through</th><th scope="col">Last seen</th></tr></thead>
           <tbody>${r.byUser.map((u) => html`<tr><td>${u.name}</td><td>${num(u.allowedToDenied)}</td><td>${num(u.deniedToAllowed)}</td><td>${when(u.lastSeen)}</td></tr>`)}</tbody>
         </table></div>`
       : nothing}
     ${rows.length
-      ? html`<div class="table-wrap"><table class="changes">
+      ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="First changed requests"><table class="changes">
           <caption>First changed requests${r.changes.length > rows.length ? ` (${rows.length} of ${r.changes.length} listed)` : ''}</caption>
           <thead><tr><th scope="col">Time</th><th scope="col">Method</th><th scope="col">Path</th><th scope="col">User</th><th scope="col">Client</th><th scope="col">Client IP</th><th scope="col">Was</th><th scope="col">Would be</th></tr></thead>
           <tbody>

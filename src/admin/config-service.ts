@@ -194,6 +194,11 @@ export function checkCandidate(rt: Runtime, sent: Record<string, unknown>, env: 
   if (current.server.replicaName !== v.config.server.replicaName) {
     issues.push({ path: 'server.replicaName', message: 'names this replica\'s audit chains and is read at start from the config file; it cannot be changed here' });
   }
+  // server.workers decides at start whether `serve` forks workers (http/workers.ts), from the config
+  // file or SIDECAR_WORKERS, before the saved settings are read: without a file a save would not apply.
+  if (!rt.configFile && current.server.workers !== v.config.server.workers && !issues.some((i) => i.path === 'server.workers')) {
+    issues.push({ path: 'server.workers', message: 'is read at start from the config file or SIDECAR_WORKERS; without a config file it cannot be changed here' });
+  }
   if (issues.length) throw invalid(issues);
   const next = v.config;
   let policy: Policy;

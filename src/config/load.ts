@@ -67,6 +67,7 @@ export const ENV_OVERRIDES: ReadonlyArray<readonly [string, string[], (v: string
   ['SIDECAR_DATA_DIR', ['server', 'dataDir'], String],
   ['SIDECAR_LOG_LEVEL', ['log', 'level'], String],
   ['SIDECAR_DATABASE_URL', ['store', 'url'], String],
+  ['SIDECAR_WORKERS', ['server', 'workers'], intEnv],
 ];
 
 /** SIDECAR_* variables override the file (contract section 2). */

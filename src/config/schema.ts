@@ -6,6 +6,7 @@ import { identitySchema } from './identity-schema.js';
 import { ruleKeyProblem } from './enforcement.js';
 import { checkSelfServiceIssuer, selfServiceSchema } from './self-service-schema.js';
 import { auditShippingSchema } from './audit-shipping-schema.js';
+import { parseRatePhrase, RATE_PHRASE_HINT } from './rate-phrase.js';
 
 const durationMs = (def: number) => z.number().int().min(1).max(3_600_000).default(def);
 const nonEmpty = z.string().min(1, 'must not be empty');
@@ -71,14 +72,32 @@ export const cidr = z.string().min(1);
 
 const credentialAction = z.enum(['passthrough', 'deny']);
 const ruleMode = z.enum(['enforce', 'report'], { error: 'must be "enforce" or "report"' });
-/** A rateLimit.groups / rateLimit.clients entry: a window limit, a token bucket, or both (checked in rateLimit's superRefine). */
-const rateLimitOverride = z.strictObject({
-  points: z.number().int().min(1).optional(),
-  durationSec: z.number().int().min(1).optional(),
-  maxRequests: z.number().int().min(1).optional(),
-  fillRate: z.number().int().min(1).optional(),
-  intervalSec: z.number().int().min(1).optional(),
-});
+/**
+ * Before a window limit's object schema: a string is read as words ("100 per minute", rate-phrase.ts);
+ * one that cannot be read is a single issue, RATE_PHRASE_HINT. Anything else goes on unchanged.
+ */
+const ratePhrase = <S extends z.ZodType>(schema: S) =>
+  z.preprocess((v, ctx) => {
+    if (typeof v !== 'string') return v;
+    const limit = parseRatePhrase(v);
+    if (limit) return limit;
+    ctx.addIssue({ code: 'custom', message: RATE_PHRASE_HINT, input: v });
+    return z.NEVER;
+  }, schema);
+
+/**
+ * A rateLimit.groups / rateLimit.clients entry: a window limit, a token bucket, or both (checked in
+ * rateLimit's superRefine). A window may be written as words: `jira-users: 100 per minute` (rate-phrase.ts).
+ */
+const rateLimitOverride = ratePhrase(
+  z.strictObject({
+    points: z.number().int().min(1).optional(),
+    durationSec: z.number().int().min(1).optional(),
+    maxRequests: z.number().int().min(1).optional(),
+    fillRate: z.number().int().min(1).optional(),
+    intervalSec: z.number().int().min(1).optional(),
+  }),
+);
 const bearerAction = z.enum(['passthrough', 'deny', 'verify']);
 
 const keySources = z
@@ -171,6 +190,11 @@ export const configSchema = z.strictObject({
       replicaName: nonEmpty.max(200).optional(),
       /** HTTPS on the proxy listener (unset: plain HTTP/1.1). The files are re-read when they change; the rest needs a restart. */
       tls: listenerTls.optional(),
+      /**
+       * Worker processes serving the same ports (node:cluster, http/workers.ts); "auto": one per core
+       * (os.availableParallelism()). 1: one process, no cluster. Read at start.
+       */
+      workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
     })
     .prefault({}),
   /**
@@ -367,7 +391,8 @@ export const configSchema = z.strictObject({
       clientIpHeader: headerName.default('X-Forwarded-For'),
     })
     .prefault({}),
-  rateLimit: z
+  /** Also written as words: `rateLimit: 600 per minute` sets points and durationSec, the rest keeps its defaults. */
+  rateLimit: ratePhrase(z
     .strictObject({
       enabled: z.boolean().default(true),
       points: z.number().int().min(1).default(600),
@@ -412,7 +437,7 @@ export const configSchema = z.strictObject({
           if (v.algorithm === 'window' && !windowSet) ctx.addIssue({ code: 'custom', path: at, message: 'needs points and durationSec with algorithm "window"' });
           if (v.algorithm === 'token-bucket' && !windowSet && bucket !== 3) ctx.addIssue({ code: 'custom', path: at, message: 'needs maxRequests, fillRate and intervalSec (or points and durationSec) with algorithm "token-bucket"' });
         }
-    }),
+    })),
   audit: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -54,8 +54,10 @@ describe('validate: valid input', () => {
 describe('validate: every bad field by path, with pinned messages', () => {
   const rows: Array<[string, unknown, ConfigIssue[]]> = [
     ['wrong type', { server: { port: 'eighty' } }, [{ path: 'server.port', message: 'must be a number, not a string' }]],
-    ['not a whole number', { server: { port: 80.5 } }, [{ path: 'server.port', message: 'must be a whole number, not a number' }]],
-    ['a list where a mapping belongs', { log: [] }, [{ path: 'log', message: 'must be a mapping, not a list' }]],
+    ['not a whole number', { server: { port: 80.5 } }, [{ path: 'server.port', message: 'must be a whole number' }]],
+    ['a list where a group of settings belongs', { log: [] }, [{ path: 'log', message: 'must be a group of settings (name: value), not a list' }]],
+    ['a string where "name: value" entries belong', { access: { groupIpAllowlists: 'x' } }, [{ path: 'access.groupIpAllowlists', message: 'must be a group of "name: value" entries, not a string' }]],
+    ['a rate limit in words that cannot be read', { rateLimit: { groups: { 'jira-users': 'lots per minute' } } }, [{ path: 'rateLimit.groups.jira-users', message: 'write a rate limit like "100 per minute" (or "5 per second", "1000 per hour", "10 per 30 seconds")' }]],
     ['a scalar where a list belongs', { upstream: { stripHeaders: 'X-A' } }, [{ path: 'upstream.stripHeaders', message: 'must be a list, not a string' }]],
     ['below the minimum', { upstream: { timeoutMs: 0 } }, [{ path: 'upstream.timeoutMs', message: 'must be at least 1' }]],
     ['above the maximum', { server: { maxHeaderBytes: 99999999 } }, [{ path: 'server.maxHeaderBytes', message: 'must be at most 1048576' }]],

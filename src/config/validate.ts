@@ -99,7 +99,9 @@ function checkSemantics(input: unknown): ConfigIssue[] {
         const re = new RegExp(iss.usernameRegex);
         if (!/\((?!\?)/.test(re.source)) issues.push({ path: `${at}.usernameRegex`, message: 'needs a capture group: group 1 becomes the Jira username' });
       } catch (e) {
-        issues.push({ path: `${at}.usernameRegex`, message: `not a valid regular expression: ${(e as Error).message}` });
+        // "Invalid regular expression: /(/: Unterminated group" -> "(unterminated group)": said once.
+        const why = ((e as Error).message.split(': ').pop() ?? '').replace(/^./, (ch) => ch.toLowerCase());
+        issues.push({ path: `${at}.usernameRegex`, message: `not a valid regular expression${why ? ` (${why})` : ''}` });
       }
     }
     const templates = (Array.isArray(iss.issuer) ? iss.issuer : [iss.issuer]).some((s) => isStr(s) && s.includes('{tenantid}'));
@@ -201,8 +203,9 @@ function sharedIssIssues(raw: unknown[]): ConfigIssue[] {
 function keysAt(path: ReadonlyArray<PropertyKey>): string[] {
   // zod internals: unwrap default/prefault/optional/pipe wrappers down to an object shape.
   let s: any = configSchema;
+  // A preprocess (rate-phrase.ts) is a pipe from a transform: its settings are those of its output.
   const unwrap = () => {
-    for (let n = 0; n < 10 && s?.def && (s.def.innerType || s.def.in); n++) s = s.def.innerType ?? s.def.in;
+    for (let n = 0; n < 10 && s?.def && (s.def.innerType || s.def.in); n++) s = s.def.innerType ?? (s.def.in?.def?.type === 'transform' ? s.def.out : s.def.in);
   };
   for (const p of path) {
     unwrap();
@@ -237,10 +240,19 @@ function unknownKeyIssues(path: ReadonlyArray<PropertyKey>, keys: string[]): Con
   });
 }
 
-// The offending value is never echoed: it may be a secret typed into the wrong field.
+// The offending value is never echoed: it may be a secret typed into the wrong field. Words a
+// person editing the file or the admin UI uses: no "mapping", "record" or "object" (issue 22).
 const kindOf = (v: unknown) =>
-  v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v === 'boolean' ? 'true/false' : `a ${typeof v}`;
-const TYPE_NAMES: Record<string, string> = { number: 'a number', int: 'a whole number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping' };
+  v === null ? 'empty (null)' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a group of settings' : typeof v === 'boolean' ? 'true/false' : `a ${typeof v}`;
+const TYPE_NAMES: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a group of settings (name: value)',
+  record: 'a group of "name: value" entries',
+};
 
 /**
  * Messages for zod's generic issues, phrased for someone editing a YAML file. Messages set on a
@@ -250,6 +262,7 @@ function friendlyMessage(iss: { code: string; input?: unknown; [k: string]: any 
   switch (iss.code) {
     case 'invalid_type':
       if (iss.input === undefined) return `required (${TYPE_NAMES[iss.expected] ?? iss.expected})`;
+      if (iss.expected === 'int' && typeof iss.input === 'number') return 'must be a whole number';
       return `must be ${TYPE_NAMES[iss.expected] ?? iss.expected}, not ${kindOf(iss.input)}`;
     case 'too_small':
       if (iss.origin === 'number') return `must be ${iss.inclusive ? 'at least' : 'more than'} ${iss.minimum}`;

@@ -4,6 +4,7 @@ import type { Runtime } from './runtime.js';
 import { registerAdminRoutes } from '../admin/routes.js';
 import { configSyncState } from '../admin/config-service.js';
 import { runReadinessChecks } from './readiness.js';
+import { metricsText } from './cluster-worker.js';
 
 /** The admin listener: health, readiness, metrics, admin API and UI. Never on the proxy port. */
 export function createAdminApp(rt: Runtime): Koa {
@@ -30,7 +31,7 @@ export function createAdminApp(rt: Runtime): Koa {
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = rt.deps.metrics.registry.contentType;
-    ctx.body = await rt.deps.metrics.registry.metrics();
+    ctx.body = await metricsText(rt.deps.metrics.registry); // server.workers > 1: summed over the workers
   });
   registerAdminRoutes(router, rt, app);
   app.use(router.routes());

@@ -18,6 +18,8 @@ import type { Runtime } from './runtime.js';
 import { buildServices } from './services.js';
 import { catalogue, proxyErrorBody } from '../errors.js';
 import { ListenerTls, tlsReadiness } from './tls.js';
+import { workerRole } from '../worker-role.js';
+import { adaptWorkerStores } from './cluster-worker.js';
 
 export interface StartOptions {
   config: Config;
@@ -37,6 +39,7 @@ export interface RunningSidecar {
 /** Tracks open requests so shutdown can wait for them (bounded). */
 function trackInFlight(server: Server) {
   let inFlight = 0;
+  let served = 0; // requests taken since start (the shutdown log line says it: which worker served how many)
   let waiters: Array<() => void> = [];
   // One listener function for every response ('close' is emitted once per response): no closure
   // or once-wrapper per request.
@@ -49,12 +52,14 @@ function trackInFlight(server: Server) {
   };
   const track = (_req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight++;
+    served++;
     res.on('close', onClose);
   };
   server.on('request', track);
   server.on('checkContinue', track);
   return {
     count: () => inFlight,
+    served: () => served,
     idle: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
   };
 }
@@ -141,6 +146,8 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const logger = opts.logger ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
   const { stores, db, migrations, where } = await openStores(config, { logger });
+  const role = workerRole();
+  if (role) adaptWorkerStores(stores, role); // server.workers > 1: the primary writes the audit chain (http/cluster-worker.ts)
   if (migrations?.applied.length) logger.info({ applied: migrations.applied, store: stores.kind }, 'migrations applied');
   logger.info({ store: stores.kind, where, replica: stores.audit.replica }, 'store open');
 
@@ -198,8 +205,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const proxyServer = createListener({ maxHeaderSize: listenerConfig.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 }, proxyTls);
   // No silent cap on the header count: the request-id stage refuses more than server.maxHeaderCount.
   proxyServer.maxHeadersCount = 0;
-  const proxyApp = createProxyApp(deps, rt.proxyRoutes);
-  const handle = proxyApp.callback();
+  const handle = createProxyApp(deps, rt.proxyRoutes);
   proxyServer.on('request', handle);
   // Expect: 100-continue is judged first: a refusal is the final answer and invites no body; the
   // forward stage sends 100 Continue once the request may go to Jira (RFC 9110 §10.1.1).
@@ -246,7 +252,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      logger.info({ inFlight: proxyTrack.count() }, 'shutting down');
+      logger.info({ inFlight: proxyTrack.count(), served: proxyTrack.served() }, 'shutting down');
       for (const t of tlsListeners) t.close();
       const stopped = Promise.all([new Promise((r) => proxyServer.close(r)), new Promise((r) => adminServer.close(r))]);
       proxyServer.closeIdleConnections();

@@ -3,11 +3,20 @@
 // the hot path (node:http, Koa, the stages, JSON refusals) is compiled before a load balancer sends
 // real traffic. The requests carry a random per-process marker (X-Sidecar-Warmup): they are judged
 // like any request, then answered 204 by the forward stage instead of going to Jira, and are
-// neither audited nor counted. The marker means nothing before or after the warm-up.
+// neither audited nor counted (their rate-limit points go to a limiter of their own). The marker
+// means nothing before or after the warm-up.
 //
 // The mix: an anonymous request (a passthrough, or a refusal where anonymous is denied), an unsigned
 // JWT (alg none: decoded and refused before any key is looked up, whatever issuers are configured),
-// and a malformed bearer. Nothing reaches Jira or an identity provider.
+// a malformed bearer, and, when JWT issuers are configured, half the requests with JWTs of the
+// first one: tokens signed at start with a throw-away key (verify/jwt/warm-up.ts; each one verified
+// once, then served from the cache of verified tokens, as real traffic mostly is) and never-seen
+// forgeries of them (a random signature each). First every issuer's keys are fetched and imported
+// (JwtVerifier.beginWarmup): readiness then knows the keys, and the first real token of each key
+// pays no import. Nothing reaches Jira or an identity provider: the throw-away key is served from
+// memory, to requests carrying the marker only, and forgotten with every cached result when the
+// warm-up ends. The audit writer is readied with an empty batch (AuditSink.warm: the SQLite
+// writer's worker thread would otherwise start on the first real row, in the first second of load).
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
@@ -15,6 +24,8 @@ import type { Deps } from '../pipeline/deps.js';
 
 const b64u = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const CONNECTIONS = 8;
+/** Distinct valid warm-up tokens (each verified once, then cached): signing them is part of the start. */
+const JWT_TOKENS = 100;
 
 /**
  * How the warm-up reaches its own HTTPS listener: on loopback, trusting exactly the certificate that
@@ -36,14 +47,37 @@ function pinnedConnector(servedFingerprint: () => string | undefined): buildConn
     });
 }
 
-export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number }> {
+export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number; keysMs?: number }> {
   const started = performance.now();
   if (requests <= 0) return { ms: 0, sent: 0 };
+  const verifier = deps.services.jwtVerifier;
+  let signed: string[] | undefined;
+  try {
+    signed = await verifier?.beginWarmup(deps.getPolicy(), JWT_TOKENS);
+  } catch (e) {
+    deps.logger.warn({ err: e }, 'warm-up: no JWT warm-up (the throw-away key could not be made)');
+  }
+  /** Fetching and importing the issuers' keys and signing the warm-up tokens. */
+  const keysMs = Math.round(performance.now() - started);
   const secret = randomBytes(24).toString('base64url');
   deps.warmupSecret = secret;
   const now = Math.floor(Date.now() / 1000);
   const jwt = `${b64u({ alg: 'none', typ: 'JWT' })}.${b64u({ iss: 'https://warm-up.invalid/', sub: 'warm-up', aud: 'warm-up', exp: now + 60 })}.`;
-  const kinds: Array<Record<string, string>> = [{}, { authorization: `Bearer ${jwt}` }, { authorization: 'Bearer not-a-credential' }];
+  const others: Array<Record<string, string>> = [{}, { authorization: `Bearer ${jwt}` }, { authorization: 'Bearer not-a-credential' }];
+  let t = 0;
+  let f = 0;
+  /** Request i's headers: of every 8, 4 valid JWTs, 1 never-seen forgery and the 3 others (without issuers: the 3 others only). */
+  const headersOf = (i: number): Record<string, string> => {
+    if (!signed) return others[i % others.length]!;
+    const k = i % 8;
+    if (k < 4) return { authorization: `Bearer ${signed[t++ % signed.length]}` };
+    if (k === 4) {
+      const token = signed[f++ % signed.length]!;
+      const dot = token.lastIndexOf('.');
+      return { authorization: `Bearer ${token.slice(0, dot + 1)}${randomBytes(Buffer.from(token.slice(dot + 1), 'base64url').length).toString('base64url')}` };
+    }
+    return others[k - 5]!;
+  };
   const pool = new Pool(proxyUrl, { connections: CONNECTIONS, ...(o.servedFingerprint ? { connect: pinnedConnector(o.servedFingerprint) } : {}) });
   let next = 0;
   let sent = 0;
@@ -51,7 +85,7 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     while (next < requests) {
       const i = next++;
       try {
-        const r = await pool.request({ method: 'GET', path: '/rest/api/2/myself', headers: { 'x-sidecar-warmup': secret, ...kinds[i % kinds.length] } });
+        const r = await pool.request({ method: 'GET', path: '/rest/api/2/myself', headers: { 'x-sidecar-warmup': secret, ...headersOf(i) } });
         await r.body.dump();
         sent++;
       } catch {
@@ -60,10 +94,14 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     }
   };
   try {
+    // The audit writer is made ready meanwhile (on SQLite its worker thread starts on the first batch).
+    const auditReady = deps.auditSink.warm?.().catch(() => undefined);
     await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+    await auditReady;
   } finally {
     deps.warmupSecret = undefined;
+    verifier?.endWarmup();
     await pool.close();
   }
-  return { ms: Math.round(performance.now() - started), sent };
+  return { ms: Math.round(performance.now() - started), sent, ...(verifier ? { keysMs } : {}) };
 }

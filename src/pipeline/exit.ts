@@ -1,14 +1,14 @@
 // What happens when a request that reached the pipeline ends, however it ends: the stages that
 // count, time and audit it are recorders, run by one try/finally (one async frame and one promise
 // per request for all of them, instead of one each).
-import type { Middleware } from 'koa';
+import type { ProxyMiddleware } from './context.js';
 import type { RequestState } from './state.js';
 
 /** Called once per request at its end: `err` is what was thrown (undefined when it ended normally). */
 export type ExitRecorder = (st: RequestState, err: unknown, fallbackStatus: number) => void;
 
 /** The recorders as one middleware; they run in order, after everything inside has finished. */
-export function recordExits(...recorders: ExitRecorder[]): Middleware {
+export function recordExits(...recorders: ExitRecorder[]): ProxyMiddleware {
   return async function recordExits(ctx, next) {
     let err: unknown;
     try {

@@ -1,6 +1,6 @@
 // THE composition: the ordered stage list and nothing else. Order is policy: moving a row is a
 // security change. Composed once at startup (koa's callback()).
-import type { Middleware } from 'koa';
+import type { ProxyMiddleware } from './context.js';
 import type { Deps } from './deps.js';
 import { stepsAsMiddleware, type Step } from './step.js';
 import { recordExits } from './exit.js';
@@ -27,7 +27,7 @@ export const decisionStages = (d: Deps): Step[] => [
   rateLimit(d), //    per credential identity, never per IP alone
 ];
 
-export const stages = (d: Deps): Middleware[] => {
+export const stages = (d: Deps): ProxyMiddleware[] => {
   const tracer = d.services.tracer; // tracing.enabled at start; without it there is no trace code on the path
   return [
     requestId(d), //                  state, X-Request-Id, JSON refusals

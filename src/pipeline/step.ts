@@ -1,6 +1,6 @@
 // A decision stage as plain code: reads and fills RequestState, throws a SidecarError to refuse.
 // The proxy adapts steps to Koa (asMiddleware); POST /api/test runs the same steps (evaluate.ts).
-import type { Middleware } from 'koa';
+import type { ProxyContext, ProxyMiddleware } from './context.js';
 import { SidecarError } from '../errors.js';
 import type { RequestState, StageName } from './state.js';
 
@@ -40,10 +40,10 @@ export async function runStep(step: Step, state: RequestState, mode: EvalMode): 
  */
 export function stepsAsMiddleware(
   steps: readonly Step[],
-  refuse: (ctx: Parameters<Middleware>[0], state: RequestState, err: SidecarError) => void,
+  refuse: (ctx: ProxyContext, state: RequestState, err: SidecarError) => void,
   /** Tracing only (pipeline/trace/): called with each step's start and end; composed without it otherwise. */
   time?: { now(): number; record(state: RequestState, stage: StageName, from: number, to: number): void; upstream(state: RequestState, at: number): void },
-): Middleware {
+): ProxyMiddleware {
   return async function decide(ctx, next) {
     const state = ctx.state as RequestState;
     for (let i = 0; i < steps.length; i++) {

@@ -1,5 +1,7 @@
 // Top self-time functions of a V8 .cpuprofile (from `npm run bench -- --cpu-prof DIR` or
-// `node --cpu-prof`):  node --import tsx test/bench/prof-top.ts FILE.cpuprofile [N]
+// `node --cpu-prof`):  node --import tsx test/bench/prof-top.ts FILE.cpuprofile [N] [--from MS] [--to MS]
+// --from/--to keep the samples of that window only, in ms since the profile started (e.g. the first
+// second after a cold start's /readyz: --from READY_MS --to READY_MS+1000).
 import { readFileSync } from 'node:fs';
 
 interface Node {
@@ -7,7 +9,15 @@ interface Node {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-const [file, nArg] = process.argv.slice(2);
+process.stdout.on('error', () => process.exit(0)); // piped into head
+const argv = process.argv.slice(2);
+const flag = (name: string) => {
+  const k = argv.indexOf(name);
+  return k < 0 ? undefined : Number(argv.splice(k, 2)[1]);
+};
+const fromMs = flag('--from') ?? 0;
+const toMs = flag('--to') ?? Infinity;
+const [file, nArg] = argv;
 if (!file) throw new Error('usage: prof-top.ts FILE.cpuprofile [N]');
 const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
@@ -16,8 +26,11 @@ for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id
 
 const self = new Map<number, number>();
 let total = 0;
+let at = 0;
 prof.samples.forEach((id, i) => {
   const dt = prof.timeDeltas[i] ?? 0;
+  at += dt;
+  if (at < fromMs * 1000 || at >= toMs * 1000) return;
   self.set(id, (self.get(id) ?? 0) + dt);
   total += dt;
 });

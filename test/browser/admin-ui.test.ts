@@ -253,13 +253,19 @@ describe('admin UI in Chromium', () => {
         await page.getByLabel('Introspection enabled').check();
         await page.locator('[data-path="introspection.endpoint"]').waitFor();
       }
+      // The OAuth 1.0a application-link fields show only while a mode uses oauth1-impersonation.
+      if (hash === 'settings') {
+        expect(await page.locator('[data-path^="upstream.identity.oauth1."]').count()).toBe(0);
+        await page.locator('[data-path="upstream.identity.mode"] select').selectOption('oauth1-impersonation');
+        await page.locator('[data-path="upstream.identity.oauth1.consumerKey"]').waitFor();
+      }
       fields.push(...(await page.locator('[data-path]').evaluateAll((els) => els.map((e) => e.getAttribute('data-path')!))));
       // Every control has a label (or an aria-label) a screen reader and getByLabel can find.
       const unlabelled = await page.locator('main input, main select, main textarea').evaluateAll((els) =>
         els.filter((e: any) => !(e.labels?.length || e.getAttribute('aria-label'))).map((e: any) => e.id || e.name || e.outerHTML.slice(0, 60)),
       );
       expect(unlabelled, hash).toEqual([]);
-      if (hash === 'authentication') await page.getByRole('button', { name: 'Discard changes' }).click();
+      if (hash === 'authentication' || hash === 'settings') await page.getByRole('button', { name: 'Discard changes' }).click();
     }
     const covered = (leaf: string) => fields.some((f) => leaf === f || leaf.startsWith(`${f}.`) || leaf.startsWith(`${f}[`));
     expect(leaves.filter((l) => !covered(l))).toEqual([]);

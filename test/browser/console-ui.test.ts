@@ -347,8 +347,12 @@ describe('token edit and sort (issue 22)', () => {
     await page.locator('#edit-name').fill('dave-edited');
     await page.locator('#edit-paths').fill('rest/no-slash');
     await page.locator('#edit-ipAllowlist').fill('10.1.0.0/16');
-    await page.locator('#edit-points').fill('100');
-    await page.locator('#edit-durationSec').fill('60');
+    // The token's rate limit in words: a phrase that cannot be read is said at once; one that can fills in the numbers.
+    await page.locator('#edit-rateWords').fill('lots');
+    await expect.poll(() => page.locator('#edit-rateWords-err').textContent()).toContain('Write a rate limit like "100 per minute"');
+    await page.locator('#edit-rateWords').fill('100 per minute');
+    expect(await page.locator('#edit-rateWords-err').textContent()).toBe('');
+    expect([await page.locator('#edit-points').inputValue(), await page.locator('#edit-durationSec').inputValue()]).toEqual(['100', '60']);
     await dialog.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => page.locator('#edit-paths-err').textContent()).toContain('rest/no-slash');
     expect(await page.locator('#edit-paths').getAttribute('aria-invalid')).toBe('true');
@@ -690,6 +694,18 @@ describe('settings split (issue 22)', () => {
     expect(await empty.textContent()).toContain('No admin API keys yet.');
     expect(await page.locator('.table-wrap[aria-label="Admin API keys"]').count()).toBe(0);
     await shot('account-empty');
+    // The empty state passes axe-core too, light and dark, at both sizes (before the first key is made).
+    const found: string[] = [];
+    for (const scheme of ['light', 'dark'] as const)
+      for (const [size, viewport] of SIZES) {
+        const p = await openPage(viewport, scheme);
+        await go('account', 'Account', p);
+        await p.locator('[data-empty="admin-keys"]').waitFor();
+        found.push(...(await axeProblems(p, `account empty (${size}, ${scheme})`)));
+        await shot(`a11y-${size}${scheme === 'dark' ? '-dark' : ''}-account-empty`, p);
+        await p.close();
+      }
+    expect(found).toEqual([]);
     await page.getByLabel('Key name').fill('ci-script');
     await page.getByRole('button', { name: 'Create key' }).click();
     await page.getByLabel('New admin API key').waitFor();
@@ -704,7 +720,7 @@ describe('settings split (issue 22)', () => {
     await expect.poll(() => page.locator('#pw-repeatPassword-err').textContent()).toContain('does not match');
     expect(await page.getByLabel('Repeat new password').getAttribute('aria-invalid')).toBe('true');
     await shot('account');
-  });
+  }, 90_000);
 
   it('Raw configuration: a save is previewed like the form pages and asks before refusing requests', async () => {
     await go('raw-config', 'Raw configuration');
@@ -765,28 +781,98 @@ const PAGES: Array<[string, string]> = [
 // axe-core's source, run with page.evaluate (the CSP refuses an injected inline <script>).
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+type Violation = { id: string; impact: string; help: string; nodes: Array<{ target: string[] }> };
+
+/** The serious and critical axe-core violations on the page as it is now (WCAG 2.1 A and AA), as lines. */
+async function axeProblems(p: Page, where: string): Promise<string[]> {
+  if (!(await p.evaluate(() => typeof (window as any).axe === 'object'))) await p.evaluate(AXE);
+  const violations: Violation[] = await p.evaluate(async () => {
+    const r = await (window as any).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n: any) => ({ target: n.target })) }));
+  });
+  return violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((v) => `${where}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** A new page at a size and colour scheme, signed in (this block also runs alone, with -t). */
+async function openPage(viewport: { width: number; height: number }, scheme: 'light' | 'dark'): Promise<Page> {
+  const p = await ctx.newPage();
+  await p.setViewportSize(viewport);
+  await p.emulateMedia({ colorScheme: scheme });
+  await p.goto(`${sc.adminUrl}/#/overview`);
+  const overview = p.getByRole('heading', { level: 1, name: 'Overview' });
+  await overview.or(p.getByLabel('Password')).first().waitFor();
+  if (await p.getByLabel('Password').isVisible()) await login(p);
+  await overview.waitFor();
+  return p;
+}
+
+const SIZES = [['wide', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]] as const;
+
 describe('accessibility (issue 22)', () => {
-  for (const [mode, viewport] of [['wide', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]] as const) {
-    it(`every page has no serious or critical axe-core violations, and a screenshot (${viewport.width}x${viewport.height})`, async () => {
-      const p = await ctx.newPage();
-      await p.setViewportSize(viewport);
-      await p.goto(`${sc.adminUrl}/#/overview`);
-      await p.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
-      const found: string[] = [];
-      for (const [hash, heading] of PAGES) {
-        await p.evaluate((h: string) => (window.location.hash = `#/${h}`), hash);
-        await p.getByRole('heading', { level: 1, name: heading }).waitFor();
-        await p.waitForTimeout(300); // the page's first answer
-        if (!(await p.evaluate(() => typeof (window as any).axe === 'object'))) await p.evaluate(AXE);
-        const violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> = await p.evaluate(async () => {
-          const r = await (window as any).axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-          return r.violations.map((v: any) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n: any) => ({ target: n.target })) }));
-        });
-        for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) found.push(`${hash}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-        await p.screenshot({ path: path.join(SCREENSHOTS, `a11y-${mode}-${hash}.png`), fullPage: true });
+  for (const scheme of ['light', 'dark'] as const)
+    for (const [size, viewport] of SIZES) {
+      const mode = scheme === 'light' ? size : `${size}-dark`;
+      it(`every page has no serious or critical axe-core violations, and a screenshot (${viewport.width}x${viewport.height}, ${scheme})`, async () => {
+        const p = await openPage(viewport, scheme);
+        const found: string[] = [];
+        for (const [hash, heading] of PAGES) {
+          await p.evaluate((h: string) => (window.location.hash = `#/${h}`), hash);
+          await p.getByRole('heading', { level: 1, name: heading }).waitFor();
+          await p.waitForTimeout(300); // the page's first answer
+          if (scheme === 'dark') expect(await p.evaluate(() => window.matchMedia('(prefers-color-scheme: dark)').matches)).toBe(true);
+          found.push(...(await axeProblems(p, hash)));
+          await p.screenshot({ path: path.join(SCREENSHOTS, `a11y-${mode}-${hash}.png`), fullPage: true });
+        }
+        await p.close();
+        expect(found).toEqual([]);
+      }, 180_000);
+    }
+
+  it('each open dialog (create a token, edit and extend a token, the save confirmation) has no serious or critical violations, light and dark, at both sizes', async () => {
+    // A token to edit.
+    const setup = await openPage(SIZES[0][1], 'light');
+    await setup.evaluate(async () => {
+      const s = (await (await fetch('/api/session')).json()) as { csrfToken: string };
+      await fetch('/api/tokens', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken }, body: JSON.stringify({ owner: 'gus', name: 'a11y-edit', days: 5 }) });
+    });
+    await setup.close();
+    const found: string[] = [];
+    for (const scheme of ['light', 'dark'] as const)
+      for (const [size, viewport] of SIZES) {
+        const tag = `${size}${scheme === 'dark' ? '-dark' : ''}`;
+        const p = await openPage(viewport, scheme);
+        await go('tokens', 'Tokens', p);
+        // Create a token.
+        await p.getByRole('button', { name: 'Create a token' }).click();
+        const create = p.getByRole('dialog', { name: 'Create a token' });
+        await create.waitFor();
+        found.push(...(await axeProblems(p, `create dialog (${tag})`)));
+        await p.screenshot({ path: path.join(SCREENSHOTS, `a11y-${tag}-dialog-create-token.png`) });
+        await p.keyboard.press('Escape');
+        await create.waitFor({ state: 'hidden' });
+        // Edit a token, with "Extend" pressed (the new expiry shown).
+        await p.getByLabel('Search').fill('a11y-edit');
+        await p.getByRole('button', { name: 'Edit a11y-edit' }).click();
+        const edit = p.getByRole('dialog', { name: 'Edit token "a11y-edit"' });
+        await edit.waitFor();
+        await edit.getByRole('button', { name: 'Extend' }).click();
+        await p.locator('[data-new-expiry]').waitFor();
+        found.push(...(await axeProblems(p, `edit dialog (${tag})`)));
+        await p.screenshot({ path: path.join(SCREENSHOTS, `a11y-${tag}-dialog-edit-token.png`) });
+        await p.keyboard.press('Escape');
+        await edit.waitFor({ state: 'hidden' });
+        // The save confirmation: refusing JWTs would have refused alice's recorded requests.
+        await go('authentication', 'Authentication', p);
+        await p.locator('[data-path="credentials.jwt"] select').selectOption('deny');
+        await p.locator('form.config .actions.sticky').getByRole('button', { name: 'Save', exact: true }).click();
+        const confirm = p.getByRole('dialog', { name: 'Save a change that refuses requests?' });
+        await confirm.waitFor();
+        found.push(...(await axeProblems(p, `save confirmation (${tag})`)));
+        await p.screenshot({ path: path.join(SCREENSHOTS, `a11y-${tag}-dialog-confirm-save.png`) });
+        await p.keyboard.press('Escape');
+        await p.getByText('Not saved. Your changes are still here.').waitFor();
+        await p.close();
       }
-      await p.close();
-      expect(found).toEqual([]);
-    }, 120_000);
-  }
+    expect(found).toEqual([]);
+  }, 240_000);
 });

@@ -437,12 +437,13 @@ describe('POST /api/test, tokens, UI headers', () => {
 });
 
 describe('settings read at start cannot be changed through the API', () => {
-  it('store.* and server.replicaName are refused with the path named; nothing changes', async () => {
+  it('store.*, server.replicaName and (without a config file) server.workers are refused with the path named; nothing changes', async () => {
     const before = (await admin.get('/api/config')).body.config;
     for (const [edit, path] of [
       [(c: any) => Object.assign(c.store, { kind: 'postgres', url: 'postgres://sidecar@db.example/sidecar' }), 'store.kind'],
       [(c: any) => (c.store.poolSize = 3), 'store.poolSize'],
       [(c: any) => (c.server.replicaName = 'renamed'), 'server.replicaName'],
+      [(c: any) => (c.server.workers = 2), 'server.workers'],
     ] as Array<[(c: any) => void, string]>) {
       const r = await admin.editConfig(edit);
       expect(r.status).toBe(400);

@@ -74,4 +74,20 @@ describe('audit worker', () => {
     expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 60 });
     expect(await verifyChain(fx.db, 'admin')).toMatchObject({ ok: true, count: 6 });
   });
+
+  it('warm() (start-up warm-up) starts the worker with an empty batch: nothing written, rows queued meanwhile follow in order', async () => {
+    fx = auditFixture({ batchSize: 5, flushIntervalMs: 5 });
+    fx.sink = workerSink(fx);
+    const writer = (fx.sink as unknown as { writer: { worker?: Worker } }).writer;
+    expect(writer.worker).toBeUndefined();
+    const warmed = fx.sink.warm();
+    expect(writer.worker).toBeDefined();
+    for (let i = 1; i <= 7; i++) expect(fx.sink.write(auditRecord(i))).toBe(true);
+    await warmed;
+    await waitFor(() => fx!.sink.queued === 0, 'the rows queued during the warm-up batch');
+    expect(count(fx)).toBe(7);
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: 7 });
+    await fx.sink.warm(); // nothing queued: another empty batch, still nothing written
+    expect(count(fx)).toBe(7);
+  });
 });

@@ -1,7 +1,12 @@
 // Start-up warm-up (rolling restarts): /readyz says ready only after the sidecar has sent itself
 // server.warmupRequests requests through its real listener; none of them reached Jira or an
 // identity provider, none was audited or counted, and afterwards the marker header means nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Half of them carry JWTs of a throw-away key (verified for real, then cached, and forgeries of
+// them): their results are forgotten and their rate-limit points never reach the real limiter.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SidecarError } from '../../src/errors.js';
+import { JwtVerifier } from '../../src/pipeline/verify/jwt/verifier.js';
+import type { Credential, RequestState } from '../../src/pipeline/state.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
@@ -11,13 +16,35 @@ let upstream: JiraUpstream;
 let issuer: TokenIssuer;
 let sc: TestSidecar;
 let readyAtFirstLook: number;
+/** What the JWT verifier answered the warm-up's own requests: a username, or the refusal's code. */
+const warmupVerdicts: string[] = [];
 
 beforeAll(async () => {
+  const verify = JwtVerifier.prototype.verify;
+  vi.spyOn(JwtVerifier.prototype, 'verify').mockImplementation(function (this: JwtVerifier, c: Credential, st: RequestState) {
+    const note = (v: string) => void (st.warmup && warmupVerdicts.push(v));
+    try {
+      const r = verify.call(this, c, st);
+      if (!(r instanceof Promise)) return (note(r.username), r);
+      return r.then(
+        (id) => (note(id.username), id),
+        (e: unknown) => {
+          note(e instanceof SidecarError ? e.code : 'other');
+          throw e;
+        },
+      );
+    } catch (e) {
+      note(e instanceof SidecarError ? e.code : 'other');
+      throw e;
+    }
+  });
   upstream = await startJiraUpstream();
   issuer = await startTestIssuer();
   sc = await startTestSidecar(upstream.url, {
     server: { warmupRequests: 600 },
     audit: { flushIntervalMs: 20 },
+    // 600 warm-up requests: 300 valid JWTs of 100 warm-up users, 3 requests each (warm-up.ts).
+    rateLimit: { enabled: true, points: 3, durationSec: 60, store: 'memory' },
     jwt: { issuers: [{ name: 'test', issuer: issuer.url, audiences: ['jira-sidecar'], keys: { jwksUri: issuer.jwksUrl } }] },
   });
   readyAtFirstLook = (await fetch(`${sc.adminUrl}/readyz`)).status;
@@ -43,11 +70,29 @@ describe('start-up warm-up', () => {
     expect(metrics).not.toMatch(/^sidecar_requests_total\{/m);
   });
 
+  it('ran the JWT path with its own throw-away key (never-seen, cached and forged tokens) and forgot it all', async () => {
+    await until(async () => (await fetch(`${sc.adminUrl}/readyz`)).status === 200, 'ready after the warm-up');
+    vi.mocked(JwtVerifier.prototype.verify).mockRestore();
+    const allowed = warmupVerdicts.filter((v) => v.startsWith('warm-up-'));
+    expect(new Set(allowed).size).toBe(100); // every warm-up user verified (and then served from the cache)
+    expect(allowed.length).toBe(300);
+    expect(warmupVerdicts.filter((v) => v === 'token_invalid').length).toBeGreaterThanOrEqual(75); // the forgeries
+    expect(sc.runtime.deps.services.jwtVerifier!.cacheSize).toBe(0);
+    expect(issuer.jwksFetches).toBeLessThanOrEqual(1);
+    // The real limiter never saw the warm-up's 3 requests per user: a real user of that name has all 3 points.
+    const token = issuer.sign({ aud: 'jira-sidecar', preferred_username: 'warm-up-0', groups: [] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await rawRequest(sc.proxyUrl, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${token}`]] })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    await until(async () => (await sc.runtime.stores.audit.count({})) === 4, 'the four requests are audited');
+  });
+
   it('afterwards the marker header means nothing: the request is judged, forwarded and audited as any other', async () => {
     const before = upstream.seen.length;
+    const rows = await sc.runtime.stores.audit.count({});
     const r = await rawRequest(sc.proxyUrl, { path: '/rest/api/2/myself', headers: [['X-Sidecar-Warmup', 'a'.repeat(32)]] });
     expect(r.status).not.toBe(204);
     expect(upstream.seen.length).toBe(before + 1);
-    await until(async () => (await sc.runtime.stores.audit.count({})) === 1, 'the request is audited');
+    await until(async () => (await sc.runtime.stores.audit.count({})) === rows + 1, 'the request is audited');
   });
 });

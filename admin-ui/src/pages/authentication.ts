@@ -4,6 +4,8 @@ import { html, nothing, type TemplateResult } from 'lit';
 import { api } from '../api.js';
 import { ConfigPage, errorText, statusLine, type Status } from '../base.js';
 import { MODE_OPTIONS, type Form, type Path } from '../fields.js';
+import { regexProblem } from '../regex.js';
+import { SectionNav } from '../toc.js';
 
 const KEY_KINDS = [
   ['jwksUri', 'JWKS URL'],
@@ -24,6 +26,39 @@ export class AuthenticationPage extends ConfigPage {
   readonly heading = 'Authentication';
   tenant = new Map<number, string>();
   issuerStatus = new Map<number, Status>();
+  private readonly nav = new SectionNav(this, 'authentication', [
+    { id: 'auth-kinds', title: 'Credential kinds' },
+    { id: 'auth-jwt', title: 'JWT issuers' },
+    { id: 'auth-introspection', title: 'Token introspection (RFC 7662)', short: 'Token introspection' },
+    { id: 'auth-api-tokens', title: 'Sidecar API tokens' },
+    { id: 'auth-self-service', title: 'Self-service token page (sign-in with OIDC)', short: 'Self-service page' },
+    { id: 'auth-lookup', title: 'Jira user lookup (Entra groups overage, live API-token identity)', short: 'Jira user lookup' },
+  ]);
+  /** The section asked for in the address was shown once (the form appears after the first load). */
+  private jumped = false;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.nav.attach();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.nav.detach();
+  }
+
+  override updated(): void {
+    super.updated();
+    if (this.jumped || !this.meta) return;
+    this.jumped = true;
+    const id = this.nav.requested();
+    if (id) this.nav.jump(id);
+    else this.nav.track();
+  }
+
+  private section(id: string, body: TemplateResult): TemplateResult {
+    return this.nav.section(id, body);
+  }
 
   private issuers(): any[] {
     return (this.draft.jwt ??= {}).issuers ??= [];
@@ -104,6 +139,7 @@ export class AuthenticationPage extends ConfigPage {
         >
           ${KEY_KINDS.map(([k, label]) => html`<option value=${k} ?selected=${k === kind}>${label}</option>`)}
         </select>
+        ${f.groupIssues(['jwt', 'issuers', i, 'keys'])}
       </div>
       ${kind.endsWith('Pem') ? f.area(path, KEY_KINDS.find(([k]) => k === kind)![1], { help: 'Paste the PEM block.' }) : f.text(path, KEY_KINDS.find(([k]) => k === kind)![1], { type: 'url' })}`;
   }
@@ -129,11 +165,11 @@ export class AuthenticationPage extends ConfigPage {
         ${f.list(at('allowedTenants'), 'Allowed tenants', { help: 'Required with a {tenantid} issuer.' })}
         ${f.list(at('audiences'), 'Audiences (aud)', { help: 'e.g. api://jira-sidecar' })}
         ${this.keySource(f, i, iss)}
-        ${f.list(at('algorithms'), 'Algorithms', { help: `One per line: ${ALGS.join(', ')}.` })}
+        ${f.checks(at('algorithms'), 'Signature algorithms', ALGS, { min: 1, help: 'Tokens signed with another algorithm are refused. "none" and HMAC are never accepted.' })}
         ${f.num(at('clockToleranceSec'), 'Clock tolerance (s)', { min: 0, max: 600 })}
         ${f.list(at('requiredClaims'), 'Required claims')}
         ${f.list(at('usernameClaim'), 'Username claim(s)', { help: 'The first one present is used.' })}
-        ${f.text(at('usernameRegex'), 'Username regex', { help: 'Optional; capture group 1 becomes the Jira username, e.g. ^([^@]+)@' })}
+        ${f.text(at('usernameRegex'), 'Username regex', { check: regexProblem, help: 'Optional; capture group 1 becomes the Jira username, e.g. ^([^@]+)@' })}
         ${f.text(at('groupsClaim'), 'Groups claim')}
         ${f.text(at('rolesClaim'), 'Roles claim')}
         ${f.select(at('groupsOverage'), 'Groups overage', [
@@ -175,24 +211,22 @@ export class AuthenticationPage extends ConfigPage {
       ['jwt', 'JWTs from the issuers below', true],
       ['apiToken', 'Sidecar API tokens', true],
     ];
-    return html`
-      <fieldset>
-        <legend>Credential kinds</legend>
+    return html`<div class="sectioned">
+      ${this.nav.renderToc()}
+      <div class="sections">
+      ${this.section('auth-kinds', html`
         <p class="help">passthrough: Jira decides; deny: refused with 401; verify: the sidecar checks it.</p>
         <div class="grid">${kinds.map(([k, label, bearer]) => f.select(['credentials', k], label, bearer ? ['verify', 'passthrough', 'deny'] : ['passthrough', 'deny']))}</div>
         ${f.select(['credentials', 'mode'], 'Mode of the "deny" settings', MODE_OPTIONS, {
           optional: true,
           help: 'Report only: a kind set to deny still passes and each use is recorded as "would deny" (see the Readiness page). Not set: enforcement.mode on the Access rules page. An enforcement.rules entry such as credentials:basic wins.',
-        })}
-      </fieldset>
-      <section aria-labelledby="issuers-h" data-path="jwt.issuers">
-        <h2 id="issuers-h">JWT issuers</h2>
+        })}`)}
+      ${this.section('auth-jwt', html`<div data-path="jwt.issuers">
         ${this.issuers().map((iss, i) => this.issuerCard(f, iss, i))}
         <button type="button" @click=${() => this.structural(() => this.issuers().push({ name: `issuer${this.issuers().length + 1}`, issuer: [], audiences: [], keys: { jwksUri: '' } }))}>Add issuer</button>
         ${f.num(['jwt', 'cacheSize'], 'Verified-token cache size', { min: 0 })}
-      </section>
-      <fieldset>
-        <legend>Token introspection (RFC 7662)</legend>
+      </div>`)}
+      ${this.section('auth-introspection', html`
         ${f.bool(['introspection', 'enabled'], 'Introspection enabled', { help: 'Opaque bearer tokens are checked at this endpoint. Its settings show while it is on.' })}
         ${this.draft.introspection?.enabled !== true
           ? nothing
@@ -209,10 +243,8 @@ export class AuthenticationPage extends ConfigPage {
           ${f.num(['introspection', 'negativeCacheSec'], 'Negative cache (s)', { min: 0 })}
           ${f.num(['introspection', 'clockToleranceSec'], 'nbf clock tolerance (s)', { min: 0, max: 600 })}
           ${f.num(['introspection', 'timeoutMs'], 'Timeout (ms)', { min: 1 })}
-        </div>`}
-      </fieldset>
-      <fieldset>
-        <legend>Sidecar API tokens</legend>
+        </div>`}`)}
+      ${this.section('auth-api-tokens', html`
         ${f.bool(['apiTokens', 'enabled'], 'API tokens enabled')}
         <div class="grid">
           ${f.text(['apiTokens', 'prefix'], 'Prefix', { help: 'Lowercase letters/digits ending in "_".' })}
@@ -240,10 +272,8 @@ export class AuthenticationPage extends ConfigPage {
             { optional: true, help: 'jira uses the Jira service credential below; a group removed or a user deactivated in Jira stops counting within the identity cache time. Not set: jira when that credential is set, else creation.' },
           )}
           ${f.num(['apiTokens', 'identityCacheSec'], 'Identity cache (s)', { min: 1, max: 86400, help: 'How long a Jira answer about a token owner is used (refreshed in the background after half of it).' })}
-        </div>
-      </fieldset>
-      <fieldset>
-        <legend>Self-service token page (sign-in with OIDC)</legend>
+        </div>`)}
+      ${this.section('auth-self-service', html`
         <p class="help">Users in the groups that may create their own tokens sign in at <code>/_sidecar/tokens/ui</code> on the proxy listener (authorization code + PKCE) and list, create, rotate and revoke their tokens. Register a client at the IdP with the redirect URI below.</p>
         ${f.bool(['selfService', 'enabled'], 'Self-service page enabled')}
         <div class="grid">
@@ -254,16 +284,15 @@ export class AuthenticationPage extends ConfigPage {
           ${f.list(['selfService', 'scopes'], 'Scopes', { help: 'openid asks for an ID token (checked with a nonce). Entra ID: add your API\'s scope, e.g. api://jira-sidecar/access_as_user.' })}
           ${f.text(['selfService', 'resource'], 'Resource indicator (RFC 8707)', { placeholder: 'https://jira-sidecar.example/api', help: 'Sent with the sign-in so the IdP issues a JWT access token for this audience. Empty: not sent.' })}
           ${f.num(['selfService', 'sessionTtlSec'], 'Page session lifetime (s)', { min: 60, max: 86400, help: 'Never longer than the access token.' })}
-        </div>
-      </fieldset>
-      <fieldset>
-        <legend>Jira user lookup (Entra groups overage, live API-token identity)</legend>
+        </div>`)}
+      ${this.section('auth-lookup', html`
         <div class="grid">
           ${f.secret(['jiraGroupLookup', 'authorization'], 'Jira service Authorization header', { help: 'e.g. "Bearer <PAT>" of a Jira service account.' })}
           ${f.num(['jiraGroupLookup', 'cacheSec'], 'Cache (s)', { min: 0 })}
           ${f.num(['jiraGroupLookup', 'timeoutMs'], 'Timeout (ms)', { min: 1 })}
-        </div>
-      </fieldset>`;
+        </div>`)}
+      </div>
+    </div>`;
   }
 }
 customElements.define('page-authentication', AuthenticationPage);

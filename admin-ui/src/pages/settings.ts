@@ -18,6 +18,32 @@ export class SettingsPage extends ConfigPage {
     </p>`;
   }
 
+  /**
+   * The OAuth 1.0a application-link settings matter only where some identity is sent with
+   * oauth1-impersonation (the mode, a per-issuer or per-client mode, or the credential map's fallback:
+   * identity-schema.ts asks for them in the same cases). Otherwise they are hidden, and keep their values.
+   */
+  private oauth1Fields(f: Form): TemplateResult {
+    const id = this.draft.upstream.identity;
+    const used = new Set<string>([id.mode, ...Object.values(id.issuers ?? {}), ...Object.values(id.clients ?? {})].map(String));
+    if (used.has('credential-map')) used.add(String(id.credentialMap?.fallback ?? 'deny'));
+    const at = (k: string) => ['upstream', 'identity', 'oauth1', k];
+    if (!used.has('oauth1-impersonation') && !f.hasIssues(['upstream', 'identity', 'oauth1']))
+      return html`<p class="help" data-oauth1-hidden>OAuth 1.0a application-link settings show when a mode above is <code>oauth1-impersonation</code>. Their values are kept.</p>`;
+    return html`<fieldset class="group-sub" data-oauth1-fields>
+      <legend>OAuth 1.0a application link (oauth1-impersonation)</legend>
+      ${f.groupIssues(['upstream', 'identity', 'oauth1'])}
+      <div class="grid">
+        ${f.text(at('consumerKey'), 'OAuth 1.0a consumer key')}
+        ${f.secret(at('privateKeyPem'), 'OAuth 1.0a private key (PEM)', { multiline: true })}
+        ${f.text(at('privateKeyFile'), 'OAuth 1.0a private key file')}
+        ${f.text(at('jiraBaseUrl'), 'Jira base URL for signatures', { type: 'url' })}
+        ${f.num(at('maxFormBodyBytes'), 'Max signed form body (bytes)', { min: 1024 })}
+        ${f.bool(at('sendEmptyToken'), 'Send an empty oauth_token')}
+      </div>
+    </fieldset>`;
+  }
+
   renderForm(f: Form): TemplateResult {
     return html`
       <fieldset>
@@ -40,14 +66,9 @@ export class SettingsPage extends ConfigPage {
               ${f.select(['upstream', 'identity', 'mode'], 'Mode', ['header', 'oauth1-impersonation', 'credential-map'])}
               ${f.map(['upstream', 'identity', 'issuers'], 'Mode per issuer', { placeholder: 'issuer name = mode' })}
               ${f.map(['upstream', 'identity', 'clients'], 'Mode per client', { placeholder: 'client id = mode' })}
-              ${f.text(['upstream', 'identity', 'oauth1', 'consumerKey'], 'OAuth 1.0a consumer key')}
-              ${f.secret(['upstream', 'identity', 'oauth1', 'privateKeyPem'], 'OAuth 1.0a private key (PEM)', { multiline: true })}
-              ${f.text(['upstream', 'identity', 'oauth1', 'privateKeyFile'], 'OAuth 1.0a private key file')}
-              ${f.text(['upstream', 'identity', 'oauth1', 'jiraBaseUrl'], 'Jira base URL for signatures', { type: 'url' })}
-              ${f.num(['upstream', 'identity', 'oauth1', 'maxFormBodyBytes'], 'Max signed form body (bytes)', { min: 1024 })}
-              ${f.bool(['upstream', 'identity', 'oauth1', 'sendEmptyToken'], 'Send an empty oauth_token')}
               ${f.select(['upstream', 'identity', 'credentialMap', 'fallback'], 'Unmapped caller', ['deny', 'header', 'oauth1-impersonation'])}
             </div>
+            ${this.oauth1Fields(f)}
           </fieldset>`
         : nothing}
       <fieldset>
@@ -120,6 +141,7 @@ export class SettingsPage extends ConfigPage {
           ${f.num(['server', 'shutdownGraceMs'], 'Shutdown grace (ms)', { min: 1 })}
           ${f.num(['server', 'maxHeaderBytes'], 'Max request head (bytes)', { min: 1024 })}
           ${f.num(['server', 'maxHeaderCount'], 'Max header fields', { min: 10, max: 10000 })}
+          ${f.text(['server', 'workers'], 'Worker processes', { parse: (v) => (/^\d+$/.test(v.trim()) ? Number(v) : v.trim()), help: 'A number from 1 to 64, or "auto" (one per core). 1: one process.' })}
           ${f.num(['server', 'warmupRequests'], 'Start-up warm-up (requests)', { min: 0, max: 100000, help: 'Sent to itself before /readyz says ready. 0: none.' })}
           ${f.text(['server', 'replicaName'], 'Replica name', { help: 'Its audit rows and chains carry it. Empty: <hostname>:<port>. Set in the config file; shown here.' })}
           ${f.select(['log', 'level'], 'Log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])}

@@ -7,6 +7,7 @@ import { live } from 'lit/directives/live.js';
 import { api, ApiError, get, qs, type Issue } from '../api.js';
 import { errorText, LightElement, statusLine, type Status } from '../base.js';
 import { cidrProblem } from '../cidr.js';
+import { formatRatePhrase, parseRatePhrase } from '../../../src/config/rate-phrase.js';
 import { hashQuery, num, plural, whenZ } from '../format.js';
 import type { ApiTokenView as TokenView, TokenRequestList, TokenRequestView, TokenUsageView } from '../../../src/admin/wire.js';
 
@@ -112,6 +113,9 @@ export class TokensPage extends LightElement {
   editStatus: Status = null;
   editSaving = false;
   editIpProblem: string | null = null;
+  /** The token's rate limit as typed in words (null: the numbers, in words), and why it cannot be read. */
+  editRateWords: string | null = null;
+  editRateProblem: string | null = null;
   /** The create dialog is open; its problem line (the page's status line is behind the dialog). */
   createOpen = false;
   createStatus: Status = null;
@@ -384,6 +388,8 @@ export class TokensPage extends LightElement {
     this.editIssues = [];
     this.editStatus = null;
     this.editIpProblem = null;
+    this.editRateWords = null;
+    this.editRateProblem = null;
     this.requestUpdate();
   }
 
@@ -472,6 +478,13 @@ export class TokensPage extends LightElement {
     const set = (k: keyof EditDraft) => (ev: Event) => {
       if (e) (e as unknown as Record<string, string>)[k] = (ev.target as HTMLInputElement).value;
     };
+    // A number typed by hand: the words field shows the numbers again.
+    const numbers = (k: 'points' | 'durationSec') => (ev: Event) => {
+      set(k)(ev);
+      this.editRateWords = null;
+      this.editRateProblem = null;
+      this.requestUpdate();
+    };
     return html`<dialog class="edit-token" aria-labelledby="edit-h" @close=${() => this.closeEdit()}>
       ${t && e
         ? html`<form @submit=${(ev: Event) => void this.saveEdit(ev)} novalidate>
@@ -493,9 +506,24 @@ export class TokensPage extends LightElement {
             )}
             <fieldset class="rate" aria-describedby="edit-rateLimit-err">
               <legend>Rate limit of this token</legend>
+              <div class="field"><label for="edit-rateWords">In words</label>
+                <input id="edit-rateWords" placeholder="100 per minute" spellcheck="false" aria-describedby="edit-rateWords-err" aria-invalid=${this.editRateProblem ? 'true' : 'false'}
+                  .value=${live(this.editRateWords ?? (e.points !== '' && e.durationSec !== '' && Number(e.points) >= 1 && Number(e.durationSec) >= 1 ? formatRatePhrase({ points: Number(e.points), durationSec: Number(e.durationSec) }) : ''))}
+                  @input=${(ev: Event) => {
+                    // "100 per minute" fills in the two numbers below, which are what is saved.
+                    const text = (ev.target as HTMLInputElement).value;
+                    const l = parseRatePhrase(text);
+                    this.editRateWords = text;
+                    this.editRateProblem = l || text.trim() === '' ? null : 'Write a rate limit like "100 per minute" (or "5 per second", "10 per 30 seconds").';
+                    if (l) Object.assign(e, { points: String(l.points), durationSec: String(l.durationSec) });
+                    else if (text.trim() === '') Object.assign(e, { points: '', durationSec: '' });
+                    this.requestUpdate();
+                  }} />
+                <div class="error" id="edit-rateWords-err" role="alert">${this.editRateProblem ?? ''}</div>
+              </div>
               <div class="inline">
-                <div class="field num"><label for="edit-points">Requests</label><input id="edit-points" type="number" min="1" step="1" .value=${live(e.points)} aria-invalid=${bad('rateLimit')} @input=${set('points')} /></div>
-                <div class="field num"><label for="edit-durationSec">per (seconds)</label><input id="edit-durationSec" type="number" min="1" step="1" .value=${live(e.durationSec)} aria-invalid=${bad('rateLimit')} @input=${set('durationSec')} /></div>
+                <div class="field num"><label for="edit-points">Requests</label><input id="edit-points" type="number" min="1" step="1" .value=${live(e.points)} aria-invalid=${bad('rateLimit')} @input=${numbers('points')} /></div>
+                <div class="field num"><label for="edit-durationSec">per (seconds)</label><input id="edit-durationSec" type="number" min="1" step="1" .value=${live(e.durationSec)} aria-invalid=${bad('rateLimit')} @input=${numbers('durationSec')} /></div>
               </div>
               <div class="help">Both empty: no limit of its own (the global and group limits still apply).</div>
               <div class="error" id="edit-rateLimit-err" role="alert">${this.editIssues.filter((i) => i.path.startsWith('rateLimit')).map((i) => html`<div>${i.message}</div>`)}</div>

@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { ProxyMiddleware } from '../context.js';
 import { SidecarError } from '../../errors.js';
 import type { Clock } from '../../clock.js';
 import { recordRefusal } from '../step.js';
@@ -24,7 +24,7 @@ export function audit(sink: AuditSink, clock: Clock): ExitRecorder {
  * route-rules so Jira's own UI (unprotected paths, not audited) keeps working during an audit outage.
  * The refusal itself is still offered to the sink, which queues it or counts and logs it.
  */
-export function auditGate(sink: AuditSink): Middleware {
+export function auditGate(sink: AuditSink): ProxyMiddleware {
   // Not async: a request that passes goes on without an async frame of its own (one promise less).
   return function auditGate(ctx, next) {
     const st = ctx.state as RequestState;

@@ -39,6 +39,8 @@ export interface AuditSink {
   write(record: AuditRecord): boolean;
   /** Write everything queued (clean shutdown). */
   close(): Promise<void>;
+  /** Start-up warm-up (http/warm-up.ts): have the writer ready (e.g. its worker thread started) before real traffic. */
+  warm?(): Promise<void>;
 }
 
 export class NullAuditSink implements AuditSink {

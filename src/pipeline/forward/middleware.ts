@@ -4,7 +4,7 @@
 import type http from 'node:http';
 import { continueIfExpected } from '../../expect-continue.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Middleware } from 'koa';
+import type { ProxyMiddleware } from '../context.js';
 import type { Dispatcher } from 'undici';
 import { perPolicy } from '../../config/policy.js';
 import { SidecarError } from '../../errors.js';
@@ -62,7 +62,7 @@ class Target implements ForwardTarget {
   }
 }
 
-export function forward(d: ForwardDeps): Middleware {
+export function forward(d: ForwardDeps): ProxyMiddleware {
   const pools = d.pools ?? new UpstreamPools();
   return async function forward(ctx) {
     const st = ctx.state as RequestState;

@@ -6,10 +6,13 @@
 // and the same onStoreFailure rules; a cost takes that many points or tokens at once.
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { MemoryWindows } from './memory-windows.js';
 import type pg from 'pg';
 import { createPool } from '../../store/postgres/pool.js';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
+import { workerRole } from '../../worker-role.js';
+import { clusterLimiterService } from './cluster.js';
 import { bucketNumbers, MemoryBuckets, postgresBuckets, redisBuckets, specId, type BucketSpec, type BucketState } from './token-bucket.js';
 
 export type StoreSettings = Pick<Config['rateLimit'], 'store' | 'redisUrl' | 'onStoreFailure' | 'redisTimeoutMs'> & {
@@ -55,12 +58,19 @@ const MAX_LIMITERS = 10_000;
 
 /** Whether a reload can keep the running store (and its counters). */
 export function sameStore(a: StoreSettings, b: StoreSettings): boolean {
-  if (a.store === 'memory' && b.store === 'memory') return true;
+  // A worker's memory limiter keeps no counters (the primary does: cluster.ts), so it follows onStoreFailure.
+  if (a.store === 'memory' && b.store === 'memory') return !workerRole() || (a.onStoreFailure === b.onStoreFailure && a.redisTimeoutMs === b.redisTimeoutMs);
   return a.store === b.store && a.redisUrl === b.redisUrl && a.databaseUrl === b.databaseUrl && a.onStoreFailure === b.onStoreFailure && a.redisTimeoutMs === b.redisTimeoutMs;
 }
 
-export function createRateLimiterService(settings: StoreSettings, logger: Logger): RateLimiterService {
-  const limiters = new Map<string, RateLimiterAbstract>();
+/** opts.inProcess: memory counters in this process even in a worker (the cluster's insurance limiter). */
+/** What the window algorithm asks of a store's limiter (rate-limiter-flexible's, or MemoryWindows in memory). */
+type WindowLimiter = Pick<RateLimiterAbstract, 'consume' | 'get'> | MemoryWindows;
+
+export function createRateLimiterService(settings: StoreSettings, logger: Logger, opts: { inProcess?: boolean } = {}): RateLimiterService {
+  // server.workers > 1: the memory counters are the primary's, shared by every worker (cluster.ts).
+  if (settings.store === 'memory' && !opts.inProcess && workerRole()) return clusterLimiterService(settings, logger);
+  const limiters = new Map<string, WindowLimiter>();
   let redis: Redis | undefined;
   let pgPool: pg.Pool | undefined;
   /** PostgreSQL has no connection state to read: the last statement's outcome stands for it. */
@@ -107,8 +117,8 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
 
   // Nearly every request asks for the same (points, duration): the last answer is kept, so the
   // common case builds no key string and does no map lookup.
-  let last: { points: number; durationSec: number; limiter: RateLimiterAbstract } | undefined;
-  const limiterFor = (points: number, durationSec: number): RateLimiterAbstract => {
+  let last: { points: number; durationSec: number; limiter: WindowLimiter } | undefined;
+  const limiterFor = (points: number, durationSec: number): WindowLimiter => {
     if (last && last.points === points && last.durationSec === durationSec) return last.limiter;
     const id = `${points}:${durationSec}`;
     let l = limiters.get(id);
@@ -122,7 +132,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
     const insurance = settings.onStoreFailure === 'insurance' ? new RateLimiterMemory({ points, duration: durationSec, keyPrefix }) : undefined;
     if (pgPool) {
       l = new RateLimiterPostgres({ storeClient: pgPool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true, points, duration: durationSec, keyPrefix, insuranceLimiter: insurance });
-    } else if (!redis) l = new RateLimiterMemory({ points, duration: durationSec, keyPrefix });
+    } else if (!redis) l = new MemoryWindows(points, durationSec * 1000); // ≈ 100 bytes a key, bounded (memory-windows.ts)
     else {
       l = new RateLimiterRedis({
         storeClient: redis,

@@ -10,7 +10,18 @@ import { recordWouldDeny, wouldDenyVerdict } from '../enforcement/report.js';
 
 /** Used only when no limiter was registered (hand-built Deps in tests): a memory limiter, never none. */
 const fallback = new WeakMap<Deps, RateLimiterService>();
-function limiterOf(d: Deps): RateLimiterService {
+/**
+ * The start-up warm-up (http/warm-up.ts) counts on a memory limiter of its own, in this process: its
+ * requests run the same code and never touch the real counts (nor a shared Redis or PostgreSQL
+ * store, nor the cluster primary's).
+ */
+const warmupLimiters = new WeakMap<Deps, RateLimiterService>();
+function limiterOf(d: Deps, warmup?: boolean): RateLimiterService {
+  if (warmup) {
+    let svc = warmupLimiters.get(d);
+    if (!svc) warmupLimiters.set(d, (svc = createRateLimiterService({ store: 'memory', onStoreFailure: 'deny', redisTimeoutMs: 1000 }, d.logger, { inProcess: true })));
+    return svc;
+  }
   if (d.services.rateLimiter) return d.services.rateLimiter;
   let svc = fallback.get(d);
   if (!svc) {
@@ -36,7 +47,7 @@ export function rateLimit(d: Deps): Step {
       const plan = planRateLimit(st.identity, cfg);
       const cost = costOf(st.facts.method, st.canonicalPath ?? '', cfg, plan.points);
       // A promise chain, not an async function: one promise and one resumption per request fewer.
-      return limiterOf(d).check(plan.key, plan, mode === 'proxy', cost.cost).then((out) => apply(st, plan, out, mode, cost));
+      return limiterOf(d, st.warmup).check(plan.key, plan, mode === 'proxy', cost.cost).then((out) => apply(st, plan, out, mode, cost));
     },
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { ProxyContext, ProxyMiddleware } from '../context.js';
 import { SidecarError, toErrorResponse } from '../../errors.js';
 import type { Deps } from '../deps.js';
 import type { Logger } from '../../log.js';
@@ -19,7 +19,7 @@ export function pickRequestId(sent: string | string[] | undefined): string {
 }
 
 /** X-Request-Id and the headers stages added (state.responseHeaders) on an answer Koa writes. */
-function setOwnHeaders(ctx: Parameters<Middleware>[0], state: RequestState): void {
+function setOwnHeaders(ctx: ProxyContext, state: RequestState): void {
   ctx.set('X-Request-Id', state.requestId);
   const h = state.responseHeaders;
   if (h) for (let i = 0; i < h.length; i += 2) ctx.set(h[i]!, h[i + 1]!);
@@ -29,7 +29,7 @@ function setOwnHeaders(ctx: Parameters<Middleware>[0], state: RequestState): voi
  * Outermost: creates the request state (one policy snapshot per request), sets X-Request-Id on
  * every response, and turns any thrown error into the contract's JSON refusal.
  */
-export function requestId(d: Deps): Middleware {
+export function requestId(d: Deps): ProxyMiddleware {
   return async function requestId(ctx, next) {
     const req = ctx.req;
     const id = pickRequestId(req.headers['x-request-id']);
@@ -68,7 +68,7 @@ export function requestId(d: Deps): Middleware {
  * decision stages for their own refusals, which they answer in place instead of rethrowing through
  * every outer async frame (a rejection per frame: several µs per refusal under attack).
  */
-export function respondWithError(ctx: Parameters<Middleware>[0], state: RequestState, err: unknown, logger: Logger): void {
+export function respondWithError(ctx: ProxyContext, state: RequestState, err: unknown, logger: Logger): void {
   if (!(err instanceof SidecarError)) logger.error({ err, requestId: state.requestId }, 'unexpected error');
   else if (err.status >= 500) logger.warn({ requestId: state.requestId, code: err.code, detail: err.detail }, 'request failed');
   if (ctx.respond === false && ctx.res.headersSent) {

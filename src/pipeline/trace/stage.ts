@@ -1,7 +1,7 @@
 // The trace stage: a server span opened when a request reaches the pipeline (so the traceparent Jira
 // receives names it) and ended by an exit recorder with the outcome, the decision stages and the
 // upstream call as child spans. Composed only when a tracer was built (tracing.enabled at start).
-import type { Middleware } from 'koa';
+import type { ProxyMiddleware } from '../context.js';
 import type { Deps } from '../deps.js';
 import type { ExitRecorder } from '../exit.js';
 import type { RequestState, StageName } from '../state.js';
@@ -22,7 +22,7 @@ function trusted(st: RequestState): boolean {
   return ip !== undefined && findRange(ip, clientIpView(st.policy).trustedProxies) !== undefined;
 }
 
-export function traceStart(t: RequestTracer): Middleware {
+export function traceStart(t: RequestTracer): ProxyMiddleware {
   return function traceStart(ctx, next) {
     const st = ctx.state as RequestState;
     if (st.warmup) return next();

@@ -3,8 +3,9 @@
 // the user-index fill) runs off the event loop that serves requests. The main side (the queued sink,
 // audit/sink.ts, through WorkerWriter in audit.ts) keeps the queue, the retry/backoff, the metrics
 // and the logs: this file only writes what it is sent and says how it went, one reply per batch.
-// Only this worker writes the request chain while it runs; admin rows (the other chain) stay on
-// the main connection.
+// Admin rows (the other chain) stay on the main connection. Under server.workers > 1 each worker
+// process has its own audit thread appending to the one request chain (the head is read after
+// BEGIN IMMEDIATE took the write lock: audit-writer.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { AuditWriteError } from '../audit-store.js';

@@ -109,4 +109,8 @@ export class DiscoverySource implements KeySource {
     }
     await this.jwks.warm();
   }
+
+  async prime(algorithms: readonly string[], use?: (key: VerificationKey, alg: string) => void): Promise<void> {
+    await this.jwks?.prime(algorithms, use);
+  }
 }

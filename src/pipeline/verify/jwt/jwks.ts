@@ -150,6 +150,21 @@ export class JwksSource implements KeySource {
     else if (!this.inCooldown()) await this.refresh();
   }
 
+  async prime(algorithms: readonly string[], use?: (key: VerificationKey, alg: string) => void): Promise<void> {
+    const keys = this.keys;
+    if (!keys) return;
+    // The key set's own lookup (jose caches the import per key and alg); a key that does not fit an alg is skipped.
+    const kids = new Set(this.kids);
+    for (const kid of kids)
+      for (const alg of algorithms) {
+        try {
+          use?.(await keys({ alg, ...(kid === '(no kid)' ? {} : { kid }) }), alg);
+        } catch {
+          /* no key of this kid for this alg */
+        }
+      }
+  }
+
   /** Fetch counters for tests and metrics. */
   get keyIds(): readonly string[] {
     return this.kids;

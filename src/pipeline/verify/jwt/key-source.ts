@@ -28,6 +28,11 @@ export interface KeySource {
   status(): KeySourceStatus;
   /** Fetch keys if none are usable yet (respects the cooldown); never throws. */
   warm(): Promise<void>;
+  /**
+   * Import the keys it has now for these algorithms (start-up warm-up: the first token of each key
+   * pays no import); fetches nothing, never throws. `use` is handed every imported key.
+   */
+  prime?(algorithms: readonly string[], use?: (key: VerificationKey, alg: string) => void): Promise<void>;
 }
 
 export interface KeyCacheSettings {

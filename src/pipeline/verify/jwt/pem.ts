@@ -47,4 +47,14 @@ export class PemSource implements KeySource {
   }
 
   async warm(): Promise<void> {}
+
+  async prime(algorithms: readonly string[], use?: (key: VerificationKey, alg: string) => void): Promise<void> {
+    for (const alg of algorithms) {
+      try {
+        use?.(await this.getKey({ alg }), alg);
+      } catch {
+        /* the alg does not fit the key */
+      }
+    }
+  }
 }

@@ -70,6 +70,36 @@ function toKeyObject(key: VerificationKey): KeyObject | undefined {
 }
 
 /**
+ * Per key and alg: the KeyObject to verify with, or null when the key does not fit the alg (jose
+ * decides). Keys are immutable, so the answer is too; asking fits() every time read the key's
+ * details and WebCrypto algorithm afresh on every never-seen token (≈ 25 µs of the first second's
+ * 240 µs per never-seen token in a cold-start profile).
+ */
+const usable = new WeakMap<object, Map<string, KeyObject | null>>();
+
+function usableKeyObject(alg: string, spec: AlgSpec, key: VerificationKey): KeyObject | undefined {
+  let byAlg = usable.get(key);
+  if (!byAlg) usable.set(key, (byAlg = new Map()));
+  let ko = byAlg.get(alg);
+  if (ko === undefined) {
+    const candidate = toKeyObject(key);
+    ko = candidate && fits(spec, key, candidate) ? candidate : null;
+    byAlg.set(alg, ko);
+  }
+  return ko ?? undefined;
+}
+
+/** Converts a key for node:crypto and checks it fits `alg` ahead of its first token (start-up warm-up); kept per key. */
+export function primeKeyObject(key: VerificationKey, alg: string): void {
+  const spec = ALGS.get(alg);
+  try {
+    if (spec) usableKeyObject(alg, spec, key);
+  } catch {
+    /* judged again (and left to jose) at the first token */
+  }
+}
+
+/**
  * Does this key fit this alg the way jose would insist? A CryptoKey is bound to one WebCrypto
  * algorithm (name, hash, curve) and jose refuses it for any other alg; a KeyObject must be a public
  * key of the alg's type and curve. When it does not fit, the caller gets `undefined` and jose
@@ -107,8 +137,8 @@ export function verifySignatureSync(alg: string, key: VerificationKey, token: st
   // A length of 1 mod 4 is not base64 at all; jose's decoder throws on it, Buffer would drop the char.
   if (encodedSignature.length % 4 === 1) return undefined;
   try {
-    const ko = toKeyObject(key);
-    if (!ko || !fits(spec, key, ko)) return undefined;
+    const ko = usableKeyObject(alg, spec, key);
+    if (!ko) return undefined;
     const signature = Buffer.from(encodedSignature, 'base64url');
     // ES*: the signature is R||S of a fixed length; anything else is no signature (WebCrypto says false too).
     if (spec.curve && signature.length !== spec.curve.signatureBytes) return false;

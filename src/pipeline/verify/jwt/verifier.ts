@@ -25,7 +25,8 @@ import { JiraGroupLookup } from './jira-groups.js';
 import { JwksSource } from './jwks.js';
 import type { FetchLike, KeySource, KeySourceStatus, VerificationKey } from './key-source.js';
 import { PemSource } from './pem.js';
-import { verifySignatureSync } from './signature.js';
+import { primeKeyObject, verifySignatureSync } from './signature.js';
+import { warmupKeys, type WarmupKeys } from './warm-up.js';
 
 export interface JwtVerifierDeps {
   clock: Clock;
@@ -92,6 +93,8 @@ export class JwtVerifier implements Verifier {
   private readonly sources = new Map<string, KeySource>();
   private readonly cache: TokenCache<Identity>;
   private readonly refusals = new TokenCache<SidecarError>(() => REFUSAL_CACHE_SIZE);
+  /** While the start-up warm-up runs: its throw-away key (warm-up.ts), for requests it marked only. */
+  private warmup?: WarmupKeys;
   readonly groups: JiraGroupLookup;
 
   constructor(private readonly d: JwtVerifierDeps) {
@@ -126,12 +129,12 @@ export class JwtVerifier implements Verifier {
     // rejected promise and several µs more, and repeated bad tokens are the attack case.
     const refused = this.refusals.get(hash, policy.version, now);
     if (refused) throw refused;
-    return this.verifyMiss(token, hash, policy, now);
+    return this.verifyMiss(token, hash, policy, now, st.warmup === true);
   }
 
-  private async verifyMiss(token: string, hash: string, policy: Policy, now: number): Promise<Identity> {
+  private async verifyMiss(token: string, hash: string, policy: Policy, now: number, warmup: boolean): Promise<Identity> {
     try {
-      return await this.verifyUncached(token, hash, policy, now);
+      return await this.verifyUncached(token, hash, policy, now, warmup);
     } catch (e) {
       // Only verdicts no key refresh can change: a signature that failed with the key for its kid, or expiry.
       const settled = e instanceof SidecarError && (e.code === 'token_expired' || (e.code === 'token_invalid' && e.rule === 'signature'));
@@ -140,7 +143,7 @@ export class JwtVerifier implements Verifier {
     }
   }
 
-  private async verifyUncached(token: string, hash: string, policy: Policy, now: number): Promise<Identity> {
+  private async verifyUncached(token: string, hash: string, policy: Policy, now: number, warmup: boolean): Promise<Identity> {
     let decoded: DecodedJwt;
     try {
       decoded = decodeCompactJwt(token);
@@ -160,7 +163,8 @@ export class JwtVerifier implements Verifier {
     const cfg = issuer.cfg;
     if (!(cfg.algorithms as string[]).includes(header.alg)) throw invalid('algorithms', `alg ${header.alg} is not in jwt.issuers[${cfg.name}].algorithms`);
 
-    const source = this.sourceFor(issuer);
+    // A request the start-up warm-up marked is checked with its throw-away key only (never the IdP's).
+    const source = warmup && this.warmup ? this.warmup.source : this.sourceFor(issuer);
     // The key is chosen once, from kid/alg of the protected header (key-source.ts), and both checks use it.
     const dot1 = token.indexOf('.');
     const dot2 = token.indexOf('.', dot1 + 1);
@@ -216,6 +220,29 @@ export class JwtVerifier implements Verifier {
       if (!st.ok) problems.push(`issuer ${issuer.name}: ${st.detail}`);
     }
     return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: `${compiledIssuers(policy).length} issuer(s) with keys` };
+  }
+
+  /**
+   * Start-up warm-up (http/warm-up.ts): every issuer's keys fetched (as readiness does) and imported
+   * for its algorithms, then `count` tokens of a throw-away key for the requests the warm-up sends
+   * itself, accepted for requests it marked only, until endWarmup.
+   */
+  async beginWarmup(policy: Policy, count: number): Promise<string[] | undefined> {
+    for (const issuer of compiledIssuers(policy)) {
+      const s = this.sourceFor(issuer);
+      await s.warm();
+      await s.prime?.(issuer.cfg.algorithms, primeKeyObject);
+    }
+    this.warmup = await warmupKeys(compiledIssuers(policy), this.d.clock, count);
+    return this.warmup?.tokens;
+  }
+
+  /** The warm-up is over: its key is forgotten and so is every result cached meanwhile (its tokens' among them). */
+  endWarmup(): void {
+    if (!this.warmup) return;
+    this.warmup = undefined;
+    this.cache.clear();
+    this.refusals.clear();
   }
 
   /** Each issuer's key source as it is now (the admin Status page); fetches nothing. */
