@@ -53,7 +53,7 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
   const verifier = deps.services.jwtVerifier;
   let signed: string[] | undefined;
   try {
-    signed = await verifier?.beginWarmup(deps.getPolicy(), JWT_TOKENS);
+    signed = await verifier?.beginWarmup(deps.getPolicy(), Math.min(JWT_TOKENS, Math.ceil(requests / 2)));
   } catch (e) {
     deps.logger.warn({ err: e }, 'warm-up: no JWT warm-up (the throw-away key could not be made)');
   }

@@ -242,10 +242,13 @@ describe('rate limits through the proxy (memory store)', () => {
     configure({ rateLimit: { points: 5, durationSec: 60 } });
     const t = bearer(userToken('grace', ['jira-users']));
     const before = upstream.seen.length;
+    const limitedBefore = (await sidecar.runtime.deps.metrics.rateLimited.get()).values[0]?.value ?? 0;
     const rs = await Promise.all(Array.from({ length: 20 }, () => rawRequest(sidecar.proxyUrl, { path: '/rest/api/2/myself', headers: [t] })));
     expect(rs.filter((r) => r.status === 200).length).toBe(5);
     expect(rs.filter((r) => r.status === 429).length).toBe(15);
     expect(upstream.seen.length - before).toBe(5);
+    // sidecar_rate_limited_total (and the Status page, which reads it) counts each 429
+    expect((await sidecar.runtime.deps.metrics.rateLimited.get()).values[0]?.value).toBe(limitedBefore + 15);
   });
 
   it('group and client overrides', async () => {

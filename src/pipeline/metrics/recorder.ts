@@ -47,6 +47,7 @@ export function metrics(m: Metrics, clock: Clock): ExitRecorder {
   return function metrics(st, err, fallbackStatus) {
     const { decision, code, status } = outcomeOf(st, err, fallbackStatus);
     countOf(decision, code, status).n++;
+    if (code === 'rate_limited') m.rateLimited.inc(); // refusals only: no cost on an allowed request
     if (st.wouldDeny) for (const c of new Set(st.wouldDeny.map((w) => w.code))) m.wouldDeny.inc({ code: c });
     latencyOf(decision).observe((clock.now() - st.facts.receivedAt) / 1000);
   };
