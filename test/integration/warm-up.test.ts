@@ -18,6 +18,8 @@ let sc: TestSidecar;
 let readyAtFirstLook: number;
 /** What the JWT verifier answered the warm-up's own requests: a username, or the refusal's code. */
 const warmupVerdicts: string[] = [];
+/** Tokens the warm-up signed with its throw-away key and verified as valid (for the replay attack below). */
+const warmupTokens: string[] = [];
 
 beforeAll(async () => {
   const verify = JwtVerifier.prototype.verify;
@@ -25,9 +27,10 @@ beforeAll(async () => {
     const note = (v: string) => void (st.warmup && warmupVerdicts.push(v));
     try {
       const r = verify.call(this, c, st);
-      if (!(r instanceof Promise)) return (note(r.username), r);
+      const valid = (username: string) => void (st.warmup && c.secret && username.startsWith('warm-up-') && warmupTokens.push(c.secret));
+      if (!(r instanceof Promise)) return (note(r.username), valid(r.username), r);
       return r.then(
-        (id) => (note(id.username), id),
+        (id) => (note(id.username), valid(id.username), id),
         (e: unknown) => {
           note(e instanceof SidecarError ? e.code : 'other');
           throw e;
@@ -85,6 +88,20 @@ describe('start-up warm-up', () => {
     for (let i = 0; i < 4; i++) statuses.push((await rawRequest(sc.proxyUrl, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${token}`]] })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
     await until(async () => (await sc.runtime.stores.audit.count({})) === 4, 'the four requests are audited');
+  });
+
+  it('a token the warm-up signed, replayed after it (with or without a marker header), is refused and never reaches Jira', async () => {
+    await until(async () => (await fetch(`${sc.adminUrl}/readyz`)).status === 200, 'ready after the warm-up');
+    expect(warmupTokens.length).toBeGreaterThan(0); // valid signatures of the throw-away key, captured as the warm-up sent them
+    const before = upstream.seen.length;
+    const rows = await sc.runtime.stores.audit.count({});
+    for (const extra of [[], [['X-Sidecar-Warmup', 'a'.repeat(32)]]] as Array<Array<[string, string]>>) {
+      const r = await rawRequest(sc.proxyUrl, { path: '/rest/api/2/myself', headers: [['Authorization', `Bearer ${warmupTokens[0]}`], ...extra] });
+      expect(r.status).toBe(401);
+      expect(JSON.parse(r.body.toString()).error).toBe('token_invalid');
+    }
+    expect(upstream.seen.length).toBe(before);
+    await until(async () => (await sc.runtime.stores.audit.count({ decision: 'deny' })) >= 2 && (await sc.runtime.stores.audit.count({})) === rows + 2, 'both refusals are audited');
   });
 
   it('afterwards the marker header means nothing: the request is judged, forwarded and audited as any other', async () => {
