@@ -9,7 +9,7 @@ import Koa from 'koa';
 import compose from 'koa-compose';
 import type { Middleware } from 'koa';
 import { stages } from '../pipeline/index.js';
-import type { ProxyContext, ProxyMiddleware } from '../pipeline/context.js';
+import type { ProxyContext } from '../pipeline/context.js';
 import type { Deps } from '../pipeline/deps.js';
 import { catalogue, proxyErrorBody } from '../errors.js';
 
@@ -18,7 +18,7 @@ import { catalogue, proxyErrorBody } from '../errors.js';
  * (/_sidecar/tokens…) straight on to the stages, so the lean context serves exactly the requests
  * they would have passed on unread.
  */
-export const EXTRA_ROUTES_PREFIX = '/_sidecar/';
+const EXTRA_ROUTES_PREFIX = '/_sidecar/';
 
 /** Statuses whose answer has no body (RFC 9110: 204, 205, 304), as Koa's `statuses.empty`. */
 const EMPTY_STATUS = new Set([204, 205, 304]);
@@ -76,9 +76,10 @@ function respond(ctx: LeanContext): void {
     }
     return void res.end(ctx.method === 'HEAD' ? undefined : text);
   }
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  // The stages' bodies are JSON objects (refusals): Koa's JSON answer.
+  const text = JSON.stringify(body);
   if (!res.headersSent) {
-    if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8');
+    if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', Buffer.byteLength(text));
   }
   res.end(ctx.method === 'HEAD' ? undefined : text);
@@ -123,4 +124,3 @@ export function createProxyApp(d: Deps, extra: Middleware[] = []): ProxyHandler 
   };
 }
 
-export type { ProxyMiddleware };
