@@ -9,7 +9,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { ADMIN_PASSWORD } from '../helpers/admin.js';
-import { ensureUiBuilt, launchBrowser, SCREENSHOTS } from '../helpers/browser.js';
+import { ensureUiBuilt, launchBrowser, SCREENSHOTS, watchPage, type PageTrouble } from '../helpers/browser.js';
 import { startTestIssuer } from '../helpers/issuer.js';
 import type { TokenIssuer } from '../../src/demo/token-issuer.js';
 import type { Overview, SidecarStatus } from '../../src/admin/wire.js';
@@ -27,8 +27,7 @@ let issuer: TokenIssuer;
 let sc: TestSidecar;
 let ctx: BrowserContext;
 let page: Page;
-const consoleErrors: string[] = [];
-const pageErrors: string[] = [];
+let trouble: PageTrouble;
 
 const shot = (name: string, p: Page = page) => p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 const go = async (hash: string, heading: string, p: Page = page) => {
@@ -56,10 +55,7 @@ beforeAll(async () => {
   });
   ctx = await launchBrowser();
   page = await ctx.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  trouble = watchPage(page);
   // Some traffic: a good JWT, a bad one.
   const good = issuer.sign({ sub: 'alice', preferred_username: 'alice', aud: 'jira-sidecar' });
   expect((await call('/rest/api/2/myself', good)).status).toBe(200);
@@ -875,4 +871,9 @@ describe('accessibility (issue 22)', () => {
       }
     expect(found).toEqual([]);
   }, 240_000);
+
+  it('ran without script errors or Content-Security-Policy violations', () => {
+    expect(trouble.pageErrors).toEqual([]);
+    expect(trouble.cspViolations()).toEqual([]);
+  });
 });

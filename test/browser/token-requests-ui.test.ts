@@ -7,7 +7,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { ADMIN_PASSWORD, AdminClient } from '../helpers/admin.js';
-import { ensureUiBuilt, launchBrowser, SCREENSHOTS } from '../helpers/browser.js';
+import { ensureUiBuilt, launchBrowser, SCREENSHOTS, watchPage, type PageTrouble } from '../helpers/browser.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 
 process.env.SIDECAR_ADMIN_PASSWORD = ADMIN_PASSWORD;
@@ -17,8 +17,7 @@ let issuer: TokenIssuer;
 let sc: TestSidecar;
 let ctx: BrowserContext;
 let page: Page;
-const pageErrors: string[] = [];
-const consoleErrors: string[] = [];
+let trouble: PageTrouble;
 
 const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 const go = async (hash: string, heading: string) => {
@@ -48,10 +47,7 @@ beforeAll(async () => {
   });
   ctx = await launchBrowser();
   page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
+  trouble = watchPage(page);
 }, 60_000);
 
 afterAll(async () => {
@@ -145,7 +141,7 @@ describe('token requests in the admin UI', () => {
   });
 
   it('ran without script errors or Content-Security-Policy violations', () => {
-    expect(pageErrors).toEqual([]);
-    expect(consoleErrors.filter((m) => /Content Security Policy|Refused to/i.test(m))).toEqual([]);
+    expect(trouble.pageErrors).toEqual([]);
+    expect(trouble.cspViolations()).toEqual([]);
   });
 });

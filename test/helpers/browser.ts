@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT, tempDir } from './sidecar.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -52,4 +52,22 @@ export async function launchBrowser(viewport = { width: 1280, height: 800 }): Pr
     }
   });
   return ctx;
+}
+
+/** What a page said went wrong while a test file drove it: uncaught script errors and console errors. */
+export interface PageTrouble {
+  pageErrors: string[];
+  consoleErrors: string[];
+  /** Console errors that are Content-Security-Policy refusals. */
+  cspViolations(): string[];
+}
+
+/** Starts collecting a page's script errors and console errors (assert on them at the end). */
+export function watchPage(page: Page): PageTrouble {
+  const t: PageTrouble = { pageErrors: [], consoleErrors: [], cspViolations: () => t.consoleErrors.filter((m) => /Content Security Policy|Refused to/i.test(m)) };
+  page.on('pageerror', (e) => t.pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') t.consoleErrors.push(m.text());
+  });
+  return t;
 }
