@@ -101,6 +101,11 @@ export class QueuedAuditSink implements AuditSink {
     return p;
   }
 
+  /** Start-up warm-up: the row encoded as write() would, then dropped (nothing is queued, counted or written). */
+  rehearse(record: AuditRecord): void {
+    encodeRow(record);
+  }
+
   /** A row that could not be queued: counted, and logged (at most once a second, with the count). */
   private reject(reason: AuditFailureReason): false {
     this.o.metrics.auditFailures.inc({ reason });

@@ -2,9 +2,11 @@
 // server.warmupRequests requests over loopback, through its real proxy listener and pipeline, so
 // the hot path (node:http, Koa, the stages, JSON refusals) is compiled before a load balancer sends
 // real traffic. The requests carry a random per-process marker (X-Sidecar-Warmup): they are judged
-// like any request, then answered 204 by the forward stage instead of going to Jira, and are
-// neither audited nor counted (their rate-limit points go to a limiter of their own). The marker
-// means nothing before or after the warm-up.
+// like any request, then the forward stage sends the allowed ones to the warm-up's own answering
+// server on loopback (a Jira-like JSON answer) instead of Jira, through the same code, so the path
+// to Jira and back is compiled too. Their audit rows are built and encoded, then dropped, and they
+// are not counted (their rate-limit points go to a limiter of their own). The marker means nothing
+// before or after the warm-up.
 //
 // The mix: an anonymous request (a passthrough, or a refusal where anonymous is denied), an unsigned
 // JWT (alg none: decoded and refused before any key is looked up, whatever issuers are configured),
@@ -18,6 +20,8 @@
 // warm-up ends. The audit writer is readied with an empty batch (AuditSink.warm: the SQLite
 // writer's worker thread would otherwise start on the first real row, in the first second of load).
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
 import type { Deps } from '../pipeline/deps.js';
@@ -47,9 +51,52 @@ function pinnedConnector(servedFingerprint: () => string | undefined): buildConn
     });
 }
 
-export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number; keysMs?: number }> {
+/** A GET /rest/api/2/myself answer as Jira gives it: what the warm-up's requests get back instead of Jira's. */
+const LOCAL_BODY = Buffer.from(
+  JSON.stringify({
+    self: 'http://warm-up.invalid/rest/api/2/user?username=warm-up',
+    key: 'warm-up',
+    name: 'warm-up',
+    emailAddress: 'warm-up@warm-up.invalid',
+    displayName: 'Warm-up',
+    active: true,
+    deleted: false,
+    timeZone: 'UTC',
+    locale: 'en_US',
+    groups: { size: 1, items: [] },
+    applicationRoles: { size: 1, items: [] },
+    expand: 'groups,applicationRoles',
+  }),
+);
+
+/** The warm-up's stand-in for Jira: a loopback server answering every request with LOCAL_BODY, and a pool to it. */
+async function startLocalUpstream(): Promise<{ pool: Pool; answered: () => number; close(): Promise<void> }> {
+  let answered = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    answered++;
+    res.writeHead(200, { 'Content-Type': 'application/json;charset=UTF-8', 'Cache-Control': 'no-cache, no-store, no-transform', 'X-AREQUESTID': `${answered}x1`, 'Content-Length': LOCAL_BODY.length });
+    res.end(LOCAL_BODY);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: CONNECTIONS });
+  return {
+    pool,
+    answered: () => answered,
+    close: async () => {
+      await pool.close().catch(() => undefined);
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number; forwarded: number; keysMs?: number }> {
   const started = performance.now();
-  if (requests <= 0) return { ms: 0, sent: 0 };
+  if (requests <= 0) return { ms: 0, sent: 0, forwarded: 0 };
   const verifier = deps.services.jwtVerifier;
   let signed: string[] | undefined;
   try {
@@ -78,6 +125,9 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     }
     return others[k - 5]!;
   };
+  // Allowed requests go on to this stand-in for Jira (never to Jira): the forward path is compiled too.
+  const local = await startLocalUpstream().catch((e: unknown) => void deps.logger.warn({ err: e }, 'warm-up: no local answering server; allowed warm-up requests are answered 204'));
+  deps.warmupUpstream = local?.pool;
   const pool = new Pool(proxyUrl, { connections: CONNECTIONS, ...(o.servedFingerprint ? { connect: pinnedConnector(o.servedFingerprint) } : {}) });
   let next = 0;
   let sent = 0;
@@ -100,8 +150,10 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     await auditReady;
   } finally {
     deps.warmupSecret = undefined;
+    deps.warmupUpstream = undefined;
     verifier?.endWarmup();
     await pool.close();
+    await local?.close();
   }
-  return { ms: Math.round(performance.now() - started), sent, ...(verifier ? { keysMs } : {}) };
+  return { ms: Math.round(performance.now() - started), sent, forwarded: local?.answered() ?? 0, ...(verifier ? { keysMs } : {}) };
 }

@@ -1,5 +1,6 @@
 // Everything the stages need from the outside world, passed in (I/O at the edges).
 import type { Agent } from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Policy } from '../config/policy.js';
@@ -20,6 +21,12 @@ export interface Deps {
    * X-Sidecar-Warmup. Unset before and after, so the header means nothing then.
    */
   warmupSecret?: string;
+  /**
+   * While the start-up warm-up runs: a pool to its own answering server on loopback (http/warm-up.ts).
+   * The forward stage sends the warm-up's requests there, through the same exchange code as to
+   * Jira, so the forward path is compiled before real traffic; Jira never sees them.
+   */
+  warmupUpstream?: Dispatcher;
   /** Stage-owned services (verifiers, token store, limiter, identity forwarders) register here. */
   services: Services;
 }

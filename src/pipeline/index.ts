@@ -39,7 +39,7 @@ export const stages = (d: Deps): ProxyMiddleware[] => {
     ),
     stepsAsMiddleware(decisionStages(d), (ctx, st, err) => respondWithError(ctx, st, err, d.logger), tracer ? STAGE_TIMES : undefined), // the rows above, in order, as one middleware; refusals answered in place
     auditGate(d.auditSink), //        audit.onFailure=deny: 503 before Jira when the audit log cannot take the row
-    forward({ pools: d.services.upstreamPools, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder }),
+    forward({ pools: d.services.upstreamPools, metrics: d.metrics, logger: d.logger, identityForwarder: d.services.identityForwarder, warmupUpstream: () => d.warmupUpstream }),
   ];
 };
 

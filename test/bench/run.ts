@@ -37,7 +37,7 @@ const opts = new Command()
   .option('--rounds <n>', 'interleaved rounds (medians reported)', process.env.ROUNDS ?? '3')
   .option('--connections <n>', 'concurrent keep-alive connections', process.env.CONNS ?? '50')
   .option('--scenarios <list>', 'comma-separated subset', 'jwt,issues,api-token,introspection,refused,forged,fresh,search,sse')
-  .option('--targets <list>', 'comma-separated subset of direct,bare,sidecar', 'direct,bare,sidecar')
+  .option('--targets <list>', 'comma-separated subset of direct,bare,lean,sidecar (lean: the undici passthrough, no auth)', 'direct,bare,lean,sidecar')
   .option('--cpu-prof <dir>', 'run the sidecar under node --cpu-prof, profile written to DIR at the end (read it with test/bench/prof-top.ts)')
   .option('--node-args <args>', 'extra node flags for the sidecar process only (space-separated), e.g. --max-semi-space-size=32')
   .option('--config-patch <json>', 'deep-merged into the sidecar config (experiments: audit or rate limit off, ...)')
@@ -147,6 +147,12 @@ interface Result {
   non2xx: number;
   /** CPU time (user + system) the proxy process (the upstream for "direct") spent per request, µs. */
   cpuUsPerReq: number;
+  /**
+   * cpuUsPerReq over the upstream's CPU per request in the same window (as ../shared/bench-peers'
+   * "CPU ÷ upstream's"): the upstream does the same work behind every target, so the machine's speed
+   * of the moment cancels out. 1 for "direct".
+   */
+  perUpstream: number;
 }
 
 /** Resident set size of a process in MB (Linux /proc; NaN elsewhere). */
@@ -191,8 +197,9 @@ function sampleRss(target: string, pid: number | undefined, adminUrl: string | u
   };
 }
 
-async function measure(url: string, sc: { path: string; nextPath?: () => string }, headersFor: () => Record<string, string>, seconds: number, pid?: number, onResponse?: (latencyMs: number) => void): Promise<Omit<Result, 'scenario' | 'target'>> {
+async function measure(url: string, sc: { path: string; nextPath?: () => string }, headersFor: () => Record<string, string>, seconds: number, pid?: number, onResponse?: (latencyMs: number) => void, upstreamPid?: number): Promise<Omit<Result, 'scenario' | 'target'>> {
   const cpu0 = cpuSeconds(pid);
+  const up0 = cpuSeconds(upstreamPid);
   const inst = autocannon({
     url,
     connections: CONNS,
@@ -208,8 +215,11 @@ async function measure(url: string, sc: { path: string; nextPath?: () => string 
   // Without a callback autocannon returns its tracker (an EventEmitter) made thenable; the types say Promise.
   if (onResponse) (inst as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, _status: number, _bytes: number, latencyMs: number) => onResponse(latencyMs));
   const r = await inst;
-  const cpuUsPerReq = r.requests.total ? Math.round(((cpuSeconds(pid) - cpu0) * 1e6) / r.requests.total) : 0;
-  return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, cpuUsPerReq };
+  const cpu = cpuSeconds(pid) - cpu0;
+  const up = cpuSeconds(upstreamPid) - up0;
+  const cpuUsPerReq = r.requests.total ? Math.round((cpu * 1e6) / r.requests.total) : 0;
+  const perUpstream = upstreamPid === pid ? 1 : up > 0 ? Number((cpu / up).toFixed(3)) : NaN;
+  return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, cpuUsPerReq, perUpstream };
 }
 
 /** Deep merge for --config-patch (objects merge, arrays and scalars replace). */
@@ -285,6 +295,8 @@ async function main() {
     const upstream = await startChild('upstream', ['--import', 'tsx', 'test/bench/upstream.ts']);
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
     const bare = await startChild('bare', ['--import', 'tsx', 'test/bench/bare-proxy.ts'], { UPSTREAM: upstreamUrl });
+    const leanProf = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf), '--cpu-prof-name', 'lean.cpuprofile'] : [];
+    const lean = await startChild('lean', [...leanProf, '--import', 'tsx', 'test/bench/lean-proxy.ts'], { UPSTREAM: upstreamUrl });
     const dataDir = path.join(tmp, 'data');
     const config = {
       upstream: { url: upstreamUrl, identityHeader: 'X-Forwarded-User' },
@@ -336,8 +348,8 @@ async function main() {
       sidecars.push(await startSidecarTarget(`sidecar:${name}`, merge(base, cfgPatch), ($nodeArgs ?? '').split(' ').filter(Boolean), $env ?? {}, main));
     }
 
-    const targets: Record<string, string> = { direct: upstreamUrl, bare: `http://127.0.0.1:${bare.port}` };
-    const pids: Record<string, number | undefined> = { direct: upstream.child.pid, bare: bare.child.pid };
+    const targets: Record<string, string> = { direct: upstreamUrl, bare: `http://127.0.0.1:${bare.port}`, lean: `http://127.0.0.1:${lean.port}` };
+    const pids: Record<string, number | undefined> = { direct: upstream.child.pid, bare: bare.child.pid, lean: lean.child.pid };
     const admins: Record<string, string | undefined> = {};
     const rssTables: string[] = [];
     const apiTokens: Record<string, string | undefined> = {};
@@ -407,13 +419,13 @@ async function main() {
           const headers = () => sc.headers(target);
           if (WARMUP > 0) await measure(targets[target]!, sc, headers, WARMUP);
           const stopRss = opts.rss && target.startsWith('sidecar') ? sampleRss(target, pids[target], admins[target], Number(opts.rss)) : undefined;
-          const m = await measure(targets[target]!, sc, headers, DURATION, pids[target]);
+          const m = await measure(targets[target]!, sc, headers, DURATION, pids[target], undefined, pids.direct);
           raw.push({ scenario: s, target, ...m });
           if (stopRss) {
             const samples = await stopRss();
             rssTables.push(`RSS of ${target}, round ${round + 1}, ${s} (${s === 'jwt' || s === 'issues' ? `${tokens.length} distinct tokens, ` : ''}${Math.round(m.rps)} req/s):\n\n| s | RSS MB | V8 heap used MB |\n|---:|---:|---:|\n${samples.map((x) => `| ${x.sec} | ${x.rss.toFixed(1)} | ${x.heapUsed?.toFixed(1) ?? ''} |`).join('\n')}\n`);
           }
-          log(`[${n}/${total}] round ${round + 1} ${s.padEnd(13)} ${target.padEnd(9)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req${m.errors ? `  errors ${m.errors}` : ''}`);
+          log(`[${n}/${total}] round ${round + 1} ${s.padEnd(13)} ${target.padEnd(9)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req  ÷ upstream ${m.perUpstream.toFixed(2)}${m.errors ? `  errors ${m.errors}` : ''}`);
         }
       }
     }
@@ -431,6 +443,7 @@ async function main() {
           errors: rs.reduce((a, r) => a + r.errors, 0),
           non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
           cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
+          perUpstream: median(rs.map((r) => r.perUpstream)),
         });
       }
     // ratios[scenario] is the sidecar's (the contract's shape); a variant's is under "scenario sidecar:NAME".
@@ -444,16 +457,16 @@ async function main() {
     const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, pinned: PIN, connections: CONNS, durationSec: DURATION, rounds: ROUNDS };
 
     const lines = [
-      `| scenario | target | req/s | p50 ms | p99 ms | sidecar/bare | CPU µs/req | non-2xx |`,
-      `|---|---|---:|---:|---:|---:|---:|---:|`,
-      ...results.map((r) => `| ${r.scenario} | ${r.target} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${ratioOf(r)?.toFixed(2) ?? ''} | ${r.cpuUsPerReq} | ${r.non2xx} |`),
+      `| scenario | target | req/s | p50 ms | p99 ms | sidecar/bare | CPU µs/req | CPU ÷ upstream's | non-2xx |`,
+      `|---|---|---:|---:|---:|---:|---:|---:|---:|`,
+      ...results.map((r) => `| ${r.scenario} | ${r.target} | ${r.rps} | ${r.p50Ms} | ${r.p99Ms} | ${ratioOf(r)?.toFixed(2) ?? ''} | ${r.cpuUsPerReq} | ${r.perUpstream.toFixed(2)} | ${r.non2xx} |`),
     ];
     if (raw.length) process.stdout.write(`\nMachine: ${machine.cpus} x ${machine.model}, Node ${machine.node}, ${CONNS} connections, ${DURATION}s x ${ROUNDS} rounds (medians)${PIN ? ', pinned' : ''}\n`);
     process.stdout.write(`The sidecar verifies each JWT once and caches the result by SHA-256 of the token until exp; direct/bare do no auth.\n`);
     process.stdout.write(`"refused": 1,000 bad-signature tokens in rotation (a client repeating bad tokens; the sidecar remembers a failed signature for 60 s by hash).\n`);
     process.stdout.write(`"forged": a new forged token on every request (random signature: one RSA verification each). The sidecar answers 401 to both; direct/bare forward them.\n`);
     process.stdout.write(`"fresh": a never-seen valid token on every request (signed ahead of time): one RSA verification and the claims check each.\n`);
-    if (raw.length) process.stdout.write(`CPU µs/req: user+system CPU of the proxy process per request (of the upstream for "direct"); steadier than req/s on a shared machine.\n\n${lines.join('\n')}\n`);
+    if (raw.length) process.stdout.write(`CPU µs/req: user+system CPU of the proxy process per request (of the upstream for "direct"); steadier than req/s on a shared machine. CPU ÷ upstream's: that over the upstream's CPU per request in the same window (the machine's speed of the moment cancels out).\n\n${lines.join('\n')}\n`);
     else process.stdout.write(`\nMachine: ${machine.cpus} x ${machine.model}, Node ${machine.node}, ${CONNS} connections${PIN ? ', pinned' : ''}\n`);
     for (const t of rssTables) process.stdout.write(`\n${t}`);
     if (freshReused) process.stdout.write(`\nWARNING: "fresh" ran out of never-seen tokens: ${freshReused} requests reused one (raise --fresh-tokens); its figures are too low.\n`);

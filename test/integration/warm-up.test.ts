@@ -11,6 +11,8 @@ import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstre
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { rawRequest, until } from '../helpers/http.js';
+import { QueuedAuditSink } from '../../src/audit/sink.js';
+import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
 
 let upstream: JiraUpstream;
 let issuer: TokenIssuer;
@@ -20,8 +22,15 @@ let readyAtFirstLook: number;
 const warmupVerdicts: string[] = [];
 /** Tokens the warm-up signed with its throw-away key and verified as valid (for the replay attack below). */
 const warmupTokens: string[] = [];
+/** The audit rows the warm-up built and dropped (QueuedAuditSink.rehearse). */
+const rehearsed: AuditRecord[] = [];
 
 beforeAll(async () => {
+  const rehearse = QueuedAuditSink.prototype.rehearse;
+  vi.spyOn(QueuedAuditSink.prototype, 'rehearse').mockImplementation(function (this: QueuedAuditSink, r: AuditRecord) {
+    rehearsed.push(r);
+    return rehearse.call(this, r);
+  });
   const verify = JwtVerifier.prototype.verify;
   vi.spyOn(JwtVerifier.prototype, 'verify').mockImplementation(function (this: JwtVerifier, c: Credential, st: RequestState) {
     const note = (v: string) => void (st.warmup && warmupVerdicts.push(v));
@@ -71,6 +80,20 @@ describe('start-up warm-up', () => {
     expect(await sc.runtime.stores.audit.count({})).toBe(0);
     const metrics = await (await fetch(`${sc.adminUrl}/metrics`)).text();
     expect(metrics).not.toMatch(/^sidecar_requests_total\{/m);
+    // No latency observed either (the warm-up's go to an unregistered twin of the histogram).
+    const observed = [...metrics.matchAll(/^sidecar_request_duration_seconds_count\{[^}]*\} (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(observed.every((n) => n === 0)).toBe(true);
+  });
+
+  it('ran the path to Jira and back against its own stand-in, and built every audit row only to drop it', () => {
+    // Allowed warm-up requests went through the forward stage to the warm-up's loopback server
+    // (Jira's 200 answer recorded as the upstream status) while Jira itself saw nothing (above).
+    const allowed = rehearsed.filter((r) => r.decision === 'allow');
+    expect(allowed.length).toBeGreaterThanOrEqual(300); // the valid JWTs' requests at least
+    expect(allowed.every((r) => r.upstreamStatus === 200 && r.status === 200)).toBe(true);
+    expect(rehearsed.some((r) => r.decision === 'deny' && r.reason === 'token_invalid')).toBe(true); // the forgeries
+    expect(rehearsed.length).toBe(600);
+    expect(upstream.seen).toHaveLength(0);
   });
 
   it('ran the JWT path with its own throw-away key (never-seen, cached and forged tokens) and forgot it all', async () => {

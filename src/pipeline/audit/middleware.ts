@@ -10,11 +10,15 @@ import { isAudited, outcomeOf, toAuditRecord } from '../outcome.js';
 /**
  * The audit row of every exit, refusals included (a recorder: recordExits runs it at the end of the
  * request). Only guarded requests (and everything while `enabled: false`) are audited; unprotected
- * paths (Jira UI) are not.
+ * paths (Jira UI) are not, nor are the start-up warm-up's own requests.
  */
 export function audit(sink: AuditSink, clock: Clock): ExitRecorder {
   return function audit(st, err, fallbackStatus) {
-    if (st.policy.config.audit.enabled && isAudited(st)) sink.write(toAuditRecord(st, outcomeOf(st, err, fallbackStatus), clock.now()));
+    if (!st.policy.config.audit.enabled || !isAudited(st)) return;
+    const record = toAuditRecord(st, outcomeOf(st, err, fallbackStatus), clock.now());
+    // The start-up warm-up's requests: the row is built and encoded as for real, then dropped.
+    if (st.warmup) sink.rehearse?.(record);
+    else sink.write(record);
   };
 }
 

@@ -41,6 +41,8 @@ export interface AuditSink {
   close(): Promise<void>;
   /** Start-up warm-up (http/warm-up.ts): have the writer ready (e.g. its worker thread started) before real traffic. */
   warm?(): Promise<void>;
+  /** Start-up warm-up: prepare a row exactly as write() would (encoding it), then drop it: nothing is queued or written. */
+  rehearse?(record: AuditRecord): void;
 }
 
 export class NullAuditSink implements AuditSink {

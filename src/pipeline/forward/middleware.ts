@@ -22,6 +22,8 @@ export interface ForwardDeps {
   logger: Logger;
   /** Picks the identity forwarder for this request (default: header mode). */
   identityForwarder?: (state: RequestState) => IdentityForwarder;
+  /** Where the start-up warm-up's requests go instead of Jira while it runs (Deps.warmupUpstream). */
+  warmupUpstream?: () => Dispatcher | undefined;
 }
 
 /** "http://h/x/y?q" (absolute-form, RFC 9112 §3.2.2) -> "/x/y?q"; origin-form unchanged. */
@@ -66,8 +68,11 @@ export function forward(d: ForwardDeps): ProxyMiddleware {
   const pools = d.pools ?? new UpstreamPools();
   return async function forward(ctx) {
     const st = ctx.state as RequestState;
-    if (st.warmup) {
-      // Judged like any request, and never sent to Jira: the warm-up only exercises the sidecar.
+    // The start-up warm-up's requests (judged like any request) never go to Jira: to the warm-up's
+    // own answering server on loopback while it runs, through the same code (header identity only,
+    // so no identity service is asked), else answered 204 here.
+    const local = st.warmup ? d.warmupUpstream?.() : undefined;
+    if (st.warmup && !local) {
       ctx.status = 204;
       return;
     }
@@ -75,7 +80,7 @@ export function forward(d: ForwardDeps): ProxyMiddleware {
     const path = base.basePath + originForm(st.facts.rawTarget);
     // Judged and allowed: the client may now send a body it held back (before a forwarder reads it).
     continueIfExpected(ctx.req, ctx.res);
-    const forwarder = d.identityForwarder?.(st) ?? headerIdentity;
+    const forwarder = local ? headerIdentity : (d.identityForwarder?.(st) ?? headerIdentity);
     const target = new Target(st.facts.method, base.origin, path, ctx.req);
     // Header mode answers synchronously: no await (and no extra microtask hop) unless a forwarder is async.
     let planned = forwarder(st, target);
@@ -92,7 +97,7 @@ export function forward(d: ForwardDeps): ProxyMiddleware {
     }
     ctx.respond = false;
     await new Promise<void>((resolve, reject) => {
-      new Exchange(d, pools, st, ctx.req, ctx.res, plan, plan?.path ?? path, headers, resolve, (e) => {
+      new Exchange(d, pools, local, st, ctx.req, ctx.res, plan, plan?.path ?? path, headers, resolve, (e) => {
         ctx.respond = true; // the error becomes a JSON answer (request-id), the head was not sent
         reject(e);
       }).send();
@@ -124,6 +129,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   constructor(
     private readonly d: ForwardDeps,
     private readonly pools: UpstreamPools,
+    /** A fixed destination instead of the policy's pool to Jira (the warm-up's own server). */
+    private readonly fixed: Dispatcher | undefined,
     private readonly st: RequestState,
     private readonly clientReq: IncomingMessage,
     private readonly clientRes: ServerResponse,
@@ -150,7 +157,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   send(): void {
     this.abortUpstream = undefined;
-    this.pools.get(this.st.policy).dispatch(
+    (this.fixed ?? this.pools.get(this.st.policy)).dispatch(
       {
         path: this.path,
         method: this.st.facts.method,

@@ -24,6 +24,14 @@ export interface Metrics {
 /** Outbound calls the verifiers make: keys, discovery, introspection, and Jira's group lookup (groups overage). */
 export type IdpCallKind = 'jwks' | 'discovery' | 'introspection' | 'jira_groups';
 
+/** sidecar_request_duration_seconds (also the shape of the start-up warm-up's unregistered twin: metrics/recorder.ts). */
+export const LATENCY = {
+  name: 'sidecar_request_duration_seconds',
+  help: 'Time from request arrival to the end of the response, by decision',
+  labelNames: ['decision'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+};
+
 export function createMetrics(withDefaults = true): Metrics {
   const registry = new Registry();
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'sidecar_' });
@@ -35,13 +43,7 @@ export function createMetrics(withDefaults = true): Metrics {
       labelNames: ['decision', 'code', 'status'],
       registers: [registry],
     }),
-    latency: new Histogram({
-      name: 'sidecar_request_duration_seconds',
-      help: 'Time from request arrival to the end of the response, by decision',
-      labelNames: ['decision'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
-    }),
+    latency: new Histogram({ ...LATENCY, registers: [registry] }),
     upstreamErrors: new Counter({
       name: 'sidecar_upstream_errors_total',
       help: 'Upstream failures by kind (unreachable, timeout, reset, tls, stale_connection = retried once)',

@@ -1,4 +1,5 @@
-import type { Metrics } from './metrics.js';
+import { Histogram } from 'prom-client';
+import { LATENCY, type Metrics } from './metrics.js';
 import type { ExitRecorder } from '../exit.js';
 import { outcomeOf } from '../outcome.js';
 import type { Clock } from '../../clock.js';
@@ -27,6 +28,10 @@ export function metrics(m: Metrics, clock: Clock): ExitRecorder {
     return prevCollect?.call(this);
   };
   const histograms = new Map<string, { observe(v: number): void }>();
+  // The start-up warm-up's requests are observed by an unregistered twin of the latency histogram:
+  // prom-client's code is compiled before real traffic, and no exported figure counts them.
+  let twin: Histogram<'decision'> | undefined;
+  const rehearsals = new Map<string, { observe(v: number): void }>();
   const countOf = (decision: string, code: string, status: number) => {
     let byCode = counters.get(decision);
     if (!byCode) counters.set(decision, (byCode = new Map()));
@@ -46,6 +51,12 @@ export function metrics(m: Metrics, clock: Clock): ExitRecorder {
   };
   return function metrics(st, err, fallbackStatus) {
     const { decision, code, status } = outcomeOf(st, err, fallbackStatus);
+    if (st.warmup) {
+      let h = rehearsals.get(decision);
+      if (!h) rehearsals.set(decision, (h = (twin ??= new Histogram({ ...LATENCY, labelNames: [...LATENCY.labelNames], registers: [] })).labels({ decision })));
+      h.observe((clock.now() - st.facts.receivedAt) / 1000);
+      return;
+    }
     countOf(decision, code, status).n++;
     if (code === 'rate_limited') m.rateLimited.inc(); // refusals only: no cost on an allowed request
     if (st.wouldDeny) for (const c of new Set(st.wouldDeny.map((w) => w.code))) m.wouldDeny.inc({ code: c });

@@ -45,9 +45,11 @@ export function requestId(d: Deps): ProxyMiddleware {
         receivedAt: d.clock.now(),
       },
       verdicts: [],
+      // Set here on every request, so the warm-up's states have the same shape (V8 map) as real
+      // ones: code compiled on the warm-up is then not thrown away by the first real request.
+      warmup: d.warmupSecret !== undefined && isWarmup(req.headers['x-sidecar-warmup'], d.warmupSecret),
     };
     ctx.state = state;
-    if (d.warmupSecret !== undefined && isWarmup(req.headers['x-sidecar-warmup'], d.warmupSecret)) state.warmup = true;
     try {
       // node keeps every field (maxHeadersCount 0 on the proxy listener), so none was dropped unjudged.
       if (req.rawHeaders.length > 2 * state.policy.config.server.maxHeaderCount) {
