@@ -44,23 +44,56 @@ export function stepsAsMiddleware(
   /** Tracing only (pipeline/trace/): called with each step's start and end; composed without it otherwise. */
   time?: { now(): number; record(state: RequestState, stage: StageName, from: number, to: number): void; upstream(state: RequestState, at: number): void },
 ): ProxyMiddleware {
-  return async function decide(ctx, next) {
-    const state = ctx.state as RequestState;
-    for (let i = 0; i < steps.length; i++) {
-      const step = steps[i]!;
+  /** A step that threw: the refusal recorded (and its time), then answered; anything else is thrown on. */
+  const failed = (ctx: ProxyContext, state: RequestState, i: number, from: number, err: unknown): void => {
+    const step = steps[i]!;
+    recordRefusal(state, step.name, err);
+    if (time) time.record(state, step.name, from, time.now());
+    if (err instanceof SidecarError) return refuse(ctx, state, err);
+    throw err;
+  };
+  /** Step i answered with a promise (a cache miss, a store): it and the steps after it, awaited in turn. */
+  const awaitFrom = async (ctx: ProxyContext, state: RequestState, i: number, from: number, pending: Promise<void>, next: () => Promise<unknown>): Promise<void> => {
+    try {
+      await pending;
+    } catch (err) {
+      return failed(ctx, state, i, from, err);
+    }
+    if (time) time.record(state, steps[i]!.name, from, time.now());
+    for (i++; i < steps.length; i++) {
       const from = time?.now() ?? 0;
       try {
-        const r = step.run(state, 'proxy');
+        const r = steps[i]!.run(state, 'proxy');
         if (r) await r;
       } catch (err) {
-        recordRefusal(state, step.name, err);
-        if (time) time.record(state, step.name, from, time.now());
-        if (err instanceof SidecarError) return refuse(ctx, state, err);
-        throw err;
+        return failed(ctx, state, i, from, err);
       }
-      if (time) time.record(state, step.name, from, time.now());
+      if (time) time.record(state, steps[i]!.name, from, time.now());
     }
     if (time) time.upstream(state, time.now());
     await next();
+  };
+  // Not async: when every step answers synchronously (a cached token, the common case) the request
+  // goes on to the next stage without an async frame and a promise of its own here.
+  return function decide(ctx, next) {
+    const state = ctx.state as RequestState;
+    for (let i = 0; i < steps.length; i++) {
+      const from = time?.now() ?? 0;
+      let r: void | Promise<void>;
+      try {
+        r = steps[i]!.run(state, 'proxy');
+      } catch (err) {
+        try {
+          failed(ctx, state, i, from, err);
+          return Promise.resolve();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
+      if (r) return awaitFrom(ctx, state, i, from, r, next);
+      if (time) time.record(state, steps[i]!.name, from, time.now());
+    }
+    if (time) time.upstream(state, time.now());
+    return next();
   };
 }

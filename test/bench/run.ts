@@ -295,7 +295,7 @@ async function main() {
     const upstream = await startChild('upstream', ['--import', 'tsx', 'test/bench/upstream.ts']);
     const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
     const bare = await startChild('bare', ['--import', 'tsx', 'test/bench/bare-proxy.ts'], { UPSTREAM: upstreamUrl });
-    const leanProf = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opts.cpuProf), '--cpu-prof-name', 'lean.cpuprofile'] : [];
+    const leanProf = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(opts.cpuProf), 'lean')] : [];
     const lean = await startChild('lean', [...leanProf, '--import', 'tsx', 'test/bench/lean-proxy.ts'], { UPSTREAM: upstreamUrl });
     const dataDir = path.join(tmp, 'data');
     const config = {

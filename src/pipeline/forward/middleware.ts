@@ -4,7 +4,7 @@
 import type http from 'node:http';
 import { continueIfExpected } from '../../expect-continue.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ProxyMiddleware } from '../context.js';
+import type { ProxyContext, ProxyMiddleware } from '../context.js';
 import type { Dispatcher } from 'undici';
 import { perPolicy } from '../../config/policy.js';
 import { SidecarError } from '../../errors.js';
@@ -66,26 +66,8 @@ class Target implements ForwardTarget {
 
 export function forward(d: ForwardDeps): ProxyMiddleware {
   const pools = d.pools ?? new UpstreamPools();
-  return async function forward(ctx) {
-    const st = ctx.state as RequestState;
-    // The start-up warm-up's requests (judged like any request) never go to Jira: to the warm-up's
-    // own answering server on loopback while it runs, through the same code (header identity only,
-    // so no identity service is asked), else answered 204 here.
-    const local = st.warmup ? d.warmupUpstream?.() : undefined;
-    if (st.warmup && !local) {
-      ctx.status = 204;
-      return;
-    }
-    const base = upstreamTarget(st.policy);
-    const path = base.basePath + originForm(st.facts.rawTarget);
-    // Judged and allowed: the client may now send a body it held back (before a forwarder reads it).
-    continueIfExpected(ctx.req, ctx.res);
-    const forwarder = local ? headerIdentity : (d.identityForwarder?.(st) ?? headerIdentity);
-    const target = new Target(st.facts.method, base.origin, path, ctx.req);
-    // Header mode answers synchronously: no await (and no extra microtask hop) unless a forwarder is async.
-    let planned = forwarder(st, target);
-    if (planned instanceof Promise) planned = await planned;
-    const plan = planned;
+  /** Sends the request with the identity plan made, and settles when the answer was relayed (or failed). */
+  const exchange = (ctx: ProxyContext, st: RequestState, base: { host: string }, path: string, local: Dispatcher | undefined, plan: IdentityPlan | undefined) => {
     const headers = buildUpstreamHeaders({
       state: st,
       upstreamHost: base.host,
@@ -96,12 +78,42 @@ export function forward(d: ForwardDeps): ProxyMiddleware {
       for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'content-length') headers[i + 1] = String(plan.body.length);
     }
     ctx.respond = false;
-    await new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       new Exchange(d, pools, local, st, ctx.req, ctx.res, plan, plan?.path ?? path, headers, resolve, (e) => {
         ctx.respond = true; // the error becomes a JSON answer (request-id), the head was not sent
         reject(e);
       }).send();
     });
+  };
+  const start = (ctx: ProxyContext): Promise<void> => {
+    const st = ctx.state as RequestState;
+    // The start-up warm-up's requests (judged like any request) never go to Jira: to the warm-up's
+    // own answering server on loopback while it runs, through the same code (header identity only,
+    // so no identity service is asked), else answered 204 here.
+    const local = st.warmup ? d.warmupUpstream?.() : undefined;
+    if (st.warmup && !local) {
+      ctx.status = 204;
+      return Promise.resolve();
+    }
+    const base = upstreamTarget(st.policy);
+    const path = base.basePath + originForm(st.facts.rawTarget);
+    // Judged and allowed: the client may now send a body it held back (before a forwarder reads it).
+    continueIfExpected(ctx.req, ctx.res);
+    const forwarder = local ? headerIdentity : (d.identityForwarder?.(st) ?? headerIdentity);
+    const target = new Target(st.facts.method, base.origin, path, ctx.req);
+    // Header mode answers synchronously: no extra promise or microtask hop unless a forwarder is async.
+    const planned = forwarder(st, target);
+    if (planned instanceof Promise) return planned.then((plan) => exchange(ctx, st, base, path, local, plan));
+    return exchange(ctx, st, base, path, local, planned);
+  };
+  // Not async: the request's promise is the exchange's own (no async frame around it); whatever
+  // throws before it is a rejection, as from an async function.
+  return function forward(ctx) {
+    try {
+      return start(ctx);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   };
 }
 

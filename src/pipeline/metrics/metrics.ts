@@ -24,7 +24,7 @@ export interface Metrics {
 /** Outbound calls the verifiers make: keys, discovery, introspection, and Jira's group lookup (groups overage). */
 export type IdpCallKind = 'jwks' | 'discovery' | 'introspection' | 'jira_groups';
 
-/** sidecar_request_duration_seconds (also the shape of the start-up warm-up's unregistered twin: metrics/recorder.ts). */
+/** sidecar_request_duration_seconds (observed by metrics/recorder.ts, which reads the buckets). */
 export const LATENCY = {
   name: 'sidecar_request_duration_seconds',
   help: 'Time from request arrival to the end of the response, by decision',
