@@ -442,29 +442,6 @@ describe('TLS to Jira (upstream.tls)', () => {
     expect(tlsFailures(without).map((l) => l.tlsError)).toEqual(['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED']);
   });
 
-  it('upstream.preconnect over mutual TLS, and to a certificate that names another host (servername): handshakes done before ready, the first requests use them', async () => {
-    const ready = async (x: Started) => until(async () => (await fetch(`${x.adminUrl}/readyz`)).status === 200, 'ready after the warm-up');
-    const before = jiraMtls.connections();
-    const s = await start(jiraMtls.url, { server: { warmupRequests: 20 }, upstream: { preconnect: 3, tls: { caFile: jiraCa.certFile, certFile: sidecarClient.certFile, keyFile: sidecarClient.keyFile } } });
-    await ready(s);
-    expect(jiraMtls.connections() - before).toBe(3); // three handshakes with the client certificate, nothing sent
-    const rs = await Promise.all([0, 1, 2].map(() => get(s, '/rest/test/echo')));
-    expect(rs.map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(jiraMtls.connections() - before).toBe(3);
-    expect(tlsFailures(s)).toEqual([]);
-
-    const otherBefore = jiraOther.connections();
-    const named = await start(jiraOther.url, { server: { warmupRequests: 20 }, upstream: { preconnect: 2, tls: { caFile: jiraCa.certFile, servername: 'jira.other' } } });
-    await ready(named);
-    expect(jiraOther.connections() - otherBefore).toBe(2);
-    expect((await get(named)).status).toBe(200);
-    expect(jiraOther.connections() - otherBefore).toBe(2);
-    // Without the servername the preconnect's handshakes fail as requests would: nothing kept, and the request is refused 502 as before.
-    const unnamed = await start(jiraOther.url, { server: { warmupRequests: 20 }, upstream: { preconnect: 2, tls: { caFile: jiraCa.certFile } } });
-    await ready(unnamed);
-    expect((await get(unnamed)).status).toBe(502);
-  });
-
   it('a certificate for another host name is refused (502), and hostname checks cannot be switched off', async () => {
     const s = await start(jiraOther.url, { upstream: { tls: { caFile: jiraCa.certFile } } });
     const r = await get(s);
