@@ -233,8 +233,6 @@ export const configSchema = z.strictObject({
       timeoutMs: durationMs(30000),
       connectTimeoutMs: durationMs(5000),
       maxSockets: z.number().int().min(1).max(10000).default(256),
-      /** Connections to Jira the start-up warm-up opens before /readyz says ready (nothing is sent on them); at most maxSockets. */
-      preconnect: z.number().int().min(0).max(10000).default(32),
       /** How the checked identity is told to Jira: header | oauth1-impersonation | credential-map (identity-schema.ts). */
       identity: identitySchema,
       /** TLS to an https:// upstream.url: private CA, client certificate, server name. */

@@ -25,8 +25,6 @@ export interface JiraUpstream {
   inactive: Set<string>;
   /** Requests currently open (to observe client-abort propagation). */
   open(): number;
-  /** TCP connections accepted so far (TLS ones counted once the handshake is done). */
-  connections(): number;
   closedEarly: number;
   close(): Promise<void>;
 }
@@ -104,8 +102,6 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
   const server = t
     ? https.createServer({ ...httpOptions, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest)
     : http.createServer(httpOptions, onRequest);
-  let connections = 0;
-  server.on(t ? 'secureConnection' : 'connection', () => connections++);
 
   function handle(req: IncomingMessage, res: ServerResponse, rec: SeenRequest, body: Buffer) {
     const u = new URL(req.url!, 'http://jira.local');
@@ -191,7 +187,6 @@ export async function startJiraUpstream(opts: UpstreamOptions = {}): Promise<Jir
     users,
     inactive,
     open: () => openCount,
-    connections: () => connections,
     get closedEarly() {
       return state.closedEarly;
     },

@@ -19,9 +19,6 @@
 // memory, to requests carrying the marker only, and forgotten with every cached result when the
 // warm-up ends. The audit writer is readied with an empty batch (AuditSink.warm: the SQLite
 // writer's worker thread would otherwise start on the first real row, in the first second of load).
-// And upstream.preconnect connections to Jira are opened (TCP, and TLS for https://) and kept for the
-// pool's first new connections, sending nothing: under load at start each new connection to Jira was
-// a third of the first 100 ms' CPU.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -97,9 +94,9 @@ async function startLocalUpstream(): Promise<{ pool: Pool; answered: () => numbe
   };
 }
 
-export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number; forwarded: number; preconnected: number; keysMs?: number }> {
+export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number; forwarded: number; keysMs?: number }> {
   const started = performance.now();
-  if (requests <= 0) return { ms: 0, sent: 0, forwarded: 0, preconnected: 0 };
+  if (requests <= 0) return { ms: 0, sent: 0, forwarded: 0 };
   const verifier = deps.services.jwtVerifier;
   let signed: string[] | undefined;
   try {
@@ -134,7 +131,6 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
   const pool = new Pool(proxyUrl, { connections: CONNECTIONS, ...(o.servedFingerprint ? { connect: pinnedConnector(o.servedFingerprint) } : {}) });
   let next = 0;
   let sent = 0;
-  let preconnected = 0;
   const worker = async () => {
     while (next < requests) {
       const i = next++;
@@ -148,15 +144,10 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     }
   };
   try {
-    // The audit writer is made ready meanwhile (on SQLite its worker thread starts on the first batch),
-    // and upstream.preconnect connections to Jira are opened (nothing sent on them) for the first real requests.
+    // The audit writer is made ready meanwhile (on SQLite its worker thread starts on the first batch).
     const auditReady = deps.auditSink.warm?.().catch(() => undefined);
-    const policy = deps.getPolicy();
-    const pools = deps.services.upstreamPools;
-    const preconnecting = pools && policy.config.upstream.preconnect > 0 ? pools.preconnect(policy, policy.config.upstream.preconnect).catch(() => undefined) : undefined;
     await Promise.all(Array.from({ length: CONNECTIONS }, worker));
     await auditReady;
-    preconnected = (await preconnecting)?.opened ?? 0;
   } finally {
     deps.warmupSecret = undefined;
     deps.warmupUpstream = undefined;
@@ -164,5 +155,5 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     await pool.close();
     await local?.close();
   }
-  return { ms: Math.round(performance.now() - started), sent, forwarded: local?.answered() ?? 0, preconnected, ...(verifier ? { keysMs } : {}) };
+  return { ms: Math.round(performance.now() - started), sent, forwarded: local?.answered() ?? 0, ...(verifier ? { keysMs } : {}) };
 }

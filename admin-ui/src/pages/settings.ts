@@ -57,7 +57,6 @@ export class SettingsPage extends ConfigPage {
           ${f.num(['upstream', 'timeoutMs'], 'Response timeout (ms)', { min: 1 })}
           ${f.num(['upstream', 'connectTimeoutMs'], 'Connect timeout (ms)', { min: 1 })}
           ${f.num(['upstream', 'maxSockets'], 'Max sockets', { min: 1 })}
-          ${f.num(['upstream', 'preconnect'], 'Connections opened at start', { min: 0, help: 'Opened to Jira before the sidecar reports ready; nothing is sent on them until a request uses them.' })}
         </div>
       </fieldset>
       ${this.draft.upstream?.identity

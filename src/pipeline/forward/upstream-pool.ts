@@ -8,7 +8,6 @@
 // TLS to an https:// Jira (upstream.tls): a private CA (caFile, instead of the system CAs), a client
 // certificate (mutual TLS), the name Jira's certificate is checked against (servername), minVersion.
 // The chain and the host name are always verified: nothing here can switch that off.
-import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { buildConnector, Pool } from 'undici';
@@ -52,10 +51,6 @@ export class UpstreamPools {
    */
   private readonly failedSockets = new Map<number, TlsFailure>();
   private readonly metrics: TlsMetrics | undefined;
-  /** Connections opened ahead (preconnect) for the pool of `key`, handed out as that pool asks for new ones. */
-  private spare: { key: string; sockets: Array<{ socket: Socket; drop: () => void }> } = { key: '', sockets: [] };
-  /** The current pool's connector without the spare connections (what preconnect opens them with). */
-  private connectFresh: buildConnector.connector | undefined;
 
   constructor(private readonly o: { logger?: Logger; registry?: Registry; watch?: boolean } = {}) {
     this.metrics = o.registry && tlsMetrics(o.registry);
@@ -71,12 +66,9 @@ export class UpstreamPools {
     const key = `${origin} ${up.maxSockets} ${up.connectTimeoutMs} ${tlsKey} ${this.generation}`;
     if (key !== this.key || !this.pool) {
       const old = this.pool;
-      const fresh = secure ? this.connector(up) : buildConnector({ timeout: up.connectTimeoutMs });
-      this.connectFresh = fresh;
-      this.dropSpares();
       this.pool = new Pool(origin, {
         connections: up.maxSockets,
-        connect: this.withSpares(key, fresh),
+        connect: secure ? this.connector(up) : { timeout: up.connectTimeoutMs },
         // Our own timer answers 504 after upstream.timeoutMs; a stream (SSE) may idle between events
         // for as long as Jira likes, as it could through node:http.
         headersTimeout: 0,
@@ -87,82 +79,6 @@ export class UpstreamPools {
     }
     this.forPolicy = policy;
     return this.pool;
-  }
-
-  /** The pool's connector: a spare connection opened ahead for this pool while one is left, else a new one. */
-  private withSpares(key: string, fresh: buildConnector.connector): buildConnector.connector {
-    return (opts, cb) => {
-      if (this.spare.key === key) {
-        for (let e = this.spare.sockets.pop(); e; e = this.spare.sockets.pop()) {
-          const s = e.socket;
-          s.off('error', e.drop).off('end', e.drop).off('close', e.drop);
-          // Called back on a later tick, as a real connect is: undici's client resumes from the callback.
-          if (!s.destroyed && s.readyState === 'open') return process.nextTick(cb, null, s);
-          s.destroy();
-        }
-      }
-      fresh(opts, cb);
-    };
-  }
-
-  private dropSpares(): void {
-    for (const e of this.spare.sockets) e.socket.destroy();
-    this.spare = { key: '', sockets: [] };
-  }
-
-  /**
-   * Opens up to `n` connections (at most upstream.maxSockets) to Jira for this policy's pool, with
-   * the pool's own connector (TCP, and the TLS handshake for https://), and keeps them for the pool's
-   * next new connections: the first real requests after a start do not each pay a connect. Nothing
-   * is sent on them. One Jira closes meanwhile is dropped; failures are counted, never thrown.
-   */
-  async preconnect(policy: Policy, n: number): Promise<{ opened: number; failed: number }> {
-    const up = policy.config.upstream;
-    const want = Math.min(n, up.maxSockets);
-    this.get(policy);
-    const connect = this.connectFresh;
-    if (want <= 0 || !connect) return { opened: 0, failed: 0 };
-    const key = this.key;
-    const url = new URL(up.url);
-    const secure = url.protocol === 'https:';
-    const opts = {
-      hostname: url.hostname,
-      host: url.host,
-      protocol: url.protocol,
-      port: url.port || (secure ? '443' : '80'),
-      servername: secure ? (up.tls?.servername ?? (url.hostname.startsWith('[') ? undefined : url.hostname)) : undefined,
-      localAddress: null,
-      httpSocket: undefined,
-    } as unknown as buildConnector.Options;
-    const sockets = await Promise.all(
-      Array.from({ length: want }, () => new Promise<Socket | undefined>((resolve) => connect(opts, (err, socket) => resolve(err || !socket ? undefined : (socket as Socket))))),
-    );
-    const opened = sockets.filter((s): s is Socket => s !== undefined);
-    if (this.key !== key) {
-      for (const s of opened) s.destroy(); // the pool changed meanwhile (a reload): these are for the old one
-      return { opened: 0, failed: want - opened.length };
-    }
-    if (this.spare.key !== key) this.dropSpares();
-    this.spare.key = key;
-    for (const socket of opened) {
-      const list = this.spare.sockets;
-      const entry = {
-        socket,
-        drop: () => {
-          const i = list.indexOf(entry);
-          if (i >= 0) list.splice(i, 1);
-          socket.destroy();
-        },
-      };
-      socket.on('error', entry.drop).on('end', entry.drop).on('close', entry.drop);
-      list.push(entry);
-    }
-    return { opened: opened.length, failed: want - opened.length };
-  }
-
-  /** Connections opened ahead and not yet handed to the pool. */
-  get spares(): number {
-    return this.spare.sockets.length;
   }
 
   /**
@@ -254,7 +170,6 @@ export class UpstreamPools {
 
   /** Shutdown (after the listeners closed every client connection): nothing is left to wait for. */
   async close(): Promise<void> {
-    this.dropSpares();
     const p = this.pool;
     this.pool = undefined;
     this.forPolicy = undefined;
