@@ -116,11 +116,11 @@ function onConnect(_req: http.IncomingMessage, socket: Socket) {
  * node:http over TLS, so both get the same HTTP options (header limits, timeouts) and the same
  * handlers for malformed requests, CONNECT and unknown expectations.
  */
-function createListener(httpOptions: http.ServerOptions, tls: ListenerTls | undefined): Server {
+function createListener(httpOptions: http.ServerOptions, tls: ListenerTls | undefined, watched = true): Server {
   let server: Server;
   if (tls) {
     const secure = https.createServer({ ...httpOptions, ...tls.serverOptions() });
-    tls.attach(secure); // the certificate is swapped in place when its files change
+    if (watched) tls.attach(secure); // the certificate is swapped in place when its files change
     server = secure;
   } else server = http.createServer(httpOptions);
   server.on('clientError', onClientError);
@@ -129,10 +129,11 @@ function createListener(httpOptions: http.ServerOptions, tls: ListenerTls | unde
   return server;
 }
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+/** `exclusive`: in a cluster worker, a port of this worker's own instead of one shared through the primary. */
+function listen(server: Server, port: number, host: string, exclusive = false): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive }, () => {
       server.off('error', reject);
       resolve(server.address() as AddressInfo);
     });
@@ -202,14 +203,18 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const tlsListeners = [proxyTls, adminTls].filter((t): t is ListenerTls => t !== undefined);
   if (tlsListeners.length) rt.readiness.push(tlsReadiness(tlsListeners));
 
-  const proxyServer = createListener({ maxHeaderSize: listenerConfig.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 }, proxyTls);
-  // No silent cap on the header count: the request-id stage refuses more than server.maxHeaderCount.
-  proxyServer.maxHeadersCount = 0;
   const handle = createProxyApp(deps, rt.proxyRoutes);
-  proxyServer.on('request', handle);
-  // Expect: 100-continue is judged first: a refusal is the final answer and invites no body; the
-  // forward stage sends 100 Continue once the request may go to Jira (RFC 9110 §10.1.1).
-  proxyServer.on('checkContinue', handle);
+  const proxyListener = (watched = true) => {
+    const server = createListener({ maxHeaderSize: listenerConfig.maxHeaderBytes, keepAliveTimeout: 65_000, requestTimeout: 0 }, proxyTls, watched);
+    // No silent cap on the header count: the request-id stage refuses more than server.maxHeaderCount.
+    server.maxHeadersCount = 0;
+    server.on('request', handle);
+    // Expect: 100-continue is judged first: a refusal is the final answer and invites no body; the
+    // forward stage sends 100 Continue once the request may go to Jira (RFC 9110 §10.1.1).
+    server.on('checkContinue', handle);
+    return server;
+  };
+  const proxyServer = proxyListener();
   const proxyTrack = trackInFlight(proxyServer);
 
   const adminServer = createListener({ maxHeaderSize: 65536 }, adminTls);
@@ -244,10 +249,20 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   // requires client certificates cannot be warmed up by a client without one.
   const warmupRequests = proxyTls?.config.requestClientCert ? 0 : listenerConfig.warmupRequests;
   if (warmupRequests < listenerConfig.warmupRequests) logger.info('warm-up skipped: the proxy listener requires client certificates (server.tls.requestClientCert)');
-  void warmUp(proxyUrl, deps, warmupRequests, proxyTls ? { servedFingerprint: proxyTls.fingerprint256.bind(proxyTls) } : {})
+  // In a cluster worker the proxy port is shared through the primary: a warm-up request sent to it
+  // could be answered by another worker, which knows neither this worker's marker nor its throw-away
+  // key and would take it for real traffic (audit it, forward it to Jira). A worker therefore warms
+  // up through a listener of its own (exclusive, loopback, same handler and TLS), closed after.
+  const warmupServer = role && warmupRequests > 0 ? proxyListener(false) : undefined;
+  const warmupUrl = warmupServer ? urlOf(await listen(warmupServer, 0, '127.0.0.1', true), proxyTls) : proxyUrl;
+  void warmUp(warmupUrl, deps, warmupRequests, proxyTls ? { servedFingerprint: proxyTls.fingerprint256.bind(proxyTls) } : {})
     .then((r) => r.sent && logger.info(r, 'warm-up done'))
     .catch((e: unknown) => logger.warn({ err: e }, 'warm-up failed; serving without it'))
-    .finally(() => (warm = true));
+    .finally(() => {
+      warm = true;
+      warmupServer?.close();
+      warmupServer?.closeAllConnections();
+    });
 
   let closing: Promise<void> | undefined;
   const close = () =>

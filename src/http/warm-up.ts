@@ -80,7 +80,8 @@ async function startLocalUpstream(): Promise<{ pool: Pool; answered: () => numbe
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    // exclusive: in a cluster worker, a port of its own (listen(0) is otherwise shared through the primary).
+    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, resolve);
   });
   const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: CONNECTIONS });
   return {
