@@ -62,6 +62,19 @@ export interface SpawnedSidecar {
   exited: Promise<number | null>;
 }
 
+/** The structured (JSON) log lines a spawned sidecar wrote so far, parsed; a cluster's primary and workers share stdout. */
+export const logLines = (s: SpawnedSidecar): Array<Record<string, any>> =>
+  s
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, any>);
+
+/** Stops a spawned sidecar that is still running (SIGKILL: for afterAll, after the test's own checks). */
+export function killIfRunning(s: SpawnedSidecar | undefined): void {
+  if (s && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+}
+
 /** The real entry point: `node dist/main.js serve` (built by `npm test`'s pretest). */
 export async function spawnSidecar(env: Record<string, string>, args: string[] = ['serve']): Promise<SpawnedSidecar> {
   const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'main.js'), ...args], {

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { verifyAll } from '../../src/audit/verify.js';
 import { openPostgresStores } from '../../src/store/postgres/stores.js';
-import { spawnSidecar, tempDir, type SpawnedSidecar } from '../helpers/sidecar.js';
+import { killIfRunning, logLines, spawnSidecar, tempDir, type SpawnedSidecar } from '../helpers/sidecar.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { until } from '../helpers/http.js';
 
@@ -22,18 +22,13 @@ let db: { url: string; drop(): Promise<void> } | undefined;
 let s: SpawnedSidecar | undefined;
 const dir = tempDir('workers-pg-');
 afterAll(async () => {
-  if (s && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+  killIfRunning(s);
   await upstream?.close();
   await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const lines = () =>
-  s!
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>);
+const lines = () => logLines(s!);
 
 describe('server.workers: 2 on PostgreSQL', () => {
   it('both workers write one verifiable chain: every answered request once, nothing else', { timeout: 90_000 }, async () => {

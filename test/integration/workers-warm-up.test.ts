@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
-import { ROOT, spawnSidecar, tempDir, type SpawnedSidecar } from '../helpers/sidecar.js';
+import { killIfRunning, logLines, ROOT, spawnSidecar, tempDir, type SpawnedSidecar } from '../helpers/sidecar.js';
 import { until } from '../helpers/http.js';
 
 let upstream: JiraUpstream | undefined;
@@ -16,18 +16,13 @@ let issuer: TokenIssuer | undefined;
 let s: SpawnedSidecar | undefined;
 const dir = tempDir('workers-warm-up-');
 afterAll(async () => {
-  if (s && s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+  killIfRunning(s);
   await upstream?.close();
   await issuer?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const lines = () =>
-  s!
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>);
+const lines = () => logLines(s!);
 
 describe('server.workers: 2 with the warm-up on', () => {
   it('each worker warms up on its own: Jira sees nothing, the audit log stays empty', { timeout: 90_000 }, async () => {
