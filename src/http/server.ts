@@ -148,7 +148,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   const clock = opts.clock ?? systemClock;
   const { stores, db, migrations, where } = await openStores(config, { logger });
   const role = workerRole();
-  if (role) adaptWorkerStores(stores, role); // server.workers > 1: the primary writes the audit chain (http/cluster-worker.ts)
+  if (role) adaptWorkerStores(stores, role); // server.workers > 1: background jobs in worker 0 only; every worker appends to the one audit chain (http/cluster-worker.ts)
   if (migrations?.applied.length) logger.info({ applied: migrations.applied, store: stores.kind }, 'migrations applied');
   logger.info({ store: stores.kind, where, replica: stores.audit.replica }, 'store open');
 

@@ -107,6 +107,8 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
   }
   /** Fetching and importing the issuers' keys and signing the warm-up tokens. */
   const keysMs = Math.round(performance.now() - started);
+  // Allowed requests go on to this stand-in for Jira (never to Jira): the forward path is compiled too.
+  const local = await startLocalUpstream().catch((e: unknown) => void deps.logger.warn({ err: e }, 'warm-up: no local answering server; allowed warm-up requests are answered 204'));
   const secret = randomBytes(24).toString('base64url');
   deps.warmupSecret = secret;
   const now = Math.floor(Date.now() / 1000);
@@ -126,8 +128,6 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     }
     return others[k - 5]!;
   };
-  // Allowed requests go on to this stand-in for Jira (never to Jira): the forward path is compiled too.
-  const local = await startLocalUpstream().catch((e: unknown) => void deps.logger.warn({ err: e }, 'warm-up: no local answering server; allowed warm-up requests are answered 204'));
   deps.warmupUpstream = local?.pool;
   const pool = new Pool(proxyUrl, { connections: CONNECTIONS, ...(o.servedFingerprint ? { connect: pinnedConnector(o.servedFingerprint) } : {}) });
   let next = 0;

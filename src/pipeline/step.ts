@@ -52,48 +52,41 @@ export function stepsAsMiddleware(
     if (err instanceof SidecarError) return refuse(ctx, state, err);
     throw err;
   };
-  /** Step i answered with a promise (a cache miss, a store): it and the steps after it, awaited in turn. */
-  const awaitFrom = async (ctx: ProxyContext, state: RequestState, i: number, from: number, pending: Promise<void>, next: () => Promise<unknown>): Promise<void> => {
-    try {
-      await pending;
-    } catch (err) {
-      return failed(ctx, state, i, from, err);
-    }
-    if (time) time.record(state, steps[i]!.name, from, time.now());
-    for (i++; i < steps.length; i++) {
-      const from = time?.now() ?? 0;
-      try {
-        const r = steps[i]!.run(state, 'proxy');
-        if (r) await r;
-      } catch (err) {
-        return failed(ctx, state, i, from, err);
-      }
-      if (time) time.record(state, steps[i]!.name, from, time.now());
-    }
-    if (time) time.upstream(state, time.now());
-    await next();
-  };
-  // Not async: when every step answers synchronously (a cached token, the common case) the request
-  // goes on to the next stage without an async frame and a promise of its own here.
-  return function decide(ctx, next) {
-    const state = ctx.state as RequestState;
-    for (let i = 0; i < steps.length; i++) {
+  /**
+   * The steps from i on, then the next stage. Not async: when every step answers synchronously (a
+   * cached token, the common case) the request goes on without an async frame or promise of its own
+   * here; a step that answers with a promise (a cache miss, a store) is awaited, then the rest run.
+   */
+  const runFrom = (ctx: ProxyContext, state: RequestState, i: number, next: () => Promise<unknown>): Promise<unknown> => {
+    for (; i < steps.length; i++) {
+      const at = i;
       const from = time?.now() ?? 0;
       let r: void | Promise<void>;
       try {
-        r = steps[i]!.run(state, 'proxy');
+        r = steps[at]!.run(state, 'proxy');
       } catch (err) {
         try {
-          failed(ctx, state, i, from, err);
+          failed(ctx, state, at, from, err);
           return Promise.resolve();
         } catch (e) {
           return Promise.reject(e);
         }
       }
-      if (r) return awaitFrom(ctx, state, i, from, r, next);
-      if (time) time.record(state, steps[i]!.name, from, time.now());
+      if (r) {
+        return r.then(
+          () => {
+            if (time) time.record(state, steps[at]!.name, from, time.now());
+            return runFrom(ctx, state, at + 1, next);
+          },
+          (err: unknown) => failed(ctx, state, at, from, err),
+        );
+      }
+      if (time) time.record(state, steps[at]!.name, from, time.now());
     }
     if (time) time.upstream(state, time.now());
     return next();
+  };
+  return function decide(ctx, next) {
+    return runFrom(ctx, ctx.state as RequestState, 0, next);
   };
 }
