@@ -11,9 +11,11 @@
 //                    [--targets direct,bare,sidecar] [--cpu-prof DIR] [--node-args ARGS] [--config-patch JSON]
 //                    [--variant NAME=JSON ...]   (more sidecars, each with a config patch, measured interleaved)
 //                    [--tokens N] [--fresh-tokens N] [--rss S] [--cold-start N [--cold-duration S]]
+//                    [--threads] [--syscalls]   (CPU per request by thread; system calls per request, with perf)
 // Cold start (issue 25): `npm run bench -- --scenarios jwt --targets sidecar --rounds 0 --cold-start 5`
 // restarts every sidecar target N times (interleaved), sends jwt load the moment /readyz answers 200
-// and compares the p99 of the first second with the steady-state p99 of the same run.
+// and compares the p99 of the first second with the steady-state p99 of the same run, and which
+// threads the first second's CPU went to.
 // Memory (issue 25): `npm run bench -- --scenarios jwt --targets sidecar --tokens 100000 --rounds 1
 // --duration 600 --warmup 0 --start-warmup 0 --rss 30` prints each sidecar's RSS every 30 s.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -26,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { exportJWK } from 'jose';
 import { Command } from 'commander';
-import { cpuSeconds } from './proc.js';
+import { cpuSeconds, threadCpuSeconds } from './proc.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const opts = new Command()
@@ -50,9 +52,11 @@ const opts = new Command()
   .option('--tokens <n>', 'distinct valid tokens (of as many users) rotated by jwt, issues, search and sse', '1000')
   .option('--fresh-tokens <n>', 'valid tokens signed ahead for "fresh" (each used once per sidecar process; default: enough for ~4,000 req/s)')
   .option('--rss <s>', "print each sidecar's resident memory (and heap) every S seconds while load runs")
+  .option('--syscalls', "count each target's system calls and context switches during the measured window (perf stat, every thread) and print them per request")
+  .option('--threads', "print each target's CPU per request by thread during the measured window (main thread, then the others by CPU: the audit writer, V8's compiler and GC helpers)")
   .option('--postgres', 'also measure a sidecar whose store is PostgreSQL (an embedded server started here): target "sidecar:postgres"')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean; coldStart?: string; coldDuration: string; coldSteadyFrom: string; tokens: string; freshTokens?: string; rss?: string }>();
+  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean; syscalls?: boolean; threads?: boolean; coldStart?: string; coldDuration: string; coldSteadyFrom: string; tokens: string; freshTokens?: string; rss?: string }>();
 
 /** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
 const variants = opts.variant.map((v): [string, unknown] => {
@@ -200,6 +204,8 @@ function sampleRss(target: string, pid: number | undefined, adminUrl: string | u
 async function measure(url: string, sc: { path: string; nextPath?: () => string }, headersFor: () => Record<string, string>, seconds: number, pid?: number, onResponse?: (latencyMs: number) => void, upstreamPid?: number): Promise<Omit<Result, 'scenario' | 'target'>> {
   const cpu0 = cpuSeconds(pid);
   const up0 = cpuSeconds(upstreamPid);
+  const syscalls = opts.syscalls && pid ? countSyscalls(pid) : undefined;
+  const threads0 = opts.threads && pid ? threadCpuSeconds(pid) : undefined;
   const inst = autocannon({
     url,
     connections: CONNS,
@@ -215,11 +221,48 @@ async function measure(url: string, sc: { path: string; nextPath?: () => string 
   // Without a callback autocannon returns its tracker (an EventEmitter) made thenable; the types say Promise.
   if (onResponse) (inst as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, _status: number, _bytes: number, latencyMs: number) => onResponse(latencyMs));
   const r = await inst;
+  if (syscalls) {
+    const counts = await syscalls();
+    const per = (n: number) => (r.requests.total ? n / r.requests.total : 0).toFixed(2);
+    log(`syscalls per request (pid ${pid}, ${r.requests.total} requests): ${Object.entries(counts).sort((a, b) => b[1] - a[1]).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${per(n)}`).join(', ')}`);
+  }
+  if (threads0 && r.requests.total) {
+    const per: Array<[string, number]> = [];
+    for (const [t, v] of threadCpuSeconds(pid)) per.push([t.startsWith(`${pid} `) ? 'main' : `thread ${t.split(' ')[0]}`, ((v - (threads0.get(t) ?? 0)) * 1e6) / r.requests.total]);
+    per.sort((a, b) => (a[0] === 'main' ? -1 : b[0] === 'main' ? 1 : b[1] - a[1]));
+    log(`CPU µs per request by thread (pid ${pid}): ${per.filter(([, us]) => us >= 0.5).map(([t, us]) => `${t} ${us.toFixed(1)}`).join(', ')}`);
+  }
   const cpu = cpuSeconds(pid) - cpu0;
   const up = cpuSeconds(upstreamPid) - up0;
   const cpuUsPerReq = r.requests.total ? Math.round((cpu * 1e6) / r.requests.total) : 0;
   const perUpstream = upstreamPid === pid ? 1 : up > 0 ? Number((cpu / up).toFixed(3)) : NaN;
   return { rps: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, cpuUsPerReq, perUpstream };
+}
+
+/**
+ * --syscalls: perf stat on the process's syscall tracepoints (every thread) until the returned
+ * function is called; resolves to the counts by syscall ("all" is every syscall).
+ */
+function countSyscalls(pid: number): () => Promise<Record<string, number>> {
+  const names = ['read', 'readv', 'write', 'writev', 'sendto', 'recvfrom', 'epoll_pwait', 'epoll_wait', 'epoll_ctl', 'futex', 'pwrite64', 'pread64', 'fdatasync', 'fsync', 'getpid', 'mprotect', 'madvise', 'munmap', 'mmap', 'clock_gettime', 'getrusage', 'openat', 'close', 'accept4', 'setsockopt', 'ioctl', 'fcntl', 'lseek', 'statx', 'newfstatat'];
+  const events = ['raw_syscalls:sys_enter', 'context-switches', ...names.map((n) => `syscalls:sys_enter_${n}`)];
+  const child = spawn('perf', ['stat', '-x', ',', '-e', events.join(','), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // perf exits at once on an event this kernel lacks: its message is logged, the counts are empty.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return async () => {
+    child.kill('SIGINT');
+    await exited;
+    const counts: Record<string, number> = {};
+    for (const line of err.split('\n')) {
+      const [count, , event] = line.split(',');
+      if (!event || !/^\d+$/.test(count ?? '')) continue;
+      counts[event === 'raw_syscalls:sys_enter' ? 'all' : event === 'context-switches' ? 'context switches' : event.replace('syscalls:sys_enter_', '')] = Number(count);
+    }
+    if (!Object.keys(counts).length) log(`perf stat counted nothing: ${err.trim().split('\n').slice(0, 3).join(' / ')}`);
+    return counts;
+  };
 }
 
 /** Deep merge for --config-patch (objects merge, arrays and scalars replace). */
@@ -517,8 +560,8 @@ async function main() {
           // CPU per request (of the sidecar process) in the first second and in the steady state:
           // what the latency follows when the machine is shared (a busy host moves p99 by 10 ×).
           const pid = started.child.pid;
-          const cpuAt: Array<{ cpu: number; done: number }> = [{ cpu: cpuSeconds(pid), done: 0 }];
-          const mark = (k: number) => setTimeout(() => (cpuAt[k] = { cpu: cpuSeconds(pid), done: lat.length }), k === 1 ? 1000 : steadyFrom);
+          const cpuAt: Array<{ cpu: number; done: number; threads: Map<string, number> }> = [{ cpu: cpuSeconds(pid), done: 0, threads: threadCpuSeconds(pid) }];
+          const mark = (k: number) => setTimeout(() => (cpuAt[k] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) }), k === 1 ? 1000 : steadyFrom);
           const timers = [mark(1), mark(2)];
           const m = await measure(proxy, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[j++ % tokens.length]}` }), coldSeconds, pid, (ms) => {
             const now = performance.now() - l0;
@@ -526,7 +569,17 @@ async function main() {
             lat.push(ms);
           });
           timers.forEach(clearTimeout);
-          cpuAt[3] = { cpu: cpuSeconds(pid), done: lat.length };
+          cpuAt[3] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) };
+          // Which threads the first second's CPU went to, against a second of the steady state.
+          const threadSecs = (a: number, b: number, per: number) => {
+            const d = new Map<string, number>();
+            for (const [t, v] of cpuAt[b]?.threads ?? []) d.set(t, (v - (cpuAt[a]?.threads.get(t) ?? 0)) / per);
+            return d;
+          };
+          const steadySeconds = coldSeconds - steadyFrom / 1000;
+          const firstThreads = threadSecs(0, 1, 1);
+          const steadyThreads = threadSecs(2, 3, steadySeconds);
+          log(`  CPU s per second by thread, first second (steady): ${[...firstThreads].filter(([, v]) => v > 0.005).sort((x, y) => y[1] - x[1]).map(([t, v]) => `${t} ${v.toFixed(2)} (${(steadyThreads.get(t) ?? 0).toFixed(2)})`).join(', ')}`);
           const cpuPerReq = (a: number, b: number) => (cpuAt[a] && cpuAt[b] && cpuAt[b]!.done > cpuAt[a]!.done ? ((cpuAt[b]!.cpu - cpuAt[a]!.cpu) * 1e6) / (cpuAt[b]!.done - cpuAt[a]!.done) : NaN);
           const firstLat = lat.filter((_, k) => sent[k]! < 1000);
           const steadyLat = lat.filter((_, k) => sent[k]! >= steadyFrom);

@@ -1,5 +1,5 @@
 // In-process cost of the decision stages and the exit recorders for a cached JWT request (the
-// bench's jwt scenario without HTTP): µs of CPU per request, and a CPU profile with --cpu-prof.
+// bench's jwt scenario without HTTP): µs of CPU per request, each step's share, and a CPU profile with --cpu-prof.
 //   node --import tsx test/bench/stages-micro.ts [iterations]
 import { startJiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestIssuer } from '../helpers/issuer.js';
@@ -31,9 +31,9 @@ const stateFor = (i: number): RequestState => {
     verdicts: [],
   };
 };
-async function decide(st: RequestState) {
-  for (const s of steps) {
-    const r = s.run(st, 'proxy');
+async function decide(st: RequestState, upTo = steps.length) {
+  for (let k = 0; k < upTo; k++) {
+    const r = steps[k]!.run(st, 'proxy');
     if (r) await r;
   }
 }
@@ -55,7 +55,16 @@ const recordUs = (await cpu(async () => {
     encodeRow(toAuditRecord(st, outcomeOf(st, undefined, 200), Date.now()));
   }
 })()) - base - decideUs;
-console.log(JSON.stringify({ iterations: N, stateUs: +base.toFixed(2), decideUs: +decideUs.toFixed(2), auditEncodeUs: +recordUs.toFixed(2) }));
+// Each step's share: the steps up to it, less the steps before it (each step reads what the earlier ones set).
+const names = ['clientIp', 'routeRules', 'credentials', 'verify', 'authorize', 'rateLimit'];
+const perStep: Record<string, number> = {};
+let before = 0;
+for (let k = 1; k <= steps.length; k++) {
+  const upTo = (await cpu(async () => { for (let i = 0; i < N; i++) await decide(stateFor(i), k); })()) - base;
+  perStep[names[k - 1] ?? `step${k}`] = +(upTo - before).toFixed(2);
+  before = upTo;
+}
+console.log(JSON.stringify({ iterations: N, stateUs: +base.toFixed(2), decideUs: +decideUs.toFixed(2), auditEncodeUs: +recordUs.toFixed(2), perStepUs: perStep }));
 await sidecar.close();
 await upstream.close();
 await issuer.close();
