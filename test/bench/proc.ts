@@ -1,5 +1,4 @@
 // Process CPU accounting for the benchmarks (Linux /proc): less noisy than req/s on a shared machine.
-// test/bench/run.ts keeps a copy of cpuSeconds for now; it can import this one.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -11,12 +10,16 @@ export const CLK_TCK = (() => {
   }
 })();
 
+/** A /proc stat line's command name and utime + stime in seconds. */
+function parseStat(line: string): { name: string; cpu: number } {
+  const fields = line.slice(line.lastIndexOf(')') + 2).split(' ');
+  return { name: line.slice(line.indexOf('(') + 1, line.lastIndexOf(')')), cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK };
+}
+
 /** utime + stime of a process in seconds (0 when it is gone or not on Linux). */
 export function cpuSeconds(pid: number | undefined): number {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpu;
   } catch {
     return 0;
   }
@@ -32,10 +35,8 @@ export function threadCpuSeconds(pid: number | undefined): Map<string, number> {
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
-        const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-        out.set(`${tid} ${name}`, (Number(fields[11]) + Number(fields[12])) / CLK_TCK);
+        const { name, cpu } = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+        out.set(`${tid} ${name}`, cpu);
       } catch {
         // the thread ended
       }
@@ -44,4 +45,11 @@ export function threadCpuSeconds(pid: number | undefined): Map<string, number> {
     // no /proc, or the process ended
   }
   return out;
+}
+
+/** Each thread's CPU seconds between two threadCpuSeconds readings, divided by `per` (a thread born meanwhile counts from 0). */
+export function threadCpuDelta(before: Map<string, number> | undefined, after: Map<string, number> | undefined, per = 1): Map<string, number> {
+  const d = new Map<string, number>();
+  for (const [t, v] of after ?? []) d.set(t, (v - (before?.get(t) ?? 0)) / per);
+  return d;
 }

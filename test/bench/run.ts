@@ -28,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { exportJWK } from 'jose';
 import { Command } from 'commander';
-import { cpuSeconds, threadCpuSeconds } from './proc.js';
+import { cpuSeconds, threadCpuDelta, threadCpuSeconds } from './proc.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const opts = new Command()
@@ -228,7 +228,7 @@ async function measure(url: string, sc: { path: string; nextPath?: () => string 
   }
   if (threads0 && r.requests.total) {
     const per: Array<[string, number]> = [];
-    for (const [t, v] of threadCpuSeconds(pid)) per.push([t.startsWith(`${pid} `) ? 'main' : `thread ${t.split(' ')[0]}`, ((v - (threads0.get(t) ?? 0)) * 1e6) / r.requests.total]);
+    for (const [t, s] of threadCpuDelta(threads0, threadCpuSeconds(pid), r.requests.total)) per.push([t.startsWith(`${pid} `) ? 'main' : `thread ${t.split(' ')[0]}`, s * 1e6]);
     per.sort((a, b) => (a[0] === 'main' ? -1 : b[0] === 'main' ? 1 : b[1] - a[1]));
     log(`CPU µs per request by thread (pid ${pid}): ${per.filter(([, us]) => us >= 0.5).map(([t, us]) => `${t} ${us.toFixed(1)}`).join(', ')}`);
   }
@@ -578,14 +578,8 @@ async function main() {
           timers.forEach(clearTimeout);
           cpuAt[3] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) };
           // Which threads the first second's CPU went to, against a second of the steady state.
-          const threadSecs = (a: number, b: number, per: number) => {
-            const d = new Map<string, number>();
-            for (const [t, v] of cpuAt[b]?.threads ?? []) d.set(t, (v - (cpuAt[a]?.threads.get(t) ?? 0)) / per);
-            return d;
-          };
-          const steadySeconds = coldSeconds - steadyFrom / 1000;
-          const firstThreads = threadSecs(0, 1, 1);
-          const steadyThreads = threadSecs(2, 3, steadySeconds);
+          const firstThreads = threadCpuDelta(cpuAt[0]?.threads, cpuAt[1]?.threads);
+          const steadyThreads = threadCpuDelta(cpuAt[2]?.threads, cpuAt[3]?.threads, coldSeconds - steadyFrom / 1000);
           log(`  CPU s per second by thread, first second (steady): ${[...firstThreads].filter(([, v]) => v > 0.005).sort((x, y) => y[1] - x[1]).map(([t, v]) => `${t} ${v.toFixed(2)} (${(steadyThreads.get(t) ?? 0).toFixed(2)})`).join(', ')}`);
           const cpuPerReq = (a: number, b: number) => (cpuAt[a] && cpuAt[b] && cpuAt[b]!.done > cpuAt[a]!.done ? ((cpuAt[b]!.cpu - cpuAt[a]!.cpu) * 1e6) / (cpuAt[b]!.done - cpuAt[a]!.done) : NaN);
           const firstLat = lat.filter((_, k) => sent[k]! < 1000);
