@@ -10,6 +10,7 @@ import type { ChainKind, ChainReport } from '../../src/store/audit-store.js';
 import { QueuedAuditSink, type AuditSettings } from '../../src/audit/sink.js';
 import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { vi } from 'vitest';
 import { tempDir } from './sidecar.js';
 
 /** The replica name of every fixture store. */
@@ -108,4 +109,18 @@ export function logCapture() {
     },
   });
   return { lines, logger: createLogger('warn', stream) };
+}
+
+/**
+ * The audit rows the start-up warm-up builds and drops (QueuedAuditSink.rehearse), collected from
+ * here on in the returned array (a spy on the prototype: every sidecar of the test file).
+ */
+export function collectRehearsedRows(): AuditRecord[] {
+  const rows: AuditRecord[] = [];
+  const rehearse = QueuedAuditSink.prototype.rehearse;
+  vi.spyOn(QueuedAuditSink.prototype, 'rehearse').mockImplementation(function (this: QueuedAuditSink, r: AuditRecord) {
+    rows.push(r);
+    return rehearse.call(this, r);
+  });
+  return rows;
 }

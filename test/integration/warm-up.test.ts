@@ -11,7 +11,7 @@ import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstre
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
 import { startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { rawRequest, until } from '../helpers/http.js';
-import { QueuedAuditSink } from '../../src/audit/sink.js';
+import { collectRehearsedRows } from '../helpers/audit.js';
 import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
 
 let upstream: JiraUpstream;
@@ -23,14 +23,9 @@ const warmupVerdicts: string[] = [];
 /** Tokens the warm-up signed with its throw-away key and verified as valid (for the replay attack below). */
 const warmupTokens: string[] = [];
 /** The audit rows the warm-up built and dropped (QueuedAuditSink.rehearse). */
-const rehearsed: AuditRecord[] = [];
+const rehearsed: AuditRecord[] = collectRehearsedRows();
 
 beforeAll(async () => {
-  const rehearse = QueuedAuditSink.prototype.rehearse;
-  vi.spyOn(QueuedAuditSink.prototype, 'rehearse').mockImplementation(function (this: QueuedAuditSink, r: AuditRecord) {
-    rehearsed.push(r);
-    return rehearse.call(this, r);
-  });
   const verify = JwtVerifier.prototype.verify;
   vi.spyOn(JwtVerifier.prototype, 'verify').mockImplementation(function (this: JwtVerifier, c: Credential, st: RequestState) {
     const note = (v: string) => void (st.warmup && warmupVerdicts.push(v));

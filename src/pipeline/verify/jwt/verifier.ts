@@ -233,7 +233,7 @@ export class JwtVerifier implements Verifier {
       await s.warm();
       await s.prime?.(issuer.cfg.algorithms, primeKeyObject);
     }
-    this.warmup = await warmupKeys(compiledIssuers(policy), this.d.clock, count);
+    this.warmup = await warmupKeys(compiledIssuers(policy), this.d.clock, count, policy.config.access.allowedGroups[0]);
     return this.warmup?.tokens;
   }
 
