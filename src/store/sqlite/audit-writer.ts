@@ -28,7 +28,9 @@ export const toWriteError = (e: unknown): AuditWriteError => ({ kind: writeError
 export function requestChainWriter(db: Db): (rows: readonly string[], indexBatchRows: number) => void {
   // The id and the links last, so an encoded row's values bind as they are, followed by those three.
   const cols = [...ENCODED_COLUMNS, 'id', 'prev_hash', 'row_hash'];
-  // Positional parameters: binding an array is about 15 % cheaper per row than named (@col) binding.
+  // Positional parameters: about 15 % cheaper per row than named (@col) binding. They are passed as
+  // arguments (run(...values)), not as one array, whose elements better-sqlite3 reads one by one
+  // through V8's API: 0.4 µs less per row (test/bench/writer-micro.ts, 11.1 against 10.6).
   const insert = db.prepare(`INSERT INTO audit_log (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
   // The head is read inside the transaction, so rows written by another writer (a second process
   // on the same data dir, a restore) are chained onto instead of forked from. IMMEDIATE takes the
@@ -41,7 +43,7 @@ export function requestChainWriter(db: Db): (rows: readonly string[], indexBatch
       const values = padEncoded(JSON.parse(encoded) as Array<string | number | null>);
       const rowHash = hashCanonical(hash, rowJson(++id, encoded));
       values.push(id, hash, rowHash);
-      insert.run(values);
+      insert.run(...values);
       hash = rowHash;
     }
     fillIndexes(id, indexBatchRows);
