@@ -48,6 +48,7 @@ const opts = new Command()
   .option('--no-pin', 'do not pin processes to CPUs')
   .option('--cold-start <n>', 'then restart each sidecar target n times (interleaved): jwt load starts the moment /readyz answers 200; p99 of the first second against the steady-state p99 (from --cold-steady-from s on) of the same run, medians over the restarts')
   .option('--cold-duration <s>', 'seconds of load after each restart', '8')
+  .option('--cold-control', 'with --cold-start: after each restart\'s run, the same load once more on the warm process from new connections (what the measuring method alone shows)')
   .option('--cold-steady-from <s>', 'steady state: requests sent from this second of the load on', '3')
   .option('--tokens <n>', 'distinct valid tokens (of as many users) rotated by jwt, issues, search and sse', '1000')
   .option('--fresh-tokens <n>', 'valid tokens signed ahead for "fresh" (each used once per sidecar process; default: enough for ~4,000 req/s)')
@@ -56,7 +57,7 @@ const opts = new Command()
   .option('--threads', "print each target's CPU per request by thread during the measured window (main thread, then the others by CPU: the audit writer, V8's compiler and GC helpers)")
   .option('--postgres', 'also measure a sidecar whose store is PostgreSQL (an embedded server started here): target "sidecar:postgres"')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean; syscalls?: boolean; threads?: boolean; coldStart?: string; coldDuration: string; coldSteadyFrom: string; tokens: string; freshTokens?: string; rss?: string }>();
+  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean; syscalls?: boolean; threads?: boolean; coldStart?: string; coldControl?: boolean; coldDuration: string; coldSteadyFrom: string; tokens: string; freshTokens?: string; rss?: string }>();
 
 /** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
 const variants = opts.variant.map((v): [string, unknown] => {
@@ -102,6 +103,8 @@ async function stopChildren(): Promise<void> {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
+const startsOf = new Map<string, number>();
+
 /** Spawn a server pinned to CPU 0; resolves with the port it printed (JSON line or sidecar log). */
 function startChild(name: string, args: string[], env: Record<string, string> = {}): Promise<{ port: number; child: ChildProcess; admin?: string; output: () => string }> {
   const cmd = PIN ? '/usr/bin/taskset' : process.execPath;
@@ -110,7 +113,10 @@ function startChild(name: string, args: string[], env: Record<string, string> = 
   children.push(child);
   if (opts.childLogs) {
     mkdirSync(opts.childLogs, { recursive: true });
-    const file = createWriteStream(path.join(opts.childLogs, `${name.replace(/[^\w.-]/g, '-')}.log`));
+    // One file per start: a restart (--cold-start) writes name.2.log, name.3.log … beside the first.
+    const starts = (startsOf.get(name) ?? 0) + 1;
+    startsOf.set(name, starts);
+    const file = createWriteStream(path.join(opts.childLogs, `${name.replace(/[^\w.-]/g, '-')}${starts > 1 ? `.${starts}` : ''}.log`));
     child.stdout!.on('data', (c) => file.write(c));
     child.stderr!.on('data', (c) => file.write(c));
     child.once('exit', () => file.end());
@@ -537,11 +543,15 @@ async function main() {
     // the moment it answers 200. The p99 of the requests sent in the first second is compared with
     // the steady-state p99 of the same run (requests sent from --cold-steady-from s on); medians over
     // the restarts, the targets interleaved round by round.
-    const cold: Array<{ target: string; readyMs: number; warmupMs?: number; first: number; firstP50: number; firstP99: number; first100P99: number; steadyP99: number; firstCpu: number; steadyCpu: number; errors: number }> = [];
+    const cold: Array<{ round: number; target: string; readyMs: number; warmupMs?: number; first: number; firstP50: number; firstP99: number; first100P99: number; steadyP99: number; firstCpu: number; steadyCpu: number; errors: number }> = [];
     if (opts.coldStart) {
       const coldSeconds = Number(opts.coldDuration);
       const steadyFrom = Number(opts.coldSteadyFrom) * 1000;
       const coldTargets = sidecars.filter((sc) => order.includes(sc.name));
+      // The load generator (autocannon, in this process) warmed first: a cold one measures its own
+      // start too (its first run here read 4.9 × on a plain Node upstream, a warm one 2.0–2.4 ×).
+      log('load generator warm-up: 3 s of jwt load on the upstream');
+      await measure(upstreamUrl, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[0]}` }), 3);
       for (const sc of coldTargets) {
         const exited = new Promise((r) => sc.child.once('exit', r));
         if (running(sc.child)) sc.child.kill('SIGTERM');
@@ -550,6 +560,38 @@ async function main() {
       const pct = (xs: number[], p: number) => {
         const s = [...xs].sort((a, b) => a - b);
         return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
+      };
+      /** jwt load from the moment it is called: the first second against the steady state of the same run. */
+      const loadRun = async (label: string, what: { round: number; target: string; readyMs: number; warmupMs?: number }, proxy: string, pid: number | undefined) => {
+        const sent: number[] = [];
+        const lat: number[] = [];
+        const l0 = performance.now();
+        let j = 0;
+        // CPU per request (of the sidecar process) in the first second and in the steady state:
+        // what the latency follows when the machine is shared (a busy host moves p99 by 10 ×).
+        const cpuAt: Array<{ cpu: number; done: number; threads: Map<string, number> }> = [{ cpu: cpuSeconds(pid), done: 0, threads: threadCpuSeconds(pid) }];
+        const mark = (k: number) => setTimeout(() => (cpuAt[k] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) }), k === 1 ? 1000 : steadyFrom);
+        const timers = [mark(1), mark(2)];
+        const m = await measure(proxy, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[j++ % tokens.length]}` }), coldSeconds, pid, (ms) => {
+          const now = performance.now() - l0;
+          sent.push(now - ms);
+          lat.push(ms);
+        });
+        timers.forEach(clearTimeout);
+        cpuAt[3] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) };
+        // Which threads the first second's CPU went to, against a second of the steady state.
+        const firstThreads = threadCpuDelta(cpuAt[0]?.threads, cpuAt[1]?.threads);
+        const steadyThreads = threadCpuDelta(cpuAt[2]?.threads, cpuAt[3]?.threads, coldSeconds - steadyFrom / 1000);
+        log(`  CPU s per second by thread, first second (steady): ${[...firstThreads].filter(([, v]) => v > 0.005).sort((x, y) => y[1] - x[1]).map(([t, v]) => `${t} ${v.toFixed(2)} (${(steadyThreads.get(t) ?? 0).toFixed(2)})`).join(', ')}`);
+        const cpuPerReq = (a: number, b: number) => (cpuAt[a] && cpuAt[b] && cpuAt[b]!.done > cpuAt[a]!.done ? ((cpuAt[b]!.cpu - cpuAt[a]!.cpu) * 1e6) / (cpuAt[b]!.done - cpuAt[a]!.done) : NaN);
+        const firstLat = lat.filter((_, k) => sent[k]! < 1000);
+        const steadyLat = lat.filter((_, k) => sent[k]! >= steadyFrom);
+        const row = { ...what, first: firstLat.length, firstP50: pct(firstLat, 50), firstP99: pct(firstLat, 99), first100P99: pct(lat.filter((_, k) => sent[k]! < 100), 99), steadyP99: pct(steadyLat, 99), firstCpu: cpuPerReq(0, 1), steadyCpu: cpuPerReq(2, 3), errors: m.errors + m.non2xx };
+        cold.push(row);
+        // Where in the first two seconds the slow requests were sent: p99 (and count) per 100 ms.
+        const buckets = Array.from({ length: 20 }, (_, b) => lat.filter((_, k) => sent[k]! >= b * 100 && sent[k]! < (b + 1) * 100));
+        log(`  p99 ms (requests) per 100 ms of the first 2 s: ${buckets.map((b) => `${pct(b, 99).toFixed(0)} (${b.length})`).join(', ')}`);
+        log(`${label}: ${row.readyMs ? `ready after ${row.readyMs} ms (warm-up ${row.warmupMs ?? '?'} ms); ` : ''}first second ${row.first} req, p50 ${row.firstP50.toFixed(1)} ms, p99 ${row.firstP99.toFixed(1)} ms; steady p99 ${row.steadyP99.toFixed(1)} ms (${(row.firstP99 / row.steadyP99).toFixed(2)} ×); CPU/req first second ${row.firstCpu.toFixed(0)} µs, steady ${row.steadyCpu.toFixed(0)} µs (${(row.firstCpu / row.steadyCpu).toFixed(2)} ×)${row.errors ? `; errors/non-2xx ${row.errors}` : ''}`);
       };
       for (let round = 1; round <= Number(opts.coldStart); round++) {
         const rotated = [...coldTargets.slice(round % coldTargets.length), ...coldTargets.slice(0, round % coldTargets.length)];
@@ -560,48 +602,26 @@ async function main() {
           const proxy = `http://127.0.0.1:${started.port}`;
           while ((await fetch(`${admin}/readyz`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 10));
           const readyMs = Math.round(performance.now() - t0);
-          const sent: number[] = [];
-          const lat: number[] = [];
-          const l0 = performance.now();
-          let j = 0;
-          // CPU per request (of the sidecar process) in the first second and in the steady state:
-          // what the latency follows when the machine is shared (a busy host moves p99 by 10 ×).
-          const pid = started.child.pid;
-          const cpuAt: Array<{ cpu: number; done: number; threads: Map<string, number> }> = [{ cpu: cpuSeconds(pid), done: 0, threads: threadCpuSeconds(pid) }];
-          const mark = (k: number) => setTimeout(() => (cpuAt[k] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) }), k === 1 ? 1000 : steadyFrom);
-          const timers = [mark(1), mark(2)];
-          const m = await measure(proxy, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[j++ % tokens.length]}` }), coldSeconds, pid, (ms) => {
-            const now = performance.now() - l0;
-            sent.push(now - ms);
-            lat.push(ms);
-          });
-          timers.forEach(clearTimeout);
-          cpuAt[3] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) };
-          // Which threads the first second's CPU went to, against a second of the steady state.
-          const firstThreads = threadCpuDelta(cpuAt[0]?.threads, cpuAt[1]?.threads);
-          const steadyThreads = threadCpuDelta(cpuAt[2]?.threads, cpuAt[3]?.threads, coldSeconds - steadyFrom / 1000);
-          log(`  CPU s per second by thread, first second (steady): ${[...firstThreads].filter(([, v]) => v > 0.005).sort((x, y) => y[1] - x[1]).map(([t, v]) => `${t} ${v.toFixed(2)} (${(steadyThreads.get(t) ?? 0).toFixed(2)})`).join(', ')}`);
-          const cpuPerReq = (a: number, b: number) => (cpuAt[a] && cpuAt[b] && cpuAt[b]!.done > cpuAt[a]!.done ? ((cpuAt[b]!.cpu - cpuAt[a]!.cpu) * 1e6) / (cpuAt[b]!.done - cpuAt[a]!.done) : NaN);
-          const firstLat = lat.filter((_, k) => sent[k]! < 1000);
-          const steadyLat = lat.filter((_, k) => sent[k]! >= steadyFrom);
           const warmupMs = (/\{[^\n]*"msg":"warm-up done"[^\n]*\}/.exec(started.output()) ?? [])[0];
-          const row = { target: sc.name, readyMs, warmupMs: warmupMs ? (JSON.parse(warmupMs) as { ms: number }).ms : undefined, first: firstLat.length, firstP50: pct(firstLat, 50), firstP99: pct(firstLat, 99), first100P99: pct(lat.filter((_, k) => sent[k]! < 100), 99), steadyP99: pct(steadyLat, 99), firstCpu: cpuPerReq(0, 1), steadyCpu: cpuPerReq(2, 3), errors: m.errors + m.non2xx };
-          cold.push(row);
-          // Where in the first two seconds the slow requests were sent: p99 (and count) per 100 ms.
-          const buckets = Array.from({ length: 20 }, (_, b) => lat.filter((_, k) => sent[k]! >= b * 100 && sent[k]! < (b + 1) * 100));
-          log(`  p99 ms (requests) per 100 ms of the first 2 s: ${buckets.map((b) => `${pct(b, 99).toFixed(0)} (${b.length})`).join(', ')}`);
-          log(`cold start ${round} ${sc.name}: ready after ${readyMs} ms (warm-up ${row.warmupMs ?? '?'} ms); first second ${row.first} req, p50 ${row.firstP50.toFixed(1)} ms, p99 ${row.firstP99.toFixed(1)} ms; steady p99 ${row.steadyP99.toFixed(1)} ms (${(row.firstP99 / row.steadyP99).toFixed(2)} ×); CPU/req first second ${row.firstCpu.toFixed(0)} µs, steady ${row.steadyCpu.toFixed(0)} µs (${(row.firstCpu / row.steadyCpu).toFixed(2)} ×)${row.errors ? `; errors/non-2xx ${row.errors}` : ''}`);
+          await loadRun(`cold start ${round} ${sc.name}`, { round, target: sc.name, readyMs, warmupMs: warmupMs ? (JSON.parse(warmupMs) as { ms: number }).ms : undefined }, proxy, started.child.pid);
+          // The control: the same load once more on the process now warm (no restart, its tokens
+          // cached), from new connections. What this one shows is the measuring method's own first
+          // second (50 connections opened at once, the load ramping up), not the restart's.
+          if (opts.coldControl) {
+            await new Promise((r) => setTimeout(r, 1000));
+            await loadRun(`control ${round} ${sc.name} (warm)`, { round, target: `${sc.name} (warm, new connections)`, readyMs: 0 }, proxy, started.child.pid);
+          }
           const exited = new Promise((r) => started.child.once('exit', r));
           started.child.kill('SIGTERM');
           await exited;
         }
       }
       const f1 = (x: number) => x.toFixed(1);
-      const perRestart = cold.map((r, k) => `| ${Math.floor(k / coldTargets.length) + 1} | ${r.target} | ${r.readyMs} | ${r.warmupMs ?? ''} | ${r.first} | ${f1(r.firstP50)} | ${f1(r.firstP99)} | ${f1(r.steadyP99)} | ${(r.firstP99 / r.steadyP99).toFixed(2)} | ${r.firstCpu.toFixed(0)} | ${r.steadyCpu.toFixed(0)} | ${(r.firstCpu / r.steadyCpu).toFixed(2)} | ${r.errors} |`);
-      const medians = coldTargets.map(({ name }) => {
+      const perRestart = cold.map((r) => `| ${r.round} | ${r.target} | ${r.readyMs || ''} | ${r.warmupMs ?? ''} | ${r.first} | ${f1(r.firstP50)} | ${f1(r.firstP99)} | ${f1(r.steadyP99)} | ${(r.firstP99 / r.steadyP99).toFixed(2)} | ${r.firstCpu.toFixed(0)} | ${r.steadyCpu.toFixed(0)} | ${(r.firstCpu / r.steadyCpu).toFixed(2)} | ${r.errors} |`);
+      const medians = [...new Set(cold.map((r) => r.target))].map((name) => {
         const rs = cold.filter((r) => r.target === name);
         const md = (f: (r: (typeof rs)[number]) => number) => median(rs.map(f));
-        return `| ${name} | ${rs.length} | ${md((r) => r.readyMs)} | ${md((r) => r.first)} | ${f1(md((r) => r.firstP99))} | ${f1(md((r) => r.steadyP99))} | **${md((r) => r.firstP99 / r.steadyP99).toFixed(2)}** | ${rs.map((r) => (r.firstP99 / r.steadyP99).toFixed(2)).join(', ')} | ${f1(md((r) => r.first100P99))} | ${md((r) => r.firstCpu).toFixed(0)} | ${md((r) => r.steadyCpu).toFixed(0)} | **${md((r) => r.firstCpu / r.steadyCpu).toFixed(2)}** |`;
+        return `| ${name} | ${rs.length} | ${md((r) => r.readyMs) || ""} | ${md((r) => r.first)} | ${f1(md((r) => r.firstP99))} | ${f1(md((r) => r.steadyP99))} | **${md((r) => r.firstP99 / r.steadyP99).toFixed(2)}** | ${rs.map((r) => (r.firstP99 / r.steadyP99).toFixed(2)).join(', ')} | ${f1(md((r) => r.first100P99))} | ${md((r) => r.firstCpu).toFixed(0)} | ${md((r) => r.steadyCpu).toFixed(0)} | **${md((r) => r.firstCpu / r.steadyCpu).toFixed(2)}** |`;
       });
       process.stdout.write(
         `\nCold start (restart; jwt load of ${tokens.length} tokens never seen by the new process, ${CONNS} connections, from the moment /readyz answers 200, ${coldSeconds} s; steady state = requests sent from ${opts.coldSteadyFrom} s on; goal: first second's p99 ≤ 2 × steady):\n\n` +
