@@ -11,6 +11,7 @@ import { SidecarError } from '../../../errors.js';
 import type { RequestState } from '../../state.js';
 import type { FetchLike } from './key-source.js';
 import { JwtVerifier } from './verifier.js';
+import { warmupUsernameClaim } from './warm-up.js';
 
 const T0 = 1_800_000_000_000;
 const idp = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -96,5 +97,20 @@ describe('JWT warm-up (throw-away key)', () => {
     const h = new JwtVerifier({ clock: fixedClock(T0), fetch: async () => new Response('{}'), getPolicy: () => compilePolicy(v.config) });
     expect(await h.beginWarmup(compilePolicy(v.config), 5)).toBeUndefined();
     h.endWarmup();
+  });
+});
+
+describe('the warm-up tokens\' username claim (warmupUsernameClaim)', () => {
+  const claimFor = (pattern?: string) => warmupUsernameClaim({ usernameRegex: pattern === undefined ? undefined : new RegExp(pattern) }, 'warm-up-7');
+  it('is the user itself without usernameRegex', () => expect(claimFor()).toBe('warm-up-7'));
+  it('is a shape the pattern maps: user@domain, DOMAIN\\user, or the pattern\'s own literal text', () => {
+    expect(claimFor('^([^@]+)@')).toBe('warm-up-7@warm-up.invalid');
+    expect(claimFor('^([^@]+)@corp\\.example$')).toBe('warm-up-7@corp.example');
+    expect(claimFor('^CORP\\\\(.+)$')).toBe('CORP\\warm-up-7');
+    for (const p of ['^([^@]+)@', '^([^@]+)@corp\\.example$', '^CORP\\\\(.+)$']) expect(new RegExp(p).exec(claimFor(p)!)?.[1]).toBe('warm-up-7');
+  });
+  it('is undefined when no usual shape fits (its tokens are then refused, as such a caller would be)', () => {
+    expect(claimFor('^user-(\\d+)$')).toBeUndefined();
+    expect(claimFor('^(?:x)([a-z]+)@(a|b)$')).toBeUndefined();
   });
 });

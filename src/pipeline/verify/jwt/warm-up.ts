@@ -38,10 +38,35 @@ function issOf(issuer: CompiledIssuer): { iss: string; tid?: string } | undefine
   return undefined;
 }
 
+/** A pattern that is literal text around one capturing group: ^prefix(group)suffix$, each anchor optional. */
+const LITERAL_AROUND_GROUP = /^\^?((?:\\.|[^\\()[\]{}|*+?.^$])*)\((?!\?)(?:\\.|[^\\()])*\)((?:\\.|[^\\()[\]{}|*+?.^$])*)\$?$/;
+
+/**
+ * The pattern's literal text with its group replaced by `user`: "^([^@]+)@corp\.example$" ->
+ * "warm-up-0@corp.example"; undefined for a pattern that is more than literal text around one group.
+ */
+function fromPattern(source: string, user: string): string | undefined {
+  const m = LITERAL_AROUND_GROUP.exec(source);
+  const unescape = (t: string) => t.replace(/\\(.)/g, '$1');
+  return m ? unescape(m[1]!) + user + unescape(m[2]!) : undefined;
+}
+
+/**
+ * A username claim value the issuer maps to a username: the user itself, or (with usernameRegex)
+ * the first of a few usual shapes the pattern's group 1 captures (user@domain, DOMAIN\\user, the
+ * pattern's own literal text around its group). Undefined when none does.
+ */
+export function warmupUsernameClaim(issuer: Pick<CompiledIssuer, 'usernameRegex'>, user: string): string | undefined {
+  const re = issuer.usernameRegex;
+  if (!re) return user;
+  const candidates = [user, `${user}@warm-up.invalid`, `WARM-UP\\${user}`, fromPattern(re.source, user)];
+  return candidates.find((c) => c !== undefined && !!re.exec(c)?.[1]);
+}
+
 /**
  * A throw-away key for the first issuer with an algorithm it can sign for, and `count` tokens that
  * issuer's rules accept as far as the warm-up can tell (its iss, first audience, a username in each
- * username claim, every required claim). undefined when no issuer is configured.
+ * username claim that usernameRegex maps, every required claim). undefined when no issuer is configured.
  */
 export async function warmupKeys(issuers: readonly CompiledIssuer[], clock: Clock, count: number, group = 'warm-up'): Promise<WarmupKeys | undefined> {
   for (const issuer of issuers) {
@@ -65,7 +90,8 @@ export async function warmupKeys(issuers: readonly CompiledIssuer[], clock: Cloc
     for (let i = 0; i < count; i++) {
       const user = `warm-up-${i}`;
       const claims: JWTPayload = { sub: user, iat: now, nbf: now - 1, exp: now + 600 };
-      for (const c of issuer.usernameClaims) claims[c] ??= user;
+      const name = warmupUsernameClaim(issuer, user) ?? user;
+      for (const c of issuer.usernameClaims) claims[c] ??= name;
       if (iss.tid !== undefined) claims.tid = iss.tid;
       // Three in four in a group (access.allowedGroups' first, so they are allowed and go on to the
       // stand-in for Jira where that list is set), one in none: both kinds of identity real traffic
