@@ -48,7 +48,7 @@ export function clusterLimiterService(settings: StoreSettings, logger: Logger): 
     report(why);
     if (!insurance) return Promise.resolve({ kind: 'unavailable', detail: `rate-limit store failed: ${why}` });
     const spec: LimitSpec = { points: c[2], durationSec: c[3], ...(c[4] === null ? {} : { fillRate: c[4] }) };
-    return insurance.check(c[1], spec, c[5] === 1, c[6]).then((o) => (o.kind === 'unavailable' ? o : { ...o, via: 'insurance' as const }));
+    return Promise.resolve(insurance.check(c[1], spec, c[5] === 1, c[6])).then((o) => (o.kind === 'unavailable' ? o : { ...o, via: 'insurance' as const }));
   };
 
   const onMessage = (m: unknown) => {
@@ -130,7 +130,7 @@ export class LimitHub {
     if (msg?.type !== 'jas:rl') return false;
     // The memory limiters decide synchronously, in this order; only the promises settle later.
     const answers = msg.checks.map(([id, key, points, durationSec, fillRate, consume, cost]) =>
-      this.svc.check(key, { points, durationSec, ...(fillRate === null ? {} : { fillRate }) }, consume === 1, cost).then((o): [number, LimitOutcome] => [id, o]),
+      Promise.resolve(this.svc.check(key, { points, durationSec, ...(fillRate === null ? {} : { fillRate }) }, consume === 1, cost)).then((o): [number, LimitOutcome] => [id, o]),
     );
     void Promise.all(answers).then((a) => {
       if (worker.isConnected()) worker.send({ type: 'jas:rl-done', answers: a } satisfies AnswersIpc);

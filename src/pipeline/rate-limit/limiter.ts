@@ -20,13 +20,16 @@ export type StoreSettings = Pick<Config['rateLimit'], 'store' | 'redisUrl' | 'on
   databaseUrl?: string;
 };
 
+/** Which store answered: the configured one, or the in-memory insurance limiter while it fails. */
+export type LimitVia = 'memory' | 'redis' | 'postgres' | 'insurance';
+
 export type LimitOutcome =
   | {
       kind: 'allowed' | 'limited';
       limit: number;
       remaining: number;
       resetMs: number;
-      via: 'memory' | 'redis' | 'postgres' | 'insurance';
+      via: LimitVia;
       /** Token bucket: ms until `cost` tokens are there (0: now). */
       retryMs?: number;
     }
@@ -38,8 +41,10 @@ export interface RateLimiterService {
    * consume=false peeks (POST /api/test): the answer says whether the next request would pass.
    * fillRate set: a token bucket of `points` tokens refilled by fillRate per durationSec
    * (token-bucket.ts); else a fixed window of `points` per durationSec. cost: points / tokens taken.
+   * The memory store answers at once (no promise, no microtask per request); the shared stores with
+   * a promise.
    */
-  check(key: string, limit: LimitSpec, consume: boolean, cost?: number): Promise<LimitOutcome>;
+  check(key: string, limit: LimitSpec, consume: boolean, cost?: number): LimitOutcome | Promise<LimitOutcome>;
   /** Store health for /readyz: with 'deny', an unreachable Redis makes the replica not ready. */
   status(): { ok: boolean; detail: string };
   close(): Promise<void>;
@@ -152,8 +157,8 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
   const memoryBuckets = new MemoryBuckets();
   const insuranceBuckets = settings.onStoreFailure === 'insurance' ? new MemoryBuckets() : undefined;
   const sharedBuckets = redis ? redisBuckets(redis) : pgPool ? postgresBuckets(pgPool) : undefined;
-  const bucket = (key: string, spec: BucketSpec, cost: number, consume: boolean): Promise<{ state: BucketState; via: 'memory' | 'redis' | 'postgres' | 'insurance' }> => {
-    if (!sharedBuckets) return Promise.resolve({ state: memoryBuckets.take(key, spec, cost, consume), via: 'memory' as const });
+  /** A shared store's bucket (memory buckets are taken at once, in check). */
+  const bucket = (shared: NonNullable<typeof sharedBuckets>, key: string, spec: BucketSpec, cost: number, consume: boolean): Promise<{ state: BucketState; via: LimitVia }> => {
     const storeKey = `${BUCKET_PREFIX}:${specId(spec)}:${key}`;
     const insure = (e: unknown) => {
       if (pgPool) pgOutcome(e);
@@ -168,7 +173,7 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
         return Promise.reject(e);
       }
     }
-    return sharedBuckets.take(storeKey, spec, cost, consume).then((state) => {
+    return shared.take(storeKey, spec, cost, consume).then((state) => {
       if (pgPool) pgOutcome();
       return { state, via: redis ? ('redis' as const) : ('postgres' as const) };
     }, insure);
@@ -190,22 +195,28 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
       try {
         if (fillRate !== undefined) {
           const spec: BucketSpec = { max: points, fill: fillRate, intervalMs: durationSec * 1000 };
-          return bucket(key, spec, take, consume).then(({ state, via: v }): LimitOutcome => {
+          const outcome = ({ state, via: v }: { state: BucketState; via: LimitVia }): LimitOutcome => {
             const n = bucketNumbers(state.tokens, take, spec);
             return { kind: state.granted ? 'allowed' : 'limited', limit: points, remaining: n.remaining, resetMs: n.resetMs, retryMs: n.retryMs, via: v };
-          }, failed);
+          };
+          if (!sharedBuckets) return outcome({ state: memoryBuckets.take(key, spec, take, consume), via: 'memory' });
+          return bucket(sharedBuckets, key, spec, take, consume).then(outcome, failed);
         }
         const l = limiterFor(points, durationSec);
+        // Memory: answered at once, as MemoryWindows' promise would have (over the limit: limited).
+        if (l instanceof MemoryWindows) {
+          if (consume) {
+            const r = l.consumeNow(key, take);
+            return r.consumedPoints > points ? failed(r) : { kind: 'allowed', limit: points, remaining: r.remainingPoints, resetMs: r.msBeforeNext, via: 'memory' };
+          }
+          return peeked(l.getNow(key), take, points, durationSec, 'memory');
+        }
         if (consume) {
           return l.consume(key, take).then((r): LimitOutcome => ({ kind: 'allowed', limit: points, remaining: r.remainingPoints, resetMs: r.msBeforeNext, via: via() }), failed);
         }
-        return l.get(key).then((r): LimitOutcome => {
-          const used = r?.consumedPoints ?? 0;
-          const resetMs = r?.msBeforeNext ?? durationSec * 1000;
-          return { kind: used + take > points ? 'limited' : 'allowed', limit: points, remaining: Math.max(0, points - used), resetMs, via: via() };
-        }, failed);
+        return l.get(key).then((r) => peeked(r, take, points, durationSec, via()), failed);
       } catch (e) {
-        return Promise.resolve(failed(e));
+        return failed(e);
       }
     },
     status() {
@@ -228,6 +239,13 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
       await pgPool?.end();
     },
   };
+}
+
+/** A window as it stands (consume=false): would `take` more pass? */
+function peeked(r: RateLimiterRes | null, take: number, points: number, durationSec: number, via: LimitVia): LimitOutcome {
+  const used = r?.consumedPoints ?? 0;
+  const resetMs = r?.msBeforeNext ?? durationSec * 1000;
+  return { kind: used + take > points ? 'limited' : 'allowed', limit: points, remaining: Math.max(0, points - used), resetMs, via };
 }
 
 /** Resolves once Redis is ready or after timeoutMs (a slow start is not fatal: onStoreFailure covers it). */

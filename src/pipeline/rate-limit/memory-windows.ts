@@ -28,6 +28,15 @@ export class MemoryWindows {
   ) {}
 
   consume(key: string, take = 1): Promise<RateLimiterRes> {
+    const res = this.consumeNow(key, take);
+    return res.consumedPoints > this.points ? Promise.reject(res) : Promise.resolve(res);
+  }
+
+  /**
+   * consume(), answered at once (the limiter service's memory path: no promise per request). Over
+   * the limit when the answer's consumedPoints exceed `points`.
+   */
+  consumeNow(key: string, take = 1): RateLimiterRes {
     const now = this.now();
     let w = this.windows.get(key);
     if (!w) {
@@ -38,16 +47,20 @@ export class MemoryWindows {
       w.resetAt = now + this.durationMs;
     }
     w.used += take;
-    const res = new RateLimiterRes(Math.max(0, this.points - w.used), w.resetAt - now, w.used, w.used === take);
-    return w.used > this.points ? Promise.reject(res) : Promise.resolve(res);
+    return new RateLimiterRes(Math.max(0, this.points - w.used), w.resetAt - now, w.used, w.used === take);
   }
 
   /** The window as it stands (nothing consumed); null when the key has none running. */
   get(key: string): Promise<RateLimiterRes | null> {
+    return Promise.resolve(this.getNow(key));
+  }
+
+  /** get(), answered at once. */
+  getNow(key: string): RateLimiterRes | null {
     const now = this.now();
     const w = this.windows.get(key);
-    if (!w || w.resetAt <= now) return Promise.resolve(null);
-    return Promise.resolve(new RateLimiterRes(Math.max(0, this.points - w.used), w.resetAt - now, w.used, false));
+    if (!w || w.resetAt <= now) return null;
+    return new RateLimiterRes(Math.max(0, this.points - w.used), w.resetAt - now, w.used, false);
   }
 
   get size(): number {

@@ -46,8 +46,11 @@ export function rateLimit(d: Deps): Step {
       if (exempt) return void st.verdicts.push({ stage: 'rate-limit', rule: 'rateLimit.exemptions', outcome: 'pass', detail: `exempt: ${exempt}; never limited` });
       const plan = planRateLimit(st.identity, cfg);
       const cost = costOf(st.facts.method, st.canonicalPath ?? '', cfg, plan.points);
-      // A promise chain, not an async function: one promise and one resumption per request fewer.
-      return limiterOf(d, st.warmup).check(plan.key, plan, mode === 'proxy', cost.cost).then((out) => apply(st, plan, out, mode, cost));
+      // The memory store answers at once: the decision stages then finish in this turn, without a
+      // promise; a shared store's answer is applied when it comes (a promise chain, not an async function).
+      const out = limiterOf(d, st.warmup).check(plan.key, plan, mode === 'proxy', cost.cost);
+      if (out instanceof Promise) return out.then((o) => apply(st, plan, o, mode, cost));
+      apply(st, plan, out, mode, cost);
     },
   };
 }

@@ -62,6 +62,17 @@ describe('the limiter service, memory store, token bucket', () => {
     expect(await svc.check('w', window, false, 1)).toMatchObject({ kind: 'allowed' });
     await svc.close();
   });
+
+  it('answers at once, not with a promise: the decision stages then finish in the request\'s own turn', async () => {
+    const svc = createRateLimiterService({ store: 'memory', onStoreFailure: 'deny', redisTimeoutMs: 1000 }, createLogger('silent'));
+    const window = { points: 2, durationSec: 60 };
+    const bucket = { points: 2, durationSec: 60, fillRate: 1 };
+    const answers = [svc.check('w', window, true), svc.check('w', window, true), svc.check('w', window, true), svc.check('w', window, false), svc.check('b', bucket, true, 2), svc.check('b', bucket, true)];
+    for (const a of answers) expect(a).not.toBeInstanceOf(Promise);
+    expect(answers.map((a) => a instanceof Promise || a.kind)).toEqual(['allowed', 'allowed', 'limited', 'limited', 'allowed', 'limited']);
+    expect(answers[2]).toMatchObject({ kind: 'limited', limit: 2, remaining: 0, via: 'memory' });
+    await svc.close();
+  });
 });
 
 describe('planning (issue 26)', () => {

@@ -30,7 +30,9 @@ function setOwnHeaders(ctx: ProxyContext, state: RequestState): void {
  * every response, and turns any thrown error into the contract's JSON refusal.
  */
 export function requestId(d: Deps): ProxyMiddleware {
-  return async function requestId(ctx, next) {
+  // Not async: a promise chain (no async frame to resume per request); every throw and rejection
+  // still ends in respondWithError.
+  return function requestId(ctx, next) {
     const req = ctx.req;
     const id = pickRequestId(req.headers['x-request-id']);
     const state: RequestState = {
@@ -50,17 +52,20 @@ export function requestId(d: Deps): ProxyMiddleware {
       warmup: d.warmupSecret !== undefined && isWarmup(req.headers['x-sidecar-warmup'], d.warmupSecret),
     };
     ctx.state = state;
-    try {
-      // node keeps every field (maxHeadersCount 0 on the proxy listener), so none was dropped unjudged.
-      if (req.rawHeaders.length > 2 * state.policy.config.server.maxHeaderCount) {
-        throw new SidecarError('too_many_headers', { detail: `${req.rawHeaders.length / 2} header fields, at most ${state.policy.config.server.maxHeaderCount}` });
-      }
-      await next();
-      // Answers Koa writes (/_sidecar/tokens) get the id here; forward writes its own head with it.
-      if (ctx.respond !== false) setOwnHeaders(ctx, state);
-    } catch (err) {
-      respondWithError(ctx, state, err, d.logger);
+    const failed = (err: unknown) => respondWithError(ctx, state, err, d.logger);
+    // node keeps every field (maxHeadersCount 0 on the proxy listener), so none was dropped unjudged.
+    if (req.rawHeaders.length > 2 * state.policy.config.server.maxHeaderCount) {
+      failed(new SidecarError('too_many_headers', { detail: `${req.rawHeaders.length / 2} header fields, at most ${state.policy.config.server.maxHeaderCount}` }));
+      return Promise.resolve();
     }
+    return next().then(() => {
+      // Answers Koa writes (/_sidecar/tokens) get the id here; forward writes its own head with it.
+      try {
+        if (ctx.respond !== false) setOwnHeaders(ctx, state);
+      } catch (err) {
+        failed(err);
+      }
+    }, failed);
   };
 }
 
