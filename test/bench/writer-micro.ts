@@ -1,5 +1,5 @@
 // The audit writer's cost per row, in process: the batch transaction of audit-writer.ts (100 rows
-// each) on a real SQLite file with the real schema and the worker's pragmas, rows like the jwt
+// each) on a real SQLite file (made by openDb: its page size) with the real schema and the worker's pragmas, rows like the jwt
 // scenario's (1,000 users, 5,000 paths, varied addresses). CPU µs per row of the last three quarters.
 //   node --import tsx test/bench/writer-micro.ts [rows] [indexBatchRows]
 // indexBatchRows: audit.indexBatchRows (default 10,000); a huge value leaves the deferred indexes
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openDb } from '../../src/store/sqlite/db.js';
-import { requestChainWriter } from '../../src/store/sqlite/audit-writer.js';
+import { requestChainWriter, writerPragmas } from '../../src/store/sqlite/audit-writer.js';
 import { encodeRow } from '../../src/audit/encode.js';
 import type { AuditRecord } from '../../src/pipeline/audit/sink.js';
 
@@ -16,10 +16,7 @@ const N = Number(process.argv[2] ?? 200_000);
 const INDEX_BATCH_ROWS = Number(process.argv[3] ?? 10_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'writer-micro-'));
 const { db } = openDb(dir, { migrate: true });
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = NORMAL');
-db.pragma('wal_autocheckpoint = 10000');
-db.pragma('cache_size = -16000');
+writerPragmas(db, 0);
 const write = requestChainWriter(db);
 const record = (i: number): AuditRecord => ({
   time: Date.now(), requestId: crypto.randomUUID(), decision: 'allow', reason: 'allowed', status: 200, method: 'GET',

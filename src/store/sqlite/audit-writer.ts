@@ -20,6 +20,29 @@ export function writeErrorKind(e: unknown): AuditWriteError['kind'] {
 
 export const toWriteError = (e: unknown): AuditWriteError => ({ kind: writeErrorKind(e), code: errCode(e), message: String((e as Error)?.message ?? e) });
 
+/** The audit writer's WAL checkpoint interval, in bytes of WAL (see writerPragmas). */
+export const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
+
+/**
+ * The audit writer connection's settings (the worker's, and the in-process benchmark's).
+ * - Checkpoint (copy the WAL back into the database file) every ~40 MB of WAL instead of SQLite's
+ *   4 MB: audit rows land on many index pages (user, client, path ... each in its own place in its
+ *   B-tree), and a page changed by several batches is then copied back once, not once per
+ *   checkpoint. Measured on a 300k-row log with varied users/paths/IPs: 50 -> 36 µs of CPU per row.
+ *   The interval is in pages, so it follows the file's page size (16 KiB for files made since 0.8,
+ *   4 KiB before: db.ts NEW_DB_PAGE_SIZE).
+ * - 16 MB of page cache (SQLite's default is 2 MB): the hot leaf pages of every index stay cached
+ *   with a thousand active users; measured ~1-2 µs less CPU per row (fewer page reads).
+ */
+export function writerPragmas(db: Db, busyTimeoutMs: number): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
+  const pageSize = Number(db.pragma('page_size', { simple: true })) || 4096;
+  db.pragma(`wal_autocheckpoint = ${Math.round(WAL_CHECKPOINT_BYTES / pageSize)}`);
+  db.pragma('cache_size = -16000');
+}
+
 /**
  * A function writing one batch of encoded rows (encodeRow) in one transaction (throws on failure,
  * nothing written). The same transaction fills the deferred indexes once `indexBatchRows`

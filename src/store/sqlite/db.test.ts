@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dbPath, NEW_DB_PAGE_SIZE, openDb } from './db.js';
+import { WAL_CHECKPOINT_BYTES, writerPragmas } from './audit-writer.js';
 
 const dirs: string[] = [];
 const freshDir = () => {
@@ -42,5 +43,22 @@ describe('openDb page size', () => {
     expect(again.pragma('page_size', { simple: true })).toBe(4096);
     expect(again.prepare('SELECT v FROM kept ORDER BY rowid').all()).toEqual([{ v: 'before' }, { v: 'after' }]);
     again.close();
+  });
+
+  it("the audit writer's checkpoint interval is ~40 MB of WAL whatever the file's page size", () => {
+    const fresh = openDb(freshDir()).db;
+    writerPragmas(fresh, 0);
+    expect(fresh.pragma('wal_autocheckpoint', { simple: true })).toBe(2560);
+    fresh.close();
+    const dir = freshDir();
+    const old = new Database(dbPath(dir));
+    old.pragma('page_size = 4096');
+    old.exec('CREATE TABLE kept (v TEXT)');
+    old.close();
+    const db = openDb(dir).db;
+    writerPragmas(db, 0);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(10240);
+    expect(10240 * 4096).toBe(WAL_CHECKPOINT_BYTES);
+    db.close();
   });
 });
