@@ -32,7 +32,7 @@ export const stages = (d: Deps): ProxyMiddleware[] => {
   return [
     requestId(d), //                  state, X-Request-Id, JSON refusals
     ...(tracer ? [traceStart(tracer)] : []), // the request's span (its traceparent is what Jira receives)
-    recordExits( //                    one try/finally records every exit, refusals included:
+    recordExits( //                    one settlement handler records every exit, refusals included:
       audit(d.auditSink, d.clock), //   the audit row of every guarded request
       metrics(d.metrics, d.clock), //   counts and latency
       ...(tracer ? [traceEnd(tracer)] : []), // the span's outcome, stage and upstream child spans
