@@ -157,8 +157,8 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
   const memoryBuckets = new MemoryBuckets();
   const insuranceBuckets = settings.onStoreFailure === 'insurance' ? new MemoryBuckets() : undefined;
   const sharedBuckets = redis ? redisBuckets(redis) : pgPool ? postgresBuckets(pgPool) : undefined;
-  /** A shared store's bucket (memory buckets are taken at once, in check). */
-  const bucket = (shared: NonNullable<typeof sharedBuckets>, key: string, spec: BucketSpec, cost: number, consume: boolean): Promise<{ state: BucketState; via: LimitVia }> => {
+  /** A shared store's bucket; none in memory, where check takes memoryBuckets' at once. */
+  const sharedBucket = sharedBuckets && ((key: string, spec: BucketSpec, cost: number, consume: boolean): Promise<{ state: BucketState; via: LimitVia }> => {
     const storeKey = `${BUCKET_PREFIX}:${specId(spec)}:${key}`;
     const insure = (e: unknown) => {
       if (pgPool) pgOutcome(e);
@@ -173,11 +173,11 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
         return Promise.reject(e);
       }
     }
-    return shared.take(storeKey, spec, cost, consume).then((state) => {
+    return sharedBuckets.take(storeKey, spec, cost, consume).then((state) => {
       if (pgPool) pgOutcome();
       return { state, via: redis ? ('redis' as const) : ('postgres' as const) };
     }, insure);
-  };
+  });
 
   const via = () => (pgPool ? (pgFailure ? 'insurance' : 'postgres') : !redis ? 'memory' : redis.status === 'ready' ? 'redis' : 'insurance');
 
@@ -199,11 +199,11 @@ export function createRateLimiterService(settings: StoreSettings, logger: Logger
             const n = bucketNumbers(state.tokens, take, spec);
             return { kind: state.granted ? 'allowed' : 'limited', limit: points, remaining: n.remaining, resetMs: n.resetMs, retryMs: n.retryMs, via: v };
           };
-          if (!sharedBuckets) return outcome({ state: memoryBuckets.take(key, spec, take, consume), via: 'memory' });
-          return bucket(sharedBuckets, key, spec, take, consume).then(outcome, failed);
+          if (!sharedBucket) return outcome({ state: memoryBuckets.take(key, spec, take, consume), via: 'memory' });
+          return sharedBucket(key, spec, take, consume).then(outcome, failed);
         }
         const l = limiterFor(points, durationSec);
-        // Memory: answered at once, as MemoryWindows' promise would have (over the limit: limited).
+        // Memory: answered at once (over the limit: limited, as RateLimiterMemory's rejection).
         if (l instanceof MemoryWindows) {
           if (consume) {
             const r = l.consumeNow(key, take);

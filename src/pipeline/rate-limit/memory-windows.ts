@@ -3,7 +3,8 @@
 // record, a Date and a timer per key (measured: 470 bytes of heap per key, 45 MB for 100,000 users
 // active in one window) and makes all three anew at every new window, which under a wide spread of
 // users is old-generation garbage; here a key costs about 100 bytes and a new window reuses its record.
-// Answers as RateLimiterMemory does (the same RateLimiterRes, rejected when over the limit).
+// Answers as RateLimiterMemory does (the same RateLimiterRes), but at once instead of with a promise:
+// over the limit when the answer's consumedPoints exceed `points` (RateLimiterMemory rejects then).
 import { RateLimiterRes } from 'rate-limiter-flexible';
 
 /** In-memory fixed-window counters kept at most (per points/duration pair); the same bound as MemoryBuckets'. */
@@ -27,15 +28,7 @@ export class MemoryWindows {
     private readonly maxKeys = MAX_WINDOW_KEYS,
   ) {}
 
-  consume(key: string, take = 1): Promise<RateLimiterRes> {
-    const res = this.consumeNow(key, take);
-    return res.consumedPoints > this.points ? Promise.reject(res) : Promise.resolve(res);
-  }
-
-  /**
-   * consume(), answered at once (the limiter service's memory path: no promise per request). Over
-   * the limit when the answer's consumedPoints exceed `points`.
-   */
+  /** Takes `take` points from the key's window; over the limit when the answer's consumedPoints exceed `points`. */
   consumeNow(key: string, take = 1): RateLimiterRes {
     const now = this.now();
     let w = this.windows.get(key);
@@ -51,11 +44,6 @@ export class MemoryWindows {
   }
 
   /** The window as it stands (nothing consumed); null when the key has none running. */
-  get(key: string): Promise<RateLimiterRes | null> {
-    return Promise.resolve(this.getNow(key));
-  }
-
-  /** get(), answered at once. */
   getNow(key: string): RateLimiterRes | null {
     const now = this.now();
     const w = this.windows.get(key);
