@@ -270,6 +270,8 @@ export const configSchema = z.strictObject({
       issuers: z.array(issuerSchema).default([]),
       /** Verified tokens are cached (by SHA-256 of the token) until exp, at most this many. */
       cacheSize: z.number().int().min(0).max(1_000_000).default(10000),
+      /** That cache is written to the store on a graceful stop and read back by the next start (verify/jwt/handover.ts). */
+      cacheHandover: z.boolean().default(true),
     })
     .prefault({}),
   /** Jira service credential used to look up groups when Entra omits them (groups overage). */

@@ -28,6 +28,8 @@ export interface Runtime {
   proxyRoutes: Middleware[];
   /** Called (in order) on shutdown after the listeners stopped; flushes and closes. */
   onClose: Array<() => Promise<void> | void>;
+  /** Awaited (in order) after the start-up warm-up, before /readyz says ready; a failure is logged and the start goes on. */
+  beforeReady: Array<() => Promise<void>>;
   /** Called after every successful config swap (caches keyed by policy, limiter rebuilds). */
   onReload: Array<(p: Policy) => void>;
 }

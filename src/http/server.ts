@@ -181,6 +181,7 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
     readiness: [],
     proxyRoutes: [],
     onClose: [],
+    beforeReady: [],
     onReload: [],
   };
   await buildServices(rt);
@@ -258,6 +259,9 @@ export async function startSidecar(opts: StartOptions): Promise<RunningSidecar> 
   void warmUp(warmupUrl, deps, warmupRequests, proxyTls ? { servedFingerprint: proxyTls.fingerprint256.bind(proxyTls) } : {})
     .then((r) => r.sent && logger.info(r, 'warm-up done'))
     .catch((e: unknown) => logger.warn({ err: e }, 'warm-up failed; serving without it'))
+    .then(async () => {
+      for (const f of rt.beforeReady) await f().catch((e: unknown) => logger.warn({ err: e }, 'a start-up step before ready failed; serving without it'));
+    })
     .finally(() => {
       warm = true;
       warmupServer?.close();

@@ -8,6 +8,7 @@ import type { AuditStore } from './audit-store.js';
 import type { TokenRequestStore } from './token-request-store.js';
 import type { LifecycleStore } from './lifecycle-store.js';
 import type { ShippingCursorStore } from './shipping-store.js';
+import type { VerdictStore } from './verdict-store.js';
 
 /** Something another process changed: 'config' (a save or a clear), 'tokens' (a revocation). */
 export type StoreChange = 'config' | 'tokens';
@@ -25,6 +26,8 @@ export interface Stores {
   readonly lifecycle: LifecycleStore;
   /** Audit shipping: each destination's cursor per chain, and the one-shipper-at-a-time lock. */
   readonly shipping: ShippingCursorStore;
+  /** JWT verdicts handed over from a stopping sidecar to the next start (jwt.cacheHandover). */
+  readonly verdicts: VerdictStore;
   /**
    * Calls fn soon after any process sharing the store changed something (PostgreSQL LISTEN/NOTIFY; on
    * SQLite never: a file belongs to one sidecar). A hint to act at once: delivery is not guaranteed

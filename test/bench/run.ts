@@ -539,8 +539,10 @@ async function main() {
     }
     // --cold-start (issue 25): a rolling restart as a load balancer sees it. Each sidecar target is
     // stopped and started again on its own data dir (the store as a restart finds it), /readyz is
-    // polled every 10 ms, and jwt load (the --tokens tokens, never seen by the new process) starts
-    // the moment it answers 200. The p99 of the requests sent in the first second is compared with
+    // polled every 10 ms, and jwt load (the --tokens tokens, never verified by the new process) starts
+    // the moment it answers 200. The process a restart replaces has served those callers (the first
+    // one for 2 s before the first restart), so with jwt.cacheHandover (default on) the new one takes
+    // their verdicts over; a variant with {"jwt":{"cacheHandover":false}} verifies every token again. The p99 of the requests sent in the first second is compared with
     // the steady-state p99 of the same run (requests sent from --cold-steady-from s on); medians over
     // the restarts, the targets interleaved round by round.
     const cold: Array<{ round: number; target: string; readyMs: number; warmupMs?: number; first: number; firstP50: number; firstP99: number; first100P99: number; steadyP99: number; firstCpu: number; steadyCpu: number; errors: number }> = [];
@@ -553,6 +555,8 @@ async function main() {
       log('load generator warm-up: 3 s of jwt load on the upstream');
       await measure(upstreamUrl, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[0]}` }), 3);
       for (const sc of coldTargets) {
+        // The process being replaced has served the callers whose tokens the restart will see.
+        await measure(sc.url, scenarios.jwt!, rot(tokens), 2);
         const exited = new Promise((r) => sc.child.once('exit', r));
         if (running(sc.child)) sc.child.kill('SIGTERM');
         await exited;
@@ -603,6 +607,8 @@ async function main() {
           while ((await fetch(`${admin}/readyz`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 10));
           const readyMs = Math.round(performance.now() - t0);
           const warmupMs = (/\{[^\n]*"msg":"warm-up done"[^\n]*\}/.exec(started.output()) ?? [])[0];
+          const handover = (/\{[^\n]*"msg":"JWT verdicts taken over from the last stop"[^\n]*\}/.exec(started.output()) ?? [])[0];
+          if (handover) log(`  verdicts taken over: ${JSON.stringify((({ loaded, skipped, ms }) => ({ loaded, skipped, ms }))(JSON.parse(handover) as { loaded: number; skipped: number; ms: number }))}`);
           await loadRun(`cold start ${round} ${sc.name}`, { round, target: sc.name, readyMs, warmupMs: warmupMs ? (JSON.parse(warmupMs) as { ms: number }).ms : undefined }, proxy, started.child.pid);
           // The control: the same load once more on the process now warm (no restart, its tokens
           // cached), from new connections. What this one shows is the measuring method's own first

@@ -225,6 +225,9 @@ export class AuthenticationPage extends ConfigPage {
         ${this.issuers().map((iss, i) => this.issuerCard(f, iss, i))}
         <button type="button" @click=${() => this.structural(() => this.issuers().push({ name: `issuer${this.issuers().length + 1}`, issuer: [], audiences: [], keys: { jwksUri: '' } }))}>Add issuer</button>
         ${f.num(['jwt', 'cacheSize'], 'Verified-token cache size', { min: 0 })}
+        ${f.bool(['jwt', 'cacheHandover'], 'Keep verified tokens across a restart', {
+          help: 'On a graceful stop the cache is written to the store (token hashes and identities, no token, no raw claims) and the next start reads it back before it reports ready, so a rolling restart does not verify every token again. Each entry keeps its own expiry; a change to the JWT or enforcement settings, or an upgrade, discards them.',
+        })}
       </div>`)}
       ${this.section('auth-introspection', html`
         ${f.bool(['introspection', 'enabled'], 'Introspection enabled', { help: 'Opaque bearer tokens are checked at this endpoint. Its settings show while it is on.' })}

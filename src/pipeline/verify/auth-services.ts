@@ -3,6 +3,7 @@
 // warm-up at start. `fetch` is injectable so tests can count or break calls.
 import type { Runtime } from '../../http/runtime.js';
 import { JwtVerifier } from './jwt/verifier.js';
+import { loadHandover, saveHandover } from './jwt/handover.js';
 import type { FetchLike } from './jwt/key-source.js';
 import { IntrospectionVerifier } from './introspection/verifier.js';
 import './verifier.js';
@@ -31,4 +32,28 @@ export function buildAuthServices(rt: Runtime, opts: { fetch?: FetchLike } = {})
     introspection.onReload();
   });
   jwt.warmAll(deps.getPolicy());
+  // jwt.cacheHandover: the verified tokens survive a graceful restart (jwt/handover.ts). Turned off,
+  // a stop removes what an earlier one left.
+  rt.beforeReady.push(async () => {
+    const policy = deps.getPolicy();
+    if (!policy.config.jwt.cacheHandover || policy.config.jwt.cacheSize === 0) return;
+    const started = performance.now();
+    const r = await loadHandover(jwt, rt.stores.verdicts, policy, deps.clock.now());
+    deps.logger.info({ ...r, ms: Math.round(performance.now() - started) }, 'JWT verdicts taken over from the last stop');
+  });
+  rt.onClose.push(async () => {
+    const policy = deps.getPolicy();
+    try {
+      if (!policy.config.jwt.cacheHandover || policy.config.jwt.cacheSize === 0) {
+        const removed = await rt.stores.verdicts.clear();
+        if (removed) deps.logger.info({ removed }, 'JWT verdicts of an earlier stop removed (jwt.cacheHandover is off)');
+        return;
+      }
+      const started = performance.now();
+      const saved = await saveHandover(jwt, rt.stores.verdicts, policy, deps.clock.now());
+      deps.logger.info({ saved, ms: Math.round(performance.now() - started) }, 'JWT verdicts handed over to the next start');
+    } catch (e) {
+      deps.logger.warn({ err: e }, 'JWT verdicts not handed over; the next start verifies every token again');
+    }
+  });
 }

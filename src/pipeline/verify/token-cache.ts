@@ -41,6 +41,13 @@ export class TokenCache<T> {
     this.lru.set(hash, { value, untilMs, version });
   }
 
+  /** The entries made under `version` and still valid at nowMs, most recently used first (the LRU's own order). */
+  entries(version: number, nowMs: number): Array<{ hash: string; value: T; untilMs: number }> {
+    const out: Array<{ hash: string; value: T; untilMs: number }> = [];
+    for (const [hash, e] of this.lru?.entries() ?? []) if (e.version === version && e.untilMs > nowMs) out.push({ hash, value: e.value, untilMs: e.untilMs });
+    return out;
+  }
+
   clear(): void {
     this.lru?.clear();
   }

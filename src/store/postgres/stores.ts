@@ -11,6 +11,7 @@ import { PgAuditStore } from './audit.js';
 import { PgTokenRequestStore } from './token-requests.js';
 import { PgLifecycleStore } from './lifecycle.js';
 import { PgShippingCursorStore } from './shipping.js';
+import { PgVerdictStore } from './verdicts.js';
 import { ChangeListener } from './changes.js';
 import type { MigrationResult } from '../sqlite/migrate.js';
 
@@ -41,6 +42,7 @@ export async function openPostgresStores(o: OpenPostgresOptions): Promise<{ stor
     lifecycle: new PgLifecycleStore(pool, o.replica ?? hostname()),
     shipping: new PgShippingCursorStore(pool),
     tokenRequests: new PgTokenRequestStore(pool),
+    verdicts: new PgVerdictStore(pool),
     onChange: (fn) => changes.on(fn),
     ping: async () => {
       await pool.query('SELECT 1');

@@ -11,6 +11,7 @@ import { SqliteAuditStore } from './audit.js';
 import { SqliteTokenRequestStore } from './token-requests.js';
 import { SqliteLifecycleStore } from './lifecycle.js';
 import { SqliteShippingCursorStore } from './shipping.js';
+import { SqliteVerdictStore } from './verdicts.js';
 
 export interface SqliteStoresOptions {
   /** `close` closes the handle too. */
@@ -33,6 +34,7 @@ export function sqliteStores(db: Db, opts: SqliteStoresOptions = {}): Stores {
     lifecycle: new SqliteLifecycleStore(db, opts.replica ?? hostname()),
     shipping: new SqliteShippingCursorStore(db, opts.replica ?? hostname()),
     tokenRequests: new SqliteTokenRequestStore(db),
+    verdicts: new SqliteVerdictStore(db),
     onChange: () => {},
     ping: async () => {
       if (!db.open) throw new Error('the SQLite database is closed');

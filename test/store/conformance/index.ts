@@ -9,6 +9,7 @@ import { credentialStoreConformance } from './credentials.js';
 import { auditStoreConformance } from './audit.js';
 import { lifecycleStoreConformance } from './lifecycle.js';
 import { shippingStoreConformance } from './shipping.js';
+import { verdictStoreConformance } from './verdicts.js';
 
 export type { Backend };
 
@@ -20,4 +21,5 @@ export function storeConformance(backend: Backend): void {
   auditStoreConformance(backend);
   lifecycleStoreConformance(backend);
   shippingStoreConformance(backend);
+  verdictStoreConformance(backend);
 }

@@ -245,6 +245,30 @@ export class JwtVerifier implements Verifier {
     this.refusals.clear();
   }
 
+  /**
+   * The verdicts cached under this policy and still valid at `now`, most recently used first: what a
+   * stopping sidecar hands to the next start (handover.ts). Raw claims are left out (they are for the
+   * admin test page and are not written to the store); the entry's own bound (untilMs) goes along.
+   */
+  handoverOut(policy: Policy, now: number): Array<{ hash: string; identity: Identity; untilMs: number }> {
+    return this.cache.entries(policy.version, now).map(({ hash, value, untilMs }) => {
+      const { claims: _claims, ...identity } = value;
+      return { hash, identity, untilMs };
+    });
+  }
+
+  /**
+   * Verdicts a stopped sidecar handed over (most recently used first), cached under this policy until
+   * their own untilMs, at most jwt.cacheSize of them; answers how many were taken. The caller has
+   * checked that they were judged by the same settings (handover.ts).
+   */
+  handoverIn(verdicts: ReadonlyArray<{ hash: string; identity: Identity; untilMs: number }>, policy: Policy, now: number): number {
+    const take = verdicts.slice(0, policy.config.jwt.cacheSize);
+    // Least recently used first, so the cache's order ends as the stopped sidecar's was.
+    for (let i = take.length - 1; i >= 0; i--) this.cache.set(take[i]!.hash, take[i]!.identity, take[i]!.untilMs, policy.version, now);
+    return take.filter((v) => v.untilMs > now).length;
+  }
+
   /** Each issuer's key source as it is now (the admin Status page); fetches nothing. */
   issuerKeys(policy: Policy): Array<{ issuer: string; source: string } & KeySourceStatus> {
     return compiledIssuers(policy).map((issuer) => {
