@@ -15,17 +15,18 @@ import { validate } from '../../src/config/validate.js';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
 import { json, rawRequest } from '../helpers/http.js';
 import { nowSec, startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
+import { freshDatabase } from '../helpers/postgres.js';
 
 const AUD = 'api://jira-sidecar';
 let upstream: JiraUpstream;
-const running: Array<TestSidecar | TokenIssuer> = [];
+const running: Array<TestSidecar | TokenIssuer | { close(): Promise<void> }> = [];
 const dirs: string[] = [];
 
 beforeAll(async () => {
   upstream = await startJiraUpstream();
 });
 afterEach(async () => {
-  for (const r of running.splice(0)) await r.close().catch(() => undefined);
+  for (const r of running.splice(0).reverse()) await r.close().catch(() => undefined); // the last started first (a database after its sidecars)
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 afterAll(async () => {
@@ -199,5 +200,30 @@ describe('JWT verdicts handed over across a graceful restart (jwt.cacheHandover)
     const c = await start(dataDir, config(idp));
     expect((await call(c, forged[2]!)).status).toBe(200);
     expect(seenUser()).toBe('admin');
+  });
+  it('PostgreSQL, two replicas: both stop and hand their verdicts over; a replica started after takes over both', async () => {
+    const { idp, token } = await setup();
+    const db = await freshDatabase('handover');
+    running.push({ close: db.drop });
+    const replica = (name: string) => ({ ...config(idp), server: { replicaName: name }, store: { kind: 'postgres', url: db.url, poolSize: 2 } });
+    const dir = () => {
+      const d = tempDir('sidecar-handover-pg-');
+      dirs.push(d);
+      return d;
+    };
+    const [alice, bob] = [token('alice'), token('bob')];
+    const a = await start(dir(), replica('replica-a'));
+    const b = await start(dir(), replica('replica-b'));
+    expect((await call(a, alice)).status).toBe(200);
+    expect((await call(b, bob)).status).toBe(200);
+    await Promise.all([stop(a), stop(b)]);
+
+    await idp.close();
+    const c = await start(dir(), replica('replica-c'));
+    expect((await call(c, alice)).status).toBe(200);
+    expect(seenUser()).toBe('alice');
+    expect((await call(c, bob)).status).toBe(200);
+    expect(seenUser()).toBe('bob');
+    expect((await call(c, token('carol'))).status).toBe(503);
   });
 });

@@ -91,6 +91,21 @@ describe('verdict handover', () => {
     expect(await loadHandover(verifierOf(policy).v, stores.verdicts, policy, T0 + 599_000)).toEqual({ loaded: 1, skipped: 0 });
   });
 
+  it('a stop during the start-up warm-up hands nothing over (the cache then holds the throw-away key\'s verdicts)', async () => {
+    const policy = policyOf();
+    const a = verifierOf(policy);
+    const tokens = await a.v.beginWarmup(policy, 2);
+    expect(tokens).toHaveLength(2);
+    const warm = { requestId: 'w', policy, facts: {} as RequestState['facts'], verdicts: [], warmup: true } as unknown as RequestState;
+    expect((await a.v.verify({ kind: 'jwt', action: 'verify', secret: tokens![0]! }, warm)).username).toBeTruthy();
+    await a.verify(await sign('alice'));
+    expect(a.v.handoverOut(policy, T0)).toEqual([]);
+    expect(await saveHandover(a.v, stores.verdicts, policy, T0)).toBe(0);
+    a.v.endWarmup();
+    await a.verify(await sign('alice'));
+    expect(a.v.handoverOut(policy, T0).map((e) => e.identity.username)).toEqual(['alice']);
+  });
+
   it('takes over at most jwt.cacheSize verdicts, the most recently used', async () => {
     const big = policyOf({ cacheSize: 10 });
     const a = verifierOf(big);

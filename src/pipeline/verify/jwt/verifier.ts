@@ -251,6 +251,8 @@ export class JwtVerifier implements Verifier {
    * admin test page and are not written to the store); the entry's own bound (untilMs) goes along.
    */
   handoverOut(policy: Policy, now: number): Array<{ hash: string; identity: Identity; untilMs: number }> {
+    // Stopped during the start-up warm-up: the cache holds the throw-away key's verdicts; nothing goes.
+    if (this.warmup) return [];
     return this.cache.entries(policy.version, now).map(({ hash, value, untilMs }) => {
       const { claims: _claims, ...identity } = value;
       return { hash, identity, untilMs };
