@@ -36,7 +36,7 @@ export function buildAuthServices(rt: Runtime, opts: { fetch?: FetchLike } = {})
   // a stop removes what an earlier one left.
   rt.beforeReady.push(async () => {
     const policy = deps.getPolicy();
-    if (!policy.config.jwt.cacheHandover || policy.config.jwt.cacheSize === 0) return;
+    if (!policy.config.jwt.cacheHandover || policy.config.jwt.cacheSize === 0 || policy.config.jwt.issuers.length === 0) return;
     const started = performance.now();
     const r = await loadHandover(jwt, rt.stores.verdicts, policy, deps.clock.now());
     deps.logger.info({ ...r, ms: Math.round(performance.now() - started) }, 'JWT verdicts taken over from the last stop');
