@@ -13,7 +13,7 @@ import { tokenHash } from '../../src/pipeline/verify/token-cache.js';
 import { verdictFingerprint } from '../../src/pipeline/verify/jwt/handover.js';
 import { validate } from '../../src/config/validate.js';
 import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
-import { json, rawRequest } from '../helpers/http.js';
+import { json, rawRequest, until } from '../helpers/http.js';
 import { nowSec, startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { freshDatabase } from '../helpers/postgres.js';
 
@@ -59,9 +59,18 @@ async function setup() {
   return { idp, dataDir, token };
 }
 
+/**
+ * A sidecar on dataDir, once its start-up steps before ready have run (the handed-over verdicts are
+ * read then): its /readyz `warm-up` check passes. (/readyz itself may stay 503: the issuer is down in
+ * several cases here, so `jwt-keys` fails.) A load balancer sends nothing before ready either.
+ */
 async function start(dataDir: string, overrides: unknown, clock?: { now(): number }): Promise<TestSidecar> {
   const s = await startTestSidecar(upstream.url, overrides, { dataDir, ...(clock && { clock }) });
   running.push(s);
+  await until(async () => {
+    const body = (await (await fetch(`${s.adminUrl}/readyz`)).json()) as { checks: Array<{ name: string; ok: boolean }> };
+    return body.checks.some((c) => c.name === 'warm-up' && c.ok);
+  }, 'the start-up steps before ready');
   return s;
 }
 
@@ -125,6 +134,19 @@ describe('JWT verdicts handed over across a graceful restart (jwt.cacheHandover)
     const r = await call(b, alice);
     expect(r.status).toBe(401);
     expect(json(r).error).toBe('token_invalid');
+  });
+
+  it('a reload (what an admin does to drop cached verdicts) drops the stored ones too: the next start cannot bring them back', async () => {
+    const { idp, dataDir, alice } = await aliceServedThenStopped();
+    const b = await start(dataDir, config(idp));
+    expect(rows(dataDir)).toHaveLength(1);
+    b.runtime.applyConfig(b.runtime.deps.getPolicy().config);
+    await until(() => rows(dataDir).length === 0, 'the stored verdicts removed after the reload');
+    await stop(b);
+    expect(rows(dataDir)).toEqual([]);
+    await idp.close();
+    const c = await start(dataDir, config(idp));
+    expect((await call(c, alice)).status).toBe(503);
   });
 
   it('a verdict past its own bound (verified + keyCache.maxAgeSec) is not taken over', async () => {

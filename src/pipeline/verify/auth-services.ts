@@ -27,21 +27,35 @@ export function buildAuthServices(rt: Runtime, opts: { fetch?: FetchLike } = {})
   deps.services.jwtVerifier = jwt;
   deps.services.introspectionVerifier = introspection;
   rt.readiness.push({ name: 'jwt-keys', check: () => jwt.readiness(deps.getPolicy()) });
+  // jwt.cacheHandover: the verified tokens survive a graceful restart (jwt/handover.ts). Turned off,
+  // a stop removes what an earlier one left. A reload once this start has read them (what an admin
+  // does to drop every cached verdict: SIGHUP, POST /api/reload, a saved config) drops the stored
+  // ones too, so the next start cannot bring back what the reload dropped from memory.
+  let handoverRead = false;
+  let storedCleared: Promise<void> | undefined;
   rt.onReload.push((p) => {
     jwt.onReload(p);
     introspection.onReload();
+    if (handoverRead)
+      storedCleared = rt.stores.verdicts.clear().then(
+        (removed) => void (removed && deps.logger.info({ removed }, 'JWT verdicts handed over earlier removed from the store (configuration reloaded)')),
+        (e: unknown) => deps.logger.warn({ err: e }, 'JWT verdicts handed over earlier could not be removed from the store'),
+      );
   });
   jwt.warmAll(deps.getPolicy());
-  // jwt.cacheHandover: the verified tokens survive a graceful restart (jwt/handover.ts). Turned off,
-  // a stop removes what an earlier one left.
   rt.beforeReady.push(async () => {
     const policy = deps.getPolicy();
-    if (!policy.config.jwt.cacheHandover || policy.config.jwt.cacheSize === 0 || policy.config.jwt.issuers.length === 0) return;
-    const started = performance.now();
-    const r = await loadHandover(jwt, rt.stores.verdicts, policy, deps.clock.now());
-    deps.logger.info({ ...r, ms: Math.round(performance.now() - started) }, 'JWT verdicts taken over from the last stop');
+    try {
+      if (!policy.config.jwt.cacheHandover || policy.config.jwt.cacheSize === 0 || policy.config.jwt.issuers.length === 0) return;
+      const started = performance.now();
+      const r = await loadHandover(jwt, rt.stores.verdicts, policy, deps.clock.now());
+      deps.logger.info({ ...r, ms: Math.round(performance.now() - started) }, 'JWT verdicts taken over from the last stop');
+    } finally {
+      handoverRead = true;
+    }
   });
   rt.onClose.push(async () => {
+    await storedCleared;
     const policy = deps.getPolicy();
     try {
       if (!policy.config.jwt.cacheHandover || policy.config.jwt.cacheSize === 0) {
