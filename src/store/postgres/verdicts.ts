@@ -36,11 +36,11 @@ export class PgVerdictStore implements VerdictStore {
   }
 
   async load(fingerprint: string, o: { now: number; limit: number }): Promise<HandedVerdict[]> {
-    const r = await this.pool.query<{ hash: string; identity: string; until_ms: string }>(
+    const r = await this.pool.query<{ hash: string; identity: string; until_ms: number }>(
       'SELECT hash, identity, until_ms FROM jwt_verdicts WHERE fingerprint = $1 AND until_ms > $2 ORDER BY saved_at DESC, position LIMIT $3',
       [fingerprint, Math.trunc(o.now), Math.max(0, Math.trunc(o.limit))],
     );
-    return r.rows.map((x) => ({ hash: x.hash, identity: x.identity, untilMs: Number(x.until_ms) }));
+    return r.rows.map((x) => ({ hash: x.hash, identity: x.identity, untilMs: x.until_ms })); // bigint as a number (pool.ts)
   }
 
   async clear(): Promise<number> {
