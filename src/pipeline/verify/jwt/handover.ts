@@ -13,8 +13,10 @@
 // and the next start verifies every token again. A store that fails either way costs only the
 // handover: the tokens are then verified as if never seen.
 import { createHash } from 'node:crypto';
+import type { Clock } from '../../../clock.js';
 import type { Config } from '../../../config/schema.js';
 import type { Policy } from '../../../config/policy.js';
+import type { Logger } from '../../../log.js';
 import type { HandedVerdict, VerdictStore } from '../../../store/verdict-store.js';
 import { VERSION } from '../../../version.js';
 import type { Identity } from '../../state.js';
@@ -59,13 +61,72 @@ export async function saveHandover(verifier: JwtVerifier, store: VerdictStore, p
 
 /** At start, before ready: the verdicts a stopped sidecar of the same settings handed over, into the cache. */
 export async function loadHandover(verifier: JwtVerifier, store: VerdictStore, policy: Policy, now: number): Promise<{ loaded: number; skipped: number }> {
+  // The store answers rows of this fingerprint still valid at `now` only (VerdictStore.load).
   const rows = await store.load(verdictFingerprint(policy.config), { now, limit: policy.config.jwt.cacheSize });
   const verdicts: Array<{ hash: string; identity: Identity; untilMs: number }> = [];
   let skipped = 0;
   for (const r of rows) {
     const identity = parseHandedIdentity(r.identity);
-    if (identity && /^[A-Za-z0-9_-]{43}$/.test(r.hash) && r.untilMs > now) verdicts.push({ hash: r.hash, identity, untilMs: r.untilMs });
+    if (identity && /^[A-Za-z0-9_-]{43}$/.test(r.hash)) verdicts.push({ hash: r.hash, identity, untilMs: r.untilMs });
     else skipped++;
   }
   return { loaded: verifier.handoverIn(verdicts, policy, now), skipped };
+}
+
+const handoverOn = (c: Pick<Config, 'jwt'>) => c.jwt.cacheHandover && c.jwt.cacheSize > 0;
+
+/**
+ * The handover across one process's life, wired by auth-services.ts: `load` before ready, `onReload`
+ * after every config swap, `save` at the stop. A reload once the stored verdicts were read (SIGHUP,
+ * POST /api/reload, a saved config: what an admin does to drop every cached verdict) removes them
+ * from the store too, so the next start cannot bring back what the reload dropped from memory.
+ * Failures are logged; the tokens are then verified as if never seen.
+ */
+export class VerdictHandover {
+  private read = false;
+  private cleared: Promise<void> | undefined;
+
+  constructor(
+    private readonly verifier: JwtVerifier,
+    private readonly store: VerdictStore,
+    private readonly d: { getPolicy(): Policy; clock: Clock; logger: Logger },
+  ) {}
+
+  async load(): Promise<void> {
+    const policy = this.d.getPolicy();
+    try {
+      if (!handoverOn(policy.config) || policy.config.jwt.issuers.length === 0) return;
+      const started = performance.now();
+      const r = await loadHandover(this.verifier, this.store, policy, this.d.clock.now());
+      this.d.logger.info({ ...r, ms: Math.round(performance.now() - started) }, 'JWT verdicts taken over from the last stop');
+    } finally {
+      this.read = true;
+    }
+  }
+
+  onReload(): void {
+    if (!this.read) return;
+    this.cleared = this.store.clear().then(
+      (removed) => void (removed && this.d.logger.info({ removed }, 'JWT verdicts handed over earlier removed from the store (configuration reloaded)')),
+      (e: unknown) => this.d.logger.warn({ err: e }, 'JWT verdicts handed over earlier could not be removed from the store'),
+    );
+  }
+
+  /** Turned off (or no cache), a stop removes what an earlier one left. */
+  async save(): Promise<void> {
+    await this.cleared;
+    const policy = this.d.getPolicy();
+    try {
+      if (!handoverOn(policy.config)) {
+        const removed = await this.store.clear();
+        if (removed) this.d.logger.info({ removed }, 'JWT verdicts of an earlier stop removed (jwt.cacheHandover is off)');
+        return;
+      }
+      const started = performance.now();
+      const saved = await saveHandover(this.verifier, this.store, policy, this.d.clock.now());
+      this.d.logger.info({ saved, ms: Math.round(performance.now() - started) }, 'JWT verdicts handed over to the next start');
+    } catch (e) {
+      this.d.logger.warn({ err: e }, 'JWT verdicts not handed over; the next start verifies every token again');
+    }
+  }
 }

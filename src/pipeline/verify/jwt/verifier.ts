@@ -261,14 +261,15 @@ export class JwtVerifier implements Verifier {
 
   /**
    * Verdicts a stopped sidecar handed over (most recently used first), cached under this policy until
-   * their own untilMs, at most jwt.cacheSize of them; answers how many were taken. The caller has
-   * checked that they were judged by the same settings (handover.ts).
+   * their own untilMs, at most jwt.cacheSize of them; answers how many were taken. The caller passes
+   * verdicts still valid at `now` (VerdictStore.load answers no other; the cache would not keep one)
+   * and judged by the same settings (handover.ts).
    */
   handoverIn(verdicts: ReadonlyArray<{ hash: string; identity: Identity; untilMs: number }>, policy: Policy, now: number): number {
     const take = verdicts.slice(0, policy.config.jwt.cacheSize);
     // Least recently used first, so the cache's order ends as the stopped sidecar's was.
     for (let i = take.length - 1; i >= 0; i--) this.cache.set(take[i]!.hash, take[i]!.identity, take[i]!.untilMs, policy.version, now);
-    return take.filter((v) => v.untilMs > now).length;
+    return take.length;
   }
 
   /** Each issuer's key source as it is now (the admin Status page); fetches nothing. */
