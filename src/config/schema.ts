@@ -270,7 +270,7 @@ export const configSchema = z.strictObject({
       issuers: z.array(issuerSchema).default([]),
       /** Verified tokens are cached (by SHA-256 of the token) until exp, at most this many. */
       cacheSize: z.number().int().min(0).max(1_000_000).default(10000),
-      /** That cache is written to the store on a graceful stop and read back by the next start (verify/jwt/handover.ts). */
+      /** That cache is written to the store on a graceful stop and read back by the next start (verify/handover.ts). */
       cacheHandover: z.boolean().default(true),
     })
     .prefault({}),
@@ -295,6 +295,8 @@ export const configSchema = z.strictObject({
       groupsField: nonEmpty.default('groups'),
       cacheSec: z.number().int().min(0).default(60),
       negativeCacheSec: z.number().int().min(0).default(10),
+      /** The cache of active answers is written to the store on a graceful stop and read back by the next start (verify/handover.ts). */
+      cacheHandover: z.boolean().default(true),
       /** Leeway for the answer's nbf (the IdP's clock may run ahead of ours), as jwt.issuers[].clockToleranceSec. */
       clockToleranceSec: z.number().int().min(0).max(600).default(60),
       timeoutMs: durationMs(3000),

@@ -26,7 +26,7 @@ export interface Stores {
   readonly lifecycle: LifecycleStore;
   /** Audit shipping: each destination's cursor per chain, and the one-shipper-at-a-time lock. */
   readonly shipping: ShippingCursorStore;
-  /** JWT verdicts handed over from a stopping sidecar to the next start (jwt.cacheHandover). */
+  /** Verdicts (JWTs, introspection answers) handed over from a stopping sidecar to the next start (jwt.cacheHandover, introspection.cacheHandover). */
   readonly verdicts: VerdictStore;
   /**
    * Calls fn soon after any process sharing the store changed something (PostgreSQL LISTEN/NOTIFY; on

@@ -8,6 +8,7 @@ import { validate } from '../../src/config/validate.js';
 import { startSidecar, type RunningSidecar } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import type { Clock } from '../../src/clock.js';
+import { until } from './http.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -49,6 +50,38 @@ export async function startTestSidecar(upstreamUrl: string, overrides: unknown =
     close: async () => {
       await close();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Waits until a sidecar's start-up steps before ready have run (its /readyz `warm-up` check passes;
+ * the verdicts a stopped sidecar handed over are read then). /readyz itself may stay 503 for other
+ * checks (an issuer that is down). A load balancer sends nothing before ready either.
+ */
+export async function startupStepsRan(s: TestSidecar): Promise<void> {
+  await until(async () => {
+    const body = (await (await fetch(`${s.adminUrl}/readyz`)).json()) as { checks: Array<{ name: string; ok: boolean }> };
+    return body.checks.some((c) => c.name === 'warm-up' && c.ok);
+  }, 'the start-up steps before ready');
+}
+
+/**
+ * Restarts on one data dir (the verdict handover's tests): `start` a sidecar and wait for its
+ * start-up steps, `stop` one gracefully (what hands its verdicts over). Each started sidecar is kept
+ * in `running` until stopped, for the test's afterEach to close.
+ */
+export function restarts(upstreamUrl: () => string, running: Array<{ close(): Promise<void> }>) {
+  return {
+    async start(dataDir: string, overrides: unknown, clock?: Clock): Promise<TestSidecar> {
+      const s = await startTestSidecar(upstreamUrl(), overrides, { dataDir, ...(clock && { clock }) });
+      running.push(s);
+      await startupStepsRan(s);
+      return s;
+    },
+    async stop(s: TestSidecar): Promise<void> {
+      running.splice(running.indexOf(s), 1);
+      await s.close();
     },
   };
 }

@@ -10,9 +10,9 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { tokenHash } from '../../src/pipeline/verify/token-cache.js';
-import { verdictFingerprint } from '../../src/pipeline/verify/jwt/handover.js';
+import { JWT_HANDOVER } from '../../src/pipeline/verify/handover.js';
 import { validate } from '../../src/config/validate.js';
-import { startTestSidecar, tempDir, type TestSidecar } from '../helpers/sidecar.js';
+import { restarts, tempDir, type TestSidecar } from '../helpers/sidecar.js';
 import { json, rawRequest, until } from '../helpers/http.js';
 import { nowSec, startTestIssuer, type TokenIssuer } from '../helpers/issuer.js';
 import { freshDatabase } from '../helpers/postgres.js';
@@ -59,26 +59,7 @@ async function setup() {
   return { idp, dataDir, token };
 }
 
-/**
- * A sidecar on dataDir, once its start-up steps before ready have run (the handed-over verdicts are
- * read then): its /readyz `warm-up` check passes. (/readyz itself may stay 503: the issuer is down in
- * several cases here, so `jwt-keys` fails.) A load balancer sends nothing before ready either.
- */
-async function start(dataDir: string, overrides: unknown, clock?: { now(): number }): Promise<TestSidecar> {
-  const s = await startTestSidecar(upstream.url, overrides, { dataDir, ...(clock && { clock }) });
-  running.push(s);
-  await until(async () => {
-    const body = (await (await fetch(`${s.adminUrl}/readyz`)).json()) as { checks: Array<{ name: string; ok: boolean }> };
-    return body.checks.some((c) => c.name === 'warm-up' && c.ok);
-  }, 'the start-up steps before ready');
-  return s;
-}
-
-/** Stops a sidecar gracefully (what hands its verdicts over) and forgets it. */
-async function stop(s: TestSidecar): Promise<void> {
-  running.splice(running.indexOf(s), 1);
-  await s.close();
-}
+const { start, stop } = restarts(() => upstream.url, running);
 
 /** A sidecar that serves alice's token once and is stopped gracefully (what hands its verdicts over). */
 async function aliceServedThenStopped() {
@@ -97,7 +78,7 @@ const seenUser = () => upstream.seen.at(-1)?.headers['x-forwarded-user'];
 function rows(dataDir: string): Array<{ hash: string; fingerprint: string; identity: string; until_ms: number }> {
   const db = new Database(path.join(dataDir, 'sidecar.db'), { readonly: true });
   try {
-    return db.prepare('SELECT hash, fingerprint, identity, until_ms FROM jwt_verdicts').all() as Array<{ hash: string; fingerprint: string; identity: string; until_ms: number }>;
+    return db.prepare('SELECT hash, fingerprint, identity, until_ms FROM handed_verdicts WHERE kind = \'jwt\'').all() as Array<{ hash: string; fingerprint: string; identity: string; until_ms: number }>;
   } finally {
     db.close();
   }
@@ -184,7 +165,7 @@ describe('JWT verdicts handed over across a graceful restart (jwt.cacheHandover)
     await stop(a);
     const v = validate({ server: { dataDir }, upstream: { url: upstream.url }, ...config(idp) });
     if (!v.ok) throw new Error(JSON.stringify(v.issues));
-    const fp = verdictFingerprint(v.config);
+    const fp = JWT_HANDOVER.fingerprint(v.config);
     // JWTs of the issuer's name signed with a key it never published: each one the attacker's, and
     // each with a row claiming it verified as someone else.
     const rogue = idp.newKey('rogue');
@@ -193,7 +174,7 @@ describe('JWT verdicts handed over across a graceful restart (jwt.cacheHandover)
     );
     const jwtIdentity = JSON.stringify({ username: 'admin', source: 'jwt', groups: [], roles: [], issuer: 'test-idp', isServicePrincipal: false });
     const db = new Database(path.join(dataDir, 'sidecar.db'));
-    const put = db.prepare('INSERT INTO jwt_verdicts (hash, fingerprint, identity, until_ms, saved_at, position) VALUES (?, ?, ?, ?, ?, 0)');
+    const put = db.prepare("INSERT INTO handed_verdicts (kind, hash, fingerprint, identity, until_ms, saved_at, position) VALUES ('jwt', ?, ?, ?, ?, ?, 0)");
     const far = Date.now() + 3_600_000;
     put.run(tokenHash(forged[0]!), fp, JSON.stringify({ username: 'admin', source: 'api-token', groups: [], roles: [], isServicePrincipal: false, tokenId: 't', scope: { access: 'write', paths: [] } }), far, Date.now());
     put.run(tokenHash(forged[1]!), fp, '{"username": "admin", ', far, Date.now());
@@ -216,8 +197,8 @@ describe('JWT verdicts handed over across a graceful restart (jwt.cacheHandover)
     await stop(b);
     const db2 = new Database(path.join(dataDir, 'sidecar.db'));
     // (b's stop dropped the row of another fingerprint, as every save does.)
-    expect(db2.prepare('SELECT count(*) AS n FROM jwt_verdicts WHERE hash = ?').get(tokenHash(forged[2]!))).toEqual({ n: 0 });
-    db2.prepare('INSERT INTO jwt_verdicts (hash, fingerprint, identity, until_ms, saved_at, position) VALUES (?, ?, ?, ?, ?, 0)').run(tokenHash(forged[2]!), fp, jwtIdentity, far, Date.now());
+    expect(db2.prepare('SELECT count(*) AS n FROM handed_verdicts WHERE hash = ?').get(tokenHash(forged[2]!))).toEqual({ n: 0 });
+    db2.prepare("INSERT INTO handed_verdicts (kind, hash, fingerprint, identity, until_ms, saved_at, position) VALUES ('jwt', ?, ?, ?, ?, ?, 0)").run(tokenHash(forged[2]!), fp, jwtIdentity, far, Date.now());
     db2.close();
     const c = await start(dataDir, config(idp));
     expect((await call(c, forged[2]!)).status).toBe(200);

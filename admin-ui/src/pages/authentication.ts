@@ -246,6 +246,9 @@ export class AuthenticationPage extends ConfigPage {
           ${f.num(['introspection', 'negativeCacheSec'], 'Negative cache (s)', { min: 0 })}
           ${f.num(['introspection', 'clockToleranceSec'], 'nbf clock tolerance (s)', { min: 0, max: 600 })}
           ${f.num(['introspection', 'timeoutMs'], 'Timeout (ms)', { min: 1 })}
+          ${f.bool(['introspection', 'cacheHandover'], 'Keep answers across a restart', {
+            help: 'On a graceful stop the active answers cached are written to the store (token hashes and identities, no token, no answer, no secret) and the next start reads them back before it reports ready, so a rolling restart does not ask the endpoint again for every caller. Each keeps its own expiry; refusals are asked again; a change to these settings (other than the secret or key), to enforcement, or an upgrade discards them.',
+          })}
         </div>`}`)}
       ${this.section('auth-api-tokens', html`
         ${f.bool(['apiTokens', 'enabled'], 'API tokens enabled')}

@@ -3,7 +3,7 @@
 // warm-up at start. `fetch` is injectable so tests can count or break calls.
 import type { Runtime } from '../../http/runtime.js';
 import { JwtVerifier } from './jwt/verifier.js';
-import { VerdictHandover } from './jwt/handover.js';
+import { INTROSPECTION_HANDOVER, JWT_HANDOVER, VerdictHandover } from './handover.js';
 import type { FetchLike } from './jwt/key-source.js';
 import { IntrospectionVerifier } from './introspection/verifier.js';
 import './verifier.js';
@@ -27,14 +27,16 @@ export function buildAuthServices(rt: Runtime, opts: { fetch?: FetchLike } = {})
   deps.services.jwtVerifier = jwt;
   deps.services.introspectionVerifier = introspection;
   rt.readiness.push({ name: 'jwt-keys', check: () => jwt.readiness(deps.getPolicy()) });
-  // jwt.cacheHandover: the verified tokens survive a graceful restart (jwt/handover.ts).
-  const handover = new VerdictHandover(jwt, rt.stores.verdicts, deps);
+  // jwt.cacheHandover, introspection.cacheHandover: the verified tokens survive a graceful restart (handover.ts).
+  const handovers = [new VerdictHandover(JWT_HANDOVER, jwt, rt.stores.verdicts, deps), new VerdictHandover(INTROSPECTION_HANDOVER, introspection, rt.stores.verdicts, deps)];
   rt.onReload.push((p) => {
     jwt.onReload(p);
     introspection.onReload();
-    handover.onReload();
+    for (const h of handovers) h.onReload();
   });
   jwt.warmAll(deps.getPolicy());
-  rt.beforeReady.push(() => handover.load());
-  rt.onClose.push(() => handover.save());
+  for (const h of handovers) {
+    rt.beforeReady.push(() => h.load());
+    rt.onClose.push(() => h.save());
+  }
 }

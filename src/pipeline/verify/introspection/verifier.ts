@@ -16,6 +16,7 @@ import type { Verifier } from '../verifier.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
 import type { FetchLike } from '../jwt/key-source.js';
 import { whyFetchFailed } from '../jwt/fetch-json.js';
+import { INTROSPECTION_CACHE_ENTRIES, type CachedVerdict, type HandoverCache } from '../handover.js';
 
 export interface IntrospectionDeps {
   clock: Clock;
@@ -30,7 +31,6 @@ type Answer =
   /** `untilMs`: a refusal that stops being true then (nbf reached) is cached no longer. */
   | { active: false; code: 'token_inactive' | 'token_expired' | 'token_invalid'; detail: string; untilMs?: number };
 
-const MAX_CACHE_ENTRIES = 10_000;
 const MAX_BYTES = 256 * 1024;
 const SAFE_USERNAME = /^[^\x00-\x1f\x7f]{1,255}$/;
 
@@ -81,9 +81,9 @@ const list = (v: unknown): string[] =>
 /** RFC 6749 §2.3.1: client_id and secret are form-encoded before they are joined for Basic. */
 const formEncode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
 
-export class IntrospectionVerifier implements Verifier {
+export class IntrospectionVerifier implements Verifier, HandoverCache {
   readonly kind = 'opaque-bearer' as const;
-  private readonly cache = new TokenCache<Answer>(() => MAX_CACHE_ENTRIES);
+  private readonly cache = new TokenCache<Answer>(() => INTROSPECTION_CACHE_ENTRIES);
   private readonly inflight = new Map<string, Promise<Answer>>();
 
   constructor(private readonly d: IntrospectionDeps) {}
@@ -203,6 +203,29 @@ export class IntrospectionVerifier implements Verifier {
     if (client) identity.clientId = client;
     if (exp !== undefined) identity.expiresAt = exp;
     return { active: true, identity };
+  }
+
+  /**
+   * The active answers cached under this policy and still valid at `now`, most recently used first:
+   * what a stopping sidecar hands to the next start (handover.ts). Refusals stay behind (they are
+   * asked again), and so does the IdP's answer itself (the admin test page's claims).
+   */
+  handoverOut(policy: Policy, now: number): CachedVerdict[] {
+    const out: CachedVerdict[] = [];
+    for (const { hash, value, untilMs } of this.cache.entries(policy.version, now)) {
+      if (!value.active) continue;
+      const { claims: _claims, ...identity } = value.identity;
+      out.push({ hash, identity, untilMs });
+    }
+    return out;
+  }
+
+  /** Active answers a stopped sidecar handed over (most recently used first), cached under this policy until their own untilMs. */
+  handoverIn(verdicts: readonly CachedVerdict[], policy: Policy, now: number): number {
+    const take = verdicts.slice(0, INTROSPECTION_CACHE_ENTRIES);
+    // Least recently used first, so the cache's order ends as the stopped sidecar's was.
+    for (let i = take.length - 1; i >= 0; i--) this.cache.set(take[i]!.hash, { active: true, identity: take[i]!.identity }, take[i]!.untilMs, policy.version, now);
+    return take.length;
   }
 
   onReload(): void {

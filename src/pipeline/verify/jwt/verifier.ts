@@ -15,6 +15,7 @@ import type { Logger } from '../../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Credential, Identity, RequestState } from '../../state.js';
 import type { Verifier } from '../verifier.js';
+import type { CachedVerdict, HandoverCache } from '../handover.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
 import { identityFromClaims } from './claims.js';
 import { modesOf } from '../../enforcement/modes.js';
@@ -88,7 +89,7 @@ export function mapJoseError(e: unknown): SidecarError {
   return invalid('jwt', detail);
 }
 
-export class JwtVerifier implements Verifier {
+export class JwtVerifier implements Verifier, HandoverCache {
   readonly kind = 'jwt' as const;
   private readonly sources = new Map<string, KeySource>();
   private readonly cache: TokenCache<Identity>;
@@ -250,7 +251,7 @@ export class JwtVerifier implements Verifier {
    * stopping sidecar hands to the next start (handover.ts). Raw claims are left out (they are for the
    * admin test page and are not written to the store); the entry's own bound (untilMs) goes along.
    */
-  handoverOut(policy: Policy, now: number): Array<{ hash: string; identity: Identity; untilMs: number }> {
+  handoverOut(policy: Policy, now: number): CachedVerdict[] {
     // Stopped during the start-up warm-up: the cache holds the throw-away key's verdicts; nothing goes.
     if (this.warmup) return [];
     return this.cache.entries(policy.version, now).map(({ hash, value, untilMs }) => {
@@ -265,7 +266,7 @@ export class JwtVerifier implements Verifier {
    * verdicts still valid at `now` (VerdictStore.load answers no other; the cache would not keep one)
    * and judged by the same settings (handover.ts).
    */
-  handoverIn(verdicts: ReadonlyArray<{ hash: string; identity: Identity; untilMs: number }>, policy: Policy, now: number): number {
+  handoverIn(verdicts: readonly CachedVerdict[], policy: Policy, now: number): number {
     const take = verdicts.slice(0, policy.config.jwt.cacheSize);
     // Least recently used first, so the cache's order ends as the stopped sidecar's was.
     for (let i = take.length - 1; i >= 0; i--) this.cache.set(take[i]!.hash, take[i]!.identity, take[i]!.untilMs, policy.version, now);

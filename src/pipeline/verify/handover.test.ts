@@ -7,15 +7,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fixedClock } from '../../../clock.js';
-import { compilePolicy, type Policy } from '../../../config/policy.js';
-import { validate } from '../../../config/validate.js';
-import { openDb } from '../../../store/sqlite/db.js';
-import { sqliteStores } from '../../../store/sqlite/stores.js';
-import type { Stores } from '../../../store/stores.js';
-import type { Identity, RequestState } from '../../state.js';
-import { loadHandover, parseHandedIdentity, saveHandover, verdictFingerprint } from './handover.js';
-import { JwtVerifier } from './verifier.js';
+import { fixedClock } from '../../clock.js';
+import { compilePolicy, type Policy } from '../../config/policy.js';
+import { validate } from '../../config/validate.js';
+import { openDb } from '../../store/sqlite/db.js';
+import { sqliteStores } from '../../store/sqlite/stores.js';
+import type { Stores } from '../../store/stores.js';
+import type { Identity, RequestState } from '../state.js';
+import { INTROSPECTION_HANDOVER, JWT_HANDOVER, loadHandover, parseHandedIdentity, saveHandover } from './handover.js';
+import { JwtVerifier } from './jwt/verifier.js';
 
 const T0 = 1_800_000_000_000;
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -56,10 +56,10 @@ describe('verdict handover', () => {
     const [alice, bob] = [await sign('alice'), await sign('bob')];
     const first = await a.verify(alice);
     await a.verify(bob);
-    expect(await saveHandover(a.v, stores.verdicts, policy, T0)).toBe(2);
+    expect(await saveHandover(JWT_HANDOVER, a.v, stores.verdicts, policy, T0)).toBe(2);
 
     const b = verifierOf(policy);
-    expect(await loadHandover(b.v, stores.verdicts, policy, T0 + 1000)).toEqual({ loaded: 2, skipped: 0 });
+    expect(await loadHandover(JWT_HANDOVER, b.v, stores.verdicts, policy, T0 + 1000)).toEqual({ loaded: 2, skipped: 0 });
     // Kept in the stopped verifier's order of use: bob was used last.
     const order = () => b.v.handoverOut(policy, T0 + 1000).map((e) => (e.identity as Identity).username);
     expect(order()).toEqual(['bob', 'alice']);
@@ -79,16 +79,16 @@ describe('verdict handover', () => {
     const policy = policyOf();
     const a = verifierOf(policy);
     await a.verify(await sign('alice'));
-    await saveHandover(a.v, stores.verdicts, policy, T0);
+    await saveHandover(JWT_HANDOVER, a.v, stores.verdicts, policy, T0);
 
     const otherAudience = policyOf({}, { audiences: ['api://y'] });
-    expect(await loadHandover(verifierOf(otherAudience).v, stores.verdicts, otherAudience, T0)).toEqual({ loaded: 0, skipped: 0 });
+    expect(await loadHandover(JWT_HANDOVER, verifierOf(otherAudience).v, stores.verdicts, otherAudience, T0)).toEqual({ loaded: 0, skipped: 0 });
     const reportMode = compilePolicy({ ...policy.config, enforcement: { ...policy.config.enforcement, mode: 'report' } });
-    expect(await loadHandover(verifierOf(reportMode).v, stores.verdicts, reportMode, T0)).toEqual({ loaded: 0, skipped: 0 });
-    expect(verdictFingerprint(policy.config, '9.9.9')).not.toBe(verdictFingerprint(policy.config));
+    expect(await loadHandover(JWT_HANDOVER, verifierOf(reportMode).v, stores.verdicts, reportMode, T0)).toEqual({ loaded: 0, skipped: 0 });
+    expect(JWT_HANDOVER.fingerprint(policy.config, '9.9.9')).not.toBe(JWT_HANDOVER.fingerprint(policy.config));
     // The entry's bound is min(exp, verified + keyCache.maxAgeSec = 600 s).
-    expect(await loadHandover(verifierOf(policy).v, stores.verdicts, policy, T0 + 600_000)).toEqual({ loaded: 0, skipped: 0 });
-    expect(await loadHandover(verifierOf(policy).v, stores.verdicts, policy, T0 + 599_000)).toEqual({ loaded: 1, skipped: 0 });
+    expect(await loadHandover(JWT_HANDOVER, verifierOf(policy).v, stores.verdicts, policy, T0 + 600_000)).toEqual({ loaded: 0, skipped: 0 });
+    expect(await loadHandover(JWT_HANDOVER, verifierOf(policy).v, stores.verdicts, policy, T0 + 599_000)).toEqual({ loaded: 1, skipped: 0 });
   });
 
   it('a stop during the start-up warm-up hands nothing over (the cache then holds the throw-away key\'s verdicts)', async () => {
@@ -100,7 +100,7 @@ describe('verdict handover', () => {
     expect((await a.v.verify({ kind: 'jwt', action: 'verify', secret: tokens![0]! }, warm)).username).toBeTruthy();
     await a.verify(await sign('alice'));
     expect(a.v.handoverOut(policy, T0)).toEqual([]);
-    expect(await saveHandover(a.v, stores.verdicts, policy, T0)).toBe(0);
+    expect(await saveHandover(JWT_HANDOVER, a.v, stores.verdicts, policy, T0)).toBe(0);
     a.v.endWarmup();
     await a.verify(await sign('alice'));
     expect(a.v.handoverOut(policy, T0).map((e) => e.identity.username)).toEqual(['alice']);
@@ -110,9 +110,9 @@ describe('verdict handover', () => {
     const big = policyOf({ cacheSize: 10 });
     const a = verifierOf(big);
     for (const u of ['u1', 'u2', 'u3', 'u4']) await a.verify(await sign(u));
-    await saveHandover(a.v, stores.verdicts, big, T0);
+    await saveHandover(JWT_HANDOVER, a.v, stores.verdicts, big, T0);
     // The same fingerprint needs the same jwt settings: cacheSize is one of them, so the store is read with a smaller limit here.
-    const rows = await stores.verdicts.load(verdictFingerprint(big.config), { now: T0, limit: 10 });
+    const rows = await stores.verdicts.load('jwt', JWT_HANDOVER.fingerprint(big.config), { now: T0, limit: 10 });
     const two = policyOf({ cacheSize: 2 });
     const small = verifierOf(two);
     expect(small.v.handoverIn(rows.map((r) => ({ hash: r.hash, identity: parseHandedIdentity(r.identity)!, untilMs: r.untilMs })), two, T0)).toBe(2);
@@ -143,14 +143,33 @@ describe('verdict handover', () => {
 
   it('rows that are not verdicts are counted as skipped and not taken', async () => {
     const policy = policyOf();
-    const fp = verdictFingerprint(policy.config);
+    const fp = JWT_HANDOVER.fingerprint(policy.config);
     const identity = JSON.stringify({ username: 'x', source: 'jwt', groups: [], roles: [], issuer: 'p', isServicePrincipal: false });
-    await stores.verdicts.save(fp, [
+    await stores.verdicts.save('jwt', fp, [
       { hash: 'short', identity, untilMs: T0 + 1000 },
       { hash: 'A'.repeat(43), identity: '{', untilMs: T0 + 1000 },
       { hash: 'B'.repeat(43), identity, untilMs: T0 + 1000 },
     ], { now: T0, keep: 10 });
     const b = verifierOf(policy);
-    expect(await loadHandover(b.v, stores.verdicts, policy, T0)).toEqual({ loaded: 1, skipped: 2 });
+    expect(await loadHandover(JWT_HANDOVER, b.v, stores.verdicts, policy, T0)).toEqual({ loaded: 1, skipped: 2 });
+  });
+  it('each kind takes only identities of its own source: a JWT row is not an introspection answer, nor the reverse', () => {
+    const jwt = { username: 'alice', source: 'jwt', groups: [], roles: [], issuer: 'p', isServicePrincipal: false };
+    const opaque = { ...jwt, source: 'introspection', issuer: 'introspection' };
+    expect(parseHandedIdentity(JSON.stringify(opaque), 'introspection')).toEqual({ ...opaque, claims: undefined });
+    expect(parseHandedIdentity(JSON.stringify(opaque), 'jwt')).toBeUndefined();
+    expect(parseHandedIdentity(JSON.stringify(jwt), 'introspection')).toBeUndefined();
+  });
+
+  it("the introspection fingerprint follows the endpoint, the client and the fields read, never the client's secret or private key", () => {
+    const base = validate({ introspection: { enabled: true, endpoint: 'https://idp/introspect', clientId: 'c', clientSecret: 's1' } });
+    if (!base.ok) throw new Error(JSON.stringify(base.issues));
+    const fp = (over: Record<string, unknown>) => INTROSPECTION_HANDOVER.fingerprint({ ...base.config, introspection: { ...base.config.introspection, ...over } });
+    const same = fp({});
+    expect(fp({ clientSecret: 'another' })).toBe(same);
+    expect(fp({ privateKeyPem: 'another' })).toBe(same);
+    for (const over of [{ endpoint: 'https://other/introspect' }, { clientId: 'd' }, { usernameField: 'sub' }, { groupsField: 'roles' }, { cacheSec: 5 }]) expect(fp(over), JSON.stringify(over)).not.toBe(same);
+    expect(INTROSPECTION_HANDOVER.fingerprint(base.config, '9.9.9')).not.toBe(same);
+    expect(INTROSPECTION_HANDOVER.fingerprint({ ...base.config, enforcement: { ...base.config.enforcement, mode: 'report' } })).not.toBe(same);
   });
 });
