@@ -48,6 +48,8 @@ const opts = new Command()
   .option('--no-pin', 'do not pin processes to CPUs')
   .option('--cold-start <n>', 'then restart each sidecar target n times (interleaved): jwt load starts the moment /readyz answers 200; p99 of the first second against the steady-state p99 (from --cold-steady-from s on) of the same run, medians over the restarts')
   .option('--cold-duration <s>', 'seconds of load after each restart', '8')
+  .option('--cold-scenario <name>', 'with --cold-start: the load after each restart, jwt (the --tokens JWTs) or introspection (1,000 opaque tokens asked about at the bench\'s introspection endpoint)', 'jwt')
+  .option('--idp-delay <ms>', 'the bench\'s introspection endpoint answers after this many ms (an identity provider across a network rather than on loopback)', '0')
   .option('--cold-control', 'with --cold-start: after each restart\'s run, the same load once more on the warm process from new connections (what the measuring method alone shows)')
   .option('--cold-steady-from <s>', 'steady state: requests sent from this second of the load on', '3')
   .option('--tokens <n>', 'distinct valid tokens (of as many users) rotated by jwt, issues, search and sse', '1000')
@@ -57,7 +59,7 @@ const opts = new Command()
   .option('--threads', "print each target's CPU per request by thread during the measured window (main thread, then the others by CPU: the audit writer, V8's compiler and GC helpers)")
   .option('--postgres', 'also measure a sidecar whose store is PostgreSQL (an embedded server started here): target "sidecar:postgres"')
   .parse()
-  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean; syscalls?: boolean; threads?: boolean; coldStart?: string; coldControl?: boolean; coldDuration: string; coldSteadyFrom: string; tokens: string; freshTokens?: string; rss?: string }>();
+  .opts<{ json?: string; duration: string; warmup: string; startWarmup: string; rounds: string; connections: string; scenarios: string; targets: string; cpuProf?: string; configPatch?: string; nodeArgs?: string; variant: string[]; childLogs?: string; pin: boolean; postgres?: boolean; syscalls?: boolean; threads?: boolean; coldStart?: string; coldControl?: boolean; coldDuration: string; coldScenario: string; idpDelay: string; coldSteadyFrom: string; tokens: string; freshTokens?: string; rss?: string }>();
 
 /** --variant NAME=JSON -> [name, patch]; bad input stops the run before anything starts. */
 const variants = opts.variant.map((v): [string, unknown] => {
@@ -328,6 +330,7 @@ async function main() {
     const freshAt: Record<string, number> = {};
     let freshReused = 0;
     const opaque = Array.from({ length: 1000 }, () => randomBytes(24).toString('hex'));
+    const IDP_DELAY_MS = Number(opts.idpDelay);
 
     const idp = http.createServer((req, res) => {
       if (req.url === '/jwks.json') {
@@ -337,8 +340,12 @@ async function main() {
       if (req.url === '/introspect' && req.method === 'POST') {
         req.resume();
         req.on('end', () => {
-          res.writeHead(200, { 'Content-Type': 'application/json' });
-          res.end(JSON.stringify({ active: true, username: 'introspected', groups: ['jira-users'], exp: Math.floor(Date.now() / 1000) + 3600, client_id: 'bench' }));
+          const answer = () => {
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(JSON.stringify({ active: true, username: 'introspected', groups: ['jira-users'], exp: Math.floor(Date.now() / 1000) + 3600, client_id: 'bench' }));
+          };
+          if (IDP_DELAY_MS > 0) setTimeout(answer, IDP_DELAY_MS);
+          else answer();
         });
         return;
       }
@@ -550,13 +557,16 @@ async function main() {
       const coldSeconds = Number(opts.coldDuration);
       const steadyFrom = Number(opts.coldSteadyFrom) * 1000;
       const coldTargets = sidecars.filter((sc) => order.includes(sc.name));
+      // The callers' credentials: the JWTs, or the opaque tokens asked about by introspection (--cold-scenario).
+      if (opts.coldScenario !== 'jwt' && opts.coldScenario !== 'introspection') throw new Error(`--cold-scenario: jwt or introspection, not ${opts.coldScenario}`);
+      const coldTokens = opts.coldScenario === 'introspection' ? opaque : tokens;
       // The load generator (autocannon, in this process) warmed first: a cold one measures its own
       // start too (its first run here read 4.9 × on a plain Node upstream, a warm one 2.0–2.4 ×).
       log('load generator warm-up: 3 s of jwt load on the upstream');
       await measure(upstreamUrl, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[0]}` }), 3);
       for (const sc of coldTargets) {
         // The process being replaced has served the callers whose tokens the restart will see.
-        await measure(sc.url, scenarios.jwt!, rot(tokens), 2);
+        await measure(sc.url, scenarios.jwt!, rot(coldTokens), 2);
         const exited = new Promise((r) => sc.child.once('exit', r));
         if (running(sc.child)) sc.child.kill('SIGTERM');
         await exited;
@@ -576,7 +586,7 @@ async function main() {
         const cpuAt: Array<{ cpu: number; done: number; threads: Map<string, number> }> = [{ cpu: cpuSeconds(pid), done: 0, threads: threadCpuSeconds(pid) }];
         const mark = (k: number) => setTimeout(() => (cpuAt[k] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) }), k === 1 ? 1000 : steadyFrom);
         const timers = [mark(1), mark(2)];
-        const m = await measure(proxy, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[j++ % tokens.length]}` }), coldSeconds, pid, (ms) => {
+        const m = await measure(proxy, scenarios.jwt!, () => ({ authorization: `Bearer ${coldTokens[j++ % coldTokens.length]}` }), coldSeconds, pid, (ms) => {
           const now = performance.now() - l0;
           sent.push(now - ms);
           lat.push(ms);
@@ -607,8 +617,10 @@ async function main() {
           while ((await fetch(`${admin}/readyz`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 10));
           const readyMs = Math.round(performance.now() - t0);
           const warmupMs = (/\{[^\n]*"msg":"warm-up done"[^\n]*\}/.exec(started.output()) ?? [])[0];
-          const handover = (/\{[^\n]*"msg":"JWT verdicts taken over from the last stop"[^\n]*\}/.exec(started.output()) ?? [])[0];
-          if (handover) log(`  verdicts taken over: ${JSON.stringify((({ loaded, skipped, ms }) => ({ loaded, skipped, ms }))(JSON.parse(handover) as { loaded: number; skipped: number; ms: number }))}`);
+          for (const [line] of started.output().matchAll(/\{[^\n]*"msg":"(?:JWT verdicts|introspection answers) taken over from the last stop"[^\n]*\}/g)) {
+            const h = JSON.parse(line) as { kind: string; loaded: number; skipped: number; ms: number };
+            log(`  ${h.kind} verdicts taken over: ${JSON.stringify({ loaded: h.loaded, skipped: h.skipped, ms: h.ms })}`);
+          }
           await loadRun(`cold start ${round} ${sc.name}`, { round, target: sc.name, readyMs, warmupMs: warmupMs ? (JSON.parse(warmupMs) as { ms: number }).ms : undefined }, proxy, started.child.pid);
           // The control: the same load once more on the process now warm (no restart, its tokens
           // cached), from new connections. What this one shows is the measuring method's own first
@@ -630,7 +642,7 @@ async function main() {
         return `| ${name} | ${rs.length} | ${md((r) => r.readyMs) || ""} | ${md((r) => r.first)} | ${f1(md((r) => r.firstP99))} | ${f1(md((r) => r.steadyP99))} | **${md((r) => r.firstP99 / r.steadyP99).toFixed(2)}** | ${rs.map((r) => (r.firstP99 / r.steadyP99).toFixed(2)).join(', ')} | ${f1(md((r) => r.first100P99))} | ${md((r) => r.firstCpu).toFixed(0)} | ${md((r) => r.steadyCpu).toFixed(0)} | **${md((r) => r.firstCpu / r.steadyCpu).toFixed(2)}** |`;
       });
       process.stdout.write(
-        `\nCold start (restart; jwt load of ${tokens.length} tokens never seen by the new process, ${CONNS} connections, from the moment /readyz answers 200, ${coldSeconds} s; steady state = requests sent from ${opts.coldSteadyFrom} s on; goal: first second's p99 ≤ 2 × steady):\n\n` +
+        `\nCold start (restart; ${opts.coldScenario} load of ${coldTokens.length} tokens never seen by the new process, ${CONNS} connections, from the moment /readyz answers 200, ${coldSeconds} s; steady state = requests sent from ${opts.coldSteadyFrom} s on; goal: first second's p99 ≤ 2 × steady):\n\n` +
           `| restart | target | ready after ms | warm-up ms | requests in the first second | p50 ms | p99 ms | steady p99 ms | first ÷ steady | CPU µs/req first second | CPU µs/req steady | CPU first ÷ steady | errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n${perRestart.join('\n')}\n\n` +
           `Medians over the restarts:\n\n| target | restarts | ready after ms | requests in the first second | first-second p99 ms | steady p99 ms | p99 first ÷ steady | per restart | p99 of the first 100 ms | CPU µs/req first second | steady | CPU first ÷ steady |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n${medians.join('\n')}\n`,
       );
