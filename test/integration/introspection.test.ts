@@ -1,6 +1,8 @@
 // Opaque bearer tokens through RFC 7662 introspection against a real endpoint: the three client
 // authentication methods, active:false, caching, and an endpoint that is slow, down or answers garbage.
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
@@ -114,6 +116,35 @@ describe('client_secret_basic', () => {
     expect(upstream.seen.length).toBe(before);
     // failures are not cached: the same token works once the endpoint is back
     expect(outcome(await call(s, t))).toBe('200 erin');
+  });
+});
+
+describe('an endpoint that redirects', () => {
+  it('is never followed: 503 auth_unavailable, and the place it points to (which would say active) is never asked', async () => {
+    let asked = 0;
+    const elsewhere = createServer((req, res) => {
+      asked++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ active: true, username: 'admin' }));
+    });
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
+    const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/introspect`;
+    const redirector = createServer((req, res) => {
+      req.resume();
+      res.writeHead(307, { location: target }).end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    try {
+      const s = await sidecarWith({ endpoint: `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/introspect`, clientId: 'sidecar-basic', clientSecret: 'b@sic secret' });
+      const before = upstream.seen.length;
+      const r = await call(s, 'an-opaque-token-of-someone');
+      expect(outcome(r)).toBe('503 auth_unavailable');
+      expect(upstream.seen.length).toBe(before);
+      expect(asked).toBe(0);
+    } finally {
+      elsewhere.close();
+      redirector.close();
+    }
   });
 });
 

@@ -16,6 +16,7 @@ import type { Verifier } from '../verifier.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
 import type { FetchLike } from '../jwt/key-source.js';
 import { whyFetchFailed } from '../jwt/fetch-json.js';
+import { timeoutSignal } from '../outbound.js';
 import { INTROSPECTION_CACHE_ENTRIES, type CachedVerdict, type HandoverCache } from '../handover.js';
 
 export interface IntrospectionDeps {
@@ -154,8 +155,13 @@ export class IntrospectionVerifier implements Verifier, HandoverCache {
         this.d.metrics,
         'introspection',
         async () => {
-          const r = await this.d.fetch(endpoint, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(cfg.timeoutMs), redirect: 'error' });
-          return { res: r, text: await r.text() };
+          const timeout = timeoutSignal(cfg.timeoutMs);
+          try {
+            const r = await this.d.fetch(endpoint, { method: 'POST', headers, body: form.toString(), signal: timeout.signal, redirect: 'error' });
+            return { res: r, text: await r.text() };
+          } finally {
+            timeout.done();
+          }
         },
         (a) => a.res.status === 200,
       ));
