@@ -75,6 +75,10 @@ export function registerStatusRoutes(router: Router, rt: Runtime): void {
       rateLimited: total(await values(registry, 'sidecar_rate_limited_total')),
       upstreamErrors: byLabel(await values(registry, 'sidecar_upstream_errors_total'), 'kind'),
       configReloads: byLabel(await values(registry, 'sidecar_config_reloads_total'), 'result'),
+      handover: (rt.deps.services.verdictHandovers ?? []).map((h) => {
+        const x = h.status();
+        return { ...x, at: iso(x.at) };
+      }),
     };
     ctx.body = body;
   });

@@ -322,6 +322,18 @@ export interface StatusShipping {
   failures: number;
 }
 
+/** What this replica took over at its start from the last graceful stop (jwt.cacheHandover, introspection.cacheHandover). */
+export interface StatusHandover {
+  kind: 'jwt' | 'introspection';
+  setting: string;
+  /** The setting is on and the kind in use (issuers configured, introspection enabled). */
+  on: boolean;
+  /** Verdicts taken over and rows skipped at the start (null: nothing was read: off, or not yet). */
+  loaded: number | null;
+  skipped: number | null;
+  at: string | null;
+}
+
 /** GET /api/status: what /readyz and /metrics know, for the admin console's Status page. */
 export interface SidecarStatus {
   status: 'ready' | 'not_ready';
@@ -354,6 +366,8 @@ export interface SidecarStatus {
   rateLimited: number;
   upstreamErrors: Record<string, number>;
   configReloads: Record<string, number>;
+  /** Verdicts taken over at this replica's start, per kind. */
+  handover: StatusHandover[];
 }
 
 /** GET /api/tokens/:id/usage: a token's requests per day over the last `days` days, from the audit log. */

@@ -81,6 +81,11 @@ describe('admin console (issue 22)', () => {
     expect(s.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(s.requests.allow).toBeGreaterThanOrEqual(1);
     expect(typeof s.audit.queue).toBe('number');
+    // A first start: the JWT handover read the store and found nothing; introspection is not in use.
+    expect(s.handover).toEqual([
+      { kind: 'jwt', setting: 'jwt.cacheHandover', on: true, loaded: 0, skipped: 0, at: expect.any(String) },
+      { kind: 'introspection', setting: 'introspection.cacheHandover', on: false, loaded: null, skipped: null, at: null },
+    ]);
     // Not for anyone without a session.
     expect((await fetch(`${sc.adminUrl}/api/status`)).status).toBe(401);
   });
@@ -104,6 +109,8 @@ describe('admin console (issue 22)', () => {
     expect((await page.locator('[data-fact="replica"]').textContent())?.trim().length).toBeGreaterThan(0);
     expect(await page.locator('[data-fact="audit-queue"]').textContent()).toMatch(/\d+ rows?/);
     expect(await page.locator('[data-fact="audit-lag"]').textContent()).toMatch(/ms|no batch yet/);
+    expect(await page.locator('[data-handover="jwt"]').textContent()).toBe('verified JWTs: 0');
+    expect(await page.locator('[data-handover="introspection"]').textContent()).toMatch(/^introspection answers: off \(introspection.cacheHandover\)$/);
     // Refreshed by itself: new traffic shows up without a click.
     const before = await page.locator('[data-fact="requests"]').textContent();
     const good = issuer.sign({ sub: 'alice', preferred_username: 'alice', aud: 'jira-sidecar' });

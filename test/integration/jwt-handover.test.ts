@@ -98,6 +98,11 @@ describe('JWT verdicts handed over across a graceful restart (jwt.cacheHandover)
 
     await idp.close();
     const b = await start(dataDir, config(idp));
+    // What the Status page says this start took over.
+    expect(b.runtime.deps.services.verdictHandovers!.map((h) => h.status())).toEqual([
+      { kind: 'jwt', setting: 'jwt.cacheHandover', on: true, loaded: 1, skipped: 0, at: expect.any(Number) },
+      { kind: 'introspection', setting: 'introspection.cacheHandover', on: false, loaded: null, skipped: null, at: null },
+    ]);
     const served = await call(b, alice);
     expect(served.status).toBe(200);
     expect(seenUser()).toBe('alice');

@@ -26,6 +26,9 @@ const CHECK_LABELS: Record<string, string> = {
 
 export const checkLabel = (name: string): string => CHECK_LABELS[name] ?? name;
 
+/** What a handed-over verdict is, per kind (jwt.cacheHandover, introspection.cacheHandover). */
+const HANDOVER_LABEL: Record<string, string> = { jwt: 'verified JWTs', introspection: 'introspection answers' };
+
 const counts = (r: Record<string, number>): string => {
   const e = Object.entries(r).filter(([, n]) => n > 0);
   return e.length ? e.map(([k, n]) => `${k}: ${num(n)}`).join(', ') : 'none';
@@ -123,6 +126,9 @@ export class StatusPage extends LightElement {
         <dt>Rate-limited</dt><dd>${num(d.rateLimited)}</dd>
         <dt>Upstream (Jira) errors</dt><dd>${counts(d.upstreamErrors)}</dd>
         <dt>Configuration reloads</dt><dd>${counts(d.configReloads)}</dd>
+        <dt>Taken over at start</dt><dd data-fact="handover">${d.handover.map((h, i) => html`${i ? '; ' : ''}<span data-handover=${h.kind}>${HANDOVER_LABEL[h.kind]}: ${
+          !h.on ? html`off <span class="help">(${h.setting})</span>` : h.loaded === null ? 'nothing read yet' : html`${num(h.loaded)}${h.skipped ? ` (${num(h.skipped)} rows skipped)` : ''}`
+        }</span>`)}</dd>
       </dl>`;
   }
 }

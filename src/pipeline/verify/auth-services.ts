@@ -14,6 +14,8 @@ declare module '../deps.js' {
     /** JWT verification (also used by /_sidecar/tokens through verifiers.jwt). */
     jwtVerifier?: JwtVerifier;
     introspectionVerifier?: IntrospectionVerifier;
+    /** The verdict handovers, one per kind (the Status page reads what each took over). */
+    verdictHandovers?: VerdictHandover[];
   }
 }
 
@@ -31,6 +33,7 @@ export function buildAuthServices(rt: Runtime, opts: { fetch?: FetchLike } = {})
   rt.readiness.push({ name: 'jwt-keys', check: () => jwt.readiness(deps.getPolicy()) });
   // jwt.cacheHandover, introspection.cacheHandover: the verified tokens survive a graceful restart (handover.ts).
   const handovers = [new VerdictHandover(JWT_HANDOVER, jwt, rt.stores.verdicts, deps), new VerdictHandover(INTROSPECTION_HANDOVER, introspection, rt.stores.verdicts, deps)];
+  deps.services.verdictHandovers = handovers;
   rt.onReload.push((p) => {
     jwt.onReload(p);
     introspection.onReload();

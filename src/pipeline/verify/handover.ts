@@ -150,6 +150,8 @@ export async function loadHandover(k: HandoverKind, cache: HandoverCache, store:
 export class VerdictHandover {
   private read = false;
   private cleared: Promise<void> | undefined;
+  /** What the start took over (the Status page), once it has read the store. */
+  private taken: { loaded: number; skipped: number; at: number } | undefined;
 
   constructor(
     private readonly k: HandoverKind,
@@ -163,11 +165,20 @@ export class VerdictHandover {
     try {
       if (!this.k.on(policy.config) || !this.k.inUse(policy.config)) return;
       const started = performance.now();
-      const r = await loadHandover(this.k, this.cache, this.store, policy, this.d.clock.now());
+      const at = this.d.clock.now();
+      const r = await loadHandover(this.k, this.cache, this.store, policy, at);
+      this.taken = { ...r, at };
       this.d.logger.info({ kind: this.k.kind, ...r, ms: Math.round(performance.now() - started) }, `${this.k.what} taken over from the last stop`);
     } finally {
       this.read = true;
     }
+  }
+
+  /** For the Status page: the setting, whether it is in effect now, and what the start took over. */
+  status(): { kind: VerdictKind; setting: string; on: boolean; loaded: number | null; skipped: number | null; at: number | null } {
+    const c = this.d.getPolicy().config;
+    const t = this.taken;
+    return { kind: this.k.kind, setting: this.k.setting, on: this.k.on(c) && this.k.inUse(c), loaded: t?.loaded ?? null, skipped: t?.skipped ?? null, at: t?.at ?? null };
   }
 
   onReload(): void {
