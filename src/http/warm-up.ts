@@ -10,7 +10,8 @@
 //
 // The mix: an anonymous request (a passthrough, or a refusal where anonymous is denied), an unsigned
 // JWT (alg none: decoded and refused before any key is looked up, whatever issuers are configured),
-// a malformed bearer, and, when JWT issuers are configured, half the requests with JWTs of the
+// a malformed bearer (with introspection on: opaque tokens, asked about at the stand-in, never at
+// the IdP: IntrospectionVerifier.beginWarmup), and, when JWT issuers are configured, half the requests with JWTs of the
 // first one: tokens signed at start with a throw-away key (verify/jwt/warm-up.ts; each one verified
 // once, then served from the cache of verified tokens, as real traffic mostly is) and never-seen
 // forgeries of them (a random signature each). First every issuer's keys are fetched and imported
@@ -30,6 +31,9 @@ const b64u = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url'
 const CONNECTIONS = 8;
 /** Distinct valid warm-up tokens (each verified once, then cached): signing them is part of the start. */
 const JWT_TOKENS = 100;
+/** Distinct opaque warm-up tokens (each asked about at the stand-in once, then cached). */
+const OPAQUE_TOKENS = 20;
+const INTROSPECT_PATH = '/introspect';
 
 /**
  * How the warm-up reaches its own HTTPS listener: on loopback, trusting exactly the certificate that
@@ -69,10 +73,22 @@ const LOCAL_BODY = Buffer.from(
   }),
 );
 
-/** The warm-up's stand-in for Jira: a loopback server answering every request with LOCAL_BODY, and a pool to it. */
-async function startLocalUpstream(): Promise<{ pool: Pool; answered: () => number; close(): Promise<void> }> {
+/**
+ * The warm-up's stand-in for Jira: a loopback server answering every request with LOCAL_BODY, and a
+ * pool to it. It stands in for the introspection endpoint too (POST /introspect): every opaque token
+ * is active, with the answer `introspection()` gives.
+ */
+async function startLocalUpstream(introspection: () => Record<string, unknown>): Promise<{ pool: Pool; url: string; answered: () => number; introspected: () => number; close(): Promise<void> }> {
   let answered = 0;
+  let introspected = 0;
   const server = http.createServer((req, res) => {
+    if (req.method === 'POST' && req.url === INTROSPECT_PATH) {
+      req.resume();
+      introspected++;
+      const body = JSON.stringify(introspection());
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      return void res.end(body);
+    }
     req.resume();
     answered++;
     res.writeHead(200, { 'Content-Type': 'application/json;charset=UTF-8', 'Cache-Control': 'no-cache, no-store, no-transform', 'X-AREQUESTID': `${answered}x1`, 'Content-Length': LOCAL_BODY.length });
@@ -83,10 +99,13 @@ async function startLocalUpstream(): Promise<{ pool: Pool; answered: () => numbe
     // exclusive: in a cluster worker, a port of its own (listen(0) is otherwise shared through the primary).
     server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, resolve);
   });
-  const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: CONNECTIONS });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const pool = new Pool(url, { connections: CONNECTIONS });
   return {
     pool,
+    url,
     answered: () => answered,
+    introspected: () => introspected,
     close: async () => {
       await pool.close().catch(() => undefined);
       server.closeAllConnections();
@@ -95,7 +114,7 @@ async function startLocalUpstream(): Promise<{ pool: Pool; answered: () => numbe
   };
 }
 
-export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number; forwarded: number; keysMs?: number }> {
+export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: { servedFingerprint?: () => string | undefined } = {}): Promise<{ ms: number; sent: number; forwarded: number; introspected?: number; keysMs?: number }> {
   const started = performance.now();
   if (requests <= 0) return { ms: 0, sent: 0, forwarded: 0 };
   const verifier = deps.services.jwtVerifier;
@@ -108,17 +127,30 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
   /** Fetching and importing the issuers' keys and signing the warm-up tokens. */
   const keysMs = Math.round(performance.now() - started);
   // Allowed requests go on to this stand-in for Jira (never to Jira): the forward path is compiled too.
-  const local = await startLocalUpstream().catch((e: unknown) => void deps.logger.warn({ err: e }, 'warm-up: no local answering server; allowed warm-up requests are answered 204'));
+  // It answers the introspection calls of the warm-up's opaque tokens as well (never the IdP): each
+  // active, its user named in introspection.usernameField, in the first of access.allowedGroups, as
+  // the warm-up's JWTs are.
+  const introspectionAnswer = () => {
+    const c = deps.getPolicy().config;
+    const group = c.access.allowedGroups[0];
+    return { active: true, [c.introspection.usernameField]: 'warm-up', ...(group !== undefined && { [c.introspection.groupsField]: [group] }), exp: Math.floor(Date.now() / 1000) + 300 };
+  };
+  const local = await startLocalUpstream(introspectionAnswer).catch((e: unknown) => void deps.logger.warn({ err: e }, 'warm-up: no local answering server; allowed warm-up requests are answered 204'));
+  const introspector = deps.getPolicy().config.introspection.enabled && local ? deps.services.introspectionVerifier : undefined;
+  introspector?.beginWarmup(`${local!.url}${INTROSPECT_PATH}`);
   const secret = randomBytes(24).toString('base64url');
   deps.warmupSecret = secret;
   const now = Math.floor(Date.now() / 1000);
   const jwt = `${b64u({ alg: 'none', typ: 'JWT' })}.${b64u({ iss: 'https://warm-up.invalid/', sub: 'warm-up', aud: 'warm-up', exp: now + 60 })}.`;
-  const others: Array<Record<string, string>> = [{}, { authorization: `Bearer ${jwt}` }, { authorization: 'Bearer not-a-credential' }];
+  // A malformed bearer, or, with introspection on, opaque tokens asked about at the stand-in.
+  const opaque = introspector ? Array.from({ length: OPAQUE_TOKENS }, () => randomBytes(24).toString('base64url')) : ['not-a-credential'];
+  let q = 0;
+  const others: Array<() => Record<string, string>> = [() => ({}), () => ({ authorization: `Bearer ${jwt}` }), () => ({ authorization: `Bearer ${opaque[q++ % opaque.length]}` })];
   let t = 0;
   let f = 0;
   /** Request i's headers: of every 8, 4 valid JWTs, 1 never-seen forgery and the 3 others (without issuers: the 3 others only). */
   const headersOf = (i: number): Record<string, string> => {
-    if (!signed) return others[i % others.length]!;
+    if (!signed) return others[i % others.length]!();
     const k = i % 8;
     if (k < 4) return { authorization: `Bearer ${signed[t++ % signed.length]}` };
     if (k === 4) {
@@ -126,7 +158,7 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
       const dot = token.lastIndexOf('.');
       return { authorization: `Bearer ${token.slice(0, dot + 1)}${randomBytes(Buffer.from(token.slice(dot + 1), 'base64url').length).toString('base64url')}` };
     }
-    return others[k - 5]!;
+    return others[k - 5]!();
   };
   deps.warmupUpstream = local?.pool;
   const pool = new Pool(proxyUrl, { connections: CONNECTIONS, ...(o.servedFingerprint ? { connect: pinnedConnector(o.servedFingerprint) } : {}) });
@@ -153,8 +185,9 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     deps.warmupSecret = undefined;
     deps.warmupUpstream = undefined;
     verifier?.endWarmup();
+    introspector?.endWarmup();
     await pool.close();
     await local?.close();
   }
-  return { ms: Math.round(performance.now() - started), sent, forwarded: local?.answered() ?? 0, ...(verifier ? { keysMs } : {}) };
+  return { ms: Math.round(performance.now() - started), sent, forwarded: local?.answered() ?? 0, ...(introspector && { introspected: local?.introspected() ?? 0 }), ...(verifier ? { keysMs } : {}) };
 }

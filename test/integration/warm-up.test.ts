@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SidecarError } from '../../src/errors.js';
 import { JwtVerifier } from '../../src/pipeline/verify/jwt/verifier.js';
+import { IntrospectionVerifier } from '../../src/pipeline/verify/introspection/verifier.js';
 import type { Credential, RequestState } from '../../src/pipeline/state.js';
 import { startJiraUpstream, type JiraUpstream } from '../../src/demo/jira-upstream.js';
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js';
@@ -129,5 +130,55 @@ describe('start-up warm-up', () => {
     expect(r.status).not.toBe(204);
     expect(upstream.seen.length).toBe(before + 1);
     await until(async () => (await sc.runtime.stores.audit.count({})) === rows + 1, 'the request is audited');
+  });
+});
+
+describe('start-up warm-up with introspection on', () => {
+  it('asks its own stand-in about its opaque tokens, never the IdP, and forgets the answers: the first real token is asked about at the IdP', async () => {
+    const idp = await startTestIssuer();
+    idp.clients.set('sidecar', { secret: 'introspection-secret' });
+    /** The warm-up's own opaque tokens and what introspection answered them. */
+    const warm: Array<{ token: string; answer: string }> = [];
+    const verify = IntrospectionVerifier.prototype.verify;
+    const spy = vi.spyOn(IntrospectionVerifier.prototype, 'verify').mockImplementation(async function (this: IntrospectionVerifier, c: Credential, st: RequestState) {
+      const done = (answer: string) => void (st.warmup && warm.push({ token: c.secret ?? '', answer }));
+      try {
+        const id = await verify.call(this, c, st);
+        done(id.username);
+        return id;
+      } catch (e) {
+        done(e instanceof SidecarError ? e.code : 'other');
+        throw e;
+      }
+    });
+    const s = await startTestSidecar(upstream.url, {
+      server: { warmupRequests: 200 },
+      introspection: { enabled: true, endpoint: idp.introspectionUrl, clientId: 'sidecar', clientSecret: 'introspection-secret' },
+    });
+    try {
+      await until(async () => (await fetch(`${s.adminUrl}/readyz`)).status === 200, 'ready after the warm-up');
+      // The introspection path ran (one request in three without JWT issuers, 20 tokens) and was answered by the stand-in as its user.
+      expect(warm.length).toBeGreaterThan(20);
+      expect(new Set(warm.map((w) => w.answer))).toEqual(new Set(['warm-up']));
+      expect(idp.introspections).toHaveLength(0);
+      const metrics = await (await fetch(`${s.adminUrl}/metrics`)).text();
+      expect(metrics).not.toMatch(/^sidecar_idp_request_duration_seconds_count\{[^}]*kind="introspection"[^}]*\} [1-9]/m);
+
+      const call = (token: string) => rawRequest(s.proxyUrl, { path: '/rest/test/echo', headers: [['Authorization', `Bearer ${token}`]] });
+      const real = await call(idp.issueOpaque({ username: 'alice' }));
+      expect(real.status).toBe(200);
+      expect(idp.introspections).toHaveLength(1);
+      // A warm-up token after it: not answered from what the stand-in said, but asked about at the IdP (which never issued it).
+      const before = upstream.seen.length;
+      const replay = await call(warm[0]!.token);
+      expect(replay.status).toBe(401);
+      expect(JSON.parse(replay.body.toString()).error).toBe('token_inactive');
+      expect(idp.introspections).toHaveLength(2);
+      expect(upstream.seen.length).toBe(before);
+    } finally {
+      spy.mockRestore();
+      await s.close();
+      await idp.close();
+    }
   });
 });

@@ -159,6 +159,9 @@ describe('verdict handover', () => {
     expect(parseHandedIdentity(JSON.stringify(opaque), 'introspection')).toEqual({ ...opaque, claims: undefined });
     expect(parseHandedIdentity(JSON.stringify(opaque), 'jwt')).toBeUndefined();
     expect(parseHandedIdentity(JSON.stringify(jwt), 'introspection')).toBeUndefined();
+    // Never an identity the introspection verifier does not make: another issuer's name (whose identity mode would apply), a service principal.
+    expect(parseHandedIdentity(JSON.stringify({ ...opaque, issuer: 'entra' }), 'introspection')).toBeUndefined();
+    expect(parseHandedIdentity(JSON.stringify({ ...opaque, isServicePrincipal: true }), 'introspection')).toBeUndefined();
   });
 
   it("the introspection fingerprint follows the endpoint, the client and the fields read, never the client's secret or private key", () => {

@@ -110,6 +110,9 @@ export function parseHandedIdentity(text: string, source: 'jwt' | 'introspection
   if (!o || typeof o !== 'object' || typeof o.username !== 'string' || !o.username || o.source !== source) return undefined;
   if (!strings(o.groups) || !strings(o.roles) || typeof o.isServicePrincipal !== 'boolean' || typeof o.issuer !== 'string' || !optString(o.clientId)) return undefined;
   if (o.expiresAt !== undefined && typeof o.expiresAt !== 'number') return undefined;
+  // An introspection answer's identity is always this (verify/introspection/verifier.ts): a row saying
+  // otherwise (another issuer's identity-forwarding mode, a service principal) is not one.
+  if (source === 'introspection' && (o.issuer !== 'introspection' || o.isServicePrincipal)) return undefined;
   // Only what a verified identity of this source carries, built in the verifiers' order (the hot
   // path then sees one object shape): an API token's fields never come in this way, and the raw
   // claims stay out.

@@ -86,21 +86,40 @@ export class IntrospectionVerifier implements Verifier, HandoverCache {
   readonly kind = 'opaque-bearer' as const;
   private readonly cache = new TokenCache<Answer>(() => INTROSPECTION_CACHE_ENTRIES);
   private readonly inflight = new Map<string, Promise<Answer>>();
+  /**
+   * The start-up warm-up (http/warm-up.ts): its requests are asked about at its own stand-in endpoint
+   * on loopback, never at the IdP, and their answers are kept apart and forgotten when it ends.
+   */
+  private warmup: { endpoint: string; cache: TokenCache<Answer> } | undefined;
 
   constructor(private readonly d: IntrospectionDeps) {}
+
+  /** From now until endWarmup, warm-up requests (state.warmup) are asked about at `endpoint` (the warm-up's stand-in). */
+  beginWarmup(endpoint: string): void {
+    this.warmup = { endpoint, cache: new TokenCache<Answer>(() => INTROSPECTION_CACHE_ENTRIES) };
+  }
+
+  /** The warm-up is over: its stand-in and every answer it gave are forgotten. */
+  endWarmup(): void {
+    this.warmup = undefined;
+  }
 
   async verify(credential: Credential, st: RequestState): Promise<Identity> {
     const policy = st.policy;
     const cfg = policy.config.introspection;
     if (!cfg.enabled) throw new SidecarError('credential_kind_denied', { rule: 'introspection', detail: 'introspection is disabled' });
+    // A warm-up request never reaches the IdP: the stand-in answers it, or nothing does.
+    const warm = st.warmup ? this.warmup : undefined;
+    if (st.warmup && !warm) throw new SidecarError('auth_unavailable', { rule: 'introspection', detail: 'start-up warm-up: no stand-in endpoint (the IdP is never asked)' });
+    const cache = warm?.cache ?? this.cache;
     const token = credential.secret ?? '';
     const hash = tokenHash(token);
-    let answer = this.cache.get(hash, policy.version, this.d.clock.now());
+    let answer = cache.get(hash, policy.version, this.d.clock.now());
     if (!answer) {
-      const key = `${policy.version}:${hash}`;
+      const key = `${warm ? 'warm-up:' : ''}${policy.version}:${hash}`;
       let p = this.inflight.get(key);
       if (!p) {
-        p = this.introspect(token, policy).finally(() => this.inflight.delete(key));
+        p = this.introspect(token, policy, warm?.endpoint).finally(() => this.inflight.delete(key));
         this.inflight.set(key, p);
       }
       answer = await p;
@@ -108,18 +127,19 @@ export class IntrospectionVerifier implements Verifier, HandoverCache {
       if (answer.active) {
         const exp = answer.identity.expiresAt;
         const until = Math.min(now + cfg.cacheSec * 1000, exp !== undefined ? exp * 1000 : Infinity);
-        this.cache.set(hash, answer, until, policy.version, now);
+        cache.set(hash, answer, until, policy.version, now);
       } else {
-        this.cache.set(hash, answer, Math.min(now + Math.min(cfg.negativeCacheSec, cfg.cacheSec) * 1000, answer.untilMs ?? Infinity), policy.version, now);
+        cache.set(hash, answer, Math.min(now + Math.min(cfg.negativeCacheSec, cfg.cacheSec) * 1000, answer.untilMs ?? Infinity), policy.version, now);
       }
     }
     if (!answer.active) throw new SidecarError(answer.code, { rule: 'introspection', detail: answer.detail });
     return { ...answer.identity, groups: [...answer.identity.groups], roles: [...answer.identity.roles] };
   }
 
-  private async introspect(token: string, policy: Policy): Promise<Answer> {
+  /** One call to the endpoint (the configured one, or the warm-up's stand-in: `standIn`). */
+  private async introspect(token: string, policy: Policy, standIn?: string): Promise<Answer> {
     const cfg = policy.config.introspection;
-    const endpoint = cfg.endpoint ?? '';
+    const endpoint = standIn ?? cfg.endpoint ?? '';
     const unavailable = (why: string) => new SidecarError('auth_unavailable', { rule: 'introspection', detail: `${endpoint}: ${why}` });
     const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
@@ -152,7 +172,7 @@ export class IntrospectionVerifier implements Verifier, HandoverCache {
     let text: string;
     try {
       ({ res, text } = await observeIdpCall(
-        this.d.metrics,
+        standIn ? undefined : this.d.metrics, // the warm-up's calls are not the IdP's
         'introspection',
         async () => {
           const timeout = timeoutSignal(cfg.timeoutMs);
