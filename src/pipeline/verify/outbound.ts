@@ -2,8 +2,8 @@
 // verifiers are written (and tested) against. A call to the introspection endpoint is on the path of
 // every request whose token is not cached (a caller's first, one every introspection.cacheSec, each
 // never-seen token a client sends), and fetch spends most of its CPU on WHATWG objects nobody reads
-// here. Measured, one POST over loopback, CPU per call in the calling process (scratch micro, 10 at a
-// time): fetch with AbortSignal.timeout 350–490 µs; fetch with a plain AbortController 280–300 µs;
+// here. Measured, one POST over loopback, CPU per call in the calling process (10 at a time,
+// test/bench/introspection-client-micro.ts): fetch with AbortSignal.timeout 350–490 µs; fetch with a plain AbortController 280–300 µs;
 // this 127–173 µs; undici's request alone 46–55 µs (the rest is the Response the shape asks for).
 import { request } from 'undici';
 import type { FetchLike } from './jwt/key-source.js';
