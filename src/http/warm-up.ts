@@ -136,8 +136,8 @@ export async function warmUp(proxyUrl: string, deps: Deps, requests: number, o: 
     return { active: true, [c.introspection.usernameField]: 'warm-up', ...(group !== undefined && { [c.introspection.groupsField]: [group] }), exp: Math.floor(Date.now() / 1000) + 300 };
   };
   const local = await startLocalUpstream(introspectionAnswer).catch((e: unknown) => void deps.logger.warn({ err: e }, 'warm-up: no local answering server; allowed warm-up requests are answered 204'));
-  const introspector = deps.getPolicy().config.introspection.enabled && local ? deps.services.introspectionVerifier : undefined;
-  introspector?.beginWarmup(`${local!.url}${INTROSPECT_PATH}`);
+  const introspector = local && deps.getPolicy().config.introspection.enabled ? deps.services.introspectionVerifier : undefined;
+  if (local) introspector?.beginWarmup(`${local.url}${INTROSPECT_PATH}`);
   const secret = randomBytes(24).toString('base64url');
   deps.warmupSecret = secret;
   const now = Math.floor(Date.now() / 1000);
