@@ -37,6 +37,9 @@ export interface CachedVerdict {
   untilMs: number;
 }
 
+/** An identity as it crosses a restart: without the raw claims (or the IdP's answer), which stay for the admin test page. */
+export const withoutClaims = ({ claims: _claims, ...identity }: Identity): Identity => identity;
+
 /** A verifier whose cache can be handed over (JwtVerifier, IntrospectionVerifier). */
 export interface HandoverCache {
   /** The cached verdicts valid under this policy at `now`, most recently used first, without raw claims. */

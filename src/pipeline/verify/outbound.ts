@@ -12,11 +12,10 @@ import type { FetchLike } from './jwt/key-source.js';
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
 /**
- * A fetch for calls that follow no redirect (`redirect: 'error'`, as the introspection call asks):
- * a 3xx answer is an error, as fetch makes it. Calls that would follow one go to fetch itself.
+ * A fetch that follows no redirect, whatever `init.redirect` says: a 3xx answer is an error, as
+ * fetch makes it with `redirect: 'error'` (what the introspection call asks, its only caller).
  */
 export const requestFetch: FetchLike = async (input, init = {}) => {
-  if (init.redirect !== 'error') return fetch(input, init);
   const r = await request(input, {
     method: (init.method ?? 'GET') as 'GET',
     headers: init.headers as Record<string, string> | undefined,

@@ -48,6 +48,17 @@ export class TokenCache<T> {
     return out;
   }
 
+  /**
+   * Entries handed over from elsewhere (most recently used first, as entries() gives them) put back
+   * under `version`: at most the cache's bound of them, the most recently used, inserted least
+   * recently used first so the order ends as it was. Answers how many were taken.
+   */
+  restore(entries: ReadonlyArray<{ hash: string; value: T; untilMs: number }>, version: number, nowMs: number): number {
+    const take = entries.slice(0, Math.max(0, this.maxEntries()));
+    for (let i = take.length - 1; i >= 0; i--) this.set(take[i]!.hash, take[i]!.value, take[i]!.untilMs, version, nowMs);
+    return take.length;
+  }
+
   clear(): void {
     this.lru?.clear();
   }

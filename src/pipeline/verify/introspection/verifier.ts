@@ -17,7 +17,7 @@ import { TokenCache, tokenHash } from '../token-cache.js';
 import type { FetchLike } from '../jwt/key-source.js';
 import { whyFetchFailed } from '../jwt/fetch-json.js';
 import { timeoutSignal } from '../outbound.js';
-import { INTROSPECTION_CACHE_ENTRIES, type CachedVerdict, type HandoverCache } from '../handover.js';
+import { INTROSPECTION_CACHE_ENTRIES, withoutClaims, type CachedVerdict, type HandoverCache } from '../handover.js';
 
 export interface IntrospectionDeps {
   clock: Clock;
@@ -237,21 +237,12 @@ export class IntrospectionVerifier implements Verifier, HandoverCache {
    * asked again), and so does the IdP's answer itself (the admin test page's claims).
    */
   handoverOut(policy: Policy, now: number): CachedVerdict[] {
-    const out: CachedVerdict[] = [];
-    for (const { hash, value, untilMs } of this.cache.entries(policy.version, now)) {
-      if (!value.active) continue;
-      const { claims: _claims, ...identity } = value.identity;
-      out.push({ hash, identity, untilMs });
-    }
-    return out;
+    return this.cache.entries(policy.version, now).flatMap(({ hash, value, untilMs }) => (value.active ? [{ hash, identity: withoutClaims(value.identity), untilMs }] : []));
   }
 
-  /** Active answers a stopped sidecar handed over (most recently used first), cached under this policy until their own untilMs. */
+  /** Active answers a stopped sidecar handed over (most recently used first), cached under this policy until their own untilMs (TokenCache.restore). */
   handoverIn(verdicts: readonly CachedVerdict[], policy: Policy, now: number): number {
-    const take = verdicts.slice(0, INTROSPECTION_CACHE_ENTRIES);
-    // Least recently used first, so the cache's order ends as the stopped sidecar's was.
-    for (let i = take.length - 1; i >= 0; i--) this.cache.set(take[i]!.hash, { active: true, identity: take[i]!.identity }, take[i]!.untilMs, policy.version, now);
-    return take.length;
+    return this.cache.restore(verdicts.map((v) => ({ hash: v.hash, value: { active: true as const, identity: v.identity }, untilMs: v.untilMs })), policy.version, now);
   }
 
   onReload(): void {

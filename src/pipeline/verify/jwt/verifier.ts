@@ -15,7 +15,7 @@ import type { Logger } from '../../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { Credential, Identity, RequestState } from '../../state.js';
 import type { Verifier } from '../verifier.js';
-import type { CachedVerdict, HandoverCache } from '../handover.js';
+import { withoutClaims, type CachedVerdict, type HandoverCache } from '../handover.js';
 import { TokenCache, tokenHash } from '../token-cache.js';
 import { identityFromClaims } from './claims.js';
 import { modesOf } from '../../enforcement/modes.js';
@@ -254,23 +254,17 @@ export class JwtVerifier implements Verifier, HandoverCache {
   handoverOut(policy: Policy, now: number): CachedVerdict[] {
     // Stopped during the start-up warm-up: the cache holds the throw-away key's verdicts; nothing goes.
     if (this.warmup) return [];
-    return this.cache.entries(policy.version, now).map(({ hash, value, untilMs }) => {
-      const { claims: _claims, ...identity } = value;
-      return { hash, identity, untilMs };
-    });
+    return this.cache.entries(policy.version, now).map(({ hash, value, untilMs }) => ({ hash, identity: withoutClaims(value), untilMs }));
   }
 
   /**
    * Verdicts a stopped sidecar handed over (most recently used first), cached under this policy until
-   * their own untilMs, at most jwt.cacheSize of them; answers how many were taken. The caller passes
-   * verdicts still valid at `now` (VerdictStore.load answers no other; the cache would not keep one)
-   * and judged by the same settings (handover.ts).
+   * their own untilMs, at most jwt.cacheSize of them (TokenCache.restore); answers how many were
+   * taken. The caller passes verdicts still valid at `now` (VerdictStore.load answers no other; the
+   * cache would not keep one) and judged by the same settings (handover.ts).
    */
   handoverIn(verdicts: readonly CachedVerdict[], policy: Policy, now: number): number {
-    const take = verdicts.slice(0, policy.config.jwt.cacheSize);
-    // Least recently used first, so the cache's order ends as the stopped sidecar's was.
-    for (let i = take.length - 1; i >= 0; i--) this.cache.set(take[i]!.hash, take[i]!.identity, take[i]!.untilMs, policy.version, now);
-    return take.length;
+    return this.cache.restore(verdicts.map((v) => ({ hash: v.hash, value: v.identity, untilMs: v.untilMs })), policy.version, now);
   }
 
   /** Each issuer's key source as it is now (the admin Status page); fetches nothing. */
