@@ -15,6 +15,8 @@ import { SqliteAuditStore } from '../../src/store/sqlite/audit.js';
 import { MIGRATIONS_DIR, listMigrations, migrate } from '../../src/store/sqlite/migrate.js';
 import { tempDir } from '../helpers/sidecar.js';
 import type { Db } from '../../src/store/sqlite/db.js';
+import { deferredIndexFiller, SWEEP_CHUNK_MIN, SWEEP_FILLS } from '../../src/store/sqlite/audit-index.js';
+import { openDb } from '../../src/store/sqlite/db.js';
 
 const T0 = 1_767_225_600_000;
 let fx: AuditFixture | undefined;
@@ -62,6 +64,15 @@ const TABLES = INDEXED.map(([t]) => t);
 const throughIdOf = (db: Db, table: string) => (db.prepare('SELECT through_id FROM audit_index_state WHERE name = ?').pluck().get(table) as number | undefined) ?? 0;
 /** The lowest through_id of all (each index has its own: the writer fills one per batch). */
 const throughId = (db: Db) => Math.min(...TABLES.map((t) => throughIdOf(db, t)));
+/** An index's entries in both its tiers (migration 0014: the writer fills the recent one, sweeps move them to the main one), by id. */
+const entriesOf = (db: Db, table: string, column: string) =>
+  db.prepare(`SELECT ${column}, time, id FROM ${table} UNION ALL SELECT ${column}, time, id FROM ${table}_recent ORDER BY id`).all();
+/** An audit_log row with the columns the index tests read (the rest fixed; no chain: these files are not verified). */
+const namedInsert = (db: Db) =>
+  db.prepare(
+    "INSERT INTO audit_log (id, time, request_id, decision, reason, status, method, path, client_ip, user, credential_kind, token_id, client_id, latency_ms, upstream_status, route, prev_hash, row_hash) VALUES (@id, @time, 'r' || @id, 'allow', 'allowed', 200, 'GET', @path, @ip, @user, 'jwt', @token, @client, 1, 200, 'guarded', '', '')",
+  );
+const countOf = (db: Db, table: string) => db.prepare(`SELECT (SELECT COUNT(*) FROM ${table}) + (SELECT COUNT(*) FROM ${table}_recent)`).pluck().get() as number;
 
 type Row = { user: string | null; client_ip: string; path: string; token_id: string | null; client_id: string | null; time: number; decision: string };
 /** What an ordinary index would return: every row, filtered in JS, newest (time, id) first. */
@@ -150,13 +161,13 @@ describe('deferred indexes (user, client IP, path)', () => {
       // may be due in the same batch): never more than 100 + 5 × 37 rows behind.
       expect(through, table).toBeGreaterThan(1000 - 100 - INDEXED.length * 37);
       expect(through, table).toBeLessThanOrEqual(1000);
-      const entries = db.prepare(`SELECT ${column}, time, id FROM ${table} ORDER BY id`).all();
+      const entries = entriesOf(db, table, column);
       expect(entries, table).toEqual(db.prepare(`SELECT ${column}, time, id FROM audit_log WHERE ${column} IS NOT NULL AND id <= ? ORDER BY id`).all(through));
       expect(entries.length, table).toBeGreaterThan(column === 'token_id' || column === 'client_id' ? 300 : 700);
     }
   });
 
-  it('with indexBatchRows 1 every index is due at every batch: they are filled in turn (furthest behind first), none waits for ever', async () => {
+  it('with indexBatchRows 1 every index is due at every batch: they are filled in turn (furthest behind first), taking turns with the sweeps, none waits for ever', async () => {
     fx = auditFixture({ batchSize: 10, indexBatchRows: 1 });
     for (let i = 1; i <= 200; i++) {
       fx.sink.write(auditRecord(i, { tokenId: `tok${i % 3}` }));
@@ -164,9 +175,13 @@ describe('deferred indexes (user, client IP, path)', () => {
       if (i % 10 === 0) await waitFor(() => fx!.sink.queued === 0, `rows up to ${i}`);
     }
     for (const table of TABLES) {
-      // One fill per batch among five indexes: each is filled every fifth batch.
-      expect(throughIdOf(fx.db, table), table).toBeGreaterThanOrEqual(200 - TABLES.length * 10);
+      // One index step per batch: a fill, or a sweep's chunk when the last step was a fill and a
+      // sweep is due (always, with indexBatchRows 1). Among five indexes each is filled at least
+      // every tenth batch.
+      expect(throughIdOf(fx.db, table), table).toBeGreaterThanOrEqual(200 - 2 * TABLES.length * 10);
     }
+    // And the sweeps moved entries on, in the batches between the fills.
+    expect(TABLES.reduce((n, t) => n + (fx!.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number), 0)).toBeGreaterThan(0);
   });
 
   it('queries, pages, counts and exports by user, ip, path, token and client exactly as an ordinary index would, with rows on both sides of through_id', async () => {
@@ -186,7 +201,7 @@ describe('deferred indexes (user, client IP, path)', () => {
     fx.clock.set(T0 + 86_400_000 + 500_000); // rows older than T0 + 500 s are past 1 day
     const res = await fx.store.prune({ retentionDays: 1, maxEntries: 600, batchRows: 64, now: fx.clock.now() });
     expect(res.deletedByAge + res.deletedByCount).toBeGreaterThan(400);
-    for (const table of TABLES) {
+    for (const table of TABLES.flatMap((t) => [t, `${t}_recent`])) {
       const orphans = fx.db.prepare(`SELECT COUNT(*) FROM ${table} x LEFT JOIN audit_log a ON a.id = x.id WHERE a.id IS NULL`).pluck().get();
       expect(orphans, table).toBe(0);
     }
@@ -199,16 +214,16 @@ describe('deferred indexes (user, client IP, path)', () => {
     await writeRows(fx, 40); // below indexBatchRows: no fill yet
     expect(throughId(fx.db)).toBe(0);
     // A real SQLite error inside the fill (the worker's own connection sees the trigger).
-    fx.db.exec("CREATE TRIGGER no_entries BEFORE INSERT ON audit_by_user BEGIN SELECT RAISE(ABORT, 'injected index fault'); END");
+    fx.db.exec("CREATE TRIGGER no_entries BEFORE INSERT ON audit_by_user_recent BEGIN SELECT RAISE(ABORT, 'injected index fault'); END");
     for (let i = 41; i <= 60; i++) fx.sink.write(auditRecord(i));
     await waitFor(() => !fx!.sink.isAccepting(), 'the failed batch stops acceptance');
     expect(fx.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get()).toBe(40);
-    for (const table of TABLES) expect(fx.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), table).toBe(0);
+    for (const table of TABLES) expect(countOf(fx.db, table), table).toBe(0);
     fx.db.exec('DROP TRIGGER no_entries');
     await waitFor(() => fx!.sink.queued === 0, 'the batch retried after the fault');
     expect(fx.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get()).toBe(60);
     expect(throughIdOf(fx.db, 'audit_by_user')).toBe(60);
-    expect(fx.db.prepare('SELECT COUNT(*) FROM audit_by_user').pluck().get()).toBe(fx.db.prepare('SELECT COUNT(*) FROM audit_log WHERE user IS NOT NULL').pluck().get());
+    expect(countOf(fx.db, 'audit_by_user')).toBe(fx.db.prepare('SELECT COUNT(*) FROM audit_log WHERE user IS NOT NULL').pluck().get());
     // The other two are filled by the batches that follow, one per batch.
     for (const batch of [61, 62]) {
       fx.sink.write(auditRecord(batch));
@@ -216,7 +231,86 @@ describe('deferred indexes (user, client IP, path)', () => {
     }
     expect(throughIdOf(fx.db, 'audit_by_ip')).toBe(61);
     expect(throughIdOf(fx.db, 'audit_by_path')).toBe(62);
-    for (const table of ['audit_by_ip', 'audit_by_path']) expect(fx.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), table).toBe(throughIdOf(fx.db, table));
+    for (const table of ['audit_by_ip', 'audit_by_path']) expect(countOf(fx.db, table), table).toBe(throughIdOf(fx.db, table));
+    expect((await verifyChain(fx.db, 'request')).ok).toBe(true);
+  });
+});
+
+describe('deferred indexes in two tiers (migration 0014): fills into the recent table, sweeps into the main one', () => {
+  /** No entry in both tiers, and together they hold exactly one entry per row up to through_id with a value. */
+  const expectOneEntryPerRow = (db: Db) => {
+    for (const [table, column] of INDEXED) {
+      const both = db.prepare(`SELECT COUNT(*) FROM ${table} m JOIN ${table}_recent r ON r.id = m.id`).pluck().get();
+      expect(both, table).toBe(0);
+      expect(entriesOf(db, table, column), table).toEqual(
+        db.prepare(`SELECT ${column}, time, id FROM audit_log WHERE ${column} IS NOT NULL AND id <= ? ORDER BY id`).all(throughIdOf(db, table)),
+      );
+    }
+  };
+
+  it(`a sweep starts once a recent table holds ${SWEEP_FILLS} fills' worth and moves it into the main table in chunks, one per batch; every row keeps exactly one entry, and queries equal brute force mid-sweep`, async () => {
+    // The writer's own step function on a real file, batch by batch (50 rows each), so each state
+    // between two chunks can be looked at. indexBatchRows 200: a sweep is due every 1,600 rows,
+    // in chunks of SWEEP_CHUNK_MIN (1,000) entries.
+    const dir = tempDir('audit-tiers-');
+    const { db } = openDb(dir, { migrate: true });
+    try {
+      const ins = namedInsert(db);
+      const step = deferredIndexFiller(db);
+      const r = rng(11);
+      let id = 0;
+      let midSweepChecks = 0;
+      const mainSizes: number[] = [];
+      for (let batch = 0; batch < 120; batch++) {
+        db.transaction(() => {
+          for (let k = 0; k < 50; k++) {
+            id++;
+            ins.run({ id, time: T0 + id * 1000 + Math.round((r() - 0.5) * 40) * 1000, user: r() < 0.1 ? null : `u${Math.floor(r() * 7)}`, ip: `10.0.0.${Math.floor(r() * 5)}`, path: `/rest/api/2/issue/P-${Math.floor(r() * 30)}`, token: r() < 0.5 ? null : `tok${Math.floor(r() * 6)}`, client: null });
+          }
+          step(id, 200);
+        })();
+        expectOneEntryPerRow(db);
+        const size = (table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+        const main = TABLES.reduce((n, t) => n + size(t), 0);
+        // A chunk of 1,000 moved and more are left: the middle of a sweep.
+        if (main - (mainSizes.at(-1) ?? 0) === SWEEP_CHUNK_MIN && midSweepChecks < 2) {
+          midSweepChecks++;
+          await expectSameAsBruteForce(db);
+        }
+        mainSizes.push(main);
+        for (const t of TABLES) expect(size(`${t}_recent`), t).toBeLessThanOrEqual(2 * SWEEP_FILLS * 200 + 10 * 50);
+      }
+      expect(midSweepChecks).toBe(2);
+      // The main tier grew in steps of at most one chunk per batch.
+      expect(mainSizes[0]).toBe(0);
+      expect(mainSizes.at(-1)).toBeGreaterThan(2 * SWEEP_FILLS * 200);
+      for (let i = 1; i < mainSizes.length; i++) expect(mainSizes[i]! - mainSizes[i - 1]!).toBeLessThanOrEqual(SWEEP_CHUNK_MIN);
+      // A completed sweep records the through_id it started from.
+      expect(throughIdOf(db, 'audit_by_ip_recent')).toBeGreaterThanOrEqual(SWEEP_FILLS * 200);
+      await expectSameAsBruteForce(db);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failing sweep fails the whole batch: nothing written, no entry lost or doubled, retried whole once the fault is gone', async () => {
+    fx = auditFixture({ batchSize: 10, indexBatchRows: 10, flushIntervalMs: 5 });
+    await writeRows(fx, 5 * (SWEEP_FILLS + 1) * 10); // every index filled past a sweep's threshold
+    const before = fx.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get() as number;
+    // A real SQLite error inside whichever sweep runs next (the worker's own connection sees the triggers).
+    for (const t of TABLES) fx.db.exec(`CREATE TRIGGER no_sweep_${t} BEFORE INSERT ON ${t} BEGIN SELECT RAISE(ABORT, 'injected sweep fault'); END`);
+    for (let i = 1; i <= 40; i++) fx.sink.write(auditRecord(before + i, { user: `u${i % 3}` }));
+    await waitFor(() => !fx!.sink.isAccepting(), 'the failed batch stops acceptance');
+    expectOneEntryPerRow(fx.db);
+    const stuck = fx.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get() as number;
+    expect(stuck).toBeLessThan(before + 40);
+    for (const t of TABLES) fx.db.exec(`DROP TRIGGER no_sweep_${t}`);
+    await waitFor(() => fx!.sink.queued === 0, 'the batch retried after the fault');
+    expect(fx.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get()).toBe(before + 40);
+    expect(TABLES.reduce((n, t) => n + (fx!.db.prepare(`SELECT COUNT(*) FROM ${t}`).pluck().get() as number), 0)).toBeGreaterThan(0);
+    expectOneEntryPerRow(fx.db);
+    await expectSameAsBruteForce(fx.db);
     expect((await verifyChain(fx.db, 'request')).ok).toBe(true);
   });
 });
@@ -242,7 +336,32 @@ async function migratedFrom(before: string, fill: (db: Db) => void, check: (db: 
 const insertRow = (db: Db) =>
   db.prepare("INSERT INTO audit_log VALUES (@id, @time, @rid, 'allow', 'allowed', 200, 'GET', @path, @ip, @user, 'jwt', @token, @client, NULL, 1, 200, 'guarded', NULL, NULL, '', '')");
 
-describe('migrations 0006 and 0007', () => {
+describe('migrations 0006, 0007 and 0014', () => {
+  it('0014 adds empty recent tables, each marked swept through the through_id of its index; what was indexed stays in the main tables and queries match brute force', async () => {
+    await migratedFrom(
+      '0014',
+      (db) => {
+        const ins = namedInsert(db);
+        for (let i = 1; i <= 300; i++) ins.run({ id: i, time: T0 + ((i * 37) % 300), path: `/rest/api/2/issue/P-${i % 11}`, ip: `10.0.0.${i % 5}`, user: `u${i % 4}`, token: null, client: null });
+        // What the writer did before 0014: entries for rows up to 200 in the main tables.
+        for (const [table, column] of INDEXED) {
+          db.prepare(`INSERT INTO ${table} (${column}, time, id) SELECT ${column}, time, id FROM audit_log WHERE id <= 200 AND ${column} IS NOT NULL`).run();
+          db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, 200) ON CONFLICT (name) DO UPDATE SET through_id = 200').run(table);
+        }
+      },
+      async (db) => {
+        for (const [table] of INDEXED) {
+          expect(db.prepare(`SELECT COUNT(*) FROM ${table}_recent`).pluck().get(), table).toBe(0);
+          expect(throughIdOf(db, `${table}_recent`), table).toBe(200);
+          expect(throughIdOf(db, table), table).toBe(200);
+        }
+        expect(await pagedIds(db, { user: 'u1' }, 17)).toEqual(bruteForce(db, (e) => e.user === 'u1'));
+        expect(await pagedIds(db, { ip: '10.0.0.3' }, 17)).toEqual(bruteForce(db, (e) => e.client_ip === '10.0.0.3'));
+        expect(await pagedIds(db, { path: '/rest/api/2/issue/P-1' }, 17)).toEqual(bruteForce(db, (e) => e.path.startsWith('/rest/api/2/issue/P-1')));
+      },
+    );
+  });
+
   it('0006 moves an existing log onto the user index table (every row gets its entry, through_id is the last id, the old index is gone) and makes the decision/status indexes partial', async () => {
     await migratedFrom(
       '0006',

@@ -96,9 +96,9 @@ interface SelectOptions {
 }
 
 /**
- * The SELECT for the filters. A filter with a deferred index (user, token, client, ip, path) reads two arms, merged in
- * (time, id) order: rows that have index entries, walking the index table in order, and the newest
- * rows that have none yet (at most about audit.indexBatchRows), by rowid. Same rows and order as
+ * The SELECT for the filters. A filter with a deferred index (user, token, client, ip, path) reads three arms, merged in
+ * (time, id) order: rows that have index entries, walking each of the index's two tables in order,
+ * and the newest rows that have none yet (at most about audit.indexBatchRows), by rowid. Same rows and order as
  * one SQLite index would give; each arm reads its own through_id in the same statement.
  */
 function selectSql(f: SqlFilters, broad: ReadonlySet<'status' | 'path'>, o: SelectOptions): { sql: string; params: unknown[] } {
@@ -114,11 +114,12 @@ function selectSql(f: SqlFilters, broad: ReadonlySet<'status' | 'path'>, o: Sele
     return { sql: a.sql + tail, params: a.params };
   }
   const x: Col = (c) => (c === 'time' || c === 'id' || c === ix.column ? `x.${c}` : `a.${c}`);
-  const indexed = arm(x, `${ix.table} x JOIN audit_log a ON a.id = x.id`, `x.id <= ${throughIdSql(ix)}`);
+  // Both tiers of the index (audit-index.ts): a row's entry is in exactly one of them.
+  const [main, recent] = [ix.table, ix.recent].map((table) => arm(x, `${table} x JOIN audit_log a ON a.id = x.id`, `x.id <= ${throughIdSql(ix)}`));
   // NOT INDEXED: these rows are read by rowid range and sorted (they are few). Walking the time index
   // instead would pass over the whole older log looking for this arm's next row.
   const newest = arm(plain, 'audit_log NOT INDEXED', `id > ${throughIdSql(ix)}`);
-  return { sql: `${indexed.sql} UNION ALL ${newest.sql}${tail}`, params: [...indexed.params, ...newest.params] };
+  return { sql: `${main!.sql} UNION ALL ${recent!.sql} UNION ALL ${newest.sql}${tail}`, params: [...main!.params, ...recent!.params, ...newest.params] };
 }
 
 /** Which range filters are broad (see where()); probed through their index, at most RANGE_PROBE entries each. */
@@ -137,7 +138,8 @@ function broadRanges(db: Db, f: SqlFilters): Set<'status' | 'path'> {
   if (f.statusClass !== undefined && (!statusClassIndexed(f.statusClass) || probe('audit_log', where({ statusClass: f.statusClass })))) broad.add('status');
   // The path index table; rows newer than its through_id (at most audit.indexBatchRows) are not
   // counted: this only picks the plan, the query itself reads them.
-  if (f.path !== undefined && probe(DEFERRED_INDEXES.path.table, where({ path: f.path }))) broad.add('path');
+  const tiers = `(SELECT path, time, id FROM ${DEFERRED_INDEXES.path.table} UNION ALL SELECT path, time, id FROM ${DEFERRED_INDEXES.path.recent})`;
+  if (f.path !== undefined && probe(tiers, where({ path: f.path }))) broad.add('path');
   return broad;
 }
 
