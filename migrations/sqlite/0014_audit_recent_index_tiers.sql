@@ -1,7 +1,7 @@
 -- Deferred audit indexes in two tiers (issue 25). Each index table of 0006/0007 (the "main" tier)
--- gets a small "recent" tier of the same shape: the writer's fills (every audit.indexBatchRows rows)
--- go into the recent table, and a sweep moves its entries into the main table in key order, a chunk
--- per batch, once it holds 8 fills' worth. Filling the main table directly changed, per fill,
+-- gets a small "recent" tier of the same shape: once the log holds 500,000 rows the writer's fills
+-- (every audit.indexBatchRows rows) go into the recent table, and a sweep moves its entries into the
+-- main table in key order, a chunk per batch, once it holds 8 fills' worth. Filling the main table directly changed, per fill,
 -- about one page of every key seen in the fill, wherever that key's range lies in a table that grows
 -- with the log: the writer's CPU per row grew with the log's size (writer-micro: 11.6 µs a row at
 -- 200,000 rows, 20-24 at 1 million, 35 at 3 million; 9 GB written for 1 million rows). A fill now

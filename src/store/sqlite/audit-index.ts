@@ -4,17 +4,19 @@
 // and every changed page is copied whole into the WAL. Filled every N rows in (user, time) order,
 // each user's entries land together: measured 25 -> 15 µs of writer CPU per row, indexing included.
 //
-// Two tiers per index (migration 0014): the fills go into a small recent table, and a sweep moves
-// its entries into the main table in key order, once per SWEEP_FILLS fills. A fill straight into the
-// main table changed about one page per key it held, wherever that key's range lay in a table that
-// grows with the log, so the writer's cost per row grew with the log (writer-micro, 100-row batches:
+// Two tiers per index (migration 0014): once the log holds DIRECT_FILL_ROWS rows, the fills go into a
+// small recent table, and a sweep moves its entries into the main table in key order, once per
+// SWEEP_FILLS fills. A fill straight into the main table changed about one page per key it held,
+// wherever that key's range lay in a table that grows with the log, so the writer's cost per row grew
+// with the log (writer-micro, 100-row batches:
 // 11-12 µs a row at 200,000 rows, 18-20 at 1 million, 35 at 3 million, and 9 GB written for 1
 // million rows). Now a fill changes pages of a table that stays small, and each main-table page is
-// changed about once per sweep: 14-15 µs a row at 1 million rows and 3.7 GB written.
+// changed about once per sweep: 14-15 µs a row at 1 million rows and 4.8 GB written.
 //
 // Rows after a table's through_id have no entry yet; rows at or below it have exactly one, in one of
 // the two tables. Queries read both tables and the newest rows from audit_log by rowid
 // (audit-query.ts), so the results are the same as with an ordinary index, at once.
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 export interface DeferredIndex {
@@ -52,6 +54,14 @@ export const SWEEP_FILLS = 8;
  */
 export const SWEEP_CHUNK_MIN = 1000;
 
+/**
+ * While the log holds fewer rows than this, a fill goes straight into the main table, as before
+ * 0014: its tables are still small, and a detour through the recent table would write each entry
+ * twice (writer-micro at 200,000 rows: about a tenth more writer CPU per row that way; at 1 million
+ * a fifth less).
+ */
+export const DIRECT_FILL_ROWS = 500_000;
+
 /** `(SELECT through_id ...)`: the last audit_log id the index has entries for, read in the statement itself. */
 export const throughIdSql = (ix: DeferredIndex) => `(SELECT COALESCE(MAX(through_id), 0) FROM audit_index_state WHERE name = '${ix.table}')`;
 
@@ -71,9 +81,9 @@ function indexStatements(db: Db, ix: DeferredIndex) {
     through: db.prepare(`SELECT ${throughIdSql(ix)} AS t`).pluck(),
     swept: db.prepare(`SELECT COALESCE(MAX(through_id), 0) FROM audit_index_state WHERE name = '${ix.recent}'`).pluck(),
     // OR IGNORE: an entry already there (written by another process that shares the file) is not an error.
-    fill: db.prepare(
-      `INSERT OR IGNORE INTO ${ix.recent} (${c}, time, id) SELECT ${c}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${c} IS NOT NULL ORDER BY ${c}, time, id`,
-    ),
+    fill: [ix.recent, ix.table].map((table) =>
+      db.prepare(`INSERT OR IGNORE INTO ${table} (${c}, time, id) SELECT ${c}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${c} IS NOT NULL ORDER BY ${c}, time, id`),
+    ) as [Statement, Statement],
     mark: db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = excluded.through_id'),
     markSwept: db.prepare(STATE_UPSERT),
     /** The last key of the next chunk (`chunk` entries after the cursor), if the recent tier has that many. */
@@ -86,9 +96,9 @@ function indexStatements(db: Db, ix: DeferredIndex) {
 }
 type IndexStatements = ReturnType<typeof indexStatements>;
 
-/** The fill of one index's entries for rows in (through, headId], into its recent tier. */
-function fill(s: IndexStatements, through: number, headId: number): void {
-  s.fill.run(through, headId);
+/** The fill of one index's entries for rows in (through, headId], into its recent tier (or, `direct`, its main one). */
+function fill(s: IndexStatements, through: number, headId: number, direct = false): void {
+  s.fill[direct ? 1 : 0].run(through, headId);
   s.mark.run(s.ix.table, headId);
 }
 
@@ -122,14 +132,16 @@ function sweepChunk(s: IndexStatements, sweep: Sweep, chunk: number): boolean {
  * A function to call inside each batch's write transaction with the id of the batch's last row.
  * It does at most one index step per batch, so the writer's bursts on a shared core stay one fill
  * long: the fill of the index furthest behind with `everyRows` or more rows without entries (its
- * entries sorted, so each key's new entries are written together, into the recent tier), or a chunk
+ * entries sorted, so each key's new entries are written together, into the recent tier, or into the
+ * main one while the log has fewer than `directFillRows` rows), or a chunk
  * of a sweep from a recent tier into its main tier (everyRows entries, at least SWEEP_CHUNK_MIN). When both are waiting they
  * take turns, so neither waits for ever. A failure fails the batch, which is retried whole: rows and
  * entries never disagree. Sweeps are this writer's own (in memory): a writer that starts again, or
  * another process's writer on the same file, starts a sweep of its own; moving an entry twice is a no-op.
  */
-export function deferredIndexFiller(db: Db): (headId: number, everyRows: number) => void {
+export function deferredIndexFiller(db: Db, directFillRows = DIRECT_FILL_ROWS): (headId: number, everyRows: number) => void {
   const steps = INDEXES.map((ix) => ({ s: indexStatements(db, ix), sweep: undefined as Sweep | undefined }));
+  const oldestId = db.prepare('SELECT MIN(id) FROM audit_log').pluck();
   let lastWasFill = false;
   return (headId, everyRows) => {
     // The index furthest behind goes first, so none waits for ever when several are due at every batch.
@@ -142,7 +154,8 @@ export function deferredIndexFiller(db: Db): (headId: number, everyRows: number)
       if (pending >= SWEEP_FILLS * everyRows && (!sweepable || pending > sweepable.pending)) sweepable = { step, through, pending };
     }
     if (due && !(lastWasFill && sweepable)) {
-      fill(due.s, due.through, headId);
+      const rows = headId - ((oldestId.get() as number | null) ?? headId) + 1;
+      fill(due.s, due.through, headId, rows < directFillRows);
       lastWasFill = true;
       return;
     }
