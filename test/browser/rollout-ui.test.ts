@@ -194,8 +194,9 @@ describe('safe rollout in the admin UI', () => {
     await expect.poll(() => page.evaluate(() => window.location.hash)).toBe('#/readiness?since=24h');
     const basic = card('credentials:basic');
     await expect.poll(async () => (await basic.locator('.verdict').textContent()) ?? '').toContain('in the last 24 hours');
-    expect(await basic.locator('series-chart svg').getAttribute('aria-label')).toContain('per hour');
-    expect((await basic.locator('series-chart text.axis').allTextContents()).some((t) => /^\d\d:00$/.test(t))).toBe(true);
+    // The chart redraws after the verdict's text (CI saw the daily chart still there): wait for it too.
+    await expect.poll(async () => (await basic.locator('series-chart svg').getAttribute('aria-label')) ?? '').toContain('per hour');
+    await expect.poll(async () => (await basic.locator('series-chart text.axis').allTextContents()).some((t) => /^\d\d:00$/.test(t))).toBe(true);
     const [dl] = await Promise.all([page.waitForEvent('download'), basic.getByRole('link', { name: 'Download CSV' }).click()]);
     expect(dl.suggestedFilename()).toBe('readiness-credentials-basic.csv');
     const csv = readFileSync((await dl.path())!, 'utf8');

@@ -177,7 +177,8 @@ export function deferredIndexCatchUp(db: Db): (headId: number) => void {
   return (headId) => {
     for (const s of steps) {
       const through = s.through.get() as number;
-      if (headId > through) fill(s, through, headId);
+      // Straight into the main tables: a restore is one bulk fill, sorted, not a stream of small ones.
+      if (headId > through) fill(s, through, headId, true);
     }
   };
 }
