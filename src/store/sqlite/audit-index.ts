@@ -8,15 +8,14 @@
 // small recent table, and a sweep moves its entries into the main table in key order, once per
 // SWEEP_FILLS fills. A fill straight into the main table changed about one page per key it held,
 // wherever that key's range lay in a table that grows with the log, so the writer's cost per row grew
-// with the log (writer-micro, 100-row batches:
-// 11-12 µs a row at 200,000 rows, 18-20 at 1 million, 35 at 3 million, and 9 GB written for 1
-// million rows). Now a fill changes pages of a table that stays small, and each main-table page is
-// changed about once per sweep: 14-15 µs a row at 1 million rows and 4.8 GB written.
+// with the log (writer-micro, 100-row batches: 11 µs a row at 200,000 rows, 18-22 at 1 million, 31-35
+// at 3 million, and 9 GB written for 1 million rows). Now a fill changes pages of a table that stays
+// small, and each main-table page is changed about once per sweep: 14-15 µs a row at 1 million rows,
+// 21.5 at 3 million, and 4.8 GB written for 1 million.
 //
 // Rows after a table's through_id have no entry yet; rows at or below it have exactly one, in one of
 // the two tables. Queries read both tables and the newest rows from audit_log by rowid
 // (audit-query.ts), so the results are the same as with an ordinary index, at once.
-import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 
 export interface DeferredIndex {
@@ -65,8 +64,6 @@ export const DIRECT_FILL_ROWS = 500_000;
 /** `(SELECT through_id ...)`: the last audit_log id the index has entries for, read in the statement itself. */
 export const throughIdSql = (ix: DeferredIndex) => `(SELECT COALESCE(MAX(through_id), 0) FROM audit_index_state WHERE name = '${ix.table}')`;
 
-const STATE_UPSERT = 'INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = MAX(through_id, excluded.through_id)';
-
 /** An index key: (column value, time, id). */
 type Key = [string, number, number];
 /** Below every key: every column value is a non-null text, at least '' (the sweep's start). */
@@ -76,16 +73,18 @@ const LOWEST: Key = ['', -Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER];
 function indexStatements(db: Db, ix: DeferredIndex) {
   const c = ix.column;
   const key = `(${c}, time, id)`;
+  const fillInto = (table: string) =>
+    db.prepare(`INSERT OR IGNORE INTO ${table} (${c}, time, id) SELECT ${c}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${c} IS NOT NULL ORDER BY ${c}, time, id`);
   return {
     ix,
     through: db.prepare(`SELECT ${throughIdSql(ix)} AS t`).pluck(),
     swept: db.prepare(`SELECT COALESCE(MAX(through_id), 0) FROM audit_index_state WHERE name = '${ix.recent}'`).pluck(),
     // OR IGNORE: an entry already there (written by another process that shares the file) is not an error.
-    fill: [ix.recent, ix.table].map((table) =>
-      db.prepare(`INSERT OR IGNORE INTO ${table} (${c}, time, id) SELECT ${c}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${c} IS NOT NULL ORDER BY ${c}, time, id`),
-    ) as [Statement, Statement],
+    fillRecent: fillInto(ix.recent),
+    fillMain: fillInto(ix.table),
     mark: db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = excluded.through_id'),
-    markSwept: db.prepare(STATE_UPSERT),
+    // MAX: two writers sharing the file may finish sweeps out of order.
+    markSwept: db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = MAX(through_id, excluded.through_id)'),
     /** The last key of the next chunk (`chunk` entries after the cursor), if the recent tier has that many. */
     chunkEnd: db.prepare(`SELECT ${c}, time, id FROM ${ix.recent} WHERE ${key} > (?, ?, ?) ORDER BY ${c}, time, id LIMIT 1 OFFSET ?`).raw(true),
     moveRange: db.prepare(`INSERT OR IGNORE INTO ${ix.table} (${c}, time, id) SELECT ${c}, time, id FROM ${ix.recent} WHERE ${key} > (?, ?, ?) AND ${key} <= (?, ?, ?) ORDER BY ${c}, time, id`),
@@ -98,7 +97,7 @@ type IndexStatements = ReturnType<typeof indexStatements>;
 
 /** The fill of one index's entries for rows in (through, headId], into its recent tier (or, `direct`, its main one). */
 function fill(s: IndexStatements, through: number, headId: number, direct = false): void {
-  s.fill[direct ? 1 : 0].run(through, headId);
+  (direct ? s.fillMain : s.fillRecent).run(through, headId);
   s.mark.run(s.ix.table, headId);
 }
 
@@ -132,9 +131,9 @@ function sweepChunk(s: IndexStatements, sweep: Sweep, chunk: number): boolean {
  * A function to call inside each batch's write transaction with the id of the batch's last row.
  * It does at most one index step per batch, so the writer's bursts on a shared core stay one fill
  * long: the fill of the index furthest behind with `everyRows` or more rows without entries (its
- * entries sorted, so each key's new entries are written together, into the recent tier, or into the
- * main one while the log has fewer than `directFillRows` rows), or a chunk
- * of a sweep from a recent tier into its main tier (everyRows entries, at least SWEEP_CHUNK_MIN). When both are waiting they
+ * entries sorted, so each key's new entries are written together; into the recent tier, or into the
+ * main one while the log has fewer than `directFillRows` rows), or a chunk of a sweep from a recent
+ * tier into its main tier (everyRows entries, at least SWEEP_CHUNK_MIN). When both are waiting they
  * take turns, so neither waits for ever. A failure fails the batch, which is retried whole: rows and
  * entries never disagree. Sweeps are this writer's own (in memory): a writer that starts again, or
  * another process's writer on the same file, starts a sweep of its own; moving an entry twice is a no-op.

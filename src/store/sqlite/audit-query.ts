@@ -115,11 +115,13 @@ function selectSql(f: SqlFilters, broad: ReadonlySet<'status' | 'path'>, o: Sele
   }
   const x: Col = (c) => (c === 'time' || c === 'id' || c === ix.column ? `x.${c}` : `a.${c}`);
   // Both tiers of the index (audit-index.ts): a row's entry is in exactly one of them.
-  const [main, recent] = [ix.table, ix.recent].map((table) => arm(x, `${table} x JOIN audit_log a ON a.id = x.id`, `x.id <= ${throughIdSql(ix)}`));
+  const tier = (table: string) => arm(x, `${table} x JOIN audit_log a ON a.id = x.id`, `x.id <= ${throughIdSql(ix)}`);
+  const main = tier(ix.table);
+  const recent = tier(ix.recent);
   // NOT INDEXED: these rows are read by rowid range and sorted (they are few). Walking the time index
   // instead would pass over the whole older log looking for this arm's next row.
   const newest = arm(plain, 'audit_log NOT INDEXED', `id > ${throughIdSql(ix)}`);
-  return { sql: `${main!.sql} UNION ALL ${recent!.sql} UNION ALL ${newest.sql}${tail}`, params: [...main!.params, ...recent!.params, ...newest.params] };
+  return { sql: `${main.sql} UNION ALL ${recent.sql} UNION ALL ${newest.sql}${tail}`, params: [...main.params, ...recent.params, ...newest.params] };
 }
 
 /** Which range filters are broad (see where()); probed through their index, at most RANGE_PROBE entries each. */
@@ -136,7 +138,7 @@ function broadRanges(db: Db, f: SqlFilters): Set<'status' | 'path'> {
     (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${w.sql.join(' AND ')} LIMIT ${RANGE_PROBE})`).get(...w.params) as { n: number }).n >= RANGE_PROBE;
   // 2xx has no index (200 is left out of it): always walk the time index. Others: probe the partial index.
   if (f.statusClass !== undefined && (!statusClassIndexed(f.statusClass) || probe('audit_log', where({ statusClass: f.statusClass })))) broad.add('status');
-  // The path index table; rows newer than its through_id (at most audit.indexBatchRows) are not
+  // The path index's two tables; rows newer than its through_id (at most audit.indexBatchRows) are not
   // counted: this only picks the plan, the query itself reads them.
   const tiers = `(SELECT path, time, id FROM ${DEFERRED_INDEXES.path.table} UNION ALL SELECT path, time, id FROM ${DEFERRED_INDEXES.path.recent})`;
   if (f.path !== undefined && probe(tiers, where({ path: f.path }))) broad.add('path');
