@@ -69,7 +69,19 @@ type Key = [string, number, number];
 /** Below every key: every column value is a non-null text, at least '' (the sweep's start). */
 const LOWEST: Key = ['', -Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER];
 
-/** One index's statements: its through_id, the fill of its entries for rows in (through, head] into the recent tier (sorted), the moves of its state, and a sweep's chunk. */
+/**
+ * Every index's state in one read (audit_index_state: each main table's through_id, each recent
+ * table's swept mark; a missing row is 0), as a lookup by table name.
+ */
+function stateReader(db: Db): () => (table: string) => number {
+  const all = db.prepare('SELECT name, through_id FROM audit_index_state').raw(true);
+  return () => {
+    const m = new Map(all.all() as Array<[string, number]>);
+    return (table) => m.get(table) ?? 0;
+  };
+}
+
+/** One index's statements: the fill of its entries for rows in (through, head] (sorted), the moves of its state, and a sweep's chunk. */
 function indexStatements(db: Db, ix: DeferredIndex) {
   const c = ix.column;
   const key = `(${c}, time, id)`;
@@ -77,8 +89,6 @@ function indexStatements(db: Db, ix: DeferredIndex) {
     db.prepare(`INSERT OR IGNORE INTO ${table} (${c}, time, id) SELECT ${c}, time, id FROM audit_log WHERE id > ? AND id <= ? AND ${c} IS NOT NULL ORDER BY ${c}, time, id`);
   return {
     ix,
-    through: db.prepare(`SELECT ${throughIdSql(ix)} AS t`).pluck(),
-    swept: db.prepare(`SELECT COALESCE(MAX(through_id), 0) FROM audit_index_state WHERE name = '${ix.recent}'`).pluck(),
     // OR IGNORE: an entry already there (written by another process that shares the file) is not an error.
     fillRecent: fillInto(ix.recent),
     fillMain: fillInto(ix.table),
@@ -140,16 +150,18 @@ function sweepChunk(s: IndexStatements, sweep: Sweep, chunk: number): boolean {
  */
 export function deferredIndexFiller(db: Db, directFillRows = DIRECT_FILL_ROWS): (headId: number, everyRows: number) => void {
   const steps = INDEXES.map((ix) => ({ s: indexStatements(db, ix), sweep: undefined as Sweep | undefined }));
+  const readState = stateReader(db);
   const oldestId = db.prepare('SELECT MIN(id) FROM audit_log').pluck();
   let lastWasFill = false;
   return (headId, everyRows) => {
     // The index furthest behind goes first, so none waits for ever when several are due at every batch.
     let due: { s: IndexStatements; through: number } | undefined;
     let sweepable: { step: (typeof steps)[number]; through: number; pending: number } | undefined;
+    const state = readState();
     for (const step of steps) {
-      const through = step.s.through.get() as number;
+      const through = state(step.s.ix.table);
       if (headId - through >= everyRows && (!due || through < due.through)) due = { s: step.s, through };
-      const pending = step.sweep ? Number.MAX_SAFE_INTEGER : through - (step.s.swept.get() as number);
+      const pending = step.sweep ? Number.MAX_SAFE_INTEGER : through - state(step.s.ix.recent);
       if (pending >= SWEEP_FILLS * everyRows && (!sweepable || pending > sweepable.pending)) sweepable = { step, through, pending };
     }
     if (due && !(lastWasFill && sweepable)) {
@@ -173,9 +185,11 @@ export function deferredIndexFiller(db: Db, directFillRows = DIRECT_FILL_ROWS): 
  */
 export function deferredIndexCatchUp(db: Db): (headId: number) => void {
   const steps = INDEXES.map((ix) => indexStatements(db, ix));
+  const readState = stateReader(db);
   return (headId) => {
+    const state = readState();
     for (const s of steps) {
-      const through = s.through.get() as number;
+      const through = state(s.ix.table);
       // Straight into the main tables: a restore is one bulk fill, sorted, not a stream of small ones.
       if (headId > through) fill(s, through, headId, true);
     }
