@@ -62,6 +62,9 @@ export function encodeRow(r: AuditRecord): string {
   return JSON.stringify(trimOptionalTail(rowValues(r), REQUEST_REQUIRED_COLUMNS - 1));
 }
 
+/** Between encoded rows sent as one text (the audit worker's batch): JSON text never holds a raw line feed. */
+export const ROWS_SEPARATOR = '\n';
+
 /**
  * The canonical row JSON (audit-chain.ts: JSON.stringify of [id, ...values]) of an encoded row:
  * JSON.stringify writes an array without spaces and an integer id as its digits, so this is

@@ -90,4 +90,16 @@ describe('audit worker', () => {
     await fx.sink.warm(); // nothing queued: another empty batch, still nothing written
     expect(count(fx)).toBe(7);
   });
+
+  it('a batch crosses to the worker as one text: values holding line feeds, separators and JSON arrive whole, each row once', async () => {
+    fx = auditFixture({ batchSize: 4, flushIntervalMs: 5 });
+    fx.sink = workerSink(fx);
+    // A claim can hold anything: the rows are joined by a line feed, so these must not split a row.
+    const odd = ['a\nb', '\n', 'x\r\ny', '\u2028\u2029', '"],["forged', '\\n', ''];
+    odd.forEach((user, i) => expect(fx!.sink.write(auditRecord(i + 1, { user, userAgent: `ua${user}` }))).toBe(true));
+    await fx.sink.close();
+    const rows = fx.db.prepare('SELECT user, user_agent FROM audit_log ORDER BY id').all() as Array<{ user: string; user_agent: string }>;
+    expect(rows).toEqual(odd.map((user) => ({ user, user_agent: `ua${user}` })));
+    expect(await verifyChain(fx.db, 'request')).toMatchObject({ ok: true, count: odd.length });
+  });
 });

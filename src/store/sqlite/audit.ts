@@ -30,7 +30,7 @@ import type {
   RetentionSettings,
 } from '../audit-store.js';
 import { ADMIN_COLUMNS, adminColumnsOf, GENESIS, hashRow, requestColumnsOf, type ChainRow } from '../../audit/chain.js';
-import { stored } from '../../audit/encode.js';
+import { ROWS_SEPARATOR, stored } from '../../audit/encode.js';
 import type { Db } from './db.js';
 import { chainHeadReader, CHAINS, verifyChain } from './audit-chain.js';
 import { deferredIndexCatchUp } from './audit-index.js';
@@ -125,7 +125,7 @@ class WorkerWriter implements AuditBatchWriter {
       const seq = ++this.seq;
       this.pending = { seq, resolve };
       try {
-        (this.worker ??= this.spawn()).postMessage({ seq, rows, indexBatchRows } satisfies AuditBatchMessage);
+        (this.worker ??= this.spawn()).postMessage({ seq, rows: rows.join(ROWS_SEPARATOR), indexBatchRows } satisfies AuditBatchMessage);
       } catch (e) {
         this.pending = undefined;
         resolve(toWriteError(e));
