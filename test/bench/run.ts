@@ -48,7 +48,7 @@ const opts = new Command()
   .option('--no-pin', 'do not pin processes to CPUs')
   .option('--cold-start <n>', 'then restart each sidecar target n times (interleaved): jwt load starts the moment /readyz answers 200; p99 of the first second against the steady-state p99 (from --cold-steady-from s on) of the same run, medians over the restarts')
   .option('--cold-duration <s>', 'seconds of load after each restart', '8')
-  .option('--cold-scenario <name>', 'with --cold-start: the load after each restart, jwt (the --tokens JWTs) or introspection (1,000 opaque tokens asked about at the bench\'s introspection endpoint)', 'jwt')
+  .option('--cold-scenario <name>', 'with --cold-start: the load after each restart, jwt (the --tokens JWTs), introspection (1,000 opaque tokens asked about at the bench\'s introspection endpoint) or api-token (each target\'s own API token, read from the store on every request)', 'jwt')
   .option('--idp-delay <ms>', 'the bench\'s introspection endpoint answers after this many ms (an identity provider across a network rather than on loopback)', '0')
   .option('--cold-control', 'with --cold-start: after each restart\'s run, the same load once more on the warm process from new connections (what the measuring method alone shows)')
   .option('--cold-steady-from <s>', 'steady state: requests sent from this second of the load on', '3')
@@ -558,15 +558,24 @@ async function main() {
       const steadyFrom = Number(opts.coldSteadyFrom) * 1000;
       const coldTargets = sidecars.filter((sc) => order.includes(sc.name));
       // The callers' credentials: the JWTs, or the opaque tokens asked about by introspection (--cold-scenario).
-      if (opts.coldScenario !== 'jwt' && opts.coldScenario !== 'introspection') throw new Error(`--cold-scenario: jwt or introspection, not ${opts.coldScenario}`);
-      const coldTokens = opts.coldScenario === 'introspection' ? opaque : tokens;
+      // api-token: every caller sends the target's own API token (made in its data dir at start); the
+      // verifier caches no positive answer, so every request reads the store and nothing is handed over.
+      if (!['jwt', 'introspection', 'api-token'].includes(opts.coldScenario)) throw new Error(`--cold-scenario: jwt, introspection or api-token, not ${opts.coldScenario}`);
+      const coldTokensOf = (target: string): string[] => {
+        if (opts.coldScenario === 'introspection') return opaque;
+        if (opts.coldScenario === 'jwt') return tokens;
+        const own = apiTokens[target.split(' ')[0]!];
+        if (!own) throw new Error(`--cold-scenario api-token: ${target} has no API token (token create failed)`);
+        return [own];
+      };
+      const coldTokens = opts.coldScenario === 'api-token' ? [] : coldTokensOf('');
       // The load generator (autocannon, in this process) warmed first: a cold one measures its own
       // start too (its first run here read 4.9 × on a plain Node upstream, a warm one 2.0–2.4 ×).
       log('load generator warm-up: 3 s of jwt load on the upstream');
       await measure(upstreamUrl, scenarios.jwt!, () => ({ authorization: `Bearer ${tokens[0]}` }), 3);
       for (const sc of coldTargets) {
         // The process being replaced has served the callers whose tokens the restart will see.
-        await measure(sc.url, scenarios.jwt!, rot(coldTokens), 2);
+        await measure(sc.url, scenarios.jwt!, rot(coldTokensOf(sc.name)), 2);
         const exited = new Promise((r) => sc.child.once('exit', r));
         if (running(sc.child)) sc.child.kill('SIGTERM');
         await exited;
@@ -581,12 +590,13 @@ async function main() {
         const lat: number[] = [];
         const l0 = performance.now();
         let j = 0;
+        const callers = coldTokensOf(what.target);
         // CPU per request (of the sidecar process) in the first second and in the steady state:
         // what the latency follows when the machine is shared (a busy host moves p99 by 10 ×).
         const cpuAt: Array<{ cpu: number; done: number; threads: Map<string, number> }> = [{ cpu: cpuSeconds(pid), done: 0, threads: threadCpuSeconds(pid) }];
         const mark = (k: number) => setTimeout(() => (cpuAt[k] = { cpu: cpuSeconds(pid), done: lat.length, threads: threadCpuSeconds(pid) }), k === 1 ? 1000 : steadyFrom);
         const timers = [mark(1), mark(2)];
-        const m = await measure(proxy, scenarios.jwt!, () => ({ authorization: `Bearer ${coldTokens[j++ % coldTokens.length]}` }), coldSeconds, pid, (ms) => {
+        const m = await measure(proxy, scenarios.jwt!, () => ({ authorization: `Bearer ${callers[j++ % callers.length]}` }), coldSeconds, pid, (ms) => {
           const now = performance.now() - l0;
           sent.push(now - ms);
           lat.push(ms);
@@ -642,7 +652,7 @@ async function main() {
         return `| ${name} | ${rs.length} | ${md((r) => r.readyMs) || ""} | ${md((r) => r.first)} | ${f1(md((r) => r.firstP99))} | ${f1(md((r) => r.steadyP99))} | **${md((r) => r.firstP99 / r.steadyP99).toFixed(2)}** | ${rs.map((r) => (r.firstP99 / r.steadyP99).toFixed(2)).join(', ')} | ${f1(md((r) => r.first100P99))} | ${md((r) => r.firstCpu).toFixed(0)} | ${md((r) => r.steadyCpu).toFixed(0)} | **${md((r) => r.firstCpu / r.steadyCpu).toFixed(2)}** |`;
       });
       process.stdout.write(
-        `\nCold start (restart; ${opts.coldScenario} load of ${coldTokens.length} tokens never seen by the new process, ${CONNS} connections, from the moment /readyz answers 200, ${coldSeconds} s; steady state = requests sent from ${opts.coldSteadyFrom} s on; goal: first second's p99 ≤ 2 × steady):\n\n` +
+        `\nCold start (restart; ${opts.coldScenario} load of ${opts.coldScenario === 'api-token' ? 'each target\'s one API token' : `${coldTokens.length} tokens never seen by the new process`}, ${CONNS} connections, from the moment /readyz answers 200, ${coldSeconds} s; steady state = requests sent from ${opts.coldSteadyFrom} s on; goal: first second's p99 ≤ 2 × steady):\n\n` +
           `| restart | target | ready after ms | warm-up ms | requests in the first second | p50 ms | p99 ms | steady p99 ms | first ÷ steady | CPU µs/req first second | CPU µs/req steady | CPU first ÷ steady | errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n${perRestart.join('\n')}\n\n` +
           `Medians over the restarts:\n\n| target | restarts | ready after ms | requests in the first second | first-second p99 ms | steady p99 ms | p99 first ÷ steady | per restart | p99 of the first 100 ms | CPU µs/req first second | steady | CPU first ÷ steady |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n${medians.join('\n')}\n`,
       );
