@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import type { Db } from '../store/sqlite/db.js';
-import { ApiTokens } from './api-tokens.js';
+import { ApiTokens, hashToken } from './api-tokens.js';
 import { fixedClock } from '../clock.js';
 import { SqliteTokenStore } from '../store/sqlite/tokens.js';
 import { useTokenStore } from '../../test/helpers/token-store.js';
@@ -29,6 +29,10 @@ describe('ApiTokens and the secret', () => {
     const row = db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as Record<string, unknown>;
     expect(row.token_hash).toBe(createHash('sha256').update(token).digest('hex'));
     for (const v of Object.values(row)) expect(String(v)).not.toContain(token.slice(4));
+  });
+
+  it('hashes as it always did (SHA-256 of the UTF-8 text, hex): hashes stored by earlier versions still match', () => {
+    for (const t of ['jas_4Vd8uT0pQm1xYb7Zr2LkA9sGfH3wNc0aBcDe', 'ünïcödé ✓ 𝄞', '']) expect(hashToken(t)).toBe(createHash('sha256').update(t, 'utf8').digest('hex'));
   });
 
   it('never writes the secret to the database files (db + WAL)', async () => {

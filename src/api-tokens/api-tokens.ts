@@ -2,7 +2,7 @@
 // constant-time lookup, revocation and batched last-used stamps. Only sha256(token) is stored (see
 // migrations/sqlite/0002_api_tokens.sql for why no salt/KDF); the secret exists once, in create()'s
 // return value.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
 import { pathPattern } from '../config/schema.js';
@@ -51,7 +51,9 @@ export class TokenInputError extends Error {
   }
 }
 
-export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+// One-shot crypto.hash (Node >= 20.12; a string is hashed as UTF-8): the digest createHash('sha256').update(token, 'utf8')
+// .digest('hex') gives, so stored hashes still match, without a Hash object per request (≈ 1 µs of an API-token lookup's 13).
+export const hashToken = (token: string): string => hash('sha256', token, 'hex');
 
 const USERNAME = /^[^\s\x00-\x1f\x7f]{1,255}$/;
 const NAME = /^[^\x00-\x1f\x7f]{1,100}$/;
