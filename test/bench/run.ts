@@ -568,7 +568,6 @@ async function main() {
         if (!own) throw new Error(`--cold-scenario api-token: ${target} has no API token (token create failed)`);
         return [own];
       };
-      const coldTokens = opts.coldScenario === 'api-token' ? [] : coldTokensOf('');
       // The load generator (autocannon, in this process) warmed first: a cold one measures its own
       // start too (its first run here read 4.9 × on a plain Node upstream, a warm one 2.0–2.4 ×).
       log('load generator warm-up: 3 s of jwt load on the upstream');
@@ -652,7 +651,7 @@ async function main() {
         return `| ${name} | ${rs.length} | ${md((r) => r.readyMs) || ""} | ${md((r) => r.first)} | ${f1(md((r) => r.firstP99))} | ${f1(md((r) => r.steadyP99))} | **${md((r) => r.firstP99 / r.steadyP99).toFixed(2)}** | ${rs.map((r) => (r.firstP99 / r.steadyP99).toFixed(2)).join(', ')} | ${f1(md((r) => r.first100P99))} | ${md((r) => r.firstCpu).toFixed(0)} | ${md((r) => r.steadyCpu).toFixed(0)} | **${md((r) => r.firstCpu / r.steadyCpu).toFixed(2)}** |`;
       });
       process.stdout.write(
-        `\nCold start (restart; ${opts.coldScenario} load of ${opts.coldScenario === 'api-token' ? 'each target\'s one API token' : `${coldTokens.length} tokens never seen by the new process`}, ${CONNS} connections, from the moment /readyz answers 200, ${coldSeconds} s; steady state = requests sent from ${opts.coldSteadyFrom} s on; goal: first second's p99 ≤ 2 × steady):\n\n` +
+        `\nCold start (restart; ${opts.coldScenario} load of ${opts.coldScenario === 'api-token' ? 'each target\'s one API token' : `${coldTokensOf('').length} tokens never seen by the new process`}, ${CONNS} connections, from the moment /readyz answers 200, ${coldSeconds} s; steady state = requests sent from ${opts.coldSteadyFrom} s on; goal: first second's p99 ≤ 2 × steady):\n\n` +
           `| restart | target | ready after ms | warm-up ms | requests in the first second | p50 ms | p99 ms | steady p99 ms | first ÷ steady | CPU µs/req first second | CPU µs/req steady | CPU first ÷ steady | errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n${perRestart.join('\n')}\n\n` +
           `Medians over the restarts:\n\n| target | restarts | ready after ms | requests in the first second | first-second p99 ms | steady p99 ms | p99 first ÷ steady | per restart | p99 of the first 100 ms | CPU µs/req first second | steady | CPU first ÷ steady |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n${medians.join('\n')}\n`,
       );
