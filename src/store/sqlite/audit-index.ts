@@ -97,10 +97,10 @@ function indexStatements(db: Db, ix: DeferredIndex) {
     markSwept: db.prepare('INSERT INTO audit_index_state (name, through_id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET through_id = MAX(through_id, excluded.through_id)'),
     /** The last key of the next chunk (`chunk` entries after the cursor), if the recent tier has that many. */
     chunkEnd: db.prepare(`SELECT ${c}, time, id FROM ${ix.recent} WHERE ${key} > (?, ?, ?) ORDER BY ${c}, time, id LIMIT 1 OFFSET ?`).raw(true),
+    /** The recent tier's last key: the end of a sweep's final chunk. */
+    lastKey: db.prepare(`SELECT ${c}, time, id FROM ${ix.recent} ORDER BY ${c} DESC, time DESC, id DESC LIMIT 1`).raw(true),
     moveRange: db.prepare(`INSERT OR IGNORE INTO ${ix.table} (${c}, time, id) SELECT ${c}, time, id FROM ${ix.recent} WHERE ${key} > (?, ?, ?) AND ${key} <= (?, ?, ?) ORDER BY ${c}, time, id`),
     dropRange: db.prepare(`DELETE FROM ${ix.recent} WHERE ${key} > (?, ?, ?) AND ${key} <= (?, ?, ?)`),
-    moveRest: db.prepare(`INSERT OR IGNORE INTO ${ix.table} (${c}, time, id) SELECT ${c}, time, id FROM ${ix.recent} WHERE ${key} > (?, ?, ?) ORDER BY ${c}, time, id`),
-    dropRest: db.prepare(`DELETE FROM ${ix.recent} WHERE ${key} > (?, ?, ?)`),
   };
 }
 type IndexStatements = ReturnType<typeof indexStatements>;
@@ -124,15 +124,17 @@ interface Sweep {
  * tier after each chunk, so a query (which reads both) sees each row once at every moment.
  */
 function sweepChunk(s: IndexStatements, sweep: Sweep, chunk: number): boolean {
-  const end = s.chunkEnd.get(...sweep.cursor, chunk - 1) as Key | undefined;
+  const chunkEnd = s.chunkEnd.get(...sweep.cursor, chunk - 1) as Key | undefined;
+  // Fewer than `chunk` entries left after the cursor: the final chunk runs to the tier's last key.
+  const end = chunkEnd ?? (s.lastKey.get() as Key | undefined);
   if (end) {
     s.moveRange.run(...sweep.cursor, ...end);
     s.dropRange.run(...sweep.cursor, ...end);
-    sweep.cursor = end;
+  }
+  if (chunkEnd) {
+    sweep.cursor = chunkEnd;
     return false;
   }
-  s.moveRest.run(...sweep.cursor);
-  s.dropRest.run(...sweep.cursor);
   s.markSwept.run(s.ix.recent, sweep.from);
   return true;
 }
